@@ -1,0 +1,96 @@
+// The one place where metric, span-attribute, span-event and log-field names
+// live. Services, the fault proxy, the collector, the load generator, the SLO
+// generator, the dashboards and the run report all import from here, so a
+// rename is one edit and a typo is a type error. Names follow DESIGN.md and
+// the OpenTelemetry semantic conventions (Prometheus spelling for metrics).
+
+/** Metrics every demo service exports (prom-client, scraped at /metrics). */
+export const METRIC = {
+  httpServerDuration: 'http_server_request_duration_seconds',
+  httpClientDuration: 'http_client_request_duration_seconds',
+  resilienceCalls: 'resilience_calls_total',
+  resilienceRetries: 'resilience_retries_total',
+  resilienceAttempts: 'resilience_attempts_per_call',
+  resilienceCircuitState: 'resilience_circuit_state',
+  resilienceCircuitTransitions: 'resilience_circuit_transitions_total',
+  resilienceBulkheadInFlight: 'resilience_bulkhead_in_flight',
+  resilienceRateLimited: 'resilience_rate_limited_total',
+} as const;
+
+/** Metrics of the lab's own parts. */
+export const LAB_METRIC = {
+  chaosFaultActive: 'chaos_fault_active',
+  proxyRequests: 'chaos_proxy_requests_total',
+  collectorReceived: 'collector_received_total',
+  collectorDropped: 'collector_dropped_total',
+  collectorExported: 'collector_exported_total',
+} as const;
+
+/** Metric label names (OpenTelemetry HTTP semantic conventions, Prometheus spelling). */
+export const LABEL = {
+  method: 'http_request_method',
+  route: 'http_route',
+  status: 'http_response_status_code',
+  serverAddress: 'server_address',
+  dependency: 'dependency',
+  outcome: 'outcome',
+  state: 'state',
+  from: 'from',
+  to: 'to',
+  fault: 'fault',
+  target: 'target',
+  signal: 'signal',
+} as const;
+
+/** Outcomes of a call guarded by resilience policies (label `outcome`). */
+export const OUTCOMES = ['success', 'failure', 'timeout', 'rejected', 'short_circuited', 'fallback'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** Circuit breaker states (label `state`). */
+export const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
+export type CircuitState = (typeof CIRCUIT_STATES)[number];
+
+/** Latency buckets (seconds) shared by server and client histograms, so SLO thresholds fall on a bucket edge. */
+export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+/** Span attributes and events the lab adds on top of the semantic conventions. */
+export const SPAN_ATTR = {
+  retryAttempt: 'faultline.retry.attempt',
+  retryDelayMs: 'faultline.retry.delay_ms',
+  circuitState: 'faultline.circuit.state',
+  circuitFrom: 'faultline.circuit.from',
+  circuitTo: 'faultline.circuit.to',
+  dependency: 'faultline.dependency',
+  outcome: 'faultline.outcome',
+  faultName: 'faultline.fault.name',
+  faultType: 'faultline.fault.type',
+  timeoutMs: 'faultline.timeout_ms',
+  orderId: 'faultline.order.id',
+  idempotencyKey: 'faultline.idempotency_key',
+} as const;
+
+export const SPAN_EVENT = {
+  retry: 'retry',
+  circuitTransition: 'circuit.transition',
+  circuitRejected: 'circuit.rejected',
+  timeout: 'timeout',
+  faultInjected: 'fault.injected',
+} as const;
+
+/** Structured log fields (pino). */
+export const LOG_FIELD = {
+  traceId: 'trace_id',
+  spanId: 'span_id',
+  traceFlags: 'trace_flags',
+  service: 'service',
+} as const;
+
+/** HTTP headers the lab relies on. */
+export const HEADER = {
+  idempotencyKey: 'idempotency-key',
+  requestId: 'x-request-id',
+  faultInjected: 'x-faultline-fault',
+} as const;
+
+/** Media type of RFC 9457 problem details. */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
