@@ -39,6 +39,7 @@ export const LABEL = {
   to: 'to',
   fault: 'fault',
   target: 'target',
+  proxy: 'proxy',
   signal: 'signal',
 } as const;
 

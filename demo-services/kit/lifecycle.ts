@@ -39,7 +39,7 @@ export function readJsonEnv<T>(variable: string, fallback?: T): T {
 }
 
 /**
- * Run `shutdown` once on SIGTERM, SIGINT or supervisor disconnect, then exit.
+ * Run `shutdown` once on SIGTERM or SIGINT, then exit; exit at once when the supervisor disappears.
  * A second signal, or a shutdown that takes longer than `graceMs`, exits at once.
  */
 export function onShutdown(shutdown: (reason: string) => Promise<void>, graceMs = 5_000): void {
@@ -52,12 +52,29 @@ export function onShutdown(shutdown: (reason: string) => Promise<void>, graceMs 
     shutdown(reason).then(
       () => process.exit(0),
       (error: unknown) => {
-        process.stderr.write(`shutdown failed: ${(error as Error).message}\n`);
+        process.stderr.write(`shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
         process.exit(1);
       },
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  if (process.send) process.on('disconnect', () => stop('supervisor disconnected'));
+  // The supervisor is gone (it may have been SIGKILLed): our stdout is a pipe
+  // nobody reads and the collector went with it, so there is nothing to drain
+  // into or flush to. Exit at once rather than block on writes to a dead pipe.
+  if (process.send) process.on('disconnect', () => process.exit(0));
+}
+
+/** Exit code of a process that could not bind its port. */
+export const EXIT_PORT_IN_USE = 3;
+
+/** Stop a process that cannot start, with one line its supervisor can show as is. */
+export function failStartup(name: string, error: unknown, port?: number): never {
+  const code = (error as { code?: string }).code;
+  if (code === 'EADDRINUSE') {
+    process.stderr.write(`${name}: port ${port ?? '?'} is already in use\n`);
+    process.exit(EXIT_PORT_IN_USE);
+  }
+  process.stderr.write(`${name}: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
 }

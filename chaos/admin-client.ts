@@ -1,0 +1,120 @@
+// A small typed client of the admin API, for the runner (fault timelines) and
+// tests. Any Toxiproxy client would do for the toxics; this one also knows the
+// http_faults collection and turns every failure into one ChaosClientError
+// carrying the HTTP status and the server's message.
+
+import type { ProxyJson } from './admin-api.ts';
+import type { FaultAttributes, FaultSpec, Stream } from './fault.ts';
+
+export type { ProxyJson };
+
+/** A fault as POSTed to /toxics or /http_faults; name defaults to `<type>_<stream>`. */
+export interface FaultInput {
+  name?: string;
+  type: string;
+  stream?: Stream;
+  /** Probability 0..1 that the fault applies to a request; default 1. */
+  toxicity?: number;
+  attributes?: FaultAttributes;
+}
+
+export interface ProxyInput {
+  name: string;
+  /** `http://host:port` or `host:port`. */
+  upstream: string;
+  /** `host:port`; default `<server host>:0`. */
+  listen?: string;
+  enabled?: boolean;
+}
+
+export type ChaosClientErrorCode = 'CHAOS_ADMIN_REJECTED' | 'CHAOS_ADMIN_UNREACHABLE';
+
+export class ChaosClientError extends Error {
+  readonly code: ChaosClientErrorCode;
+  /** HTTP status of the answer; 0 when the admin API could not be reached. */
+  readonly status: number;
+  /** The server's `error` message (or the network error's). */
+  readonly serverMessage: string;
+  constructor(code: ChaosClientErrorCode, status: number, serverMessage: string, request: string) {
+    super(`${request}: ${status === 0 ? '' : `${status} `}${serverMessage}`);
+    this.name = 'ChaosClientError';
+    this.code = code;
+    this.status = status;
+    this.serverMessage = serverMessage;
+  }
+}
+
+export interface ChaosClient {
+  version(): Promise<string>;
+  listProxies(): Promise<Record<string, ProxyJson>>;
+  getProxy(proxy: string): Promise<ProxyJson>;
+  createProxy(proxy: ProxyInput): Promise<ProxyJson>;
+  deleteProxy(proxy: string): Promise<void>;
+  /** false: the proxy refuses connections (a down edge); true: back up. */
+  setEnabled(proxy: string, enabled: boolean): Promise<ProxyJson>;
+  addToxic(proxy: string, toxic: FaultInput): Promise<FaultSpec>;
+  updateToxic(proxy: string, name: string, patch: { toxicity?: number; attributes?: FaultAttributes }): Promise<FaultSpec>;
+  removeToxic(proxy: string, name: string): Promise<void>;
+  addHttpFault(proxy: string, fault: FaultInput): Promise<FaultSpec>;
+  removeHttpFault(proxy: string, name: string): Promise<void>;
+  /** Remove every toxic and HTTP fault and re-enable every proxy. */
+  reset(): Promise<void>;
+}
+
+export interface ChaosClientOptions {
+  /** Per-request timeout; default 10 s. */
+  timeoutMs?: number;
+}
+
+export function createChaosClient(adminUrl: string, token?: string, options: ChaosClientOptions = {}): ChaosClient {
+  const base = adminUrl.replace(/\/+$/, '');
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const segment = encodeURIComponent;
+
+  async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    const request = `${method} ${path}`;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    let response: Response;
+    try {
+      response = await fetch(`${base}${path}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause?.code;
+      throw new ChaosClientError('CHAOS_ADMIN_UNREACHABLE', 0, cause ?? (error as Error).message, `${request} (${base})`);
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      let message = text;
+      try {
+        message = (JSON.parse(text) as { error?: string }).error ?? text;
+      } catch {
+        // not JSON: keep the raw text as the message
+      }
+      throw new ChaosClientError('CHAOS_ADMIN_REJECTED', response.status, message || response.statusText, request);
+    }
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  return {
+    async version() {
+      return (await call<{ version: string }>('GET', '/version')).version;
+    },
+    listProxies: () => call('GET', '/proxies'),
+    getProxy: (proxy) => call('GET', `/proxies/${segment(proxy)}`),
+    createProxy: (proxy) => call('POST', '/proxies', proxy),
+    deleteProxy: (proxy) => call('DELETE', `/proxies/${segment(proxy)}`),
+    setEnabled: (proxy, enabled) => call('POST', `/proxies/${segment(proxy)}`, { enabled }),
+    addToxic: (proxy, toxic) => call('POST', `/proxies/${segment(proxy)}/toxics`, toxic),
+    updateToxic: (proxy, name, patch) => call('POST', `/proxies/${segment(proxy)}/toxics/${segment(name)}`, patch),
+    removeToxic: (proxy, name) => call('DELETE', `/proxies/${segment(proxy)}/toxics/${segment(name)}`),
+    addHttpFault: (proxy, fault) => call('POST', `/proxies/${segment(proxy)}/http_faults`, fault),
+    removeHttpFault: (proxy, name) => call('DELETE', `/proxies/${segment(proxy)}/http_faults/${segment(name)}`),
+    reset: () => call('POST', '/reset'),
+  };
+}

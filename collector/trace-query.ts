@@ -1,0 +1,140 @@
+// Reading a run's traces back, for the runner's trace assertions, the report
+// and tests: traces.jsonl (OTLP JSON, one TracesData per line) flattened into
+// one plain record per span, with service name, epoch-millisecond times and
+// attributes as JS values. A last line cut short by a crash is skipped; a bad
+// line anywhere else is corruption and is reported with its line number.
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { CollectorError } from './collector-error.ts';
+import type { OtlpAnyValueJson, OtlpKeyValueJson, OtlpResourceSpansJson, OtlpTracesDataJson } from './otlp-json.ts';
+
+export interface FlatSpanEvent {
+  name: string;
+  timeMs: number;
+  attributes: Record<string, unknown>;
+}
+
+export interface FlatSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  /** OTLP SpanKind: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
+  kind: number;
+  /** Resource attribute service.name (`unknown_service` when absent). */
+  service: string;
+  /** Epoch milliseconds, with the sub-millisecond part as a fraction (microsecond precision). */
+  startMs: number;
+  endMs: number;
+  durationMs: number;
+  attributes: Record<string, unknown>;
+  events: FlatSpanEvent[];
+  /** OTLP StatusCode: 0 unset, 1 ok, 2 error. */
+  status: { code: number; message?: string };
+}
+
+const UNKNOWN_SERVICE = 'unknown_service';
+
+/** Every span of a traces.jsonl file, in file order. */
+export async function readSpans(file: string): Promise<FlatSpan[]> {
+  const spans: FlatSpan[] = [];
+  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  let lineNumber = 0;
+  let unparsed: { lineNumber: number; error: Error } | undefined;
+  for await (const line of lines) {
+    lineNumber++;
+    if (unparsed) {
+      throw new CollectorError('TRACES_CORRUPT', `${file}:${unparsed.lineNumber}: not an OTLP JSON line: ${unparsed.error.message}`);
+    }
+    if (line.trim() === '') continue;
+    let data: OtlpTracesDataJson;
+    try {
+      data = JSON.parse(line) as OtlpTracesDataJson;
+    } catch (error) {
+      // Only an error if another line follows: the last one may be a crash's leftover.
+      unparsed = { lineNumber, error: error as Error };
+      continue;
+    }
+    for (const resourceSpans of data.resourceSpans ?? []) flattenResourceSpans(resourceSpans, spans);
+  }
+  return spans;
+}
+
+/** Spans grouped by trace id, each group sorted by start time. */
+export function groupByTrace(spans: readonly FlatSpan[]): Map<string, FlatSpan[]> {
+  const traces = new Map<string, FlatSpan[]>();
+  for (const span of spans) {
+    const group = traces.get(span.traceId);
+    if (group) group.push(span);
+    else traces.set(span.traceId, [span]);
+  }
+  for (const group of traces.values()) group.sort((a, b) => a.startMs - b.startMs);
+  return traces;
+}
+
+function flattenResourceSpans(resourceSpans: OtlpResourceSpansJson, out: FlatSpan[]): void {
+  const resourceAttributes = attributesToRecord(resourceSpans.resource?.attributes);
+  const serviceName = resourceAttributes['service.name'];
+  const service = typeof serviceName === 'string' && serviceName !== '' ? serviceName : UNKNOWN_SERVICE;
+  for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
+    for (const span of scopeSpans.spans ?? []) {
+      const start = toNanos(span.startTimeUnixNano);
+      const end = toNanos(span.endTimeUnixNano);
+      const flat: FlatSpan = {
+        traceId: (span.traceId ?? '').toLowerCase(),
+        spanId: (span.spanId ?? '').toLowerCase(),
+        name: span.name ?? '',
+        kind: span.kind ?? 0,
+        service,
+        startMs: nanosToMs(start),
+        endMs: nanosToMs(end),
+        durationMs: Number(end - start) / 1e6,
+        attributes: attributesToRecord(span.attributes),
+        events: (span.events ?? []).map((event) => ({
+          name: event.name ?? '',
+          timeMs: nanosToMs(toNanos(event.timeUnixNano)),
+          attributes: attributesToRecord(event.attributes),
+        })),
+        status: span.status?.message ? { code: span.status.code ?? 0, message: span.status.message } : { code: span.status?.code ?? 0 },
+      };
+      if (span.parentSpanId) flat.parentSpanId = span.parentSpanId.toLowerCase();
+      out.push(flat);
+    }
+  }
+}
+
+/** OTLP JSON writes 64-bit timestamps as decimal strings; some producers write numbers. */
+function toNanos(value: string | number | undefined): bigint {
+  if (value === undefined) return 0n;
+  if (typeof value === 'number') return BigInt(Math.trunc(value));
+  return /^\d+$/.test(value) ? BigInt(value) : 0n;
+}
+
+/** Epoch nanoseconds exceed a double's exact range; going through microseconds keeps every microsecond. */
+function nanosToMs(nanos: bigint): number {
+  return Number(nanos / 1000n) / 1000;
+}
+
+export function attributesToRecord(attributes: readonly OtlpKeyValueJson[] | undefined): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (const { key, value } of attributes ?? []) {
+    if (key !== undefined) record[key] = anyValueToJs(value);
+  }
+  return record;
+}
+
+/** AnyValue to a JS value: int64 as number (as a decimal string beyond 2^53), bytes as Uint8Array. */
+export function anyValueToJs(value: OtlpAnyValueJson | undefined): unknown {
+  if (value === undefined) return undefined;
+  if (value.stringValue !== undefined) return value.stringValue;
+  if (value.boolValue !== undefined) return value.boolValue;
+  if (value.intValue !== undefined) {
+    const int = Number(value.intValue);
+    return Number.isSafeInteger(int) ? int : String(value.intValue);
+  }
+  if (value.doubleValue !== undefined) return Number(value.doubleValue);
+  if (value.arrayValue !== undefined) return (value.arrayValue.values ?? []).map(anyValueToJs);
+  if (value.kvlistValue !== undefined) return attributesToRecord(value.kvlistValue.values);
+  if (value.bytesValue !== undefined) return new Uint8Array(Buffer.from(value.bytesValue, 'base64'));
+  return undefined;
+}

@@ -1,0 +1,218 @@
+// Keeps a run's traces on disk: one OTLP/JSON TracesData per accepted export
+// request, one per line, appended to <runDir>/traces.jsonl (the layout of the
+// OpenTelemetry Collector's file exporter, which Jaeger UI imports). Appends
+// are buffered in memory and written in batches, on a timer or when the buffer
+// grows large; flush() and close() write everything accepted so far, so a
+// clean shutdown loses nothing. The store reports what it holds unwritten
+// (queuedSpans) so the collector can bound its memory.
+import { mkdir, open, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { CollectorError } from './collector-error.ts';
+import type { OtlpTracesDataJson } from './otlp-json.ts';
+
+export const TRACES_FILE_NAME = 'traces.jsonl';
+
+export interface TraceStoreOptions {
+  /** The JSONL file; created (with its directory) when missing, appended to when present. */
+  file: string;
+  /** Longest time an accepted batch waits in memory before it is written. Default 200 ms. */
+  flushIntervalMs?: number;
+  /** Buffered bytes that trigger a write at once. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** Called after spans reached the file. */
+  onWritten?: (spans: number) => void;
+  /** Called when a write failed; those spans are lost. */
+  onWriteFailed?: (spans: number, error: Error) => void;
+}
+
+export interface TraceStore {
+  readonly file: string;
+  /** Spans accepted by append() and not yet written. */
+  readonly queuedSpans: number;
+  /** Bytes of a partial last line (from an earlier crash) cut off when the file was opened. */
+  readonly repairedBytes: number;
+  /** Queue one TracesData as one line. Throws COLLECTOR_CLOSED after close(). */
+  append(data: OtlpTracesDataJson): void;
+  /** Resolve once everything appended before the call is written; reject if some of it could not be. */
+  flush(): Promise<void>;
+  /** Flush, sync to disk and close the file. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function openTraceStore(options: TraceStoreOptions): Promise<TraceStore> {
+  await mkdir(dirname(options.file), { recursive: true });
+  const repairedBytes = await cutPartialLastLine(options.file);
+  const handle = await open(options.file, 'a');
+  return new FileTraceStore(handle, options, repairedBytes);
+}
+
+class FileTraceStore implements TraceStore {
+  readonly file: string;
+  readonly repairedBytes: number;
+  readonly #handle: FileHandle;
+  readonly #flushIntervalMs: number;
+  readonly #maxBufferedBytes: number;
+  readonly #onWritten: (spans: number) => void;
+  readonly #onWriteFailed: (spans: number, error: Error) => void;
+
+  #lines: string[] = [];
+  #bufferedBytes = 0;
+  #bufferedSpans = 0;
+  #writingSpans = 0;
+  /** Lines appended so far, and lines whose write has finished (written or failed). */
+  #appendedLines = 0;
+  #settledLines = 0;
+  #write: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #failedWrites = 0;
+  #lastError: Error | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(handle: FileHandle, options: TraceStoreOptions, repairedBytes: number) {
+    this.file = options.file;
+    this.repairedBytes = repairedBytes;
+    this.#handle = handle;
+    this.#flushIntervalMs = options.flushIntervalMs ?? 200;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
+    this.#onWritten = options.onWritten ?? (() => {});
+    this.#onWriteFailed = options.onWriteFailed ?? (() => {});
+  }
+
+  get queuedSpans(): number {
+    return this.#bufferedSpans + this.#writingSpans;
+  }
+
+  append(data: OtlpTracesDataJson): void {
+    if (this.#closing) throw new CollectorError('COLLECTOR_CLOSED', `trace store ${this.file} is closed`);
+    const line = `${JSON.stringify(data)}\n`;
+    this.#lines.push(line);
+    this.#appendedLines++;
+    this.#bufferedBytes += line.length;
+    this.#bufferedSpans += countSpans(data);
+    if (this.#bufferedBytes >= this.#maxBufferedBytes) this.#startWrite();
+    else this.#timer ??= setTimeout(() => this.#startWrite(), this.#flushIntervalMs).unref();
+  }
+
+  async flush(): Promise<void> {
+    // Waits for the lines appended up to now only, so a steady stream of
+    // appends cannot keep a flush waiting forever.
+    const target = this.#appendedLines;
+    const failuresBefore = this.#failedWrites;
+    while (this.#settledLines < target) {
+      this.#startWrite();
+      await this.#write;
+    }
+    if (this.#failedWrites > failuresBefore) {
+      throw new CollectorError('TRACE_STORE_WRITE_FAILED', `writing ${this.file} failed: ${this.#lastError?.message}`, {
+        cause: this.#lastError,
+      });
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    try {
+      await this.flush();
+      await this.#handle.sync();
+    } finally {
+      await this.#handle.close();
+    }
+  }
+
+  /** Start writing everything buffered as one chunk, unless a write is under way (it restarts when done). */
+  #startWrite(): void {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#write || this.#lines.length === 0) return;
+    this.#write = this.#writeChunk().finally(() => {
+      this.#write = undefined;
+      if (this.#lines.length > 0) this.#startWrite();
+    });
+  }
+
+  /** Write the buffered lines; never rejects (failures are counted and reported). */
+  async #writeChunk(): Promise<void> {
+    const chunk = this.#lines.join('');
+    const lines = this.#lines.length;
+    const spans = this.#bufferedSpans;
+    this.#lines = [];
+    this.#bufferedBytes = 0;
+    this.#bufferedSpans = 0;
+    this.#writingSpans = spans;
+    let failure: Error | undefined;
+    try {
+      await this.#handle.appendFile(chunk, 'utf8');
+    } catch (error) {
+      failure = error as Error;
+    }
+    this.#writingSpans = 0;
+    this.#settledLines += lines;
+    if (failure) {
+      this.#failedWrites++;
+      this.#lastError = failure;
+      guard(() => this.#onWriteFailed(spans, failure));
+    } else {
+      guard(() => this.#onWritten(spans));
+    }
+  }
+}
+
+/** Listener errors must not break the write loop. */
+function guard(listener: () => void): void {
+  try {
+    listener();
+  } catch {
+    // A failing listener only loses its own notification.
+  }
+}
+
+function countSpans(data: OtlpTracesDataJson): number {
+  let count = 0;
+  for (const resource of data.resourceSpans ?? []) {
+    for (const scope of resource.scopeSpans ?? []) count += scope.spans?.length ?? 0;
+  }
+  return count;
+}
+
+/**
+ * A crash in the middle of a write leaves a last line without its newline.
+ * Appending after it would glue the next batch onto the fragment and corrupt
+ * both, so the fragment (already lost) is cut off. Returns the bytes cut.
+ */
+async function cutPartialLastLine(file: string): Promise<number> {
+  const size = await stat(file).then(
+    (stats) => stats.size,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return 0;
+      throw error;
+    },
+  );
+  if (size === 0) return 0;
+  const handle = await open(file, 'r+');
+  try {
+    const chunk = Buffer.alloc(64 * 1024);
+    let end = size;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+      const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (newline !== -1) {
+        const keep = start + newline + 1;
+        if (keep < size) await handle.truncate(keep);
+        return size - keep;
+      }
+      end = start;
+    }
+    await handle.truncate(0);
+    return size;
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,99 @@
+// Outgoing HTTP calls from one service to a dependency: a keep-alive undici
+// pool per dependency, the client-duration metric labelled with the
+// dependency's name, JSON in and out, and network failures turned into
+// errors with stable codes that the resilience policies classify.
+
+import { Pool, errors as undiciErrors } from 'undici';
+import { LABEL } from './conventions.ts';
+import type { ServiceMetrics } from './metrics.ts';
+
+export type DependencyErrorCode = 'FL_DEP_REFUSED' | 'FL_DEP_RESET' | 'FL_DEP_TIMEOUT' | 'FL_DEP_ABORTED' | 'FL_DEP_NETWORK';
+
+/** A call that got no HTTP answer at all. */
+export class DependencyError extends Error {
+  readonly code: DependencyErrorCode;
+  readonly dependency: string;
+  constructor(code: DependencyErrorCode, dependency: string, message: string) {
+    super(`${dependency}: ${message}`);
+    this.name = 'DependencyError';
+    this.code = code;
+    this.dependency = dependency;
+  }
+}
+
+export interface DependencyResponse<T = unknown> {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: T;
+}
+
+export interface DependencyRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface DependencyClient {
+  readonly name: string;
+  request<T = unknown>(request: DependencyRequest): Promise<DependencyResponse<T>>;
+  close(): Promise<void>;
+}
+
+export function createDependencyClient(name: string, baseUrl: string, metrics: ServiceMetrics, options: { connections?: number } = {}): DependencyClient {
+  const pool = new Pool(baseUrl, { connections: options.connections ?? 64, keepAliveTimeout: 30_000 });
+  return {
+    name,
+    async request<T>(request: DependencyRequest): Promise<DependencyResponse<T>> {
+      const started = performance.now();
+      let status = 0;
+      try {
+        const response = await pool.request({
+          method: request.method,
+          path: request.path,
+          headers: { ...(request.body !== undefined ? { 'content-type': 'application/json' } : {}), ...request.headers },
+          ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
+          ...(request.signal ? { signal: request.signal } : {}),
+        });
+        status = response.statusCode;
+        const text = await response.body.text();
+        let body: unknown = text;
+        if (text !== '' && /json/.test(String(response.headers['content-type'] ?? ''))) {
+          try {
+            body = JSON.parse(text);
+          } catch {
+            body = text;
+          }
+        }
+        return { status, headers: response.headers, body: body as T };
+      } catch (error) {
+        throw classify(name, error, request.signal);
+      } finally {
+        metrics.httpClientDuration.observe({
+          labels: { [LABEL.method]: request.method, [LABEL.serverAddress]: name, [LABEL.status]: String(status) },
+          value: (performance.now() - started) / 1000,
+        });
+      }
+    },
+    close: () => pool.close(),
+  };
+}
+
+function classify(dependency: string, error: unknown, signal: AbortSignal | undefined): DependencyError {
+  if (signal?.aborted) {
+    const reason = signal.reason as { name?: string } | undefined;
+    return reason?.name === 'TimeoutError'
+      ? new DependencyError('FL_DEP_TIMEOUT', dependency, 'timed out')
+      : new DependencyError('FL_DEP_ABORTED', dependency, 'aborted');
+  }
+  const code = (error as { code?: string }).code;
+  if (code === 'ECONNREFUSED') return new DependencyError('FL_DEP_REFUSED', dependency, 'connection refused');
+  if (code === 'ECONNRESET' || code === 'EPIPE' || error instanceof undiciErrors.SocketError) {
+    return new DependencyError('FL_DEP_RESET', dependency, 'connection reset');
+  }
+  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+    return new DependencyError('FL_DEP_TIMEOUT', dependency, 'timed out');
+  }
+  return new DependencyError('FL_DEP_NETWORK', dependency, (error as Error).message);
+}

@@ -1,0 +1,152 @@
+// Prometheus metrics of a service (prom-client), with the names of
+// conventions.ts. One OpenMetrics registry holds everything because prom-client
+// only attaches exemplars (trace ids on latency buckets) in OpenMetrics mode;
+// scrapers that do not ask for OpenMetrics get the classic text format,
+// converted from the same output by `toPrometheusText`.
+
+import client from 'prom-client';
+import { CIRCUIT_STATES, LABEL, LATENCY_BUCKETS, METRIC, type CircuitState, type Outcome } from './conventions.ts';
+
+const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = client;
+
+export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
+export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
+
+export interface ServiceMetrics {
+  registry: client.Registry<client.OpenMetricsContentType>;
+  httpServerDuration: client.Histogram<string>;
+  httpClientDuration: client.Histogram<string>;
+  resilience: ResilienceMetrics;
+  /** The exposition text, in OpenMetrics or classic Prometheus format. */
+  render(openMetrics: boolean): Promise<string>;
+}
+
+export interface ResilienceMetrics {
+  call(dependency: string, outcome: Outcome): void;
+  retry(dependency: string): void;
+  attempts(dependency: string, attempts: number): void;
+  circuitState(dependency: string, state: CircuitState): void;
+  circuitTransition(dependency: string, from: CircuitState, to: CircuitState): void;
+  bulkheadInFlight(dependency: string, inFlight: number): void;
+  rateLimited(): void;
+}
+
+export function createServiceMetrics(options: { defaultMetrics?: boolean } = {}): ServiceMetrics {
+  const registry = new Registry<client.OpenMetricsContentType>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const httpServerDuration = new Histogram({
+    name: METRIC.httpServerDuration,
+    help: 'Duration of HTTP server requests.',
+    labelNames: [LABEL.method, LABEL.route, LABEL.status],
+    buckets: [...LATENCY_BUCKETS],
+    enableExemplars: true,
+    registers,
+  });
+  const httpClientDuration = new Histogram({
+    name: METRIC.httpClientDuration,
+    help: 'Duration of HTTP client requests, by dependency.',
+    labelNames: [LABEL.method, LABEL.serverAddress, LABEL.status],
+    buckets: [...LATENCY_BUCKETS],
+    enableExemplars: true,
+    registers,
+  });
+  const calls = new Counter({
+    name: METRIC.resilienceCalls,
+    help: 'Calls guarded by resilience policies, by dependency and outcome.',
+    labelNames: [LABEL.dependency, LABEL.outcome],
+    registers,
+  });
+  const retries = new Counter({
+    name: METRIC.resilienceRetries,
+    help: 'Retries made, by dependency.',
+    labelNames: [LABEL.dependency],
+    registers,
+  });
+  const attempts = new Histogram({
+    name: METRIC.resilienceAttempts,
+    help: 'Attempts per logical call (retry amplification), by dependency.',
+    labelNames: [LABEL.dependency],
+    buckets: [1, 2, 3, 4, 5, 8],
+    registers,
+  });
+  const circuitState = new Gauge({
+    name: METRIC.resilienceCircuitState,
+    help: 'Circuit breaker state, 1 for the current state.',
+    labelNames: [LABEL.dependency, LABEL.state],
+    registers,
+  });
+  const circuitTransitions = new Counter({
+    name: METRIC.resilienceCircuitTransitions,
+    help: 'Circuit breaker state transitions.',
+    labelNames: [LABEL.dependency, LABEL.from, LABEL.to],
+    registers,
+  });
+  const bulkheadInFlight = new Gauge({
+    name: METRIC.resilienceBulkheadInFlight,
+    help: 'Calls in flight inside a bulkhead.',
+    labelNames: [LABEL.dependency],
+    registers,
+  });
+  const rateLimited = new Counter({
+    name: METRIC.resilienceRateLimited,
+    help: 'Requests rejected by a rate limiter.',
+    registers,
+  });
+
+  const resilience: ResilienceMetrics = {
+    call: (dependency, outcome) => calls.inc({ [LABEL.dependency]: dependency, [LABEL.outcome]: outcome }),
+    retry: (dependency) => retries.inc({ [LABEL.dependency]: dependency }),
+    attempts: (dependency, count) => attempts.observe({ [LABEL.dependency]: dependency }, count),
+    circuitState: (dependency, state) => {
+      for (const candidate of CIRCUIT_STATES) {
+        circuitState.set({ [LABEL.dependency]: dependency, [LABEL.state]: candidate }, candidate === state ? 1 : 0);
+      }
+    },
+    circuitTransition: (dependency, from, to) =>
+      circuitTransitions.inc({ [LABEL.dependency]: dependency, [LABEL.from]: from, [LABEL.to]: to }),
+    bulkheadInFlight: (dependency, inFlight) => bulkheadInFlight.set({ [LABEL.dependency]: dependency }, inFlight),
+    rateLimited: () => rateLimited.inc(),
+  };
+
+  return {
+    registry,
+    httpServerDuration,
+    httpClientDuration,
+    resilience,
+    async render(openMetrics) {
+      const text = await registry.metrics();
+      return openMetrics ? text : toPrometheusText(text);
+    },
+  };
+}
+
+/**
+ * OpenMetrics text to the classic Prometheus text format: exemplars and the
+ * `# EOF` marker removed, counter families named with their `_total` sample
+ * name (OpenMetrics names the family without it).
+ */
+export function toPrometheusText(openMetrics: string): string {
+  const counters = new Set<string>();
+  for (const match of openMetrics.matchAll(/^# TYPE (\S+) counter$/gm)) counters.add(match[1] as string);
+  const lines: string[] = [];
+  for (const line of openMetrics.split('\n')) {
+    if (line === '# EOF') continue;
+    const meta = /^# (HELP|TYPE) (\S+)(.*)$/.exec(line);
+    if (meta) {
+      const [, kind, name, rest] = meta as unknown as [string, string, string, string];
+      lines.push(counters.has(name) ? `# ${kind} ${name}_total${rest}` : line);
+      continue;
+    }
+    const exemplarAt = line.indexOf(' # {');
+    lines.push(exemplarAt === -1 ? line : line.slice(0, exemplarAt));
+  }
+  return lines.join('\n').replace(/\n*$/, '\n');
+}
+
+/** True when a scrape asks for OpenMetrics (Prometheus does, by default). */
+export function wantsOpenMetrics(accept: string | undefined): boolean {
+  return accept !== undefined && accept.includes('application/openmetrics-text');
+}

@@ -1,0 +1,147 @@
+// The shared skeleton of a demo service: express with JSON bodies, request ids,
+// RED metrics per route, /metrics, /healthz and /readyz, problem+json for every
+// error, and a graceful shutdown that stops taking traffic, drains requests in
+// flight, then flushes logs and telemetry before the process exits.
+
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type expressModule from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
+import { context, trace } from '@opentelemetry/api';
+import type { ServiceConfig } from './config.ts';
+import { HEADER, LABEL } from './conventions.ts';
+import { announceReady, failStartup, onShutdown } from './lifecycle.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createServiceMetrics, wantsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, type ServiceMetrics } from './metrics.ts';
+import { ProblemError, problemType, sendProblem } from './problem.ts';
+import { shutdownTelemetry } from './telemetry.ts';
+
+// express is loaded through require so that the express instrumentation,
+// which hooks require(), sees it even though this module is ESM.
+const require = createRequire(import.meta.url);
+const express = require('express') as typeof expressModule;
+
+export interface ServiceContext {
+  config: ServiceConfig;
+  app: Express;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  /** Work to run during shutdown after requests have drained (close pools, databases). */
+  onClose(task: () => Promise<void> | void): void;
+}
+
+export interface RunningService {
+  port: number;
+  context: ServiceContext;
+  close(): Promise<void>;
+}
+
+const DRAIN_TIMEOUT_MS = 4_000;
+
+/** Build a service's app, bind it, announce readiness, and wire graceful shutdown. */
+export async function startService(
+  config: ServiceConfig,
+  defineRoutes: (service: ServiceContext) => void | Promise<void>,
+): Promise<RunningService> {
+  const logger = createLogger(config.name, config.instance, config.logLevel);
+  const metrics = createServiceMetrics();
+  const closeTasks: Array<() => Promise<void> | void> = [];
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  let ready = false;
+  let inFlight = 0;
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const started = performance.now();
+    inFlight += 1;
+    const traceId = trace.getSpan(context.active())?.spanContext().traceId;
+    const requestId = req.get(HEADER.requestId) ?? randomUUID();
+    res.setHeader(HEADER.requestId, requestId);
+    res.on('close', () => {
+      inFlight -= 1;
+      if (req.path === '/metrics') return;
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const labels = { [LABEL.method]: req.method, [LABEL.route]: route, [LABEL.status]: String(res.statusCode) };
+      const seconds = (performance.now() - started) / 1000;
+      metrics.httpServerDuration.observe({ labels, value: seconds, ...(traceId ? { exemplarLabels: { trace_id: traceId } } : {}) });
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'alive', service: config.name, instance: config.instance });
+  });
+  app.get('/readyz', (_req, res) => {
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', service: config.name });
+  });
+  app.get('/metrics', async (req, res) => {
+    const openMetrics = wantsOpenMetrics(req.get('accept'));
+    const body = await metrics.render(openMetrics);
+    res.type(openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE).send(body);
+  });
+  app.use(express.json({ limit: '64kb' }));
+
+  const service: ServiceContext = { config, app, logger, metrics, onClose: (task) => closeTasks.push(task) };
+  await defineRoutes(service);
+
+  app.use((req: Request, res: Response) => {
+    sendProblem(res, { type: problemType('not-found'), title: 'Not found', status: 404, detail: `no route for ${req.method} ${req.path}` });
+  });
+  // Express recognises an error handler by its four parameters.
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (error instanceof ProblemError) {
+      sendProblem(res, error.problem, error.headers);
+      return;
+    }
+    const bodyError = error as { type?: string; status?: number; message?: string };
+    if (bodyError.type === 'entity.parse.failed') {
+      sendProblem(res, { type: problemType('malformed-body'), title: 'Malformed JSON body', status: 400, detail: 'body: not valid JSON' });
+      return;
+    }
+    if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
+      sendProblem(res, { title: 'Bad request', status: bodyError.status, detail: bodyError.message ?? 'bad request' });
+      return;
+    }
+    logger.error({ err: error, method: req.method, path: req.path }, 'unhandled error');
+    sendProblem(res, { type: problemType('internal'), title: 'Internal error', status: 500, detail: 'the service failed to handle this request' });
+  });
+
+  const server: Server = await new Promise((resolve) => {
+    const listening = app.listen(config.port, config.host);
+    listening.once('listening', () => resolve(listening));
+    listening.once('error', (error) => failStartup(config.instance, error, config.port));
+  });
+  server.keepAliveTimeout = 65_000;
+  const port = (server.address() as AddressInfo).port;
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      ready = false;
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      server.closeAllConnections();
+      await drained;
+      for (const task of closeTasks) await task();
+      logger.info({ inFlightLeft: inFlight }, 'drained and stopped');
+      await shutdownTelemetry().catch((error: unknown) => logger.warn({ err: String(error) }, 'could not flush telemetry'));
+      logger.flush();
+    })();
+    return closing;
+  };
+
+  onShutdown(async (reason) => {
+    logger.info({ reason }, 'shutting down');
+    await close();
+  }, DRAIN_TIMEOUT_MS + 3_000);
+
+  ready = true;
+  logger.info({ port }, 'listening');
+  announceReady(config.instance, { http: port });
+  return { port, context: service, close };
+}

@@ -1,0 +1,90 @@
+// Tracing for a lab process: OpenTelemetry SDK, W3C trace context and baggage,
+// OTLP/gRPC export to the collector, and the HTTP (server), express and undici
+// (client) instrumentations. It must run before express or undici is loaded,
+// which is why services start with `--import demo-services/kit/instrument.ts`.
+// The SDK packages are imported dynamically so a process with telemetry off
+// (the benchmark baseline) never pays for loading them.
+
+import { context, propagation, trace } from '@opentelemetry/api';
+import type { ServiceConfig } from './config.ts';
+import { SPAN_ATTR } from './conventions.ts';
+
+/** Paths that are scraped or probed, not served: no spans for them. */
+const UNTRACED_PATHS = new Set(['/metrics', '/healthz', '/readyz']);
+
+let flushAndShutdown: (() => Promise<void>) | undefined;
+
+export async function initTelemetry(config: ServiceConfig): Promise<void> {
+  if (!config.telemetry) return;
+  const [
+    { AsyncLocalStorageContextManager },
+    { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator },
+    { resourceFromAttributes },
+    { BatchSpanProcessor, TracerProvider },
+    { OTLPTraceExporter },
+    { registerInstrumentations },
+    { HttpInstrumentation },
+    { ExpressInstrumentation },
+    { UndiciInstrumentation },
+  ] = await Promise.all([
+    import('@opentelemetry/context-async-hooks'),
+    import('@opentelemetry/core'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace'),
+    import('@opentelemetry/exporter-trace-otlp-grpc'),
+    import('@opentelemetry/instrumentation'),
+    import('@opentelemetry/instrumentation-http'),
+    import('@opentelemetry/instrumentation-express'),
+    import('@opentelemetry/instrumentation-undici'),
+  ]);
+
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(
+    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  );
+  const spanProcessors = config.otlpEndpoint
+    ? [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: config.otlpEndpoint }), scheduledDelayMillis: 500 })]
+    : [];
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({
+      'service.name': config.name,
+      'service.instance.id': config.instance,
+      'service.namespace': 'faultline',
+    }),
+    spanProcessors,
+  });
+  trace.setGlobalTracerProvider(provider);
+
+  // Client spans name the dependency they call, so traces can be queried by
+  // dependency rather than by ephemeral port.
+  const dependencyByOrigin = new Map(Object.entries(config.dependencies).map(([name, url]) => [new URL(url).origin, name]));
+  registerInstrumentations({
+    tracerProvider: provider,
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? '').split('?')[0] ?? ''),
+        // Outgoing calls go through undici, whose instrumentation makes the client spans.
+        ignoreOutgoingRequestHook: () => true,
+      }),
+      new ExpressInstrumentation(),
+      new UndiciInstrumentation({
+        startSpanHook: (request) => {
+          const dependency = dependencyByOrigin.get(request.origin.toString());
+          return dependency ? { [SPAN_ATTR.dependency]: dependency, 'peer.service': dependency } : {};
+        },
+      }),
+    ],
+  });
+
+  flushAndShutdown = async () => {
+    await provider.forceFlush();
+    await provider.shutdown();
+  };
+}
+
+/** Flush every pending span and stop exporting; safe to call when telemetry is off. */
+export async function shutdownTelemetry(): Promise<void> {
+  await flushAndShutdown?.();
+}
+
+export const tracer = () => trace.getTracer('faultline');

@@ -1,0 +1,62 @@
+// payment: charges an order through the bank. The bank is a third party
+// behind a fault proxy; every attempt has a timeout, and the idempotency key
+// travels with the charge so the bank never charges twice.
+
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { dependencyUrl, readServiceConfig } from '../kit/config.ts';
+import { HEADER } from '../kit/conventions.ts';
+import { createDependencyClient } from '../kit/dependency-client.ts';
+import { ProblemError, problemType } from '../kit/problem.ts';
+import { startService } from '../kit/service.ts';
+import { parseOrProblem } from '../kit/validation.ts';
+import { problemForFailure, upstreamErrorFor } from '../resilience/http-failures.ts';
+import { dependencyPolicySchema } from '../resilience/policy-config.ts';
+import { createResilientCall } from '../resilience/resilient-call.ts';
+
+const paymentRequest = z.strictObject({
+  orderId: z.string().min(1).max(100),
+  amount: z.int().positive().max(100_000_000),
+});
+const idempotencyHeader = z.string().min(8).max(200);
+
+// The bank edge gets a timeout by default; retries and a breaker only when a scenario asks.
+const BANK_POLICY_DEFAULT = { retry: { enabled: false }, circuitBreaker: { enabled: false } };
+
+const config = readServiceConfig();
+await startService(config, ({ app, metrics, logger, onClose }) => {
+  const bank = createDependencyClient('bank', dependencyUrl(config, 'bank'), metrics);
+  onClose(() => bank.close());
+  const bankCall = createResilientCall({
+    dependency: 'bank',
+    policy: dependencyPolicySchema.parse(config.policies.bank ?? BANK_POLICY_DEFAULT),
+    metrics: metrics.resilience,
+    logger,
+    retryable: () => true,
+  });
+
+  app.post('/payments', async (req, res) => {
+    const key = parseOrProblem(idempotencyHeader, req.get(HEADER.idempotencyKey), `header.${HEADER.idempotencyKey}`);
+    const body = parseOrProblem(paymentRequest, req.body, 'body');
+    try {
+      const charge = await bankCall.execute(async (signal) => {
+        const response = await bank.request<{ chargeId: string }>({
+          method: 'POST',
+          path: '/charges',
+          body,
+          headers: { [HEADER.idempotencyKey]: key },
+          signal,
+        });
+        if (response.status >= 500 || response.status === 429) throw upstreamErrorFor('bank', response);
+        if (response.status >= 400) {
+          throw new ProblemError({ type: problemType('charge-declined'), title: 'Charge declined', status: 402, detail: `bank answered ${response.status}` });
+        }
+        return response.body;
+      });
+      res.status(201).json({ paymentId: randomUUID(), orderId: body.orderId, chargeId: charge.chargeId });
+    } catch (error) {
+      if (error instanceof ProblemError) throw error;
+      throw problemForFailure('bank', error);
+    }
+  });
+});

@@ -1,0 +1,48 @@
+// The resilience knobs of one dependency call, as scenarios write them: each
+// policy can be switched off or tuned, so the same scenario can be run with
+// and without it. Parsed once (by the runner when it reads a scenario, and
+// again by the service, which gets the normalised form).
+
+import { z } from 'zod';
+import { durationMs, ratio } from '../kit/schema.ts';
+
+const enabled = z.boolean().default(true);
+
+export const timeoutPolicySchema = z.strictObject({
+  enabled,
+  /** Budget for one attempt. */
+  timeout: durationMs.default(1_000),
+});
+
+export const retryPolicySchema = z.strictObject({
+  enabled,
+  maxAttempts: z.int().min(1).max(10).default(3),
+  baseDelay: durationMs.default(50),
+  maxDelay: durationMs.default(500),
+  jitter: z.enum(['none', 'full', 'equal', 'decorrelated']).default('full'),
+});
+
+export const circuitBreakerPolicySchema = z.strictObject({
+  enabled,
+  failureRateThreshold: ratio.default(0.5),
+  slowCallRateThreshold: ratio.default(1),
+  slowCallDuration: durationMs.default(1_000),
+  windowSize: z.int().min(1).max(10_000).default(20),
+  minimumCalls: z.int().min(1).default(10),
+  openDuration: durationMs.default(5_000),
+  halfOpenProbes: z.int().min(1).max(100).default(3),
+});
+
+export const dependencyPolicySchema = z.strictObject({
+  timeout: timeoutPolicySchema.prefault({}),
+  retry: retryPolicySchema.prefault({}),
+  circuitBreaker: circuitBreakerPolicySchema.prefault({}),
+  /** One budget for the whole call, retries included; none when absent. */
+  deadline: durationMs.optional(),
+});
+
+export type DependencyPolicy = z.infer<typeof dependencyPolicySchema>;
+
+/** The names `--disable` accepts. */
+export const POLICY_NAMES = ['timeout', 'retry', 'circuitBreaker'] as const;
+export type PolicyName = (typeof POLICY_NAMES)[number];

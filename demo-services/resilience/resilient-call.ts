@@ -1,0 +1,149 @@
+// One guarded call to a dependency: overall deadline -> retry -> circuit
+// breaker -> per-attempt timeout -> the call. List order is run order, each
+// policy optional. Every decision is published as metrics (calls by outcome,
+// retries, attempts per call, breaker state and transitions) and as events on
+// a span that wraps the call, so a trace shows why a call took as long as it did.
+
+import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { SPAN_ATTR, SPAN_EVENT, type Outcome } from '../kit/conventions.ts';
+import type { Logger } from '../kit/logger.ts';
+import type { ResilienceMetrics } from '../kit/metrics.ts';
+import { tracer } from '../kit/telemetry.ts';
+import { mulberry32 } from '../kit/random.ts';
+import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.ts';
+import { CircuitOpenError, TimeoutError, UpstreamStatusError } from './errors.ts';
+import type { DependencyPolicy } from './policy-config.ts';
+import { attemptsOf, retry, rootCause } from './retry.ts';
+
+export interface ResilientCallOptions {
+  dependency: string;
+  policy: DependencyPolicy;
+  metrics: ResilienceMetrics;
+  logger: Logger;
+  /** Whether an error may be retried; the caller knows whether the call is idempotent. */
+  retryable: (error: unknown) => boolean;
+  /** Whether an error says the dependency is unhealthy (counts against the breaker). */
+  isFailure?: (error: unknown) => boolean;
+  seed?: number;
+}
+
+export interface ResilientCall {
+  readonly breaker: CircuitBreaker | undefined;
+  execute<T>(fn: (signal: AbortSignal, attempt: number) => Promise<T>, signal?: AbortSignal): Promise<T>;
+}
+
+export function createResilientCall(options: ResilientCallOptions): ResilientCall {
+  const { dependency, policy, metrics, logger } = options;
+  const random = mulberry32(options.seed ?? 1);
+  const isFailure = options.isFailure ?? (() => true);
+  const breaker = policy.circuitBreaker.enabled
+    ? createCircuitBreaker({
+        failureRateThreshold: policy.circuitBreaker.failureRateThreshold,
+        slowCallRateThreshold: policy.circuitBreaker.slowCallRateThreshold,
+        slowCallDurationMs: policy.circuitBreaker.slowCallDuration,
+        windowSize: policy.circuitBreaker.windowSize,
+        minimumCalls: policy.circuitBreaker.minimumCalls,
+        openDurationMs: policy.circuitBreaker.openDuration,
+        halfOpenProbes: policy.circuitBreaker.halfOpenProbes,
+      })
+    : undefined;
+
+  if (breaker) {
+    metrics.circuitState(dependency, breaker.state);
+    breaker.onStateChange((from, to, reason) => {
+      metrics.circuitTransition(dependency, from, to);
+      metrics.circuitState(dependency, to);
+      // Transitions happen synchronously inside a call, so the active span is the call that caused it.
+      trace.getActiveSpan()?.addEvent(SPAN_EVENT.circuitTransition, { [SPAN_ATTR.circuitFrom]: from, [SPAN_ATTR.circuitTo]: to, reason });
+      logger.warn({ dependency, from, to, reason }, 'circuit breaker transition');
+    });
+  }
+
+  const attemptOnce = async <T>(fn: (signal: AbortSignal, attempt: number) => Promise<T>, attempt: number, signal: AbortSignal, span: Span): Promise<T> => {
+    const permit = breaker?.tryAcquire();
+    if (breaker && !permit) {
+      span.addEvent(SPAN_EVENT.circuitRejected, { [SPAN_ATTR.circuitState]: breaker.state });
+      throw new CircuitOpenError(dependency);
+    }
+    const attemptSignal = policy.timeout.enabled ? AbortSignal.any([signal, AbortSignal.timeout(policy.timeout.timeout)]) : signal;
+    const started = performance.now();
+    try {
+      const value = await fn(attemptSignal, attempt);
+      permit?.done({ ok: true, durationMs: performance.now() - started });
+      return value;
+    } catch (error) {
+      const timedOut = attemptSignal.aborted && !signal.aborted;
+      const failure = timedOut ? new TimeoutError(`${dependency} attempt ${attempt}`, policy.timeout.timeout) : error;
+      if (timedOut) span.addEvent(SPAN_EVENT.timeout, { [SPAN_ATTR.timeoutMs]: policy.timeout.timeout, [SPAN_ATTR.retryAttempt]: attempt });
+      if (signal.aborted && !timedOut) permit?.release();
+      else permit?.done({ ok: !isFailure(failure), durationMs: performance.now() - started });
+      throw failure;
+    }
+  };
+
+  return {
+    breaker,
+    async execute(fn, parentSignal) {
+      return tracer().startActiveSpan(`${dependency} call`, async (span) => {
+        span.setAttribute(SPAN_ATTR.dependency, dependency);
+        const signals = [parentSignal, policy.deadline ? AbortSignal.timeout(policy.deadline) : undefined].filter((s): s is AbortSignal => s !== undefined);
+        const signal = signals.length ? AbortSignal.any(signals) : new AbortController().signal;
+        const deadlineAt = policy.deadline ? performance.now() + policy.deadline : undefined;
+        let attempts = 1;
+        try {
+          let value;
+          if (policy.retry.enabled && policy.retry.maxAttempts > 1) {
+            const outcome = await retry(
+              {
+                maxAttempts: policy.retry.maxAttempts,
+                backoff: { baseMs: policy.retry.baseDelay, capMs: policy.retry.maxDelay, jitter: policy.retry.jitter },
+                random,
+                retryable: (error) => !(error instanceof CircuitOpenError) && options.retryable(error),
+                retryAfterMs: (error) => (error instanceof UpstreamStatusError ? error.retryAfterMs : undefined),
+              },
+              (attempt) => attemptOnce(fn, attempt, signal, span),
+              {
+                signal,
+                ...(deadlineAt !== undefined ? { deadlineAt } : {}),
+                onRetry: ({ attempt, delayMs, error }) => {
+                  metrics.retry(dependency);
+                  span.addEvent(SPAN_EVENT.retry, {
+                    [SPAN_ATTR.retryAttempt]: attempt,
+                    [SPAN_ATTR.retryDelayMs]: Math.round(delayMs),
+                    reason: (error as Error).message,
+                  });
+                },
+              },
+            );
+            value = outcome.value;
+            attempts = outcome.attempts;
+          } else {
+            value = await attemptOnce(fn, 1, signal, span);
+          }
+          record(span, 'success', attempts);
+          return value;
+        } catch (error) {
+          attempts = attemptsOf(error);
+          const cause = rootCause(error);
+          const outcome: Outcome =
+            cause instanceof CircuitOpenError ? 'short_circuited' : cause instanceof TimeoutError || signal.aborted ? 'timeout' : 'failure';
+          record(span, outcome, attempts);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (cause as Error).message });
+          throw cause instanceof Error && signal.aborted && !(cause instanceof TimeoutError)
+            ? new TimeoutError(`${dependency} call`, policy.deadline ?? 0)
+            : cause;
+        } finally {
+          span.end();
+        }
+      });
+    },
+  };
+
+  function record(span: Span, outcome: Outcome, attempts: number): void {
+    metrics.call(dependency, outcome);
+    metrics.attempts(dependency, attempts);
+    span.setAttribute(SPAN_ATTR.outcome, outcome);
+    span.setAttribute(SPAN_ATTR.retryAttempt, attempts);
+    if (breaker) span.setAttribute(SPAN_ATTR.circuitState, breaker.state);
+  }
+}

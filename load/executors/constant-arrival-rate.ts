@@ -1,0 +1,360 @@
+// The open-model executor (k6's constant-arrival-rate): iterations start on a
+// fixed schedule whether or not earlier ones have finished, so a slow system
+// under test cannot slow the load down and hide its own latency (coordinated
+// omission). Each iteration gets the time it was SUPPOSED to start; the
+// journey measures latency from there.
+//
+// How it keeps time: one timer at a time, armed for the next due arrival.
+// Every wake-up reads the monotonic clock and starts every iteration whose
+// offset has passed, each with its own intended start, so a late timer (GC
+// pause, busy event loop) is caught up at once instead of shifting the rest
+// of the schedule. Offsets come from the index (schedule.ts), so there is no
+// drift to correct over a long run.
+//
+// VUs are concurrency slots, as in k6: `preAllocatedVUs` exist from the
+// start, more are added up to `maxVUs` when all are busy, and an iteration
+// that finds all `maxVUs` busy is dropped (counted, never queued: queuing
+// would be coordinated omission again, one level up).
+
+import { systemClock } from '../clock.ts';
+import type { Clock } from '../clock.ts';
+import { parseDuration } from '../../demo-services/kit/durations.ts';
+import type { DurationInput } from '../../demo-services/kit/durations.ts';
+import { arrivalCount, arrivalOffset, LoadOptionsError } from '../schedule.ts';
+import type { ConstantArrivalSpec } from '../schedule.ts';
+
+export interface ConstantArrivalRateOptions {
+  /** Iterations started per `timeUnit`. */
+  rate: number;
+  /** Default '1s'. */
+  timeUnit?: DurationInput;
+  duration: DurationInput;
+  /** VUs available from the start. */
+  preAllocatedVUs: number;
+  /** Upper bound on concurrent iterations; default preAllocatedVUs. */
+  maxVUs?: number;
+  /** How long to wait for in-flight iterations after the schedule ends; default '5s'. */
+  gracefulStop?: DurationInput;
+}
+
+export interface IterationContext {
+  /** 1-based VU (concurrency slot) id, as k6's __VU. */
+  vu: number;
+  /** 0-based index in the schedule; dropped iterations leave gaps. */
+  iteration: number;
+  /** When the schedule wanted this iteration to start (epoch ms, fractional). Measure latency from here. */
+  intendedStartMs: number;
+  /** Aborted when the run stops hard (abort, or graceful stop expired); work cut off this way is not the system's fault. */
+  signal: AbortSignal;
+}
+
+export type IterationFunction = (ctx: IterationContext) => Promise<void>;
+
+/** Live progress, emitted by onTick. */
+export interface ExecutorSnapshot {
+  elapsedMs: number;
+  /** Iterations the whole schedule will start. */
+  planned: number;
+  /** Iterations whose start time has come (started + dropped). */
+  scheduled: number;
+  started: number;
+  /** Iterations that finished, successfully or not. */
+  completed: number;
+  /** Completed iterations that threw. */
+  failed: number;
+  dropped: number;
+  inFlight: number;
+  allocatedVUs: number;
+}
+
+export interface ExecutorResult {
+  planned: number;
+  /** Iterations whose start time came before the run stopped: started + dropped. */
+  scheduled: number;
+  started: number;
+  /** Finished (resolved or threw) before the run ended. */
+  completed: number;
+  /** Of `completed`, how many threw. */
+  failed: number;
+  /** Found all maxVUs busy at their start time. */
+  dropped: number;
+  /** Still running when the run ended (graceful stop expired or aborted); their signal was aborted. */
+  interrupted: number;
+  /** Wall time of the run from first arrival to resolution (monotonic clock). */
+  durationMs: number;
+  /** True when runtime.signal stopped the run. */
+  aborted: boolean;
+  maxAllocatedVUs: number;
+}
+
+export interface DroppedIteration {
+  iteration: number;
+  intendedStartMs: number;
+}
+
+export interface ExecutorRuntime {
+  signal?: AbortSignal;
+  clock?: Clock;
+  /** Progress snapshot every tickIntervalMs (default 1000) while running. */
+  onTick?: (snapshot: ExecutorSnapshot) => void;
+  tickIntervalMs?: number;
+  /** Called for every dropped iteration (wire recorder.recordDropped here). */
+  onDropped?: (dropped: DroppedIteration) => void;
+  /** Called with what an iteration threw (the run goes on). */
+  onIterationError?: (error: unknown, ctx: IterationContext) => void;
+}
+
+/** Reason given to iteration signals when the run stops hard. */
+export class RunStoppedError extends Error {
+  readonly code = 'FL_RUN_STOPPED';
+
+  constructor(why: 'aborted' | 'graceful stop expired') {
+    super(`load run stopped: ${why}`);
+    this.name = 'RunStoppedError';
+  }
+}
+
+/** Options after validation and unit normalisation. */
+export interface ResolvedOptions {
+  spec: ConstantArrivalSpec;
+  preAllocatedVUs: number;
+  maxVUs: number;
+  gracefulStopMs: number;
+}
+
+// setTimeout cannot wait longer than 2^31-1 ms; long gaps are walked in steps.
+const MAX_TIMER_MS = 60_000;
+
+export function resolveConstantArrivalRateOptions(options: ConstantArrivalRateOptions): ResolvedOptions {
+  const problems: string[] = [];
+  const duration = (field: string, value: DurationInput | undefined, fallback: number): number => {
+    if (value === undefined) return fallback;
+    try {
+      return parseDuration(value, field);
+    } catch (error) {
+      problems.push((error as Error).message);
+      return fallback;
+    }
+  };
+  const timeUnitMs = duration('timeUnit', options.timeUnit, 1_000);
+  const durationMs = duration('duration', options.duration, 0);
+  if (options.duration === undefined) problems.push('duration: is required');
+  const gracefulStopMs = duration('gracefulStop', options.gracefulStop, 5_000);
+  if (typeof options.rate !== 'number' || !Number.isFinite(options.rate) || options.rate <= 0) {
+    problems.push(`rate: must be a number > 0 (got ${String(options.rate)})`);
+  }
+  if (timeUnitMs <= 0) problems.push('timeUnit: must be > 0');
+  const pre = options.preAllocatedVUs;
+  if (!Number.isInteger(pre) || pre < 0) problems.push(`preAllocatedVUs: must be an integer >= 0 (got ${String(pre)})`);
+  const max = options.maxVUs ?? pre;
+  if (!Number.isInteger(max) || max < 1) problems.push(`maxVUs: must be an integer >= 1 (got ${String(max)})`);
+  else if (Number.isInteger(pre) && max < pre) problems.push(`maxVUs: must be >= preAllocatedVUs (${max} < ${pre})`);
+  if (problems.length > 0) throw new LoadOptionsError(problems);
+  return {
+    spec: { rate: options.rate, timeUnitMs, durationMs },
+    preAllocatedVUs: pre,
+    maxVUs: max,
+    gracefulStopMs,
+  };
+}
+
+/**
+ * Run `iteration` on a constant arrival-rate schedule. Resolves when the
+ * schedule has ended and in-flight iterations have finished (or the graceful
+ * stop expired), or promptly after runtime.signal aborts. Never rejects for
+ * what an iteration does; rejects only for bad options (LoadOptionsError).
+ */
+export async function runConstantArrivalRate(
+  options: ConstantArrivalRateOptions,
+  iteration: IterationFunction,
+  runtime: ExecutorRuntime = {},
+): Promise<ExecutorResult> {
+  const resolved = resolveConstantArrivalRateOptions(options);
+  return new Promise<ExecutorResult>((resolve) => {
+    new ConstantArrivalRun(resolved, iteration, runtime, resolve).start();
+  });
+}
+
+class ConstantArrivalRun {
+  private readonly options: ResolvedOptions;
+  private readonly iteration: IterationFunction;
+  private readonly runtime: ExecutorRuntime;
+  private readonly resolve: (result: ExecutorResult) => void;
+  private readonly clock: Clock;
+  private readonly planned: number;
+  private readonly hardStop = new AbortController();
+  private readonly freeVUs: number[] = [];
+
+  private phase: 'running' | 'stopping' | 'done' = 'running';
+  private startMono = 0;
+  private startWall = 0;
+  private next = 0;
+  private allocatedVUs = 0;
+  private scheduled = 0;
+  private started = 0;
+  private completed = 0;
+  private failed = 0;
+  private dropped = 0;
+  private inFlight = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private graceTimer: ReturnType<typeof setTimeout> | undefined;
+  private tickTimer: ReturnType<typeof setInterval> | undefined;
+  private hookFailureReported = false;
+  private readonly onAbort = (): void => this.finish(true);
+
+  constructor(
+    options: ResolvedOptions,
+    iteration: IterationFunction,
+    runtime: ExecutorRuntime,
+    resolve: (result: ExecutorResult) => void,
+  ) {
+    this.options = options;
+    this.iteration = iteration;
+    this.runtime = runtime;
+    this.resolve = resolve;
+    this.clock = runtime.clock ?? systemClock;
+    this.planned = arrivalCount(options.spec);
+    // Highest id first so pop() hands out VU 1 first.
+    for (let vu = options.preAllocatedVUs; vu >= 1; vu -= 1) this.freeVUs.push(vu);
+    this.allocatedVUs = options.preAllocatedVUs;
+  }
+
+  start(): void {
+    this.startMono = this.clock.now();
+    this.startWall = this.clock.wallNow();
+    const signal = this.runtime.signal;
+    if (signal?.aborted) {
+      this.finish(true);
+      return;
+    }
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (this.runtime.onTick) {
+      const every = this.runtime.tickIntervalMs ?? 1_000;
+      this.tickTimer = setInterval(() => this.guard(this.runtime.onTick, this.snapshot()), every);
+    }
+    this.pump();
+  }
+
+  /** Start everything that is due, then sleep until the next arrival (or the end of the schedule). */
+  private pump(): void {
+    this.timer = undefined;
+    if (this.phase !== 'running') return;
+    const { spec } = this.options;
+    let elapsed = this.clock.now() - this.startMono;
+    while (this.next < this.planned && arrivalOffset(spec, this.next) <= elapsed) {
+      this.startOne(this.next);
+      this.next += 1;
+      if (this.phase !== 'running') return;
+      elapsed = this.clock.now() - this.startMono;
+    }
+    const wakeAt = this.next < this.planned ? arrivalOffset(spec, this.next) : spec.durationMs;
+    if (this.next >= this.planned && elapsed >= spec.durationMs) {
+      this.beginStopping();
+      return;
+    }
+    const delay = Math.min(Math.max(0, Math.ceil(wakeAt - elapsed)), MAX_TIMER_MS);
+    this.timer = setTimeout(() => this.pump(), delay);
+  }
+
+  private startOne(index: number): void {
+    const intendedStartMs = this.startWall + arrivalOffset(this.options.spec, index);
+    this.scheduled += 1;
+    let vu = this.freeVUs.pop();
+    if (vu === undefined && this.allocatedVUs < this.options.maxVUs) {
+      this.allocatedVUs += 1;
+      vu = this.allocatedVUs;
+    }
+    if (vu === undefined) {
+      this.dropped += 1;
+      this.guard(this.runtime.onDropped, { iteration: index, intendedStartMs });
+      return;
+    }
+    this.started += 1;
+    this.inFlight += 1;
+    const ctx: IterationContext = { vu, iteration: index, intendedStartMs, signal: this.hardStop.signal };
+    let pending: Promise<void>;
+    try {
+      pending = Promise.resolve(this.iteration(ctx));
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    const slot = vu;
+    pending.then(
+      () => this.settle(slot),
+      (error: unknown) => {
+        if (this.phase !== 'done') this.failed += 1;
+        this.guard(this.runtime.onIterationError, error, ctx);
+        this.settle(slot);
+      },
+    );
+  }
+
+  private settle(vu: number): void {
+    if (this.phase === 'done') return;
+    this.completed += 1;
+    this.inFlight -= 1;
+    this.freeVUs.push(vu);
+    if (this.phase === 'stopping' && this.inFlight === 0) this.finish(false);
+  }
+
+  private beginStopping(): void {
+    this.phase = 'stopping';
+    if (this.inFlight === 0) {
+      this.finish(false);
+      return;
+    }
+    this.graceTimer = setTimeout(() => this.finish(false), this.options.gracefulStopMs);
+  }
+
+  private finish(aborted: boolean): void {
+    if (this.phase === 'done') return;
+    this.phase = 'done';
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
+    if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
+    this.runtime.signal?.removeEventListener('abort', this.onAbort);
+    const result: ExecutorResult = {
+      planned: this.planned,
+      scheduled: this.scheduled,
+      started: this.started,
+      completed: this.completed,
+      failed: this.failed,
+      dropped: this.dropped,
+      interrupted: this.inFlight,
+      durationMs: this.clock.now() - this.startMono,
+      aborted,
+      maxAllocatedVUs: this.allocatedVUs,
+    };
+    if (aborted || this.inFlight > 0) {
+      this.hardStop.abort(new RunStoppedError(aborted ? 'aborted' : 'graceful stop expired'));
+    }
+    this.resolve(result);
+  }
+
+  private snapshot(): ExecutorSnapshot {
+    return {
+      elapsedMs: this.clock.now() - this.startMono,
+      planned: this.planned,
+      scheduled: this.scheduled,
+      started: this.started,
+      completed: this.completed,
+      failed: this.failed,
+      dropped: this.dropped,
+      inFlight: this.inFlight,
+      allocatedVUs: this.allocatedVUs,
+    };
+  }
+
+  /** Run a user hook; its failure must not stop the load. */
+  private guard<A extends unknown[]>(hook: ((...args: A) => void) | undefined, ...args: A): void {
+    if (hook === undefined) return;
+    try {
+      hook(...args);
+    } catch (error) {
+      if (!this.hookFailureReported) {
+        this.hookFailureReported = true;
+        process.emitWarning(`a load executor hook threw (further hook errors are ignored): ${(error as Error)?.message ?? String(error)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { createLoadRecorder } from './recorder.ts';
+import type { RequestSample } from './recorder.ts';
+
+const T0 = 1_700_000_000_000; // a whole epoch second
+
+function sample(overrides: Partial<RequestSample> & { at: number; latency: number; naive?: number }): RequestSample {
+  const { at, latency, naive, ...rest } = overrides;
+  const endMs = T0 + at + latency;
+  return {
+    intendedStartMs: T0 + at,
+    sentAtMs: endMs - (naive ?? latency),
+    endMs,
+    status: 200,
+    ok: true,
+    tags: { journey: 'checkout', step: 'checkout' },
+    ...rest,
+  };
+}
+
+describe('createLoadRecorder', () => {
+  it('keeps latency from intended start and from send apart', () => {
+    const recorder = createLoadRecorder();
+    // 99 fast requests and one that waited 900 ms for a connection before a 100 ms exchange.
+    for (let i = 0; i < 99; i += 1) recorder.record(sample({ at: i * 10, latency: 10 }));
+    recorder.record(sample({ at: 990, latency: 1_000, naive: 100 }));
+    const summary = recorder.summary();
+    expect(summary.count).toBe(100);
+    expect(summary.failed).toBe(0);
+    expect(summary.latency.p50).toBeCloseTo(10, 1);
+    expect(summary.latency.max).toBeCloseTo(1_000, 0);
+    expect(summary.naiveLatency.max).toBeCloseTo(100, 0);
+    expect(summary.latency.avg).toBeCloseTo((99 * 10 + 1_000) / 100, 0);
+    // 3 significant digits: values are exact to 0.1%.
+    expect(recorder.distribution(undefined, 'intended').p(100)).toBeGreaterThan(999);
+    expect(recorder.distribution(undefined, 'sent').p(100)).toBeLessThan(100.1);
+  });
+
+  it('counts failures by class and computes rps over the observed span', () => {
+    const recorder = createLoadRecorder();
+    for (let i = 0; i < 8; i += 1) recorder.record(sample({ at: i * 250, latency: 0 }));
+    recorder.record(sample({ at: 2_000, latency: 0, ok: false, status: 503, errorClass: 'status' }));
+    recorder.record(sample({ at: 2_000, latency: 0, ok: false, status: 0, errorClass: 'refused' }));
+    recorder.record(sample({ at: 2_000, latency: 0, ok: false, status: 0 }));
+    const summary = recorder.summary();
+    expect(summary.count).toBe(11);
+    expect(summary.failed).toBe(3);
+    expect(summary.failRate).toBeCloseTo(3 / 11, 9);
+    expect(summary.errors).toEqual({ status: 1, timeout: 0, refused: 1, reset: 0, other: 1 });
+    expect(summary.rps).toBeCloseTo(11 / 2, 9);
+  });
+
+  it('selects windows by intended start, and filters by outcome and tags', () => {
+    const recorder = createLoadRecorder();
+    for (let i = 0; i < 10; i += 1) recorder.record(sample({ at: i * 100, latency: 5 }));
+    // A stalled request intended in the first second that only ended in the third.
+    recorder.record(sample({ at: 950, latency: 1_500, naive: 20 }));
+    for (let i = 0; i < 10; i += 1) recorder.record(sample({ at: 1_000 + i * 100, latency: 50, ok: false, status: 500, errorClass: 'status' }));
+    recorder.record(sample({ at: 1_500, latency: 7, tags: { journey: 'browse', step: 'home' } }));
+
+    const first = recorder.summary({ fromMs: T0, toMs: T0 + 1_000 });
+    expect(first.count).toBe(11);
+    expect(first.failed).toBe(0);
+    expect(first.latency.max).toBeCloseTo(1_500, 0);
+    expect(first.naiveLatency.max).toBeCloseTo(20, 1);
+    expect(first.rps).toBeCloseTo(11, 9);
+
+    const second = recorder.summary({ fromMs: T0 + 1_000, toMs: T0 + 2_000 });
+    expect(second).toMatchObject({ count: 11, failed: 10 });
+    expect(second.errors.status).toBe(10);
+
+    expect(recorder.summary({ ok: false }).count).toBe(10);
+    expect(recorder.summary({ ok: true }).count).toBe(12);
+    expect(recorder.summary({ tags: { journey: 'browse' } })).toMatchObject({ count: 1, failed: 0 });
+    expect(recorder.summary({ tags: { journey: 'checkout', step: 'checkout' }, ok: false }).count).toBe(10);
+    expect(recorder.summary({ tags: { journey: 'nope' } })).toMatchObject({ count: 0, failRate: 0, rps: 0, latency: { p99: 0, max: 0 } });
+    expect(recorder.distribution({ tags: { journey: 'browse' } }).p(50)).toBeCloseTo(7, 1);
+  });
+
+  it('selects a union of ranges (e.g. while a breaker was open), with drops and rate over the covered time', () => {
+    const recorder = createLoadRecorder();
+    for (let i = 0; i < 40; i += 1) recorder.record(sample({ at: i * 100, latency: i < 20 ? 5 : 80, ok: i % 2 === 0 }));
+    recorder.recordDropped(T0 + 550);
+    recorder.recordDropped(T0 + 2_500);
+    const ranges = [
+      { fromMs: T0 + 500, toMs: T0 + 1_000 },
+      { fromMs: T0 + 3_000, toMs: T0 + 3_500 },
+    ];
+    const both = recorder.summary({ ranges });
+    expect(both.count).toBe(10);
+    expect(both.dropped).toBe(1);
+    expect(both.rps).toBeCloseTo(10, 9);
+    expect(recorder.summary({ ranges, ok: false }).count).toBe(5);
+    const slow = recorder.distribution({ ranges: [ranges[1]!] });
+    expect(slow.count).toBe(5);
+    expect(slow.p(50)).toBeCloseTo(80, 0);
+    expect(recorder.summary({ ranges: [] }).count).toBe(0);
+  });
+
+  it('builds a per-second series by intended start, with gaps filled and drops counted', () => {
+    const recorder = createLoadRecorder();
+    for (let i = 0; i < 4; i += 1) recorder.record(sample({ at: i * 250, latency: 10 }));
+    recorder.record(sample({ at: 900, latency: 2_000 }));
+    recorder.record(sample({ at: 3_100, latency: 30, ok: false, status: 0, errorClass: 'timeout' }));
+    recorder.recordDropped(T0 + 3_200);
+    recorder.recordDropped(T0 + 3_300);
+    const series = recorder.timeSeries();
+    const t = T0 / 1_000;
+    expect(series.map((point) => point.t)).toEqual([t, t + 1, t + 2, t + 3]);
+    expect(series[0]).toMatchObject({ started: 5, ok: 5, failed: 0, dropped: 0 });
+    expect(series[0]!.p50).toBeCloseTo(10, 1);
+    expect(series[0]!.p99).toBeCloseTo(2_000, -1);
+    expect(series[1]).toEqual({ t: t + 1, started: 0, ok: 0, failed: 0, dropped: 0, p50: 0, p95: 0, p99: 0 });
+    expect(series[3]).toMatchObject({ started: 1, ok: 0, failed: 1, dropped: 2 });
+    expect(recorder.summary().dropped).toBe(2);
+    expect(recorder.summary({ fromMs: T0 + 3_250 }).dropped).toBe(1);
+  });
+
+  it('drops the oldest samples beyond maxSamples but keeps all-time totals', () => {
+    const recorder = createLoadRecorder({ maxSamples: 5 });
+    for (let i = 0; i < 12; i += 1) recorder.record(sample({ at: i * 100, latency: i + 1 }));
+    expect(recorder.stats()).toEqual({ recorded: 12, retained: 5, evicted: 7, dropped: 0 });
+    expect(recorder.summary().count).toBe(12);
+    const windowed = recorder.summary({ fromMs: T0 });
+    expect(windowed.count).toBe(5);
+    expect(windowed.latency.max).toBeCloseTo(12, 1);
+    expect(recorder.distribution({ fromMs: T0 }).min).toBeCloseTo(8, 1);
+  });
+
+  it('grows its buffers past the initial size without losing samples', () => {
+    const recorder = createLoadRecorder({ maxSamples: 20_000 });
+    for (let i = 0; i < 10_000; i += 1) recorder.record(sample({ at: i, latency: (i % 100) + 1 }));
+    const windowed = recorder.summary({ fromMs: T0 });
+    expect(windowed.count).toBe(10_000);
+    expect(windowed.latency.p50).toBeCloseTo(50, 0);
+    expect(recorder.summary({ fromMs: T0 + 9_990 }).count).toBe(10);
+  });
+
+  it('rejects samples whose times are not numbers', () => {
+    const recorder = createLoadRecorder();
+    expect(() => recorder.record(sample({ at: 0, latency: 1, intendedStartMs: Number.NaN }))).toThrow(RangeError);
+    expect(() => recorder.recordDropped(Number.POSITIVE_INFINITY)).toThrow(/recordDropped/);
+    expect(() => createLoadRecorder({ maxSamples: 0 })).toThrow(/maxSamples/);
+    expect(recorder.stats().recorded).toBe(0);
+  });
+});

@@ -1,0 +1,457 @@
+// Where the load generator keeps what happened, so that performance numbers
+// can be trusted. Latency is kept twice, in HDR histograms (microseconds, 3
+// significant digits): from the INTENDED start (the honest number, what a
+// user arriving on schedule experienced, queueing included) and from the
+// moment the request went on the wire (the naive number most tools report;
+// the gap between the two is coordinated omission made visible).
+//
+// Beside the all-time histograms it keeps a bounded ring of samples for
+// windowed and tag-filtered queries (columnar typed arrays: half a million
+// samples cost ~15 MB, not the ~100 MB of as many objects) and one small
+// histogram per second for the time series. Windows select samples by
+// intended start, so a request that stalled is charged to the second in
+// which the user wanted it, not to the second in which it finally ended.
+
+import { build } from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+
+export type ErrorClass = 'status' | 'timeout' | 'refused' | 'reset' | 'other';
+
+export interface RequestSample {
+  /** When the schedule wanted the iteration to start (epoch ms). */
+  intendedStartMs: number;
+  /** When the request was actually written to a connection (epoch ms). */
+  sentAtMs: number;
+  /** When the response was fully read, or the failure was known (epoch ms). */
+  endMs: number;
+  /** HTTP status; 0 when there was no response. */
+  status: number;
+  ok: boolean;
+  errorClass?: ErrorClass;
+  tags: Record<string, string>;
+}
+
+export interface SummaryFilter {
+  /** Inclusive, on intendedStartMs. */
+  fromMs?: number;
+  /** Exclusive, on intendedStartMs. */
+  toMs?: number;
+  ok?: boolean;
+  /** Every given tag must match. */
+  tags?: Record<string, string>;
+  /** Only samples whose intendedStartMs falls in one of these [fromMs, toMs) ranges (e.g. while a breaker was open). */
+  ranges?: ReadonlyArray<{ fromMs: number; toMs: number }>;
+}
+
+/** Whether an intended start time passes the filter's time bounds and ranges. */
+function inWindow(filter: SummaryFilter, at: number): boolean {
+  if (filter.fromMs !== undefined && at < filter.fromMs) return false;
+  if (filter.toMs !== undefined && at >= filter.toMs) return false;
+  return filter.ranges === undefined || filter.ranges.some((range) => at >= range.fromMs && at < range.toMs);
+}
+
+/** Milliseconds. */
+export interface LatencySummary {
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  max: number;
+  avg: number;
+}
+
+export interface LoadSummary {
+  count: number;
+  failed: number;
+  failRate: number;
+  /** count / window seconds (window: the filter's bounds, else first intended start to last end). */
+  rps: number;
+  /** Dropped iterations in the time window (ok and tags filters do not apply to them). */
+  dropped: number;
+  errors: Record<ErrorClass, number>;
+  /** From intended start: the honest number. */
+  latency: LatencySummary;
+  /** From actual send: what a tool with coordinated omission would report. */
+  naiveLatency: LatencySummary;
+}
+
+export interface TimeSeriesPoint {
+  /** Epoch second (by intended start). */
+  t: number;
+  /** Requests intended to start in this second that have been recorded (ok + failed). */
+  started: number;
+  ok: number;
+  failed: number;
+  dropped: number;
+  /** Milliseconds from intended start; 0 when the second has no requests. */
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/** A latency distribution in milliseconds; its shape fits evaluateThreshold's values. */
+export interface LatencyDistribution {
+  count: number;
+  /** Percentile q in 0..100 (as in `p(95)`); 0 when empty. */
+  p: (q: number) => number;
+  avg: number;
+  min: number;
+  max: number;
+}
+
+export type LatencyBasis = 'intended' | 'sent';
+
+export interface RecorderStats {
+  recorded: number;
+  retained: number;
+  evicted: number;
+  dropped: number;
+}
+
+export interface LoadRecorder {
+  record(sample: RequestSample): void;
+  recordDropped(intendedStartMs: number): void;
+  summary(filter?: SummaryFilter): LoadSummary;
+  timeSeries(): TimeSeriesPoint[];
+  /** A snapshot of the latency distribution (from intended start unless basis is 'sent'). */
+  distribution(filter?: SummaryFilter, basis?: LatencyBasis): LatencyDistribution;
+  stats(): RecorderStats;
+}
+
+export interface LoadRecorderOptions {
+  /** Samples kept for windowed queries; the oldest are dropped beyond it. Default 500_000. */
+  maxSamples?: number;
+}
+
+const HIGHEST_US = 120_000_000;
+const ERROR_CLASSES: readonly ErrorClass[] = ['status', 'timeout', 'refused', 'reset', 'other'];
+
+function newHistogram(packed = false): Histogram {
+  return build({
+    bitBucketSize: packed ? 'packed' : 32,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_US,
+    numberOfSignificantValueDigits: 3,
+  });
+}
+
+function toMicros(ms: number): number {
+  if (!(ms > 0)) return 0;
+  return Math.min(Math.round(ms * 1_000), HIGHEST_US);
+}
+
+function describe(histogram: Histogram): LatencySummary {
+  if (histogram.totalCount === 0) return { p50: 0, p90: 0, p95: 0, p99: 0, max: 0, avg: 0 };
+  const at = (q: number): number => histogram.getValueAtPercentile(q) / 1_000;
+  return { p50: at(50), p90: at(90), p95: at(95), p99: at(99), max: histogram.maxValue / 1_000, avg: histogram.mean / 1_000 };
+}
+
+function distributionOf(histogram: Histogram): LatencyDistribution {
+  const empty = histogram.totalCount === 0;
+  return {
+    count: histogram.totalCount,
+    p: (q: number) => (empty ? 0 : histogram.getValueAtPercentile(q) / 1_000),
+    avg: empty ? 0 : histogram.mean / 1_000,
+    min: empty ? 0 : histogram.getValueAtPercentile(0) / 1_000,
+    max: empty ? 0 : histogram.maxValue / 1_000,
+  };
+}
+
+function emptyErrors(): Record<ErrorClass, number> {
+  return { status: 0, timeout: 0, refused: 0, reset: 0, other: 0 };
+}
+
+interface SecondBucket {
+  ok: number;
+  failed: number;
+  dropped: number;
+  histogram: Histogram | undefined;
+}
+
+/** Columnar ring buffer of samples; grows geometrically up to its capacity, then overwrites the oldest. */
+class SampleRing {
+  readonly capacity: number;
+  size = 0;
+  evicted = 0;
+  private head = 0;
+  intended: Float64Array;
+  sent: Float64Array;
+  end: Float64Array;
+  status: Uint16Array;
+  /** 0 = ok, otherwise 1 + index in ERROR_CLASSES; 255 = failed without a class. */
+  outcome: Uint8Array;
+  tagSet: Uint32Array;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    const initial = Math.min(capacity, 4_096);
+    this.intended = new Float64Array(initial);
+    this.sent = new Float64Array(initial);
+    this.end = new Float64Array(initial);
+    this.status = new Uint16Array(initial);
+    this.outcome = new Uint8Array(initial);
+    this.tagSet = new Uint32Array(initial);
+  }
+
+  push(intended: number, sent: number, end: number, status: number, outcome: number, tagSet: number): void {
+    let slot: number;
+    if (this.size < this.capacity) {
+      if (this.size === this.intended.length) this.grow();
+      slot = this.size;
+      this.size += 1;
+    } else {
+      slot = this.head;
+      this.head = (this.head + 1) % this.capacity;
+      this.evicted += 1;
+    }
+    this.intended[slot] = intended;
+    this.sent[slot] = sent;
+    this.end[slot] = end;
+    this.status[slot] = Math.max(0, Math.min(status, 65_535));
+    this.outcome[slot] = outcome;
+    this.tagSet[slot] = tagSet;
+  }
+
+  /** Visit retained slots oldest first. */
+  forEach(visit: (slot: number) => void): void {
+    const length = this.intended.length;
+    for (let i = 0; i < this.size; i += 1) visit((this.head + i) % length);
+  }
+
+  private grow(): void {
+    const next = Math.min(this.capacity, this.intended.length * 2);
+    const copy = <T extends Float64Array | Uint16Array | Uint8Array | Uint32Array>(from: T, make: (n: number) => T): T => {
+      const to = make(next);
+      to.set(from);
+      return to;
+    };
+    this.intended = copy(this.intended, (n) => new Float64Array(n));
+    this.sent = copy(this.sent, (n) => new Float64Array(n));
+    this.end = copy(this.end, (n) => new Float64Array(n));
+    this.status = copy(this.status, (n) => new Uint16Array(n));
+    this.outcome = copy(this.outcome, (n) => new Uint8Array(n));
+    this.tagSet = copy(this.tagSet, (n) => new Uint32Array(n));
+  }
+}
+
+export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecorder {
+  const maxSamples = options.maxSamples ?? 500_000;
+  if (!Number.isInteger(maxSamples) || maxSamples < 1) {
+    throw new RangeError(`maxSamples: must be an integer >= 1 (got ${String(maxSamples)})`);
+  }
+
+  const honest = newHistogram();
+  const naive = newHistogram();
+  const ring = new SampleRing(maxSamples);
+  // Intended starts of dropped iterations, for windowed counts (ring: overwrite the oldest at capacity).
+  const droppedRing: number[] = [];
+  let droppedHead = 0;
+  const seconds = new Map<number, SecondBucket>();
+  // Tag sets are interned: samples store a small id, queries test each distinct set once.
+  const tagSetIds = new Map<string, number>();
+  const tagSets: Record<string, string>[] = [];
+  const errors = emptyErrors();
+  let recorded = 0;
+  let failed = 0;
+  let dropped = 0;
+  let firstIntended = Infinity;
+  let lastEnd = -Infinity;
+
+  function bucket(ms: number): SecondBucket {
+    const t = Math.floor(ms / 1_000);
+    let found = seconds.get(t);
+    if (found === undefined) {
+      found = { ok: 0, failed: 0, dropped: 0, histogram: undefined };
+      seconds.set(t, found);
+    }
+    return found;
+  }
+
+  function internTags(tags: Record<string, string>): number {
+    const key = JSON.stringify(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    let id = tagSetIds.get(key);
+    if (id === undefined) {
+      id = tagSets.length;
+      tagSets.push({ ...tags });
+      tagSetIds.set(key, id);
+    }
+    return id;
+  }
+
+  function record(sample: RequestSample): void {
+    const { intendedStartMs, sentAtMs, endMs } = sample;
+    if (!Number.isFinite(intendedStartMs) || !Number.isFinite(sentAtMs) || !Number.isFinite(endMs)) {
+      throw new RangeError(`record: intendedStartMs, sentAtMs and endMs must be finite epoch ms (got ${intendedStartMs}, ${sentAtMs}, ${endMs})`);
+    }
+    const honestUs = toMicros(endMs - intendedStartMs);
+    const naiveUs = toMicros(endMs - sentAtMs);
+    honest.recordValue(honestUs);
+    naive.recordValue(naiveUs);
+    recorded += 1;
+    let outcome = 0;
+    if (!sample.ok) {
+      failed += 1;
+      const errorClass = sample.errorClass ?? 'other';
+      errors[errorClass] += 1;
+      outcome = 1 + ERROR_CLASSES.indexOf(errorClass);
+    }
+    if (intendedStartMs < firstIntended) firstIntended = intendedStartMs;
+    if (endMs > lastEnd) lastEnd = endMs;
+    const second = bucket(intendedStartMs);
+    if (sample.ok) second.ok += 1;
+    else second.failed += 1;
+    second.histogram ??= newHistogram(true);
+    second.histogram.recordValue(honestUs);
+    ring.push(intendedStartMs, sentAtMs, endMs, sample.status, outcome, internTags(sample.tags));
+  }
+
+  function recordDropped(intendedStartMs: number): void {
+    if (!Number.isFinite(intendedStartMs)) throw new RangeError(`recordDropped: intendedStartMs must be a finite epoch ms (got ${intendedStartMs})`);
+    dropped += 1;
+    bucket(intendedStartMs).dropped += 1;
+    if (droppedRing.length < maxSamples) {
+      droppedRing.push(intendedStartMs);
+    } else {
+      droppedRing[droppedHead] = intendedStartMs;
+      droppedHead = (droppedHead + 1) % maxSamples;
+    }
+  }
+
+  function isUnfiltered(filter: SummaryFilter | undefined): boolean {
+    return (
+      filter === undefined ||
+      (filter.fromMs === undefined && filter.toMs === undefined && filter.ranges === undefined && filter.ok === undefined && (filter.tags === undefined || Object.keys(filter.tags).length === 0))
+    );
+  }
+
+  /** Visit retained samples that match the filter. */
+  function select(filter: SummaryFilter, visit: (slot: number) => void): void {
+    const wanted = filter.tags;
+    let tagMatch: Uint8Array | undefined;
+    if (wanted !== undefined && Object.keys(wanted).length > 0) {
+      tagMatch = new Uint8Array(tagSets.length);
+      tagSets.forEach((tags, id) => {
+        tagMatch![id] = Object.entries(wanted).every(([key, value]) => tags[key] === value) ? 1 : 0;
+      });
+    }
+    ring.forEach((slot) => {
+      const intended = ring.intended[slot] as number;
+      if (!inWindow(filter, intended)) return;
+      if (filter.ok !== undefined && (ring.outcome[slot] === 0) !== filter.ok) return;
+      if (tagMatch !== undefined && tagMatch[ring.tagSet[slot] as number] !== 1) return;
+      visit(slot);
+    });
+  }
+
+  function countDropped(filter: SummaryFilter | undefined): number {
+    if (filter?.fromMs === undefined && filter?.toMs === undefined && filter?.ranges === undefined) return dropped;
+    let n = 0;
+    for (const at of droppedRing) if (inWindow(filter, at)) n += 1;
+    return n;
+  }
+
+  function rate(count: number, filter: SummaryFilter | undefined, first: number, last: number): number {
+    if (count === 0) return 0;
+    if (filter?.ranges !== undefined) {
+      const covered = filter.ranges.reduce((sum, range) => sum + Math.max(0, Math.min(range.toMs, filter.toMs ?? Infinity) - Math.max(range.fromMs, filter.fromMs ?? -Infinity)), 0);
+      return covered > 0 ? (count * 1_000) / covered : 0;
+    }
+    const from = filter?.fromMs ?? first;
+    const to = filter?.toMs ?? last;
+    const windowMs = to - from;
+    return windowMs > 0 ? (count * 1_000) / windowMs : 0;
+  }
+
+  function summary(filter?: SummaryFilter): LoadSummary {
+    if (isUnfiltered(filter)) {
+      return {
+        count: recorded,
+        failed,
+        failRate: recorded === 0 ? 0 : failed / recorded,
+        rps: rate(recorded, undefined, firstIntended, lastEnd),
+        dropped,
+        errors: { ...errors },
+        latency: describe(honest),
+        naiveLatency: describe(naive),
+      };
+    }
+    const chosen = filter as SummaryFilter;
+    const honestPart = newHistogram();
+    const naivePart = newHistogram();
+    const partErrors = emptyErrors();
+    let count = 0;
+    let partFailed = 0;
+    let first = Infinity;
+    let last = -Infinity;
+    select(chosen, (slot) => {
+      const intended = ring.intended[slot] as number;
+      const end = ring.end[slot] as number;
+      honestPart.recordValue(toMicros(end - intended));
+      naivePart.recordValue(toMicros(end - (ring.sent[slot] as number)));
+      count += 1;
+      const outcome = ring.outcome[slot] as number;
+      if (outcome !== 0) {
+        partFailed += 1;
+        partErrors[ERROR_CLASSES[outcome - 1] ?? 'other'] += 1;
+      }
+      if (intended < first) first = intended;
+      if (end > last) last = end;
+    });
+    return {
+      count,
+      failed: partFailed,
+      failRate: count === 0 ? 0 : partFailed / count,
+      rps: rate(count, chosen, first, last),
+      dropped: countDropped(chosen),
+      errors: partErrors,
+      latency: describe(honestPart),
+      naiveLatency: describe(naivePart),
+    };
+  }
+
+  function distribution(filter?: SummaryFilter, basis: LatencyBasis = 'intended'): LatencyDistribution {
+    const snapshot = newHistogram();
+    if (isUnfiltered(filter)) {
+      snapshot.add(basis === 'intended' ? honest : naive);
+    } else {
+      select(filter as SummaryFilter, (slot) => {
+        const start = basis === 'intended' ? ring.intended[slot] : ring.sent[slot];
+        snapshot.recordValue(toMicros((ring.end[slot] as number) - (start as number)));
+      });
+    }
+    return distributionOf(snapshot);
+  }
+
+  function timeSeries(): TimeSeriesPoint[] {
+    if (seconds.size === 0) return [];
+    let first = Infinity;
+    let last = -Infinity;
+    for (const t of seconds.keys()) {
+      if (t < first) first = t;
+      if (t > last) last = t;
+    }
+    const points: TimeSeriesPoint[] = [];
+    for (let t = first; t <= last; t += 1) {
+      const b = seconds.get(t);
+      const h = b?.histogram;
+      const at = (q: number): number => (h === undefined || h.totalCount === 0 ? 0 : h.getValueAtPercentile(q) / 1_000);
+      points.push({
+        t,
+        started: (b?.ok ?? 0) + (b?.failed ?? 0),
+        ok: b?.ok ?? 0,
+        failed: b?.failed ?? 0,
+        dropped: b?.dropped ?? 0,
+        p50: at(50),
+        p95: at(95),
+        p99: at(99),
+      });
+    }
+    return points;
+  }
+
+  function stats(): RecorderStats {
+    return { recorded, retained: ring.size, evicted: ring.evicted, dropped };
+  }
+
+  return { record, recordDropped, summary, timeSeries, distribution, stats };
+}

@@ -1,0 +1,141 @@
+// Turns what a run measured into one verdict per expectation, each with the
+// measured value beside what was expected. Pure: it reads the load recorder,
+// the spans and the run's clock; it starts nothing.
+
+import type { FlatSpan } from '../collector/trace-query.ts';
+import { SPAN_ATTR } from '../demo-services/kit/conventions.ts';
+import { formatMs } from '../demo-services/kit/units.ts';
+import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
+import type { LoadRecorder, SummaryFilter } from '../load/recorder.ts';
+import { evaluateThreshold } from '../load/thresholds.ts';
+import { circuitTransitions, openIntervals } from './circuit-history.ts';
+import type { Expectation, Scenario, Window } from './scenario.ts';
+import { phaseWindows } from './scenario.ts';
+
+export interface ExpectationResult {
+  name: string;
+  type: Expectation['type'];
+  ok: boolean;
+  expected: string;
+  measured: string;
+}
+
+export interface RunMeasurements {
+  scenario: Scenario;
+  /** Epoch ms when the first phase started, and when the last ended. */
+  startedAt: number;
+  endedAt: number;
+  recorder: LoadRecorder;
+  spans: FlatSpan[];
+}
+
+const SPAN_KIND_CLIENT = 3;
+
+export function evaluateExpectations(run: RunMeasurements): ExpectationResult[] {
+  return run.scenario.expectations.map((expectation) => {
+    try {
+      switch (expectation.type) {
+        case 'threshold':
+          return evaluateThresholdExpectation(expectation, run);
+        case 'circuit':
+          return evaluateCircuit(expectation, run);
+        case 'trace':
+          return evaluateTrace(expectation, run);
+      }
+    } catch (error) {
+      return { name: expectation.name, type: expectation.type, ok: false, expected: '-', measured: `could not evaluate: ${(error as Error).message}` };
+    }
+  });
+}
+
+function phaseRange(run: RunMeasurements, phase: string): { fromMs: number; toMs: number } {
+  const window = phaseWindows(run.scenario).find((candidate) => candidate.name === phase);
+  if (!window) throw new Error(`no phase named ${phase}`);
+  return { fromMs: run.startedAt + window.startMs, toMs: run.startedAt + window.endMs };
+}
+
+function windowRanges(run: RunMeasurements, window: Window | undefined): Array<{ fromMs: number; toMs: number }> | undefined {
+  if (window === undefined) return undefined;
+  if (typeof window === 'string') return [phaseRange(run, window)];
+  const { service, dependency } = window.circuitOpen;
+  return openIntervals(circuitTransitions(run.spans, service, dependency), run.endedAt);
+}
+
+function describeWindow(window: Window | undefined): string {
+  if (window === undefined) return 'whole run';
+  if (typeof window === 'string') return window;
+  return `while ${window.circuitOpen.service}->${window.circuitOpen.dependency} circuit open`;
+}
+
+function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 'threshold' }>, run: RunMeasurements): ExpectationResult {
+  const base = { name: expectation.name, type: expectation.type, expected: `${expectation.metric} ${expectation.threshold} (${describeWindow(expectation.during)})` };
+  const ranges = windowRanges(run, expectation.during);
+  if (ranges && ranges.length === 0) return { ...base, ok: false, measured: 'the window never happened (the circuit never opened)' };
+  const filter: SummaryFilter = {
+    ...(ranges ? { ranges } : {}),
+    ...(expectation.filter?.failed !== undefined ? { ok: !expectation.filter.failed } : {}),
+  };
+  const summary = run.recorder.summary(filter);
+  if (expectation.metric === 'http_req_duration') {
+    const distribution = run.recorder.distribution(filter);
+    if (distribution.count === 0) return { ...base, ok: false, measured: 'no requests in the window' };
+    const outcome = evaluateThreshold(expectation.threshold, distribution);
+    return { ...base, ok: outcome.ok, measured: `${formatMs(outcome.actual)} over ${distribution.count} requests` };
+  }
+  if (expectation.metric === 'http_req_failed') {
+    if (summary.count === 0) return { ...base, ok: false, measured: 'no requests in the window' };
+    const outcome = evaluateThreshold(expectation.threshold, { p: () => 0, rate: summary.failRate, count: summary.failed });
+    return { ...base, ok: outcome.ok, measured: `${(summary.failRate * 100).toFixed(2)}% (${summary.failed}/${summary.count})` };
+  }
+  const count = expectation.metric === 'iterations' ? summary.count : summary.dropped;
+  const outcome = evaluateThreshold(expectation.threshold, { p: () => 0, count, rate: count });
+  return { ...base, ok: outcome.ok, measured: String(count) };
+}
+
+function evaluateCircuit(expectation: Extract<Expectation, { type: 'circuit' }>, run: RunMeasurements): ExpectationResult {
+  const base = {
+    name: expectation.name,
+    type: expectation.type,
+    expected: `opens during ${expectation.opensDuring}, closed again after ${expectation.closesAfter}`,
+  };
+  const transitions = circuitTransitions(run.spans, expectation.service, expectation.dependency);
+  const at = (ms: number) => `+${((ms - run.startedAt) / 1_000).toFixed(1)}s`;
+  if (transitions.length === 0) return { ...base, ok: false, measured: 'the circuit never changed state' };
+  const opens = phaseRange(run, expectation.opensDuring);
+  const opened = transitions.find((t) => t.to === 'open' && t.timeMs >= opens.fromMs && t.timeMs < opens.toMs);
+  const last = transitions.at(-1)!;
+  const after = phaseRange(run, expectation.closesAfter).toMs;
+  const closed = last.to === 'closed' && last.timeMs >= after ? last : undefined;
+  const measured = [
+    opened ? `opened at ${at(opened.timeMs)}` : `did not open during ${expectation.opensDuring}`,
+    closed ? `closed at ${at(closed.timeMs)}` : `final state ${last.to} at ${at(last.timeMs)}`,
+    `${transitions.length} transitions`,
+  ].join(', ');
+  return { ...base, ok: Boolean(opened && closed), measured };
+}
+
+function evaluateTrace(expectation: Extract<Expectation, { type: 'trace' }>, run: RunMeasurements): ExpectationResult {
+  const { service, dependency } = expectation.count;
+  let max = expectation.max;
+  if (max === 'retry-policy') {
+    const policy = run.scenario.policies[service]?.[dependency] ?? dependencyPolicySchema.parse({});
+    max = policy.retry.enabled ? policy.retry.maxAttempts : 1;
+  }
+  const base = { name: expectation.name, type: expectation.type, expected: `at most ${max} ${service}->${dependency} attempts per trace (${expectation.during})` };
+  const range = phaseRange(run, expectation.during);
+  const roots = new Map<string, number>();
+  for (const span of run.spans) {
+    if (!span.parentSpanId && span.startMs >= range.fromMs && span.startMs < range.toMs) roots.set(span.traceId, 0);
+  }
+  for (const span of run.spans) {
+    if (!roots.has(span.traceId)) continue;
+    if (span.service === service && span.kind === SPAN_KIND_CLIENT && span.attributes[SPAN_ATTR.dependency] === dependency) {
+      roots.set(span.traceId, (roots.get(span.traceId) ?? 0) + 1);
+    }
+  }
+  if (roots.size === 0) return { ...base, ok: false, measured: `no traces started during ${expectation.during}` };
+  const counts = [...roots.values()];
+  const worst = Math.max(...counts);
+  const over = counts.filter((count) => count > max).length;
+  return { ...base, ok: over === 0, measured: `max ${worst} over ${roots.size} traces${over ? `, ${over} over the limit` : ''}` };
+}

@@ -1,0 +1,140 @@
+// A scenario's faults as a timeline: each fault is applied at its start offset
+// and removed at its end, every change written to faults.jsonl with its time.
+// The schedule is built before traffic flows; the timeline only fires it.
+// Whatever happens (end of run, error, Ctrl-C), `stop` removes every active fault.
+
+import { appendFile } from 'node:fs/promises';
+import type { FaultSpec, Scenario } from './scenario.ts';
+import { phaseWindows } from './scenario.ts';
+
+export interface FaultTarget {
+  apply(fault: FaultSpec): Promise<void>;
+  remove(fault: FaultSpec): Promise<void>;
+}
+
+export interface TimelineStep {
+  atMs: number;
+  action: 'apply' | 'remove';
+  fault: FaultSpec;
+}
+
+export interface FaultWindow {
+  name: string;
+  edge: string;
+  type: string;
+  startMs: number;
+  endMs: number;
+}
+
+/** When each fault is active, as offsets from the run start. */
+export function faultWindows(scenario: Pick<Scenario, 'phases' | 'faults'>): FaultWindow[] {
+  const phases = phaseWindows(scenario);
+  return scenario.faults.map((fault) => {
+    const phase = fault.phase !== undefined ? phases.find((p) => p.name === fault.phase) : undefined;
+    const startMs = phase ? phase.startMs : (fault.at ?? 0);
+    const endMs = phase ? phase.endMs : startMs + (fault.duration ?? 0);
+    return { name: fault.name, edge: fault.edge, type: fault.type, startMs, endMs };
+  });
+}
+
+/** The ordered steps; at equal times removals come first so a fault can hand over to the next. */
+export function buildTimeline(scenario: Pick<Scenario, 'phases' | 'faults'>): TimelineStep[] {
+  const windows = faultWindows(scenario);
+  const steps = scenario.faults.flatMap((fault, i): TimelineStep[] => {
+    const window = windows[i] as FaultWindow;
+    return [
+      { atMs: window.startMs, action: 'apply', fault },
+      { atMs: window.endMs, action: 'remove', fault },
+    ];
+  });
+  return steps.sort((a, b) => a.atMs - b.atMs || (a.action === 'remove' ? -1 : 1));
+}
+
+export interface FaultRecord {
+  time: string;
+  offsetMs: number;
+  action: 'apply' | 'remove';
+  fault: string;
+  type: string;
+  target: string;
+  ok: boolean;
+  error?: string;
+}
+
+export interface RunningTimeline {
+  /** Resolves when the last step has fired. */
+  done: Promise<void>;
+  records: FaultRecord[];
+  /** Cancel pending steps and remove every fault still active. */
+  stop(): Promise<void>;
+}
+
+export function startTimeline(
+  steps: TimelineStep[],
+  target: FaultTarget,
+  options: { startedAt: number; logFile?: string; now?: () => number },
+): RunningTimeline {
+  const now = options.now ?? Date.now;
+  const active = new Map<string, FaultSpec>();
+  const records: FaultRecord[] = [];
+  const timers = new Map<NodeJS.Timeout, () => void>();
+  let stopped = false;
+
+  const fire = async (step: TimelineStep): Promise<void> => {
+    const record: FaultRecord = {
+      time: new Date(now()).toISOString(),
+      offsetMs: now() - options.startedAt,
+      action: step.action,
+      fault: step.fault.name,
+      type: step.fault.type,
+      target: step.fault.edge,
+      ok: true,
+    };
+    try {
+      if (step.action === 'apply') {
+        await target.apply(step.fault);
+        active.set(step.fault.name, step.fault);
+      } else {
+        active.delete(step.fault.name);
+        await target.remove(step.fault);
+      }
+    } catch (error) {
+      record.ok = false;
+      record.error = (error as Error).message;
+    }
+    records.push(record);
+    if (options.logFile) await appendFile(options.logFile, `${JSON.stringify(record)}\n`);
+  };
+
+  let chain = Promise.resolve();
+  const done = Promise.all(
+    steps.map(
+      (step) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            if (stopped) return resolve();
+            // Steps run one after another, in timeline order, even if an admin call is slow.
+            chain = chain.then(() => fire(step));
+            chain.then(resolve, resolve);
+          }, Math.max(0, options.startedAt + step.atMs - now()));
+          timers.set(timer, resolve);
+        }),
+    ),
+  ).then(() => undefined);
+
+  return {
+    done,
+    records,
+    async stop() {
+      stopped = true;
+      for (const [timer, resolve] of timers) {
+        clearTimeout(timer);
+        resolve();
+      }
+      timers.clear();
+      await chain;
+      for (const fault of [...active.values()]) await fire({ atMs: now() - options.startedAt, action: 'remove', fault });
+    },
+  };
+}

@@ -1,0 +1,156 @@
+// Starts the whole local lab: the embedded collector, the services of the
+// topology (each its own Node process with telemetry preloaded), and the fault
+// proxy in front of every proxied edge. Ports are whatever the processes
+// bind (0 in tests and runs, fixed defaults for `up`).
+
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ServiceConfig } from '../demo-services/kit/config.ts';
+import { SERVICE_CONFIG_ENV } from '../demo-services/kit/config.ts';
+import { createSupervisor, type ManagedProcess, type Supervisor } from './supervisor.ts';
+import { ENTRY_SERVICE, SERVICES, proxiedEdges, proxyName } from './topology.ts';
+
+export interface LabOptions {
+  runDir: string;
+  /** caller -> dependency -> policy, as the scenario gives them. */
+  policies?: Record<string, Record<string, unknown>>;
+  seed?: number;
+  host?: string;
+  ports?: { gateway?: number; collectorGrpc?: number; collectorHttp?: number; chaosAdmin?: number };
+  /** Telemetry off in every service (the benchmark baseline). */
+  telemetry?: boolean;
+}
+
+export interface Lab {
+  runDir: string;
+  gatewayUrl: string;
+  chaosAdminUrl: string;
+  collector: { grpcPort: number; httpPort: number };
+  /** Every endpoint a person might open, for `up` to print. */
+  urls: Array<{ name: string; url: string }>;
+  serviceUrl(name: string): string;
+  proxyPort(proxy: string): number;
+  supervisor: Supervisor;
+  processes(): ManagedProcess[];
+  stop(): Promise<void>;
+}
+
+const SERVICE_NODE_ARGS = ['--import', './demo-services/kit/instrument.ts'];
+
+export async function startLab(options: LabOptions): Promise<Lab> {
+  const host = options.host ?? '127.0.0.1';
+  const ports = options.ports ?? {};
+  const supervisor = createSupervisor({ logDir: join(options.runDir, 'logs') });
+  const serviceUrls = new Map<string, string>();
+  let proxyPorts: Record<string, number> = {};
+  let chaosAdminUrl = '';
+  try {
+    const collector = await supervisor.start({
+      name: 'collector',
+      entry: 'collector/main.ts',
+      env: {
+        FAULTLINE_COLLECTOR_CONFIG: JSON.stringify({
+          host,
+          grpcPort: ports.collectorGrpc ?? 0,
+          httpPort: ports.collectorHttp ?? 0,
+          runDir: options.runDir,
+        }),
+      },
+    });
+    const otlpEndpoint = `http://${host}:${collector.ports.grpc}`;
+
+    const startService = async (name: string): Promise<void> => {
+      const node = SERVICES.find((service) => service.name === name);
+      if (!node) throw new Error(`unknown service ${name}`);
+      const dependencies: Record<string, string> = {};
+      for (const call of node.calls) {
+        dependencies[call.service] = call.proxied
+          ? `http://${host}:${proxyPorts[proxyName(name, call.service)]}`
+          : (serviceUrls.get(call.service) as string);
+      }
+      const config: ServiceConfig = {
+        name,
+        instance: name,
+        host,
+        port: name === ENTRY_SERVICE ? (ports.gateway ?? 0) : 0,
+        otlpEndpoint,
+        telemetry: options.telemetry ?? true,
+        dependencies,
+        policies: options.policies?.[name] ?? {},
+        logLevel: 'info',
+      };
+      const started = await supervisor.start({
+        name,
+        entry: `demo-services/${name}/main.ts`,
+        nodeArgs: SERVICE_NODE_ARGS,
+        env: { [SERVICE_CONFIG_ENV]: JSON.stringify(config), FAULTLINE_SEED: String(options.seed ?? 1) },
+      });
+      serviceUrls.set(name, `http://${host}:${started.ports.http}`);
+    };
+
+    // Services start in dependency order; the fault proxy starts once the
+    // upstreams of its edges are up, and before their callers.
+    const edges = proxiedEdges();
+    let chaosStarted = false;
+    for (const node of SERVICES) {
+      const needsProxy = node.calls.some((call) => call.proxied);
+      if (needsProxy && !chaosStarted) {
+        const chaos = await supervisor.start({
+          name: 'chaos',
+          entry: 'chaos/main.ts',
+          env: {
+            FAULTLINE_CHAOS_CONFIG: JSON.stringify({
+              host,
+              adminPort: ports.chaosAdmin ?? 0,
+              seed: options.seed ?? 1,
+              proxies: edges.map((edge) => ({ name: edge.proxy, upstream: serviceUrls.get(edge.dependency) })),
+            }),
+          },
+        });
+        const { admin, ...rest } = chaos.ports;
+        chaosAdminUrl = `http://${host}:${admin}`;
+        proxyPorts = rest;
+        chaosStarted = true;
+      }
+      await startService(node.name);
+    }
+
+    const gatewayUrl = serviceUrls.get(ENTRY_SERVICE) as string;
+    // Who was started, so that a person (or a test) can check that none is left behind.
+    await writeFile(
+      join(options.runDir, 'processes.json'),
+      `${JSON.stringify(supervisor.processes().map(({ name, pid, ports }) => ({ name, pid, ports })), null, 2)}\n`,
+    );
+    const urls = [
+      { name: 'gateway (shop API)', url: `${gatewayUrl}/api/checkout` },
+      ...[...serviceUrls].map(([name, url]) => ({ name: `${name} metrics`, url: `${url}/metrics` })),
+      { name: 'fault proxy admin (Toxiproxy API)', url: `${chaosAdminUrl}/proxies` },
+      { name: 'collector OTLP/gRPC', url: otlpEndpoint },
+      { name: 'collector metrics', url: `http://${host}:${collector.ports.http}/metrics` },
+      { name: 'traces of this run', url: join(options.runDir, 'traces.jsonl') },
+    ];
+    return {
+      runDir: options.runDir,
+      gatewayUrl,
+      chaosAdminUrl,
+      collector: { grpcPort: collector.ports.grpc as number, httpPort: collector.ports.http as number },
+      urls,
+      serviceUrl: (name) => {
+        const url = serviceUrls.get(name);
+        if (!url) throw new Error(`no service named ${name}`);
+        return url;
+      },
+      proxyPort: (proxy) => {
+        const port = proxyPorts[proxy];
+        if (port === undefined) throw new Error(`no proxy named ${proxy}`);
+        return port;
+      },
+      supervisor,
+      processes: () => supervisor.processes(),
+      stop: () => supervisor.stopAll(),
+    };
+  } catch (error) {
+    await supervisor.stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,150 @@
+// `faultline run`: start the lab, drive the scenario's load and fault timeline,
+// tear everything down, judge what was measured, and write the run record.
+// The returned verdict is the CLI's exit code. An abort (Ctrl-C) stops the load,
+// removes every fault and stops every process before it returns.
+
+import { mkdir } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { readSpans } from '../collector/trace-query.ts';
+import { createCheckoutJourney } from '../load/journeys/checkout.ts';
+import { createLoadRecorder } from '../load/recorder.ts';
+import { runConstantArrivalRate } from '../load/executors/constant-arrival-rate.ts';
+import { circuitTransitions } from './circuit-history.ts';
+import { watchCircuit } from './circuit-watch.ts';
+import { ERROR_CODE, FaultlineError } from './errors.ts';
+import { evaluateExpectations } from './expectations.ts';
+import { buildTimeline, faultWindows, startTimeline } from './fault-timeline.ts';
+import { chaosFaultTarget } from './chaos-target.ts';
+import { startLab, type Lab } from './lab.ts';
+import { createProgressPrinter } from './progress.ts';
+import { renderVerdictTable, writeRunRecord, type RunSummary } from './report.ts';
+import { phaseWindows, totalDurationMs, type Scenario } from './scenario.ts';
+import { PROJECT_ROOT } from './supervisor.ts';
+
+export interface RunOptions {
+  runsDir?: string;
+  disabled?: string[];
+  timeScale?: number;
+  signal?: AbortSignal;
+  /** Where progress and the verdict table go; nothing is printed when absent. */
+  output?: NodeJS.WriteStream;
+}
+
+export interface RunResult {
+  summary: RunSummary;
+  runDir: string;
+}
+
+export function newRunId(scenario: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${scenario}-${process.pid}`;
+}
+
+export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
+  const id = newRunId(scenario.name);
+  const runDir = join(options.runsDir ?? join(PROJECT_ROOT, 'runs'), id);
+  await mkdir(runDir, { recursive: true });
+  const out = options.output;
+  const say = (line: string) => out?.write(`${line}\n`);
+  if (options.signal?.aborted) throw new FaultlineError(ERROR_CODE.interrupted, 'interrupted before the run started');
+
+  say(`faultline: ${scenario.name}: ${scenario.description}`);
+  say(`run record: ${relative(process.cwd(), runDir) || runDir}`);
+  const lab: Lab = await startLab({ runDir, policies: scenario.policies, seed: scenario.seed });
+  const abortLoad = new AbortController();
+  const onAbort = () => abortLoad.abort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const recorder = createLoadRecorder();
+  const faults = chaosFaultTarget(lab.chaosAdminUrl);
+  const totalMs = totalDurationMs(scenario);
+  const windows = faultWindows(scenario);
+  const phases = phaseWindows(scenario);
+  const watched = scenario.expectations.find((e) => e.type === 'circuit');
+  const watch = watched?.type === 'circuit' ? watchCircuit(lab.serviceUrl(watched.service), watched.dependency) : undefined;
+  const progress = createProgressPrinter(out);
+  const journey = createCheckoutJourney({
+    gatewayUrl: lab.gatewayUrl,
+    recorder,
+    timeoutMs: scenario.load.requestTimeout,
+    seed: scenario.seed,
+    runId: id,
+  });
+
+  let startedAt = Date.now();
+  let endedAt: number;
+  let load: Awaited<ReturnType<typeof runConstantArrivalRate>> | undefined;
+  try {
+    say(`lab up: gateway ${lab.gatewayUrl}, fault proxy ${lab.chaosAdminUrl}; ${totalMs / 1_000}s of load at ${scenario.load.rate}/s`);
+    startedAt = Date.now();
+    const timeline = startTimeline(buildTimeline(scenario), faults, { startedAt, logFile: join(runDir, 'faults.jsonl') });
+    try {
+      load = await runConstantArrivalRate(
+        {
+          rate: scenario.load.rate,
+          timeUnit: scenario.load.timeUnit,
+          duration: totalMs,
+          preAllocatedVUs: scenario.load.preAllocatedVUs,
+          ...(scenario.load.maxVUs !== undefined ? { maxVUs: scenario.load.maxVUs } : {}),
+        },
+        journey,
+        {
+          signal: abortLoad.signal,
+          onDropped: (dropped) => recorder.recordDropped(dropped.intendedStartMs),
+          onTick: (snapshot) => {
+            const elapsed = Date.now() - startedAt;
+            const series = recorder.timeSeries();
+            progress.update({
+              elapsedMs: elapsed,
+              totalMs,
+              phase: phases.find((p) => elapsed >= p.startMs && elapsed < p.endMs)?.name ?? 'draining',
+              last: series.at(-2) ?? series.at(-1),
+              inFlight: snapshot.inFlight,
+              dropped: snapshot.dropped,
+              circuit: watch?.state() ?? '-',
+              faults: windows.filter((w) => elapsed >= w.startMs && elapsed < w.endMs).map((w) => w.name),
+            });
+          },
+        },
+      );
+    } finally {
+      endedAt = Math.min(Date.now(), startedAt + totalMs);
+      await timeline.stop();
+      progress.finish();
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    watch?.stop();
+    await faults.reset().catch(() => undefined);
+    await journey.close();
+    await lab.stop();
+  }
+  if (options.signal?.aborted) throw new FaultlineError(ERROR_CODE.interrupted, `interrupted; lab stopped, partial record in ${runDir}`);
+
+  const spans = await readSpans(join(runDir, 'traces.jsonl')).catch(() => []);
+  const expectations = evaluateExpectations({ scenario, startedAt, endedAt, recorder, spans });
+  const traces = new Set(spans.map((span) => span.traceId));
+  const circuit = watched?.type === 'circuit' ? circuitTransitions(spans, watched.service, watched.dependency).map((t) => ({ ...t, offsetMs: t.timeMs - startedAt })) : [];
+  const summary: RunSummary = {
+    id,
+    scenario: scenario.name,
+    description: scenario.description,
+    verdict: expectations.every((e) => e.ok) ? 'pass' : 'fail',
+    startedAt: new Date(startedAt).toISOString(),
+    endedAt: new Date(endedAt).toISOString(),
+    durationMs: endedAt - startedAt,
+    options: { disabled: options.disabled ?? [], timeScale: options.timeScale ?? 1, seed: scenario.seed },
+    phases: phases.map((p) => ({ name: p.name, startMs: p.startMs, endMs: p.endMs })),
+    faults: windows,
+    load: { executor: scenario.load, result: load, summary: recorder.summary(), stats: recorder.stats() },
+    expectations,
+    timeSeries: recorder.timeSeries(),
+    circuit,
+    telemetry: { spans: spans.length, traces: traces.size },
+    files: { summary: 'summary.json', junit: 'junit.xml', traces: 'traces.jsonl', faults: 'faults.jsonl', logs: 'logs/', processes: 'processes.json' },
+  };
+  await writeRunRecord(runDir, summary);
+  say('');
+  say(renderVerdictTable(summary));
+  return { summary, runDir };
+}

@@ -1,0 +1,236 @@
+// The scenario format: which resilience policies are on, a load profile, named
+// phases, a fault timeline and expectations. Typed data with discriminated
+// unions, unknown keys rejected, every bad path reported at once, shorthands
+// ('30s', '99.9%') normalised, then frozen. Scenarios live in scenarios/*.yaml.
+
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { durationMs, formatIssues } from '../demo-services/kit/schema.ts';
+import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
+import { ERROR_CODE, FaultlineError } from './errors.ts';
+import { PROJECT_ROOT } from './supervisor.ts';
+
+export const SCENARIO_DIR = join(PROJECT_ROOT, 'scenarios');
+
+const name = z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be lowercase letters, digits and dashes');
+const edge = z.string().regex(/^[a-z][a-z0-9-]*->[a-z][a-z0-9-]*$/, "must name an edge as 'caller->dependency'");
+
+const loadSchema = z.discriminatedUnion('executor', [
+  z.strictObject({
+    executor: z.literal('constant-arrival-rate'),
+    journey: z.literal('checkout'),
+    rate: z.number().positive(),
+    timeUnit: durationMs.default(1_000),
+    preAllocatedVUs: z.int().min(1),
+    maxVUs: z.int().min(1).optional(),
+    /** Client-side timeout of one request. */
+    requestTimeout: durationMs.default(5_000),
+  }),
+]);
+
+const faultTiming = {
+  /** Active for the whole of this phase. */
+  phase: name.optional(),
+  /** Or: offset from the run start, and how long. */
+  at: durationMs.optional(),
+  duration: durationMs.optional(),
+};
+
+const faultSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('http_error'),
+    name,
+    edge,
+    ...faultTiming,
+    status: z.int().min(400).max(599).default(503),
+    /** Share of requests that get the error (Toxiproxy's toxicity). */
+    rate: z.number().min(0).max(1).default(1),
+  }),
+  z.strictObject({
+    type: z.literal('latency'),
+    name,
+    edge,
+    ...faultTiming,
+    latency: durationMs,
+    jitter: durationMs.default(0),
+    rate: z.number().min(0).max(1).default(1),
+  }),
+]);
+
+const windowSchema = z.union([
+  name,
+  z.strictObject({ circuitOpen: z.strictObject({ service: name, dependency: name }) }),
+]);
+
+const expectationSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('threshold'),
+    name: z.string().min(1),
+    metric: z.enum(['http_req_duration', 'http_req_failed', 'iterations', 'dropped_iterations']),
+    threshold: z.string().min(1),
+    during: windowSchema.optional(),
+    filter: z.strictObject({ failed: z.boolean().optional() }).optional(),
+  }),
+  z.strictObject({
+    type: z.literal('circuit'),
+    name: z.string().min(1),
+    service: name,
+    dependency: name,
+    /** Opens while this phase runs... */
+    opensDuring: name,
+    /** ...and is closed again after this phase ends, by the end of the run. */
+    closesAfter: name,
+  }),
+  z.strictObject({
+    type: z.literal('trace'),
+    name: z.string().min(1),
+    during: name,
+    count: z.strictObject({ service: name, dependency: name }),
+    /** A number, or `retry-policy` for what the caller's retry policy allows. */
+    max: z.union([z.int().min(0), z.literal('retry-policy')]),
+  }),
+]);
+
+export const scenarioSchema = z.strictObject({
+  name,
+  description: z.string().min(1),
+  seed: z.int().default(1),
+  /** caller service -> dependency -> policy. */
+  policies: z.record(name, z.record(name, dependencyPolicySchema)).default({}),
+  phases: z.array(z.strictObject({ name, duration: durationMs })).min(1),
+  load: loadSchema,
+  faults: z.array(faultSchema).default([]),
+  expectations: z.array(expectationSchema).min(1),
+});
+
+export type Scenario = z.infer<typeof scenarioSchema>;
+export type FaultSpec = Scenario['faults'][number];
+export type Expectation = Scenario['expectations'][number];
+export type Window = z.infer<typeof windowSchema>;
+
+export interface PhaseWindow {
+  name: string;
+  startMs: number;
+  endMs: number;
+}
+
+/** Phases laid end to end, as offsets from the run start. */
+export function phaseWindows(scenario: Pick<Scenario, 'phases'>): PhaseWindow[] {
+  let at = 0;
+  return scenario.phases.map((phase) => {
+    const window = { name: phase.name, startMs: at, endMs: at + phase.duration };
+    at += phase.duration;
+    return window;
+  });
+}
+
+export function totalDurationMs(scenario: Pick<Scenario, 'phases'>): number {
+  return scenario.phases.reduce((sum, phase) => sum + phase.duration, 0);
+}
+
+/** Checks that need the whole scenario: names that refer to phases, fault timing. */
+function crossCheck(scenario: Scenario): string[] {
+  const errors: string[] = [];
+  const phases = new Set(scenario.phases.map((phase) => phase.name));
+  const total = totalDurationMs(scenario);
+  if (phases.size !== scenario.phases.length) errors.push('phases: names must be unique');
+  scenario.faults.forEach((fault, i) => {
+    const at = `faults.${i}`;
+    if (fault.phase !== undefined) {
+      if (!phases.has(fault.phase)) errors.push(`${at}.phase: no phase named '${fault.phase}'`);
+      if (fault.at !== undefined || fault.duration !== undefined) errors.push(`${at}: give either phase or at/duration, not both`);
+    } else if (fault.at === undefined || fault.duration === undefined) {
+      errors.push(`${at}: needs a phase, or both at and duration`);
+    } else if (fault.at + fault.duration > total) {
+      errors.push(`${at}: ends after the last phase (${total} ms)`);
+    }
+  });
+  const names = new Set<string>();
+  scenario.faults.forEach((fault, i) => {
+    if (names.has(fault.name)) errors.push(`faults.${i}.name: '${fault.name}' is used twice`);
+    names.add(fault.name);
+  });
+  scenario.expectations.forEach((expectation, i) => {
+    const at = `expectations.${i}`;
+    const refs: Array<[string, string]> = [];
+    if (expectation.type === 'circuit') refs.push(['opensDuring', expectation.opensDuring], ['closesAfter', expectation.closesAfter]);
+    if (expectation.type === 'trace') refs.push(['during', expectation.during]);
+    if (expectation.type === 'threshold' && typeof expectation.during === 'string') refs.push(['during', expectation.during]);
+    for (const [field, phase] of refs) if (!phases.has(phase)) errors.push(`${at}.${field}: no phase named '${phase}'`);
+  });
+  return errors;
+}
+
+/** Parse a scenario document; throws one FaultlineError listing every problem with its path. */
+export function parseScenario(document: unknown, source: string): Scenario {
+  const result = scenarioSchema.safeParse(document);
+  if (!result.success) {
+    throw new FaultlineError(ERROR_CODE.scenarioInvalid, `${source}: ${formatIssues(result.error).join('; ')}`);
+  }
+  const errors = crossCheck(result.data);
+  if (errors.length) throw new FaultlineError(ERROR_CODE.scenarioInvalid, `${source}: ${errors.join('; ')}`);
+  return deepFreeze(result.data);
+}
+
+/** A scenario by name (scenarios/<name>.yaml) or by path to a YAML file. */
+export async function loadScenario(nameOrPath: string): Promise<Scenario> {
+  const path = /[/\\]|\.ya?ml$/.test(nameOrPath) ? nameOrPath : join(SCENARIO_DIR, `${nameOrPath}.yaml`);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    const known = (await listScenarioFiles()).map((file) => basename(file, '.yaml'));
+    throw new FaultlineError(ERROR_CODE.scenarioNotFound, `no scenario '${nameOrPath}' (known: ${known.join(', ') || 'none'})`);
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (error) {
+    const detail = error instanceof YAMLParseError ? `line ${error.linePos?.[0]?.line ?? '?'}: ${error.message.split('\n')[0]}` : String(error);
+    throw new FaultlineError(ERROR_CODE.scenarioInvalid, `${path}: malformed YAML at ${detail}`);
+  }
+  return parseScenario(document, path);
+}
+
+export async function listScenarioFiles(): Promise<string[]> {
+  const entries = await readdir(SCENARIO_DIR).catch(() => []);
+  return entries.filter((entry) => entry.endsWith('.yaml')).sort().map((entry) => join(SCENARIO_DIR, entry));
+}
+
+/** A copy of the scenario with policies switched off or durations scaled, for `run --disable` and `--time-scale`. */
+export function adjustScenario(scenario: Scenario, changes: { disable?: string[]; timeScale?: number }): Scenario {
+  const copy = structuredClone(scenario) as Scenario;
+  for (const policy of changes.disable ?? []) {
+    let found = false;
+    for (const dependencies of Object.values(copy.policies)) {
+      for (const settings of Object.values(dependencies)) {
+        const target = (settings as unknown as Record<string, { enabled: boolean } | undefined>)[policy];
+        if (target && typeof target === 'object') {
+          target.enabled = false;
+          found = true;
+        }
+      }
+    }
+    if (!found) throw new FaultlineError(ERROR_CODE.badOption, `--disable ${policy}: no policy of that name in scenario '${scenario.name}' (try timeout, retry or circuitBreaker)`);
+  }
+  const scale = changes.timeScale ?? 1;
+  if (!(scale > 0)) throw new FaultlineError(ERROR_CODE.badOption, `--time-scale ${scale}: must be a number > 0`);
+  if (scale !== 1) {
+    for (const phase of copy.phases) phase.duration = Math.round(phase.duration * scale);
+    for (const fault of copy.faults) {
+      if (fault.at !== undefined) fault.at = Math.round(fault.at * scale);
+      if (fault.duration !== undefined) fault.duration = Math.round(fault.duration * scale);
+    }
+  }
+  return deepFreeze(copy);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,122 @@
+// Starts the lab's processes, waits for each to announce the ports it bound,
+// writes their output to the run's log files, and stops all of them: in
+// reverse start order with SIGTERM (so they drain and flush), then SIGKILL for
+// any that do not exit. Children also exit by themselves if the supervisor
+// dies, because they watch the IPC channel (see demo-services/kit/lifecycle.ts).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isReadyMessage } from '../demo-services/kit/lifecycle.ts';
+import { EXIT_PORT_IN_USE } from '../demo-services/kit/lifecycle.ts';
+import { ERROR_CODE, FaultlineError } from './errors.ts';
+
+export interface ProcessSpec {
+  /** Unique name, e.g. `payment-1`. */
+  name: string;
+  /** Entry module, relative to the project root. */
+  entry: string;
+  env: Record<string, string>;
+  /** Node flags, e.g. `--import` of the telemetry preload. */
+  nodeArgs?: string[];
+  readyTimeoutMs?: number;
+}
+
+export interface ManagedProcess {
+  name: string;
+  pid: number;
+  ports: Record<string, number>;
+  child: ChildProcess;
+}
+
+export interface Supervisor {
+  start(spec: ProcessSpec): Promise<ManagedProcess>;
+  processes(): ManagedProcess[];
+  /** Called when a process exits on its own (a crash, not a stop). */
+  onUnexpectedExit(listener: (name: string, code: number | null, signal: string | null) => void): void;
+  stopAll(graceMs?: number): Promise<void>;
+}
+
+export const PROJECT_ROOT = new URL('..', import.meta.url).pathname;
+
+export function createSupervisor(options: { logDir: string }): Supervisor {
+  const running = new Map<string, ManagedProcess>();
+  const logs: WriteStream[] = [];
+  const exitListeners: Array<(name: string, code: number | null, signal: string | null) => void> = [];
+  let stopping = false;
+
+  const start = async (spec: ProcessSpec): Promise<ManagedProcess> => {
+    await mkdir(options.logDir, { recursive: true });
+    const log = createWriteStream(join(options.logDir, `${spec.name}.jsonl`), { flags: 'a' });
+    logs.push(log);
+    const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), spec.entry], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...spec.env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    child.stdout?.pipe(log, { end: false });
+    let stderrTail = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      log.write(chunk);
+      stderrTail = (stderrTail + chunk.toString()).slice(-2_000);
+    });
+
+    const ready = await new Promise<Record<string, number>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new FaultlineError(ERROR_CODE.startFailed, `${spec.name} did not become ready within ${spec.readyTimeoutMs ?? 15_000} ms`));
+      }, spec.readyTimeoutMs ?? 15_000);
+      child.on('message', (message) => {
+        if (isReadyMessage(message)) {
+          clearTimeout(timer);
+          resolve(message.ports);
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        const lastLine = stderrTail.trim().split('\n').filter(Boolean).pop();
+        const codeName = code === EXIT_PORT_IN_USE ? ERROR_CODE.portInUse : ERROR_CODE.startFailed;
+        reject(new FaultlineError(codeName, lastLine ?? `${spec.name} exited during start-up (code ${code}, signal ${signal})`));
+      });
+    });
+
+    const managed: ManagedProcess = { name: spec.name, pid: child.pid as number, ports: ready, child };
+    running.set(spec.name, managed);
+    child.once('exit', (code, signal) => {
+      running.delete(spec.name);
+      if (!stopping) for (const listener of exitListeners) listener(spec.name, code, signal);
+    });
+    return managed;
+  };
+
+  const stopOne = (managed: ManagedProcess, graceMs: number): Promise<void> =>
+    new Promise((resolve) => {
+      const { child } = managed;
+      if (child.exitCode !== null || child.signalCode !== null) {
+        resolve();
+        return;
+      }
+      const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      child.once('exit', () => {
+        clearTimeout(killer);
+        resolve();
+      });
+      // A paused process cannot handle SIGTERM; wake it first.
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+    });
+
+  return {
+    start,
+    processes: () => [...running.values()],
+    onUnexpectedExit: (listener) => exitListeners.push(listener),
+    async stopAll(graceMs = 8_000) {
+      stopping = true;
+      // Reverse start order: entry services drain first while what they call is still up,
+      // and the collector (started first) stops last, after receiving everyone's final flush.
+      for (const managed of [...running.values()].reverse()) await stopOne(managed, graceMs);
+      await Promise.all(logs.map((log) => new Promise<void>((resolve) => log.end(() => resolve()))));
+    },
+  };
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// The `faultline` CLI: a thin typed table over the runner's programmatic API.
+// A known error prints one line and sets a non-zero exit code; a stack trace
+// is printed only for a bug.
+
+import { Command, InvalidArgumentError } from 'commander';
+import { basename } from 'node:path';
+import { FaultlineError } from '../runner/errors.ts';
+import { startLab } from '../runner/lab.ts';
+import { newRunId, runScenario } from '../runner/run-scenario.ts';
+import { adjustScenario, listScenarioFiles, loadScenario } from '../runner/scenario.ts';
+import { POLICY_NAMES } from '../demo-services/resilience/policy-config.ts';
+import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { PROJECT_ROOT } from '../runner/supervisor.ts';
+
+const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
+
+/** One abort signal for the whole command: Ctrl-C or SIGTERM stops whatever is running. */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  const stop = (signal: string) => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`faultline: ${signal} again, exiting now\n`);
+      process.exit(EXIT.interrupted);
+    }
+    process.stderr.write(`\nfaultline: ${signal}: stopping the lab...\n`);
+    controller.abort(new FaultlineError('FL_INTERRUPTED', signal));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  return controller.signal;
+}
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535) throw new InvalidArgumentError('must be a port number from 0 to 65535');
+  return parsed;
+}
+
+function positive(value: string): number {
+  const parsed = Number(value);
+  if (!(parsed > 0)) throw new InvalidArgumentError('must be a number > 0');
+  return parsed;
+}
+
+function policyName(value: string, previous: string[] = []): string[] {
+  if (!(POLICY_NAMES as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${POLICY_NAMES.join(', ')}`);
+  return [...previous, value];
+}
+
+export function buildCli(): Command {
+  const program = new Command('faultline')
+    .description('Observability and traffic-simulation lab: run a scenario, see the fault move the metrics, get a verdict.')
+    .showHelpAfterError('(run faultline --help for usage)')
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  program
+    .command('list')
+    .description('list the scenarios, one line each')
+    .action(async () => {
+      for (const file of await listScenarioFiles()) {
+        const name = basename(file, '.yaml');
+        try {
+          const scenario = await loadScenario(file);
+          process.stdout.write(`${name.padEnd(24)} ${scenario.description}\n`);
+        } catch (error) {
+          process.stdout.write(`${name.padEnd(24)} (invalid: ${(error as Error).message})\n`);
+        }
+      }
+    });
+
+  program
+    .command('run')
+    .description('start the lab, run a scenario, tear everything down; the exit code is the verdict')
+    .argument('<scenario>', 'scenario name (see `faultline list`) or path to a scenario YAML file')
+    .option('--disable <policy>', `switch a resilience policy off everywhere (${POLICY_NAMES.join(', ')}); repeatable`, policyName)
+    .option('--time-scale <factor>', 'multiply every phase and fault duration (0.5 runs twice as fast)', positive)
+    .option('--runs-dir <dir>', 'where run records go', join(PROJECT_ROOT, 'runs'))
+    .action(async (name: string, flags: { disable?: string[]; timeScale?: number; runsDir: string }) => {
+      const signal = interruptSignal();
+      const scenario = adjustScenario(await loadScenario(name), { disable: flags.disable ?? [], timeScale: flags.timeScale ?? 1 });
+      const { summary } = await runScenario(scenario, {
+        runsDir: flags.runsDir,
+        disabled: flags.disable ?? [],
+        timeScale: flags.timeScale ?? 1,
+        signal,
+        output: process.stdout,
+      });
+      process.exitCode = summary.verdict === 'pass' ? EXIT.pass : EXIT.fail;
+    });
+
+  program
+    .command('up')
+    .description('start the lab and keep it running until Ctrl-C, printing every URL')
+    .option('--gateway-port <port>', 'gateway port', port, 8080)
+    .option('--collector-port <port>', 'collector OTLP/gRPC port', port, 4317)
+    .option('--chaos-port <port>', 'fault proxy admin API port (Toxiproxy dialect)', port, 8474)
+    .option('--runs-dir <dir>', 'where the session record goes', join(PROJECT_ROOT, 'runs'))
+    .action(async (flags: { gatewayPort: number; collectorPort: number; chaosPort: number; runsDir: string }) => {
+      const signal = interruptSignal();
+      const started = performance.now();
+      const runDir = join(flags.runsDir, newRunId('up'));
+      await mkdir(runDir, { recursive: true });
+      const lab = await startLab({
+        runDir,
+        ports: { gateway: flags.gatewayPort, collectorGrpc: flags.collectorPort, chaosAdmin: flags.chaosPort },
+      });
+      process.stdout.write(`faultline lab ready in ${((performance.now() - started) / 1_000).toFixed(2)} s\n`);
+      for (const { name, url } of lab.urls) process.stdout.write(`  ${name.padEnd(36)} ${url}\n`);
+      process.stdout.write('Ctrl-C stops everything.\n');
+      lab.supervisor.onUnexpectedExit((name, code, sig) => process.stderr.write(`faultline: ${name} exited (code ${code}, signal ${sig})\n`));
+      if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      await lab.stop();
+      process.stdout.write('faultline: lab stopped\n');
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof FaultlineError) {
+      process.stderr.write(`faultline: ${error.message}\n`);
+      process.exitCode = error.code === 'FL_INTERRUPTED' ? EXIT.interrupted : EXIT.error;
+      return;
+    }
+    process.stderr.write(`faultline: internal error (a bug; please report it)\n${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = EXIT.error;
+  }
+}
+
+await main(process.argv);

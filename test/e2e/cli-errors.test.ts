@@ -1,0 +1,106 @@
+// The CLI's contract for bad input and interruptions: one line naming the
+// problem, a non-zero exit, and no process left behind.
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive, runCli, startUp } from './cli.ts';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'faultline-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('faultline CLI errors', () => {
+  it('--help lists the commands', async () => {
+    const result = await runCli(['--help']);
+    expect(result.code).toBe(0);
+    for (const command of ['run', 'up', 'list']) expect(result.stdout).toContain(command);
+  });
+
+  it('list shows each scenario on one line', async () => {
+    const result = await runCli(['list']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^payment-outage\s+The bank/m);
+  });
+
+  it('a missing scenario is one line and exit 2', async () => {
+    const result = await runCli(['run', 'no-such-scenario']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain("no scenario 'no-such-scenario' (known: payment-outage");
+  });
+
+  it('a malformed scenario file names the file and line', async () => {
+    const file = join(dir, 'broken.yaml');
+    await writeFile(file, 'name: broken\nphases: [\n  - oops\n');
+    const result = await runCli(['run', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/broken\.yaml: malformed YAML at line \d+/);
+  });
+
+  it('an invalid scenario reports every bad path at once', async () => {
+    const file = join(dir, 'invalid.yaml');
+    await writeFile(
+      file,
+      [
+        'name: invalid',
+        'description: bad fields',
+        'phases: [{ name: a, duration: soon }]',
+        'load: { executor: constant-arrival-rate, journey: checkout, rate: -1, preAllocatedVUs: 1 }',
+        'expectations: [{ type: threshold, name: x, metric: http_req_failed, threshold: "rate<0.1", colour: red }]',
+      ].join('\n'),
+    );
+    const result = await runCli(['run', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('phases.0.duration');
+    expect(result.stderr).toContain('load.rate');
+    expect(result.stderr).toContain('expectations.0');
+    expect(result.stderr).toContain('colour');
+  });
+
+  it('an unknown policy for --disable is rejected', async () => {
+    const result = await runCli(['run', 'payment-outage', '--disable', 'magic']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('must be one of timeout, retry, circuitBreaker');
+  });
+
+  it('up on a port already in use says which port, exits non-zero, and leaves nothing running', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const runsDir = join(dir, 'up-busy');
+      const result = await runCli(['up', '--gateway-port', String(port), '--collector-port', '0', '--chaos-port', '0', '--runs-dir', runsDir], { timeoutMs: 60_000 });
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim()).toBe(`faultline: gateway: port ${port} is already in use`);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('up prints every URL, and SIGTERM stops every process it started', async () => {
+    const { child, stdout, pids } = await startUp(join(dir, 'up-ok'));
+    expect(stdout).toMatch(/gateway \(shop API\)\s+http:\/\/127\.0\.0\.1:\d+\/api\/checkout/);
+    expect(stdout).toMatch(/fault proxy admin \(Toxiproxy API\)\s+http:\/\/127\.0\.0\.1:\d+\/proxies/);
+    expect(pids.length).toBe(6);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    for (const pid of pids) expect(isAlive(pid)).toBe(false);
+  });
+
+  it('a SIGKILLed CLI leaves no orphans: children notice and exit', async () => {
+    const { child, pids } = await startUp(join(dir, 'up-killed'));
+    child.kill('SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (pids.some(isAlive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(pids.filter(isAlive)).toEqual([]);
+  });
+});
