@@ -95,3 +95,45 @@ export const HEADER = {
 
 /** Media type of RFC 9457 problem details. */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** Metrics of the shop services' own features (catalog cache, inventory books). */
+export const SHOP_METRIC = {
+  cacheRequests: 'cache_requests_total',
+  cacheEntries: 'cache_entries',
+  inventoryOperations: 'inventory_operations_total',
+  inventoryStockUnits: 'inventory_stock_units',
+} as const;
+
+/** Label names of SHOP_METRIC (beside LABEL). */
+export const SHOP_LABEL = {
+  cache: 'cache',
+  result: 'result',
+  operation: 'operation',
+  sku: 'sku',
+  state: 'state',
+} as const;
+
+/** Results of a cache lookup (label `result`); `bypass` when the cache is switched off. */
+export const CACHE_RESULTS = ['hit', 'miss', 'bypass'] as const;
+export type CacheResult = (typeof CACHE_RESULTS)[number];
+
+/** Span attributes and events of the shop services and the fallback policy (beside SPAN_ATTR and SPAN_EVENT). */
+export const SHOP_SPAN_ATTR = {
+  cacheName: 'faultline.cache.name',
+  cacheResult: 'faultline.cache.result',
+  cacheHit: 'faultline.cache.hit',
+  sku: 'faultline.sku',
+  reservationId: 'faultline.reservation.id',
+  reservationState: 'faultline.reservation.state',
+  fallbackReason: 'faultline.fallback.reason',
+} as const;
+
+export const SHOP_SPAN_EVENT = {
+  fallback: 'fallback',
+} as const;
+
+/** Headers of the shop services (beside HEADER). */
+export const SHOP_HEADER = {
+  /** `hit`, `miss` or `bypass`: how the catalog answered a read. */
+  cache: 'x-cache',
+} as const;
