@@ -8,5 +8,6 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Integration tests start real processes; two cores do not gain from more forks.
     maxWorkers: 2,
+    reporters: ['default', './test/count-reporter.ts'],
   },
 });
