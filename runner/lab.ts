@@ -3,6 +3,7 @@
 // proxy in front of every proxied edge. Ports are whatever the processes
 // bind (0 in tests and runs, fixed defaults for `up`).
 
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServiceConfig } from '../demo-services/kit/config.ts';
@@ -14,6 +15,10 @@ export interface LabOptions {
   runDir: string;
   /** caller -> dependency -> policy, as the scenario gives them. */
   policies?: Record<string, Record<string, unknown>>;
+  /** The gateway's policies (auth, rate limit, shedding...); the lab fills in the auth secret. */
+  gateway?: Record<string, unknown>;
+  /** HS256 secret for the gateway's bearer auth; a random one per lab when absent. */
+  authSecret?: string;
   seed?: number;
   host?: string;
   ports?: { gateway?: number; collectorGrpc?: number; collectorHttp?: number; chaosAdmin?: number };
@@ -23,6 +28,8 @@ export interface LabOptions {
 
 export interface Lab {
   runDir: string;
+  /** Secret the gateway verifies bearer tokens with (see demo-services/kit/jwt.ts issueToken). */
+  authSecret: string;
   gatewayUrl: string;
   chaosAdminUrl: string;
   collector: { grpcPort: number; httpPort: number };
@@ -42,6 +49,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const ports = options.ports ?? {};
   const supervisor = createSupervisor({ logDir: join(options.runDir, 'logs') });
   const serviceUrls = new Map<string, string>();
+  const authSecret = options.authSecret ?? randomBytes(32).toString('base64url');
   let proxyPorts: Record<string, number> = {};
   let chaosAdminUrl = '';
   try {
@@ -76,7 +84,10 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         otlpEndpoint,
         telemetry: options.telemetry ?? true,
         dependencies,
-        policies: options.policies?.[name] ?? {},
+        policies: {
+          ...(options.policies?.[name] ?? {}),
+          ...(name === ENTRY_SERVICE ? { gateway: withSecret(options.gateway ?? {}, authSecret) } : {}),
+        },
         logLevel: 'info',
       };
       const started = await supervisor.start({
@@ -131,6 +142,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     ];
     return {
       runDir: options.runDir,
+      authSecret,
       gatewayUrl,
       chaosAdminUrl,
       collector: { grpcPort: collector.ports.grpc as number, httpPort: collector.ports.http as number },
@@ -153,4 +165,9 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     await supervisor.stopAll();
     throw error;
   }
+}
+
+function withSecret(gateway: Record<string, unknown>, secret: string): Record<string, unknown> {
+  const auth = (gateway.auth ?? {}) as Record<string, unknown>;
+  return { ...gateway, auth: { ...auth, secret: auth.secret ?? secret } };
 }

@@ -6,6 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { readSpans } from '../collector/trace-query.ts';
+import { issueToken } from '../demo-services/kit/jwt.ts';
 import { createCheckoutJourney } from '../load/journeys/checkout.ts';
 import { createLoadRecorder } from '../load/recorder.ts';
 import { runConstantArrivalRate } from '../load/executors/constant-arrival-rate.ts';
@@ -50,7 +51,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
   say(`faultline: ${scenario.name}: ${scenario.description}`);
   say(`run record: ${relative(process.cwd(), runDir) || runDir}`);
-  const lab: Lab = await startLab({ runDir, policies: scenario.policies, seed: scenario.seed });
+  const lab: Lab = await startLab({ runDir, policies: scenario.policies, gateway: scenario.gateway, seed: scenario.seed });
   const abortLoad = new AbortController();
   const onAbort = () => abortLoad.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -63,7 +64,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const watched = scenario.expectations.find((e) => e.type === 'circuit');
   const watch = watched?.type === 'circuit' ? watchCircuit(lab.serviceUrl(watched.service), watched.dependency) : undefined;
   const progress = createProgressPrinter(out);
+  // Every virtual user gets its own token before the run starts: signing is configure-time work.
+  const maxVUs = scenario.load.maxVUs ?? scenario.load.preAllocatedVUs;
+  const tokens = await Promise.all(Array.from({ length: maxVUs + 1 }, (_, vu) => issueToken(lab.authSecret, `user-${vu}`)));
   const journey = createCheckoutJourney({
+    tokenFor: (vu) => tokens[vu] ?? (tokens[0] as string),
     gatewayUrl: lab.gatewayUrl,
     recorder,
     timeoutMs: scenario.load.requestTimeout,

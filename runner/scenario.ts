@@ -8,6 +8,7 @@ import { basename, join } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { durationMs, formatIssues } from '../demo-services/kit/schema.ts';
+import { gatewayPolicySchema } from '../demo-services/gateway/policy.ts';
 import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
 import { PROJECT_ROOT } from './supervisor.ts';
@@ -99,6 +100,8 @@ export const scenarioSchema = z.strictObject({
   seed: z.int().default(1),
   /** caller service -> dependency -> policy. */
   policies: z.record(name, z.record(name, dependencyPolicySchema)).default({}),
+  /** The gateway's own policies: auth, rate limiting, load shedding, timeouts, balancing. */
+  gateway: gatewayPolicySchema.prefault({}),
   phases: z.array(z.strictObject({ name, duration: durationMs })).min(1),
   load: loadSchema,
   faults: z.array(faultSchema).default([]),

@@ -19,8 +19,8 @@ export interface ServiceConfig {
   otlpEndpoint?: string;
   /** Telemetry switched off entirely (benchmarks compare with and without). */
   telemetry: boolean;
-  /** Base URLs of the dependencies this service calls, by dependency name. */
-  dependencies: Record<string, string>;
+  /** Base URLs of the dependencies this service calls, by dependency name; a list for a replicated dependency. */
+  dependencies: Record<string, string | string[]>;
   /** Resilience and behaviour knobs, by dependency or feature name. */
   policies: Record<string, unknown>;
   logLevel: string;
@@ -45,12 +45,18 @@ export function readServiceConfig(): ServiceConfig {
   };
 }
 
-/** The URL of a dependency, or a clear exit when the supervisor did not wire it. */
-export function dependencyUrl(config: ServiceConfig, dependency: string): string {
-  const url = config.dependencies[dependency];
-  if (!url) {
+/** The URLs of a dependency's instances, or a clear exit when the supervisor did not wire it. */
+export function dependencyUrls(config: ServiceConfig, dependency: string): string[] {
+  const value = config.dependencies[dependency];
+  const urls = value === undefined ? [] : Array.isArray(value) ? value : [value];
+  if (urls.length === 0) {
     process.stderr.write(`${SERVICE_CONFIG_ENV}.dependencies.${dependency}: missing; ${config.name} cannot start without it\n`);
     process.exit(2);
   }
-  return url;
+  return urls;
+}
+
+/** The URL of a dependency that runs as one instance. */
+export function dependencyUrl(config: ServiceConfig, dependency: string): string {
+  return dependencyUrls(config, dependency)[0] as string;
 }

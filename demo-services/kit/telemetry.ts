@@ -57,7 +57,9 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
 
   // Client spans name the dependency they call, so traces can be queried by
   // dependency rather than by ephemeral port.
-  const dependencyByOrigin = new Map(Object.entries(config.dependencies).map(([name, url]) => [new URL(url).origin, name]));
+  const dependencyByOrigin = new Map(
+    Object.entries(config.dependencies).flatMap(([name, urls]) => (Array.isArray(urls) ? urls : [urls]).map((url) => [new URL(url).origin, name] as const)),
+  );
   registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [

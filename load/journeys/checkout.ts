@@ -30,6 +30,8 @@ export interface CheckoutJourneyOptions {
   runId?: string;
   /** SKUs are drawn from sku-1 .. sku-<skuCount>; default 20. */
   skuCount?: number;
+  /** The bearer token of a VU (issued before the run, so signing stays off the hot path). */
+  tokenFor?: (vu: number) => string;
 }
 
 export interface CheckoutOrder {
@@ -99,7 +101,10 @@ export function createCheckoutJourney(options: CheckoutJourneyOptions): Checkout
     await client.request({
       method: 'POST',
       url,
-      headers: { [HEADER.idempotencyKey]: `${runId}-${ctx.iteration}` },
+      headers: {
+        [HEADER.idempotencyKey]: `${runId}-${ctx.iteration}`,
+        ...(options.tokenFor ? { authorization: `Bearer ${options.tokenFor(ctx.vu)}` } : {}),
+      },
       json: checkoutOrder(seed, ctx.vu, ctx.iteration, skuCount),
       ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       intendedStartMs: ctx.intendedStartMs,

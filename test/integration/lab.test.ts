@@ -9,18 +9,30 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChaosClient } from '../../chaos/admin-client.ts';
 import { PROBLEM_CONTENT_TYPE } from '../../demo-services/kit/conventions.ts';
+import { issueToken } from '../../demo-services/kit/jwt.ts';
 import { startLab, type Lab } from '../../runner/lab.ts';
 
 let lab: Lab;
 let runDir: string;
 
 const order = { userId: 'user-1', items: [{ sku: 'sku-1', quantity: 1 }], amount: 1_999 };
+let token: string;
 const checkout = (headers: Record<string, string> = {}, body: unknown = order) =>
-  fetch(`${lab.gatewayUrl}/api/checkout`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  fetch(`${lab.gatewayUrl}/api/checkout`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+    body: JSON.stringify(body),
+  });
 
 beforeAll(async () => {
   runDir = await mkdtemp(join(tmpdir(), 'faultline-lab-'));
-  lab = await startLab({ runDir, seed: 7, policies: { checkout: { payment: { retry: { maxAttempts: 2, baseDelay: '10ms' }, circuitBreaker: { minimumCalls: 50 } } } } });
+  lab = await startLab({
+    runDir,
+    seed: 7,
+    policies: { checkout: { payment: { retry: { maxAttempts: 2, baseDelay: '10ms' }, circuitBreaker: { minimumCalls: 50 } } } },
+    gateway: { rateLimit: { ratePerSecond: 2, burst: 12 }, loadShedding: { maxInFlight: 3 } },
+  });
+  token = await issueToken(lab.authSecret, 'user-1');
 }, 60_000);
 
 afterAll(async () => {
@@ -89,6 +101,45 @@ describe('the lab', () => {
     expect((await checkout()).status).toBe(201);
     const metrics = await (await fetch(`${lab.serviceUrl('checkout')}/metrics`)).text();
     expect(metrics).toMatch(/resilience_retries_total\{dependency="payment"\} [1-9]/);
+  });
+
+  it('rejects a missing or forged bearer token with 401 problem+json', async () => {
+    const anonymous = await checkout({ authorization: '' });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toContain('Bearer');
+    expect(await anonymous.json()).toMatchObject({ status: 401, detail: 'missing Authorization header' });
+    const forged = await checkout({ authorization: `Bearer ${await issueToken('not-the-lab-secret-at-all', 'user-1')}` });
+    expect(forged.status).toBe(401);
+  });
+
+  it('rate-limits one client with 429 and Retry-After, without touching another', async () => {
+    const greedy = await issueToken(lab.authSecret, 'greedy-user');
+    const statuses = [];
+    for (let i = 0; i < 20; i += 1) {
+      const response = await checkout({ authorization: `Bearer ${greedy}` });
+      statuses.push(response.status);
+      if (response.status === 429) expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    }
+    expect(statuses.filter((status) => status === 201).length).toBeGreaterThanOrEqual(12);
+    expect(statuses).toContain(429);
+    expect((await checkout({ authorization: `Bearer ${await issueToken(lab.authSecret, 'patient-user')}` })).status).toBe(201);
+    expect(await (await fetch(`${lab.gatewayUrl}/metrics`)).text()).toMatch(/resilience_rate_limited_total [1-9]/);
+  });
+
+  it('sheds load with 503 when too many requests are in flight', async () => {
+    const chaos = createChaosClient(lab.chaosAdminUrl);
+    await chaos.addToxic('payment-bank', { name: 'slow-for-shedding', type: 'latency', stream: 'downstream', attributes: { latency: 300, jitter: 0 } });
+    try {
+      const users = await Promise.all(Array.from({ length: 8 }, (_, i) => issueToken(lab.authSecret, `crowd-${i}`)));
+      const responses = await Promise.all(users.map((user) => checkout({ authorization: `Bearer ${user}` })));
+      const statuses = responses.map((response) => response.status);
+      expect(statuses.filter((status) => status === 201).length).toBeGreaterThanOrEqual(3);
+      expect(statuses.filter((status) => status === 503).length).toBeGreaterThanOrEqual(1);
+      const shed = responses.find((response) => response.status === 503)!;
+      expect(await shed.json()).toMatchObject({ title: 'Overloaded' });
+    } finally {
+      await chaos.removeToxic('payment-bank', 'slow-for-shedding');
+    }
   });
 
   it('drains a request in flight on SIGTERM, then exits', async () => {

@@ -1,0 +1,38 @@
+// The gateway's knobs, each switchable per scenario: bearer auth, per-client
+// rate limiting, load shedding, per-route timeouts and how replicas are balanced.
+
+import { z } from 'zod';
+import { durationMs } from '../kit/schema.ts';
+
+export const gatewayPolicySchema = z.strictObject({
+  auth: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** HS256 secret; the lab generates one per run. */
+      secret: z.string().min(16).optional(),
+    })
+    .prefault({}),
+  rateLimit: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      ratePerSecond: z.number().positive().default(20),
+      burst: z.int().min(1).default(40),
+    })
+    .prefault({}),
+  loadShedding: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      maxInFlight: z.int().min(1).default(256),
+    })
+    .prefault({}),
+  routeTimeout: durationMs.default(5_000),
+  balancing: z
+    .strictObject({
+      strategy: z.enum(['round-robin', 'least-outstanding']).default('least-outstanding'),
+      consecutiveFailures: z.int().min(1).default(5),
+      ejection: durationMs.default(5_000),
+    })
+    .prefault({}),
+});
+
+export type GatewayPolicy = z.infer<typeof gatewayPolicySchema>;
