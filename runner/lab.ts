@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { ServiceConfig } from '../demo-services/kit/config.ts';
 import { SERVICE_CONFIG_ENV } from '../demo-services/kit/config.ts';
 import { createSupervisor, type ManagedProcess, type Supervisor } from './supervisor.ts';
-import { ENTRY_SERVICE, SERVICES, proxiedEdges, proxyName } from './topology.ts';
+import { createChaosClient } from '../chaos/admin-client.ts';
+import { ENTRY_SERVICE, SERVICES, proxyName } from './topology.ts';
 
 export interface LabOptions {
   runDir: string;
@@ -50,7 +51,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const supervisor = createSupervisor({ logDir: join(options.runDir, 'logs') });
   const serviceUrls = new Map<string, string>();
   const authSecret = options.authSecret ?? randomBytes(32).toString('base64url');
-  let proxyPorts: Record<string, number> = {};
+  const proxyPorts: Record<string, number> = {};
   let chaosAdminUrl = '';
   try {
     const collector = await supervisor.start({
@@ -99,29 +100,21 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       serviceUrls.set(name, `http://${host}:${started.ports.http}`);
     };
 
-    // Services start in dependency order; the fault proxy starts once the
-    // upstreams of its edges are up, and before their callers.
-    const edges = proxiedEdges();
-    let chaosStarted = false;
+    // The fault proxy starts empty; each proxied edge gets its listener through
+    // the admin API (as a Toxiproxy user would) once its upstream is up and
+    // before its caller starts.
+    const chaos = await supervisor.start({
+      name: 'chaos',
+      entry: 'chaos/main.ts',
+      env: { FAULTLINE_CHAOS_CONFIG: JSON.stringify({ host, adminPort: ports.chaosAdmin ?? 0, seed: options.seed ?? 1, proxies: [] }) },
+    });
+    chaosAdminUrl = `http://${host}:${chaos.ports.admin}`;
+    const chaosClient = createChaosClient(chaosAdminUrl);
     for (const node of SERVICES) {
-      const needsProxy = node.calls.some((call) => call.proxied);
-      if (needsProxy && !chaosStarted) {
-        const chaos = await supervisor.start({
-          name: 'chaos',
-          entry: 'chaos/main.ts',
-          env: {
-            FAULTLINE_CHAOS_CONFIG: JSON.stringify({
-              host,
-              adminPort: ports.chaosAdmin ?? 0,
-              seed: options.seed ?? 1,
-              proxies: edges.map((edge) => ({ name: edge.proxy, upstream: serviceUrls.get(edge.dependency) })),
-            }),
-          },
-        });
-        const { admin, ...rest } = chaos.ports;
-        chaosAdminUrl = `http://${host}:${admin}`;
-        proxyPorts = rest;
-        chaosStarted = true;
+      for (const call of node.calls.filter((c) => c.proxied)) {
+        const name = proxyName(node.name, call.service);
+        const proxy = await chaosClient.createProxy({ name, upstream: serviceUrls.get(call.service) as string, listen: `${host}:0` });
+        proxyPorts[name] = Number(proxy.listen.split(':').pop());
       }
       await startService(node.name);
     }

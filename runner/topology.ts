@@ -1,5 +1,5 @@
 // The shape of the lab as data: which services run, what each one calls, and
-// which calls cross the fault proxy. The lab starts processes from this table
+// which calls cross the fault proxy (every hop does, so any edge can be broken). The lab starts processes from this table
 // in dependency order; scenarios name edges as 'caller->dependency'.
 
 export interface ServiceNode {
@@ -12,8 +12,8 @@ export interface ServiceNode {
 export const SERVICES: readonly ServiceNode[] = [
   { name: 'bank', calls: [] },
   { name: 'payment', calls: [{ service: 'bank', proxied: true }] },
-  { name: 'checkout', calls: [{ service: 'payment', proxied: false }] },
-  { name: 'gateway', calls: [{ service: 'checkout', proxied: false }] },
+  { name: 'checkout', calls: [{ service: 'payment', proxied: true }] },
+  { name: 'gateway', calls: [{ service: 'checkout', proxied: true }] },
 ];
 
 export const ENTRY_SERVICE = 'gateway';
