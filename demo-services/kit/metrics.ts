@@ -28,6 +28,8 @@ export interface ResilienceMetrics {
   circuitState(dependency: string, state: CircuitState): void;
   circuitTransition(dependency: string, from: CircuitState, to: CircuitState): void;
   bulkheadInFlight(dependency: string, inFlight: number): void;
+  bulkheadQueued(dependency: string, queued: number): void;
+  retryBudget(dependency: string, tokens: number): void;
   rateLimited(): void;
 }
 
@@ -90,6 +92,18 @@ export function createServiceMetrics(options: { defaultMetrics?: boolean } = {})
     labelNames: [LABEL.dependency],
     registers,
   });
+  const bulkheadQueued = new Gauge({
+    name: METRIC.resilienceBulkheadQueued,
+    help: 'Calls waiting for a bulkhead slot.',
+    labelNames: [LABEL.dependency],
+    registers,
+  });
+  const retryBudget = new Gauge({
+    name: METRIC.resilienceRetryBudget,
+    help: 'Tokens left in the retry budget.',
+    labelNames: [LABEL.dependency],
+    registers,
+  });
   const rateLimited = new Counter({
     name: METRIC.resilienceRateLimited,
     help: 'Requests rejected by a rate limiter.',
@@ -108,6 +122,8 @@ export function createServiceMetrics(options: { defaultMetrics?: boolean } = {})
     circuitTransition: (dependency, from, to) =>
       circuitTransitions.inc({ [LABEL.dependency]: dependency, [LABEL.from]: from, [LABEL.to]: to }),
     bulkheadInFlight: (dependency, inFlight) => bulkheadInFlight.set({ [LABEL.dependency]: dependency }, inFlight),
+    bulkheadQueued: (dependency, queued) => bulkheadQueued.set({ [LABEL.dependency]: dependency }, queued),
+    retryBudget: (dependency, tokens) => retryBudget.set({ [LABEL.dependency]: dependency }, tokens),
     rateLimited: () => rateLimited.inc(),
   };
 

@@ -20,6 +20,15 @@ export const retryPolicySchema = z.strictObject({
   baseDelay: durationMs.default(50),
   maxDelay: durationMs.default(500),
   jitter: z.enum(['none', 'full', 'equal', 'decorrelated']).default('full'),
+  /** A shared retry budget (AWS SDK standard quota) that stops retry storms. */
+  budget: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
+});
+
+export const bulkheadPolicySchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  maxConcurrent: z.int().min(1).default(32),
+  maxQueued: z.int().min(0).default(64),
+  queueTimeout: durationMs.default(500),
 });
 
 export const circuitBreakerPolicySchema = z.strictObject({
@@ -37,6 +46,7 @@ export const dependencyPolicySchema = z.strictObject({
   timeout: timeoutPolicySchema.prefault({}),
   retry: retryPolicySchema.prefault({}),
   circuitBreaker: circuitBreakerPolicySchema.prefault({}),
+  bulkhead: bulkheadPolicySchema.prefault({}),
   /** One budget for the whole call, retries included; none when absent. */
   deadline: durationMs.optional(),
 });
@@ -44,5 +54,5 @@ export const dependencyPolicySchema = z.strictObject({
 export type DependencyPolicy = z.infer<typeof dependencyPolicySchema>;
 
 /** The names `--disable` accepts. */
-export const POLICY_NAMES = ['timeout', 'retry', 'circuitBreaker'] as const;
+export const POLICY_NAMES = ['timeout', 'retry', 'circuitBreaker', 'bulkhead'] as const;
 export type PolicyName = (typeof POLICY_NAMES)[number];

@@ -21,6 +21,8 @@ function recordingMetrics() {
     circuitState: (_dependency, next) => void (state = next),
     circuitTransition: (_dependency, from, to) => void transitions.push(`${from}->${to}`),
     bulkheadInFlight: () => undefined,
+    bulkheadQueued: () => undefined,
+    retryBudget: () => undefined,
     rateLimited: () => undefined,
   };
   return { metrics, calls, attempts, transitions, retries: () => retries, state: () => state };
@@ -115,4 +117,44 @@ describe('resilient call', () => {
     expect(sink.calls).toEqual(['short_circuited']);
     expect(sink.attempts).toEqual([3]);
   });
+
+  it('rejects calls beyond the bulkhead without counting them against the dependency', async () => {
+    const sink = recordingMetrics();
+    const call = createResilientCall({
+      dependency: 'bank',
+      policy: dependencyPolicySchema.parse({ retry: { enabled: false }, bulkhead: { enabled: true, maxConcurrent: 1, maxQueued: 0 }, circuitBreaker: { minimumCalls: 1, windowSize: 1 } }),
+      metrics: sink.metrics,
+      logger,
+      retryable: isTransient,
+    });
+    let finish: (value: string) => void = () => undefined;
+    const slow = call.execute(() => new Promise<string>((resolve) => (finish = resolve)));
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(call.execute(async () => 'never')).rejects.toMatchObject({ code: 'FL_BULKHEAD_REJECTED' });
+    finish('done');
+    await expect(slow).resolves.toBe('done');
+    expect(sink.calls).toEqual(['rejected', 'success']);
+    expect(sink.transitions).toEqual([]);
+  });
+
+  it('stops retrying when the retry budget is spent', async () => {
+    const sink = recordingMetrics();
+    const call = createResilientCall({
+      dependency: 'payment',
+      policy: dependencyPolicySchema.parse({ retry: { maxAttempts: 3, baseDelay: 0, maxDelay: 0, budget: { enabled: true } }, circuitBreaker: { enabled: false } }),
+      metrics: sink.metrics,
+      logger,
+      retryable: isTransient,
+    });
+    let reached = 0;
+    const failing = async () => {
+      reached += 1;
+      throw unavailable();
+    };
+    // 500 tokens at 5 per retry: 100 retries, then every call gets exactly one attempt.
+    for (let i = 0; i < 60; i += 1) await expect(call.execute(failing)).rejects.toBeInstanceOf(UpstreamStatusError);
+    expect(reached).toBe(60 + 100);
+    expect(sink.retries()).toBe(100);
+  });
 });
+

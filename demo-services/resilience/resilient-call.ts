@@ -11,7 +11,9 @@ import type { ResilienceMetrics } from '../kit/metrics.ts';
 import { tracer } from '../kit/telemetry.ts';
 import { mulberry32 } from '../kit/random.ts';
 import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.ts';
+import { BulkheadRejectedError, createBulkhead } from './bulkhead.ts';
 import { CircuitOpenError, TimeoutError, UpstreamStatusError } from './errors.ts';
+import { createRetryBudget } from './retry-budget.ts';
 import type { DependencyPolicy } from './policy-config.ts';
 import { attemptsOf, retry, rootCause } from './retry.ts';
 
@@ -48,6 +50,14 @@ export function createResilientCall(options: ResilientCallOptions): ResilientCal
       })
     : undefined;
 
+  const bulkhead = policy.bulkhead.enabled
+    ? createBulkhead(dependency, { maxConcurrent: policy.bulkhead.maxConcurrent, maxQueued: policy.bulkhead.maxQueued, queueTimeoutMs: policy.bulkhead.queueTimeout }, (inFlight, queued) => {
+        metrics.bulkheadInFlight(dependency, inFlight);
+        metrics.bulkheadQueued(dependency, queued);
+      })
+    : undefined;
+  const budget = policy.retry.budget.enabled ? createRetryBudget() : undefined;
+  if (budget) metrics.retryBudget(dependency, budget.available());
   if (breaker) {
     metrics.circuitState(dependency, breaker.state);
     breaker.onStateChange((from, to, reason) => {
@@ -65,11 +75,23 @@ export function createResilientCall(options: ResilientCallOptions): ResilientCal
       span.addEvent(SPAN_EVENT.circuitRejected, { [SPAN_ATTR.circuitState]: breaker.state });
       throw new CircuitOpenError(dependency);
     }
+    let release: (() => void) | undefined;
+    try {
+      release = await bulkhead?.acquire(signal);
+    } catch (error) {
+      // A full bulkhead says nothing about the dependency's health.
+      permit?.release();
+      throw error;
+    }
     const attemptSignal = policy.timeout.enabled ? AbortSignal.any([signal, AbortSignal.timeout(policy.timeout.timeout)]) : signal;
     const started = performance.now();
     try {
       const value = await fn(attemptSignal, attempt);
       permit?.done({ ok: true, durationMs: performance.now() - started });
+      if (budget) {
+        budget.recordSuccess();
+        metrics.retryBudget(dependency, budget.available());
+      }
       return value;
     } catch (error) {
       const timedOut = attemptSignal.aborted && !signal.aborted;
@@ -78,6 +100,8 @@ export function createResilientCall(options: ResilientCallOptions): ResilientCal
       if (signal.aborted && !timedOut) permit?.release();
       else permit?.done({ ok: !isFailure(failure), durationMs: performance.now() - started });
       throw failure;
+    } finally {
+      release?.();
     }
   };
 
@@ -98,7 +122,14 @@ export function createResilientCall(options: ResilientCallOptions): ResilientCal
                 maxAttempts: policy.retry.maxAttempts,
                 backoff: { baseMs: policy.retry.baseDelay, capMs: policy.retry.maxDelay, jitter: policy.retry.jitter },
                 random,
-                retryable: (error) => !(error instanceof CircuitOpenError) && options.retryable(error),
+                retryable: (error) => {
+                  if (error instanceof CircuitOpenError || error instanceof BulkheadRejectedError || !options.retryable(error)) return false;
+                  if (!budget) return true;
+                  const granted = budget.tryAcquire(error instanceof TimeoutError);
+                  metrics.retryBudget(dependency, budget.available());
+                  if (!granted) span.addEvent('retry.budget_exhausted');
+                  return granted;
+                },
                 retryAfterMs: (error) => (error instanceof UpstreamStatusError ? error.retryAfterMs : undefined),
               },
               (attempt) => attemptOnce(fn, attempt, signal, span),
@@ -126,7 +157,13 @@ export function createResilientCall(options: ResilientCallOptions): ResilientCal
           attempts = attemptsOf(error);
           const cause = rootCause(error);
           const outcome: Outcome =
-            cause instanceof CircuitOpenError ? 'short_circuited' : cause instanceof TimeoutError || signal.aborted ? 'timeout' : 'failure';
+            cause instanceof CircuitOpenError
+              ? 'short_circuited'
+              : cause instanceof BulkheadRejectedError
+                ? 'rejected'
+                : cause instanceof TimeoutError || signal.aborted
+                  ? 'timeout'
+                  : 'failure';
           record(span, outcome, attempts);
           span.setStatus({ code: SpanStatusCode.ERROR, message: (cause as Error).message });
           throw cause instanceof Error && signal.aborted && !(cause instanceof TimeoutError)

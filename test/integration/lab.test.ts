@@ -142,6 +142,35 @@ describe('the lab', () => {
     }
   });
 
+  it('the bank charges once per idempotency key, refunds once, and has knobs for the fault timeline', async () => {
+    const bank = lab.serviceUrl('bank');
+    const charge = (key: string, amount = 500) =>
+      fetch(`${bank}/charges`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ orderId: 'order-77', amount }) });
+    const first = await charge('bank-key-0001');
+    expect(first.status).toBe(201);
+    const { chargeId } = (await first.json()) as { chargeId: string };
+    const replay = await charge('bank-key-0001');
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toMatchObject({ chargeId, replayed: true });
+    expect((await charge('bank-key-0001', 999)).status).toBe(409);
+    const refund = () => fetch(`${bank}/refunds`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chargeId }) });
+    expect((await refund()).status).toBe(201);
+    expect((await refund()).status).toBe(200);
+    const books = (await (await fetch(`${bank}/charges`)).json()) as { charges: unknown[]; refunds: unknown[] };
+    expect(books.refunds).toHaveLength(1);
+
+    const knobs = (body: unknown) => fetch(`${bank}/admin/behaviour`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await knobs({ failureRate: '100%' })).status).toBe(200);
+    try {
+      expect((await charge('bank-key-0002')).status).toBe(503);
+      expect((await checkout()).status).toBe(502);
+    } finally {
+      await knobs({});
+    }
+    expect((await knobs({ failureRate: 2 })).status).toBe(400);
+    expect((await charge('bank-key-0003')).status).toBe(201);
+  });
+
   it('drains a request in flight on SIGTERM, then exits', async () => {
     const chaos = createChaosClient(lab.chaosAdminUrl);
     await chaos.addToxic('payment-bank', { name: 'slow-bank', type: 'latency', stream: 'downstream', attributes: { latency: 400, jitter: 0 } });
