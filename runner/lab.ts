@@ -52,7 +52,6 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const serviceUrls = new Map<string, string>();
   const authSecret = options.authSecret ?? randomBytes(32).toString('base64url');
   const proxyPorts: Record<string, number> = {};
-  let chaosAdminUrl = '';
   try {
     const collector = await supervisor.start({
       name: 'collector',
@@ -108,7 +107,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       entry: 'chaos/main.ts',
       env: { FAULTLINE_CHAOS_CONFIG: JSON.stringify({ host, adminPort: ports.chaosAdmin ?? 0, seed: options.seed ?? 1, proxies: [] }) },
     });
-    chaosAdminUrl = `http://${host}:${chaos.ports.admin}`;
+    const chaosAdminUrl = `http://${host}:${chaos.ports.admin}`;
     const chaosClient = createChaosClient(chaosAdminUrl);
     for (const node of SERVICES) {
       for (const call of node.calls.filter((c) => c.proxied)) {

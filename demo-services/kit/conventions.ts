@@ -14,6 +14,8 @@ export const METRIC = {
   resilienceCircuitState: 'resilience_circuit_state',
   resilienceCircuitTransitions: 'resilience_circuit_transitions_total',
   resilienceBulkheadInFlight: 'resilience_bulkhead_in_flight',
+  resilienceBulkheadQueued: 'resilience_bulkhead_queued',
+  resilienceRetryBudget: 'resilience_retry_budget_tokens',
   resilienceRateLimited: 'resilience_rate_limited_total',
 } as const;
 
@@ -136,4 +138,6 @@ export const SHOP_SPAN_EVENT = {
 export const SHOP_HEADER = {
   /** `hit`, `miss` or `bypass`: how the catalog answered a read. */
   cache: 'x-cache',
+  /** `true` when a write was a replay of an earlier one with the same idempotency key. */
+  idempotentReplayed: 'idempotent-replayed',
 } as const;
