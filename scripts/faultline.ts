@@ -5,6 +5,7 @@
 
 import { Command, InvalidArgumentError } from 'commander';
 import { basename } from 'node:path';
+import { issueToken } from '../demo-services/kit/jwt.ts';
 import { FaultlineError } from '../runner/errors.ts';
 import { startLab } from '../runner/lab.ts';
 import { newRunId, runScenario } from '../runner/run-scenario.ts';
@@ -108,6 +109,11 @@ export function buildCli(): Command {
       });
       process.stdout.write(`faultline lab ready in ${((performance.now() - started) / 1_000).toFixed(2)} s\n`);
       for (const { name, url } of lab.urls) process.stdout.write(`  ${name.padEnd(36)} ${url}\n`);
+      const token = await issueToken(lab.authSecret, 'user-1', 24 * 3_600);
+      process.stdout.write(`A checkout by hand (bearer token for user-1, valid 24 h):\n`);
+      process.stdout.write(
+        `  curl -s -X POST ${lab.gatewayUrl}/api/checkout -H 'content-type: application/json' -H 'authorization: Bearer ${token}' -d '{"userId":"user-1","items":[{"sku":"sku-1","quantity":1}],"amount":1999}'\n`,
+      );
       process.stdout.write('Ctrl-C stops everything.\n');
       lab.supervisor.onUnexpectedExit((name, code, sig) => process.stderr.write(`faultline: ${name} exited (code ${code}, signal ${sig})\n`));
       if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
