@@ -14,7 +14,7 @@ import { AuthError, verifyBearer } from '../kit/jwt.ts';
 import { ProblemError, problemType } from '../kit/problem.ts';
 import { startService } from '../kit/service.ts';
 import { problemForFailure } from '../resilience/http-failures.ts';
-import { createBalancer, type Balancer } from './balancer.ts';
+import { createBalancer, type Balancer } from '../resilience/balancer.ts';
 import { gatewayPolicySchema } from './policy.ts';
 import { createRateLimiter } from './token-bucket.ts';
 

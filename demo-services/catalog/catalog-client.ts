@@ -1,0 +1,105 @@
+// How other services (cart, recommendation) read the catalog: one keep-alive
+// client per catalog replica behind the client-side balancer (so a killed
+// replica is ejected and its traffic fails over), every read under the
+// caller's resilience policy for the `catalog` dependency (timeout, retries
+// that land on another replica, breaker), and the catalog's answers checked
+// against the product shape, so a broken upstream is a 502, not a bad answer.
+
+import { z } from 'zod';
+import type { DependencyClient } from '../kit/dependency-client.ts';
+import { createDependencyClient } from '../kit/dependency-client.ts';
+import type { Logger } from '../kit/logger.ts';
+import type { ServiceMetrics } from '../kit/metrics.ts';
+import { ProblemError, problemType } from '../kit/problem.ts';
+import { formatIssues } from '../kit/schema.ts';
+import { createBalancer, type BalancerOptions } from '../resilience/balancer.ts';
+import { isTransient, problemForFailure, upstreamErrorFor } from '../resilience/http-failures.ts';
+import type { DependencyPolicy } from '../resilience/policy-config.ts';
+import { createResilientCall } from '../resilience/resilient-call.ts';
+import { skuSchema, type Product } from './product.ts';
+
+export const CATALOG_DEPENDENCY = 'catalog';
+
+const productSchema = z.object({ sku: skuSchema, name: z.string(), category: z.string(), priceCents: z.int().positive(), currency: z.string() });
+const pageSchema = z.object({ items: z.array(productSchema).max(1_000) });
+
+const DEFAULT_BALANCING: BalancerOptions = { strategy: 'least-outstanding', consecutiveFailures: 5, ejectionMs: 5_000 };
+
+export interface CatalogClientOptions {
+  /** Base URLs of the catalog replicas (config.dependencies.catalog). */
+  urls: readonly string[];
+  policy: DependencyPolicy;
+  metrics: ServiceMetrics;
+  logger: Logger;
+  balancing?: BalancerOptions;
+  seed?: number;
+}
+
+export interface CatalogClient {
+  /** The product, or undefined when the catalog has no such SKU. Throws a ProblemError (502/503/504) when the catalog fails. */
+  product(sku: string): Promise<Product | undefined>;
+  /** The first `limit` products. Throws a ProblemError when the catalog fails. */
+  products(limit: number): Promise<Product[]>;
+  close(): Promise<void>;
+}
+
+export function createCatalogClient(options: CatalogClientOptions): CatalogClient {
+  const { metrics, logger } = options;
+  const clients = new Map<string, DependencyClient>(options.urls.map((url) => [url, createDependencyClient(CATALOG_DEPENDENCY, url, metrics)]));
+  const balancer = createBalancer([...clients.keys()], options.balancing ?? DEFAULT_BALANCING);
+  balancer.onEvent((event) => logger.warn({ dependency: CATALOG_DEPENDENCY, instance: event.instance }, `instance ${event.event}`));
+  const call = createResilientCall({
+    dependency: CATALOG_DEPENDENCY,
+    policy: options.policy,
+    metrics: metrics.resilience,
+    logger,
+    retryable: isTransient,
+    seed: options.seed ?? 1,
+  });
+
+  /** GET `path` on one replica; the answer's status and parsed body, or a thrown failure. */
+  const get = async <T>(path: string, signal: AbortSignal, accept: (status: number) => boolean, schema: z.ZodType<T>): Promise<{ status: number; body: T | undefined }> => {
+    const lease = balancer.pick();
+    const client = clients.get(lease.instance) as DependencyClient;
+    let ok = false;
+    try {
+      const response = await client.request({ method: 'GET', path, signal });
+      ok = response.status < 500;
+      if (response.status === 200) {
+        const parsed = schema.safeParse(response.body);
+        if (!parsed.success) {
+          throw new ProblemError({
+            type: problemType('dependency-failed'),
+            title: 'catalog failed',
+            status: 502,
+            detail: `catalog answered an unexpected body: ${formatIssues(parsed.error).join('; ')}`,
+          });
+        }
+        return { status: 200, body: parsed.data };
+      }
+      if (accept(response.status)) return { status: response.status, body: undefined };
+      throw upstreamErrorFor(CATALOG_DEPENDENCY, response);
+    } finally {
+      lease.done(ok);
+    }
+  };
+
+  const guarded = async <T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    try {
+      return await call.execute(work);
+    } catch (error) {
+      if (error instanceof ProblemError) throw error;
+      throw problemForFailure(CATALOG_DEPENDENCY, error);
+    }
+  };
+
+  return {
+    product: (sku) =>
+      guarded(async (signal) => (await get(`/products/${encodeURIComponent(sku)}`, signal, (status) => status === 404, productSchema)).body),
+    products: (limit) =>
+      guarded(async (signal) => (await get(`/products?limit=${limit}`, signal, () => false, pageSchema)).body?.items ?? []),
+    close: async () => {
+      await Promise.all([...clients.values()].map((client) => client.close()));
+    },
+  };
+}
