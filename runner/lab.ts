@@ -53,18 +53,32 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const authSecret = options.authSecret ?? randomBytes(32).toString('base64url');
   const proxyPorts: Record<string, number> = {};
   try {
-    const collector = await supervisor.start({
-      name: 'collector',
-      entry: 'collector/main.ts',
-      env: {
-        FAULTLINE_COLLECTOR_CONFIG: JSON.stringify({
-          host,
-          grpcPort: ports.collectorGrpc ?? 0,
-          httpPort: ports.collectorHttp ?? 0,
-          runDir: options.runDir,
-        }),
-      },
-    });
+    // The collector and the (empty) fault proxy depend on nothing: start them together.
+    // The fault proxy gets each edge's listener through the admin API (as a
+    // Toxiproxy user would) once the edge's upstream is up and before its caller starts.
+    const [collectorStart, chaosStart] = await Promise.allSettled([
+      supervisor.start({
+        name: 'collector',
+        entry: 'collector/main.ts',
+        env: {
+          FAULTLINE_COLLECTOR_CONFIG: JSON.stringify({
+            host,
+            grpcPort: ports.collectorGrpc ?? 0,
+            httpPort: ports.collectorHttp ?? 0,
+            runDir: options.runDir,
+          }),
+        },
+      }),
+      supervisor.start({
+        name: 'chaos',
+        entry: 'chaos/main.ts',
+        env: { FAULTLINE_CHAOS_CONFIG: JSON.stringify({ host, adminPort: ports.chaosAdmin ?? 0, seed: options.seed ?? 1, proxies: [] }) },
+      }),
+    ]);
+    if (collectorStart.status === 'rejected') throw collectorStart.reason;
+    if (chaosStart.status === 'rejected') throw chaosStart.reason;
+    const collector = collectorStart.value;
+    const chaos = chaosStart.value;
     const otlpEndpoint = `http://${host}:${collector.ports.grpc}`;
 
     const startService = async (name: string): Promise<void> => {
@@ -99,14 +113,6 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       serviceUrls.set(name, `http://${host}:${started.ports.http}`);
     };
 
-    // The fault proxy starts empty; each proxied edge gets its listener through
-    // the admin API (as a Toxiproxy user would) once its upstream is up and
-    // before its caller starts.
-    const chaos = await supervisor.start({
-      name: 'chaos',
-      entry: 'chaos/main.ts',
-      env: { FAULTLINE_CHAOS_CONFIG: JSON.stringify({ host, adminPort: ports.chaosAdmin ?? 0, seed: options.seed ?? 1, proxies: [] }) },
-    });
     const chaosAdminUrl = `http://${host}:${chaos.ports.admin}`;
     const chaosClient = createChaosClient(chaosAdminUrl);
     for (const node of SERVICES) {
