@@ -62,7 +62,7 @@ describe('admin API: proxies', () => {
     const proxies = await client.listProxies();
     const bank = server.getProxy('bank');
     expect(proxies).toEqual({
-      bank: { name: 'bank', listen: `127.0.0.1:${bank.port}`, upstream: upstream.url, enabled: true, toxics: [], http_faults: [] },
+      bank: { name: 'bank', mode: 'http', listen: `127.0.0.1:${bank.port}`, upstream: upstream.url, enabled: true, toxics: [], http_faults: [] },
     });
   });
 
@@ -179,7 +179,10 @@ describe('admin API: toxics and HTTP faults', () => {
 
   it('rejects bad toxics with 400 naming the field, and duplicates with 409', async () => {
     const cases: Array<[unknown, string]> = [
-      [{ type: 'slow_dance', attributes: {} }, 'type: unknown toxic type "slow_dance"; known: latency'],
+      [
+        { type: 'slow_dance', attributes: {} },
+        'type: unknown toxic type "slow_dance"; known: latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data',
+      ],
       [{ type: 'latency', toxicity: 2, attributes: { latency: 1 } }, 'toxicity: must be between 0 and 1'],
       [{ type: 'latency', attributes: { latency: -5 } }, 'attributes.latency: must be >= 0 (milliseconds)'],
       [{ attributes: { latency: 5 } }, 'type: required'],
@@ -283,5 +286,62 @@ describe('admin API: metrics and access', () => {
     const url = closed.adminUrl;
     await closed.close();
     expect(await rejection(createChaosClient(url).reset())).toMatchObject({ status: 0, code: 'CHAOS_ADMIN_UNREACHABLE' });
+  });
+});
+
+describe('admin API: proxy modes', () => {
+  it('creates tcp-mode proxies, shows the mode, and refuses to change it or to put HTTP faults on them', async () => {
+    const created = await call('POST', '/proxies', { name: 'grpc', upstream: `127.0.0.1:${upstream.port}`, mode: 'tcp' });
+    expect(created).toMatchObject({ status: 201, body: { name: 'grpc', mode: 'tcp', enabled: true } });
+    const port = Number((created.body as ProxyJson).listen.split(':')[1]);
+    // A byte-stream proxy carries HTTP/1.1 as well as anything else.
+    expect((await send(port, { path: '/through' })).status).toBe(200);
+    expect(await call('POST', '/proxies/grpc', { mode: 'http' })).toMatchObject({
+      status: 400,
+      body: { error: 'mode: cannot be changed; delete and re-create the proxy' },
+    });
+    expect(await call('POST', '/proxies/grpc/http_faults', { type: 'http_error' })).toMatchObject({
+      status: 400,
+      body: { error: expect.stringMatching(/^type: http_error is an HTTP fault; proxy grpc is in tcp mode/) },
+    });
+    expect(await call('POST', '/proxies', { name: 'x', upstream: upstream.url, mode: 'udp' })).toMatchObject({
+      status: 400,
+      body: { error: 'mode: must be one of http, tcp' },
+    });
+    expect(await call('POST', '/proxies', { name: 'x', upstream: 'nowhere', mode: 'tcp' })).toMatchObject({
+      status: 400,
+      body: { error: expect.stringMatching(/^upstream: "nowhere" is not host:port/) },
+    });
+    const toxic = await client.addToxic('grpc', { type: 'slow_close', attributes: { delay: 5 } });
+    expect(toxic).toEqual({ name: 'slow_close_downstream', type: 'slow_close', stream: 'downstream', toxicity: 1, attributes: { delay: 5 } });
+    const active = 'chaos_fault_active{fault="slow_close_downstream",target="grpc"}';
+    expect(metricValue((await call('GET', '/metrics')).body as string, active)).toBe(1);
+    await client.removeToxic('grpc', 'slow_close_downstream');
+    expect(metricValue((await call('GET', '/metrics')).body as string, active)).toBe(0);
+  });
+
+  it('adds, updates and removes the new HTTP faults through the client', async () => {
+    const fault = await client.addHttpFault('bank', { name: 'slow-charges', type: 'delay', attributes: { delay: 150, path: '/charges' } });
+    expect(fault).toEqual({ name: 'slow-charges', type: 'delay', stream: 'upstream', toxicity: 1, attributes: { delay: 150, jitter: 0, path: '/charges' } });
+    expect((await send(server.getProxy('bank').port, { path: '/charges/1' })).elapsedMs).toBeGreaterThan(130);
+    const updated = await client.updateHttpFault('bank', 'slow-charges', { attributes: { path: '/refunds' } });
+    expect(updated.attributes).toEqual({ delay: 150, jitter: 0, path: '/refunds' });
+    expect((await send(server.getProxy('bank').port, { path: '/charges/1' })).elapsedMs).toBeLessThan(130);
+    await client.removeHttpFault('bank', 'slow-charges');
+    expect(await client.listProxies()).toMatchObject({ bank: { http_faults: [] } });
+  });
+});
+
+describe('admin API: populate across modes', () => {
+  it('replaces a proxy whose mode changes, keeps one whose mode does not', async () => {
+    const answer = await call('POST', '/populate', [
+      { name: 'bank', upstream: `127.0.0.1:${upstream.port}`, mode: 'tcp' },
+      { name: 'users', upstream: upstream.url },
+    ]);
+    expect(answer.status).toBe(201);
+    const proxies = await client.listProxies();
+    expect(proxies.bank).toMatchObject({ mode: 'tcp', enabled: true });
+    expect(proxies.users).toMatchObject({ mode: 'http' });
+    expect((await send(server.getProxy('bank').port, { path: '/still-works' })).status).toBe(200);
   });
 });

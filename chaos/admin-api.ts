@@ -1,9 +1,12 @@
 // The admin HTTP API, in Toxiproxy's REST dialect so that existing Toxiproxy
 // clients (Go, Node, toxiproxy-cli) can drive the lab's proxies: /proxies,
 // /proxies/{proxy}/toxics, /reset, /populate, /version, with Toxiproxy's status
-// codes and `{ error, status }` bodies. HTTP-level faults (http_error) have
-// their own collection, /proxies/{proxy}/http_faults, of the same shape.
-// /metrics serves the Prometheus exposition of the fault state and traffic.
+// codes and `{ error, status }` bodies. HTTP-level faults (http_error, delay,
+// slow_body) have their own collection, /proxies/{proxy}/http_faults, of the
+// same shape. A proxy may carry `mode: "tcp"` (a byte-stream proxy, as
+// Toxiproxy's are) instead of the default `"http"`. /partitions cuts every
+// proxy between two groups of services at once. /metrics serves the
+// Prometheus exposition of the fault state and traffic.
 //
 // A dozen routes on node:http need no framework: the route table below is the
 // whole router.
@@ -12,12 +15,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { ChaosError, InvalidSpecError, NotFoundError } from './errors.ts';
-import { type FaultCollection, type FaultSpec, toSpec } from './fault.ts';
+import { type FaultCollection, type FaultSpec, PROXY_MODES, type ProxyMode, toSpec } from './fault.ts';
+import type { FaultProxy } from './fault-proxy.ts';
 import { COLLECTION_NOUN, expected, nameSchema, parseWith } from './fault-spec.ts';
-import type { HttpProxy } from './http-proxy.ts';
 import type { ProxyManager, ProxyPatch, ProxySpec } from './proxy-server.ts';
 
-export const ADMIN_API_VERSION = '0.1.0';
+export const ADMIN_API_VERSION = '0.2.0';
 
 /** Largest admin request body accepted. */
 const MAX_BODY_BYTES = 1 << 20;
@@ -25,6 +28,7 @@ const MAX_BODY_BYTES = 1 << 20;
 /** A proxy as the admin API shows it (Toxiproxy's shape, plus the HTTP faults). */
 export interface ProxyJson {
   name: string;
+  mode: ProxyMode;
   listen: string;
   upstream: string;
   enabled: boolean;
@@ -32,9 +36,10 @@ export interface ProxyJson {
   http_faults: FaultSpec[];
 }
 
-export function proxyJson(proxy: HttpProxy): ProxyJson {
+export function proxyJson(proxy: FaultProxy): ProxyJson {
   return {
     name: proxy.name,
+    mode: proxy.mode,
     listen: proxy.listen,
     upstream: proxy.upstream,
     enabled: proxy.enabled,
@@ -82,6 +87,7 @@ const proxyBodySchema = z.strictObject({
   name: nameSchema,
   listen: z.string(expected('a string of the form host:port')).optional(),
   upstream: z.string(expected('a string of the form http://host:port or host:port')),
+  mode: z.enum(PROXY_MODES, { error: `must be one of ${PROXY_MODES.join(', ')}` }).optional(),
   enabled: z.boolean(expected('a boolean')).optional(),
   // Toxiproxy's clients send back the whole proxy, toxics included; they are read-only here.
   toxics: z.unknown().optional(),
@@ -94,6 +100,7 @@ function toProxySpec(body: z.output<typeof proxyBodySchema>, defaultHost: string
   return {
     name: body.name,
     upstream: body.upstream,
+    ...(body.mode === undefined ? {} : { mode: body.mode }),
     ...(listen ? { listenHost: listen.host, listenPort: listen.port } : {}),
     ...(body.enabled === undefined ? {} : { enabled: body.enabled }),
   };
@@ -123,7 +130,12 @@ function buildRoutes(manager: ProxyManager): Route[] {
           const specs = list.map((entry) => toProxySpec(entry, manager.host));
           const result: ProxyJson[] = [];
           for (const spec of specs) {
-            const existing = manager.listProxies().find((proxy) => proxy.name === spec.name);
+            let existing = manager.listProxies().find((proxy) => proxy.name === spec.name);
+            // A proxy of another mode cannot be updated into this one: it is replaced.
+            if (existing && existing.mode !== (spec.mode ?? 'http')) {
+              await manager.deleteProxy(spec.name);
+              existing = undefined;
+            }
             const proxy = existing
               ? await manager.updateProxy(spec.name, {
                   upstream: spec.upstream,
@@ -167,6 +179,9 @@ function buildRoutes(manager: ProxyManager): Route[] {
             ...(listen ? { listenHost: listen.host, listenPort: listen.port } : {}),
             ...(fields.enabled === undefined ? {} : { enabled: fields.enabled }),
           };
+          if (fields.mode !== undefined && fields.mode !== manager.getProxy(name).mode) {
+            throw new InvalidSpecError([{ field: 'mode', message: 'cannot be changed; delete and re-create the proxy' }]);
+          }
           return { status: 200, body: proxyJson(await manager.updateProxy(name, patch)) };
         },
         DELETE: async ({ proxy }) => {
@@ -176,6 +191,25 @@ function buildRoutes(manager: ProxyManager): Route[] {
       },
     },
   ];
+  routes.push(
+    {
+      segments: ['partitions'],
+      methods: {
+        GET: async () => ({ status: 200, body: manager.listPartitions() }),
+        POST: async (_params, body) => ({ status: 201, body: await manager.addPartition(await body()) }),
+      },
+    },
+    {
+      segments: ['partitions', ':partition'],
+      methods: {
+        GET: async ({ partition }) => ({ status: 200, body: manager.getPartition(partition as string) }),
+        DELETE: async ({ partition }) => {
+          await manager.removePartition(partition as string);
+          return { status: 204 };
+        },
+      },
+    },
+  );
   for (const collection of ['toxics', 'http_faults'] as const satisfies readonly FaultCollection[]) {
     routes.push(
       {
@@ -216,7 +250,7 @@ function findFault(
   proxyName: string | undefined,
   collection: FaultCollection,
   faultName: string | undefined,
-): ReturnType<HttpProxy['removeFault']> {
+): ReturnType<FaultProxy['removeFault']> {
   const fault = manager.getProxy(proxyName as string).getFault(faultName as string);
   if (!fault || fault.collection !== collection) {
     throw new NotFoundError(`${COLLECTION_NOUN[collection]} not found: ${faultName} on proxy ${proxyName}`);

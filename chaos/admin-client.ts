@@ -1,12 +1,14 @@
 // A small typed client of the admin API, for the runner (fault timelines) and
 // tests. Any Toxiproxy client would do for the toxics; this one also knows the
-// http_faults collection and turns every failure into one ChaosClientError
-// carrying the HTTP status and the server's message.
+// http_faults collection, proxy modes and partitions, and turns every failure
+// into one ChaosClientError carrying the HTTP status and the server's message.
 
 import type { ProxyJson } from './admin-api.ts';
-import type { FaultAttributes, FaultSpec, Stream } from './fault.ts';
+import type { FaultAttributes, FaultSpec, ProxyMode, Stream } from './fault.ts';
+import type { PartitionMode } from './partitions.ts';
+import type { PartitionView } from './proxy-server.ts';
 
-export type { ProxyJson };
+export type { PartitionMode, PartitionView, ProxyJson, ProxyMode };
 
 /** A fault as POSTed to /toxics or /http_faults; name defaults to `<type>_<stream>`. */
 export interface FaultInput {
@@ -25,6 +27,17 @@ export interface ProxyInput {
   /** `host:port`; default `<server host>:0`. */
   listen?: string;
   enabled?: boolean;
+  /** http (default) or tcp. */
+  mode?: ProxyMode;
+}
+
+/** A partition as POSTed to /partitions: every proxy between a service of `a` and one of `b` is cut. */
+export interface PartitionInput {
+  name: string;
+  a: string[];
+  b: string[];
+  /** blackhole (default): traffic hangs until the caller's timeout; refuse: connections refused. */
+  mode?: PartitionMode;
 }
 
 export type ChaosClientErrorCode = 'CHAOS_ADMIN_REJECTED' | 'CHAOS_ADMIN_UNREACHABLE';
@@ -56,8 +69,14 @@ export interface ChaosClient {
   updateToxic(proxy: string, name: string, patch: { toxicity?: number; attributes?: FaultAttributes }): Promise<FaultSpec>;
   removeToxic(proxy: string, name: string): Promise<void>;
   addHttpFault(proxy: string, fault: FaultInput): Promise<FaultSpec>;
+  updateHttpFault(proxy: string, name: string, patch: { toxicity?: number; attributes?: FaultAttributes }): Promise<FaultSpec>;
   removeHttpFault(proxy: string, name: string): Promise<void>;
-  /** Remove every toxic and HTTP fault and re-enable every proxy. */
+  /** Cut every proxy between two groups of services; the answer lists the proxies cut. */
+  addPartition(partition: PartitionInput): Promise<PartitionView>;
+  listPartitions(): Promise<PartitionView[]>;
+  /** Heal a partition. */
+  removePartition(name: string): Promise<void>;
+  /** Remove every toxic and HTTP fault, heal every partition and re-enable every proxy. */
   reset(): Promise<void>;
 }
 
@@ -114,7 +133,11 @@ export function createChaosClient(adminUrl: string, token?: string, options: Cha
     updateToxic: (proxy, name, patch) => call('POST', `/proxies/${segment(proxy)}/toxics/${segment(name)}`, patch),
     removeToxic: (proxy, name) => call('DELETE', `/proxies/${segment(proxy)}/toxics/${segment(name)}`),
     addHttpFault: (proxy, fault) => call('POST', `/proxies/${segment(proxy)}/http_faults`, fault),
+    updateHttpFault: (proxy, name, patch) => call('POST', `/proxies/${segment(proxy)}/http_faults/${segment(name)}`, patch),
     removeHttpFault: (proxy, name) => call('DELETE', `/proxies/${segment(proxy)}/http_faults/${segment(name)}`),
+    addPartition: (partition) => call('POST', '/partitions', partition),
+    listPartitions: () => call('GET', '/partitions'),
+    removePartition: (name) => call('DELETE', `/partitions/${segment(name)}`),
     reset: () => call('POST', '/reset'),
   };
 }

@@ -3,9 +3,11 @@
 // runner can import the type and the variable name without starting anything.
 
 import { z } from 'zod';
+import { PROXY_MODES } from './fault.ts';
 import { expected, nameSchema, parseWith } from './fault-spec.ts';
 import { upstreamOrigin } from './http-proxy.ts';
 import { isLoopback } from './proxy-server.ts';
+import { upstreamAddress } from './tcp-proxy.ts';
 
 export const CHAOS_CONFIG_ENV = 'FAULTLINE_CHAOS_CONFIG';
 
@@ -22,17 +24,23 @@ const chaosConfigSchema = z.strictObject({
   token: z.string(expected('a string')).min(1, { error: 'must not be empty' }).optional(),
   proxies: z
     .array(
-      z.strictObject({
-        name: nameSchema.refine((name) => name !== 'admin', { error: '"admin" is reserved for the admin port' }),
-        upstream: z.string(expected('a string of the form http://host:port')).superRefine((upstream, context) => {
+      z
+        .strictObject({
+          name: nameSchema.refine((name) => name !== 'admin', { error: '"admin" is reserved for the admin port' }),
+          upstream: z.string(expected('a string of the form http://host:port')),
+          /** http (default): per-request HTTP faults; tcp: a byte-stream proxy (the gRPC edge). */
+          mode: z.enum(PROXY_MODES, { error: `must be one of ${PROXY_MODES.join(', ')}` }).optional(),
+          listenPort: port.optional(),
+        })
+        .superRefine((proxy, context) => {
+          if (typeof proxy.upstream !== 'string') return;
           try {
-            upstreamOrigin(upstream);
+            if (proxy.mode === 'tcp') upstreamAddress(proxy.upstream);
+            else upstreamOrigin(proxy.upstream);
           } catch (error) {
-            context.addIssue({ code: 'custom', message: (error as Error).message.replace(/^upstream: /, '') });
+            context.addIssue({ code: 'custom', path: ['upstream'], message: (error as Error).message.replace(/^upstream: /, '') });
           }
         }),
-        listenPort: port.optional(),
-      }),
       expected('an array'),
     )
     .superRefine((proxies, context) => {

@@ -1,10 +1,11 @@
 // Chaos events (a fault applied, changed or removed; a proxy switched off or
-// on) go out on node:diagnostics_channel, so a run recorder, a tracer or a
+// on; a partition applied or healed) go out on node:diagnostics_channel, so a run recorder, a tracer or a
 // test can subscribe without the proxy importing any of them. The proxy
 // server also takes them through a plain callback for its metrics and logs.
 
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { FaultCollection, FaultSpec } from './fault.ts';
+import type { PartitionSpec } from './partitions.ts';
 
 /** The diagnostics channel every chaos event is published on. */
 export const CHAOS_CHANNEL = 'faultline:chaos';
@@ -27,10 +28,23 @@ export interface ProxyStateEvent {
   at: number;
 }
 
-export type ChaosEvent = FaultEvent | ProxyStateEvent;
+/** A partition cut a proxy, or healed it; one event per proxy the partition cuts. */
+export interface PartitionEvent {
+  kind: 'partition_applied' | 'partition_removed';
+  proxy: string;
+  partition: PartitionSpec;
+  /** Epoch milliseconds. */
+  at: number;
+}
+
+export type ChaosEvent = FaultEvent | ProxyStateEvent | PartitionEvent;
 
 export function isFaultEvent(event: ChaosEvent): event is FaultEvent {
   return 'fault' in event;
+}
+
+export function isPartitionEvent(event: ChaosEvent): event is PartitionEvent {
+  return 'partition' in event;
 }
 
 const channel = diagnosticsChannel.channel(CHAOS_CHANNEL);

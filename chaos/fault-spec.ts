@@ -87,3 +87,13 @@ export function resolveCommon(type: string, defaultStream: Stream, options: Comm
 
 /** The collection (admin API path segment) and its noun, for messages. */
 export const COLLECTION_NOUN: Record<FaultCollection, string> = { toxics: 'toxic', http_faults: 'HTTP fault' };
+
+/** A non-negative integer count of some unit (bytes). */
+export function nonNegativeInt(unit: string): z.ZodNumber {
+  return z.int(expected(`an integer number of ${unit}`)).min(0, { error: `must be >= 0 (${unit})` });
+}
+
+/** The matcher of a fault that concerns every request (toxics). */
+export function matchAll(): boolean {
+  return true;
+}

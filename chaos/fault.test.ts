@@ -17,9 +17,20 @@ function messageOf(action: () => unknown): string {
 
 describe('fault registry', () => {
   it('registers each type under its collection', () => {
-    expect([...FAULT_TYPES.keys()].sort()).toEqual(['http_error', 'latency']);
-    expect(faultTypesOf('toxics')).toEqual(['latency']);
-    expect(faultTypesOf('http_faults')).toEqual(['http_error']);
+    expect([...FAULT_TYPES.keys()].sort()).toEqual([
+      'bandwidth',
+      'delay',
+      'http_error',
+      'latency',
+      'limit_data',
+      'reset_peer',
+      'slicer',
+      'slow_body',
+      'slow_close',
+      'timeout',
+    ]);
+    expect(faultTypesOf('toxics')).toEqual(['latency', 'bandwidth', 'slow_close', 'timeout', 'reset_peer', 'slicer', 'limit_data']);
+    expect(faultTypesOf('http_faults')).toEqual(['http_error', 'delay', 'slow_body']);
   });
 
   it('fills Toxiproxy defaults: name <type>_<stream>, toxicity 1, per-type stream', () => {

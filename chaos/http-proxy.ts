@@ -4,24 +4,34 @@
 // stream which of its faults apply, so a run with the same seed and the same
 // request order injects the same faults. Faults are decided per request, not
 // per connection as in Toxiproxy: clients keep connections alive, so
-// per-connection sampling would make an error rate meaningless.
+// per-connection sampling would make an error rate meaningless. That holds for
+// the TCP toxics too: here they act on the one exchange they were drawn for
+// (latency delays it, bandwidth and slicer shape its body, limit_data cuts it,
+// timeout swallows it, reset_peer resets its connection); slow_close needs a
+// tcp-mode proxy.
 //
 // The set of active faults is an immutable array replaced on every change, so
-// a request sees one consistent set and the hot path does no locking.
+// a request sees one consistent set and the hot path does no locking; with no
+// faults and no partition a request costs one array-length check.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool } from 'undici';
+import { PassThrough } from 'node:stream';
+import { type Dispatcher, Pool } from 'undici';
 import { HEADER } from '../demo-services/kit/conventions.ts';
-import { ConflictError, InvalidSpecError, NotFoundError } from './errors.ts';
-import { createFault, type Fault, type FaultCollection, type FaultEffect, toSpec, updateFault } from './fault.ts';
-import { type ChaosEvent, type FaultEvent, publishChaosEvent } from './events.ts';
+import { InvalidSpecError } from './errors.ts';
+import type { ChaosEvent } from './events.ts';
+import type { Fault, FaultEffect } from './fault.ts';
+import { createProxyCore, type FaultProxy, formatListen } from './fault-proxy.ts';
+import { createGate } from './gate.ts';
 import { requestHeadersToForward, responseHeadersToForward } from './hop-by-hop.ts';
 import { problemType, sendProblem } from './problem.ts';
-import { mulberry32 } from '../demo-services/kit/random.ts';
+import { type RequestView, requestView } from './request-match.ts';
+import { type ActiveStage, passEnd, passThrough, sleep, type StageContext, type ToxicStage } from './toxic-stage.ts';
+import { mulberry32, type RandomSource } from '../demo-services/kit/random.ts';
 
-/** How the proxy handled one request (label `outcome` of chaos_proxy_requests_total). */
+export { formatListen };
+
+/** How the proxy handled one request (http mode) or connection (tcp mode): label `outcome` of chaos_proxy_requests_total. */
 export type ProxyOutcome = 'forwarded' | 'injected_error' | 'upstream_error';
 
 export interface HttpProxyOptions {
@@ -42,34 +52,8 @@ export interface HttpProxyOptions {
   onOutcome?: (outcome: ProxyOutcome) => void;
 }
 
-export interface HttpProxy {
-  readonly name: string;
-  readonly host: string;
-  /** The bound port (the configured one while disabled). */
-  readonly port: number;
-  /** `host:port`, as Toxiproxy shows `listen`. */
-  readonly listen: string;
-  /** The upstream as it was given. */
-  readonly upstream: string;
-  /** False while the listener is closed: connections are refused, as with Toxiproxy's enabled=false. */
-  readonly enabled: boolean;
-  setEnabled(enabled: boolean): Promise<void>;
-  /** Move the listener to another address (Toxiproxy's listen update): closed, then reopened there when enabled. */
-  setListen(host: string, port: number): Promise<void>;
-  /** Point the proxy at another upstream; requests in flight finish on the old one. */
-  setUpstream(upstream: string): Promise<void>;
-  /** Add a fault, from a typed factory or an admin API body; a name in use is a ConflictError. */
-  addFault(fault: unknown, collection?: FaultCollection): Fault;
-  /** Update toxicity and attributes of a fault (Toxiproxy's update semantics). */
-  updateFault(name: string, patch: unknown): Fault;
-  removeFault(name: string): Fault;
-  getFault(name: string): Fault | undefined;
-  listFaults(collection?: FaultCollection): Fault[];
-  /** Remove every fault. */
-  clearFaults(): void;
-  /** Stop listening, drop connections, remove the faults. */
-  close(): Promise<void>;
-}
+/** An http-mode fault proxy (the common proxy interface; kept under this name for existing callers). */
+export type HttpProxy = FaultProxy;
 
 /** The origin (`http://host:port`) of an upstream given as a URL or as Toxiproxy's `host:port`. */
 export function upstreamOrigin(upstream: string): string {
@@ -89,91 +73,181 @@ export function upstreamOrigin(upstream: string): string {
   return url.origin;
 }
 
-/** `host:port`, with IPv6 hosts bracketed. */
-export function formatListen(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
+type Answer = { fault: Fault; effect: Extract<FaultEffect, { kind: 'respond' }> };
+type Cut = Extract<FaultEffect, { kind: 'blackhole' | 'reset' }>;
+type Shape = Extract<FaultEffect, { kind: 'shape' }>['stage'];
 
 /** What the drawn faults do to one request, decided before any I/O. */
 interface Plan {
   upstreamDelayMs: number;
   downstreamDelayMs: number;
-  upstreamAnswer?: { fault: Fault; effect: Extract<FaultEffect, { kind: 'respond' }> };
-  downstreamAnswer?: { fault: Fault; effect: Extract<FaultEffect, { kind: 'respond' }> };
+  upstreamAnswer?: Answer;
+  downstreamAnswer?: Answer;
+  upstreamCut?: Cut;
+  downstreamCut?: Cut;
+  upstreamShapes: Shape[];
+  downstreamShapes: Shape[];
+  /** Seed of the request's own random stream for its shaping stages (slice sizes). */
+  shapeSeed: number;
 }
 
-const NO_FAULTS: Plan = Object.freeze({ upstreamDelayMs: 0, downstreamDelayMs: 0 });
-
-/** Sleep unless the client goes away first; false when it did. */
-async function delay(ms: number, signal: AbortSignal): Promise<boolean> {
-  try {
-    await sleep(ms, undefined, { signal });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const NO_FAULTS: Plan = Object.freeze({ upstreamDelayMs: 0, downstreamDelayMs: 0, upstreamShapes: [], downstreamShapes: [], shapeSeed: 0 });
 
 /** Per HTTP/1.1 framing, a request has a body only when it says so. */
 function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
 }
 
+/** Resolves once `stream` can take more (or is gone). */
+function drained(stream: NodeJS.WritableStream & { destroyed?: boolean }): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.once('drain', done);
+    stream.once('close', done);
+  });
+}
+
+/** Draw the faults for one request. */
+export function planRequest(faults: readonly Fault[], view: RequestView, random: RandomSource): Plan {
+  if (faults.length === 0) return NO_FAULTS;
+  const decided: Plan = { upstreamDelayMs: 0, downstreamDelayMs: 0, upstreamShapes: [], downstreamShapes: [], shapeSeed: 0 };
+  for (const fault of faults) {
+    if (!fault.decide || !fault.matches(view)) continue;
+    if (!(random() < fault.toxicity)) continue;
+    const effect = fault.decide(random);
+    const upstream = fault.stream === 'upstream';
+    switch (effect.kind) {
+      case 'delay':
+        if (upstream) decided.upstreamDelayMs += effect.ms;
+        else decided.downstreamDelayMs += effect.ms;
+        break;
+      case 'respond':
+        if (upstream) decided.upstreamAnswer ??= { fault, effect };
+        else decided.downstreamAnswer ??= { fault, effect };
+        break;
+      case 'shape':
+        if (decided.upstreamShapes.length + decided.downstreamShapes.length === 0) decided.shapeSeed = Math.floor(random() * 2 ** 32);
+        (upstream ? decided.upstreamShapes : decided.downstreamShapes).push(effect.stage);
+        break;
+      case 'blackhole':
+      case 'reset':
+        if (upstream) decided.upstreamCut ??= effect;
+        else decided.downstreamCut ??= effect;
+        break;
+      default:
+        effect satisfies never;
+    }
+  }
+  return decided;
+}
+
 export async function createHttpProxy(options: HttpProxyOptions): Promise<HttpProxy> {
   const name = options.name;
-  let host = options.listenHost ?? '127.0.0.1';
-  let port = options.listenPort ?? 0;
   let upstream = options.upstream;
   let pool = new Pool(upstreamOrigin(upstream));
   const random = mulberry32(options.seed ?? 0);
-  let faults: readonly Fault[] = [];
-  let enabled = false;
-  let closed = false;
-
-  const emit = (event: ChaosEvent): void => {
-    publishChaosEvent(event);
-    options.onEvent?.(event);
-  };
   const count = (outcome: ProxyOutcome): void => options.onOutcome?.(outcome);
+  // Wired to the proxy core before the listener opens.
+  let faultsNow: () => readonly Fault[] = () => [];
+  const gate = createGate();
 
-  function plan(): Plan {
-    const active = faults;
-    if (active.length === 0) return NO_FAULTS;
-    const decided: Plan = { upstreamDelayMs: 0, downstreamDelayMs: 0 };
-    for (const fault of active) {
-      if (!(random() < fault.toxicity)) continue;
-      const effect = fault.decide(random);
-      switch (effect.kind) {
-        case 'delay':
-          if (fault.stream === 'upstream') decided.upstreamDelayMs += effect.ms;
-          else decided.downstreamDelayMs += effect.ms;
-          break;
-        case 'respond':
-          if (fault.stream === 'upstream') decided.upstreamAnswer ??= { fault, effect };
-          else decided.downstreamAnswer ??= { fault, effect };
-          break;
-        default:
-          effect satisfies never;
-      }
-    }
-    return decided;
-  }
-
-  function answerInjected(req: IncomingMessage, res: ServerResponse, answer: NonNullable<Plan['upstreamAnswer']>): void {
+  function answerInjected(req: IncomingMessage, res: ServerResponse, answer: Answer): void {
     count('injected_error');
     const { fault, effect } = answer;
     sendProblem(req, res, effect.status, effect.problem, { ...effect.headers, [HEADER.faultInjected]: fault.name });
   }
 
+  /** Swallow the exchange, or reset its connection, timed from `since` (when the data on that stream arrived). */
+  async function cutExchange(req: IncomingMessage, cut: Cut, since: number, signal: AbortSignal): Promise<void> {
+    const socket = req.socket;
+    if (cut.kind === 'reset') {
+      if (!(await sleep(since + cut.afterMs - performance.now(), signal))) return;
+      count('injected_error');
+      socket.resetAndDestroy();
+      return;
+    }
+    // A black hole with timeout 0 holds the exchange until the client gives up or the proxy closes.
+    if (cut.closeAfterMs <= 0) {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      return;
+    }
+    if (!(await sleep(since + cut.closeAfterMs - performance.now(), signal))) return;
+    count('injected_error');
+    socket.destroySoon();
+  }
+
+  /** Pass a body through shaping stages into `write`; false when a stage cut the connection. */
+  async function shapeBody(
+    source: AsyncIterable<Buffer>,
+    shapes: readonly Shape[],
+    seed: number,
+    signal: AbortSignal,
+    socket: IncomingMessage['socket'],
+    write: (data: Buffer) => Promise<void>,
+  ): Promise<boolean> {
+    let cut = false;
+    const random = mulberry32(seed);
+    const context: StageContext = {
+      random,
+      state: {},
+      close: () => {
+        cut = true;
+      },
+      reset: () => {
+        cut = true;
+        socket.resetAndDestroy();
+      },
+    };
+    const stages: ActiveStage[] = shapes.map((shape): ActiveStage => ({ stage: shape(context) as ToxicStage, signal }));
+    for await (const data of source) {
+      await passThrough(stages, 0, { data, at: performance.now() }, async (chunk) => {
+        if (!cut && !signal.aborted) await write(chunk.data);
+      });
+      if (cut || signal.aborted) return false;
+    }
+    await passEnd(stages);
+    return !cut;
+  }
+
   async function serve(req: IncomingMessage, res: ServerResponse, decided: Plan): Promise<void> {
+    const arrived = performance.now();
     const abort = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) abort.abort();
     });
-    if (decided.upstreamDelayMs > 0 && !(await delay(decided.upstreamDelayMs, abort.signal))) return;
+    if (!gate.open && !(await gate.wait(abort.signal))) return;
+    if (decided.upstreamCut) {
+      await cutExchange(req, decided.upstreamCut, arrived, abort.signal);
+      return;
+    }
+    if (decided.upstreamDelayMs > 0 && !(await sleep(decided.upstreamDelayMs, abort.signal))) return;
     if (decided.upstreamAnswer) {
       answerInjected(req, res, decided.upstreamAnswer);
       return;
+    }
+    let body: IncomingMessage | PassThrough | null = hasBody(req) ? req : null;
+    if (body && decided.upstreamShapes.length > 0) {
+      const shaped = new PassThrough();
+      body = shaped;
+      shapeBody(req, decided.upstreamShapes, decided.shapeSeed, abort.signal, req.socket, async (data) => {
+        if (!shaped.write(data)) await drained(shaped);
+      }).then(
+        (complete) => {
+          if (complete) {
+            shaped.end();
+            return;
+          }
+          // A stage cut the connection mid-request (limit_data): the upstream request is abandoned too.
+          if (!abort.signal.aborted) count('injected_error');
+          shaped.destroy();
+          req.socket.destroySoon();
+        },
+        () => req.socket.destroy(),
+      );
     }
     const target = pool;
     let response: Awaited<ReturnType<Pool['request']>>;
@@ -182,18 +256,18 @@ export async function createHttpProxy(options: HttpProxyOptions): Promise<HttpPr
         path: req.url ?? '/',
         method: req.method ?? 'GET',
         headers: requestHeadersToForward(req.rawHeaders, req.headers.connection),
-        body: hasBody(req) ? req : null,
+        body,
         signal: abort.signal,
       });
     } catch (error) {
-      if (abort.signal.aborted) return;
-      count('upstream_error');
-      const reason = (error as { code?: string }).code ?? (error as Error).message;
-      sendProblem(req, res, 502, {
-        type: problemType('upstream-unreachable'),
-        title: 'Bad gateway',
-        detail: `proxy ${name} could not reach its upstream ${upstream} (${reason})`,
-      });
+      if (abort.signal.aborted || req.socket.destroyed) return;
+      upstreamFailed(req, res, error);
+      return;
+    }
+    if (decided.downstreamCut) {
+      const answered = performance.now();
+      await response.body.dump().catch(() => undefined);
+      await cutExchange(req, decided.downstreamCut, answered, abort.signal);
       return;
     }
     if (decided.downstreamAnswer) {
@@ -201,141 +275,129 @@ export async function createHttpProxy(options: HttpProxyOptions): Promise<HttpPr
       answerInjected(req, res, decided.downstreamAnswer);
       return;
     }
-    if (decided.downstreamDelayMs > 0 && !(await delay(decided.downstreamDelayMs, abort.signal))) {
+    if (decided.downstreamDelayMs > 0 && !(await sleep(decided.downstreamDelayMs, abort.signal))) {
+      response.body.destroy();
+      return;
+    }
+    if (!gate.open && !(await gate.wait(abort.signal))) {
       response.body.destroy();
       return;
     }
     count('forwarded');
     res.writeHead(response.statusCode, responseHeadersToForward(response.headers));
-    response.body.on('error', () => res.destroy());
-    response.body.pipe(res);
+    if (decided.downstreamShapes.length === 0) {
+      response.body.on('error', () => res.destroy());
+      response.body.pipe(res);
+      return;
+    }
+    const complete = await shapeBody(response.body, decided.downstreamShapes, decided.shapeSeed, abort.signal, req.socket, async (data) => {
+      if (!res.write(data)) await drained(res);
+    }).catch(() => false);
+    if (complete) {
+      res.end();
+      return;
+    }
+    response.body.destroy();
+    req.socket.destroySoon();
+  }
+
+  /** Badly reachable upstream: a 502 problem, unless the answer had started (then all that is left is to cut). */
+  function upstreamFailed(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+    count('upstream_error');
+    const reason = (error as { code?: string }).code ?? (error as Error).message;
+    sendProblem(req, res, 502, {
+      type: problemType('upstream-unreachable'),
+      title: 'Bad gateway',
+      detail: `proxy ${name} could not reach its upstream ${upstream} (${reason})`,
+    });
+  }
+
+  /**
+   * The path of a request no fault and no partition touches: straight onto
+   * undici's dispatcher, the answer written to the client as it arrives,
+   * without the stream objects, timers and abort plumbing the faulted path
+   * needs. This is what the overhead benchmark measures.
+   */
+  function forward(req: IncomingMessage, res: ServerResponse): void {
+    let controller: Dispatcher.DispatchController | undefined;
+    let clientGone = false;
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      clientGone = true;
+      controller?.abort(new Error('client closed the connection'));
+    });
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(started) {
+        controller = started;
+        if (clientGone) started.abort(new Error('client closed the connection'));
+      },
+      onResponseStart(_controller, statusCode, headers) {
+        count('forwarded');
+        res.writeHead(statusCode, responseHeadersToForward(headers));
+      },
+      onResponseData(flowing, chunk) {
+        if (res.write(chunk)) return;
+        flowing.pause();
+        res.once('drain', () => flowing.resume());
+      },
+      onResponseEnd() {
+        res.end();
+      },
+      onResponseError(_controller, error) {
+        if (clientGone) return;
+        if (res.headersSent) res.destroy();
+        else upstreamFailed(req, res, error);
+      },
+    };
+    pool.dispatch(
+      {
+        path: req.url ?? '/',
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: requestHeadersToForward(req.rawHeaders, req.headers.connection),
+        body: hasBody(req) ? req : null,
+      },
+      handler,
+    );
   }
 
   const server: Server = createServer((req, res) => {
-    serve(req, res, plan()).catch(() => res.destroy());
+    const faults = faultsNow();
+    if (faults.length === 0 && gate.open) {
+      forward(req, res);
+      return;
+    }
+    const decided = faults.length === 0 ? NO_FAULTS : planRequest(faults, requestView(req.method, req.url, req.headers), random);
+    serve(req, res, decided).catch(() => res.destroy());
   });
 
-  const listen = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const onError = (error: Error): void => reject(error);
-      server.once('error', onError);
-      server.listen(port, host, () => {
-        server.off('error', onError);
-        port = (server.address() as AddressInfo).port;
-        resolve();
-      });
-    });
-  const stopListening = (): Promise<void> =>
-    new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-
-  let transition: Promise<void> = Promise.resolve();
-  const setEnabled = (wanted: boolean): Promise<void> => {
-    transition = transition
-      .catch(() => undefined)
-      .then(async () => {
-        if (wanted === enabled) return;
-        if (wanted && closed) throw new Error(`proxy ${name} is closed`);
-        if (wanted) await listen();
-        else await stopListening();
-        enabled = wanted;
-        emit({ kind: wanted ? 'proxy_enabled' : 'proxy_disabled', proxy: name, at: Date.now() });
-      });
-    return transition;
-  };
-
-  const findIndex = (faultName: string): number => faults.findIndex((fault) => fault.name === faultName);
-  const mustFind = (faultName: string): Fault => {
-    const fault = faults[findIndex(faultName)];
-    if (!fault) throw new NotFoundError(`fault not found: ${faultName} on proxy ${name}`);
-    return fault;
-  };
-  const isFault = (value: unknown): value is Fault =>
-    typeof value === 'object' && value !== null && typeof (value as Fault).decide === 'function';
-  const faultEvent = (kind: FaultEvent['kind'], fault: Fault): FaultEvent => ({
-    kind,
-    proxy: name,
-    collection: fault.collection,
-    fault: toSpec(fault),
-    at: Date.now(),
-  });
-
-  if (options.enabled !== false) await setEnabled(true);
-
-  const proxy: HttpProxy = {
+  const core = await createProxyCore({
     name,
-    get host() {
-      return host;
-    },
-    get port() {
-      return port;
-    },
-    get listen() {
-      return formatListen(host, port);
-    },
-    get upstream() {
-      return upstream;
-    },
-    get enabled() {
-      return enabled;
-    },
-    setEnabled,
-    async setListen(nextHost, nextPort) {
-      const wasEnabled = enabled;
-      await setEnabled(false);
-      host = nextHost;
-      port = nextPort;
-      if (wasEnabled) await setEnabled(true);
-    },
-    async setUpstream(next) {
+    mode: 'http',
+    host: options.listenHost ?? '127.0.0.1',
+    port: options.listenPort ?? 0,
+    upstream,
+    enabled: false,
+    server,
+    gate,
+    dropConnections: () => server.closeAllConnections(),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    async switchUpstream(next) {
       const nextPool = new Pool(upstreamOrigin(next));
       const previous = pool;
       pool = nextPool;
       upstream = next;
       await previous.close();
     },
-    addFault(input, collection) {
-      const fault = isFault(input) ? input : createFault(input, collection);
-      if (collection && fault.collection !== collection) {
-        throw new InvalidSpecError([{ field: 'type', message: `${fault.type} does not belong in ${collection}` }]);
-      }
-      if (findIndex(fault.name) !== -1) throw new ConflictError(`fault already exists: ${fault.name} on proxy ${name}`);
-      faults = [...faults, fault];
-      emit(faultEvent('fault_applied', fault));
-      return fault;
-    },
-    updateFault(faultName, patch) {
-      const updated = updateFault(mustFind(faultName), patch);
-      faults = faults.map((fault) => (fault.name === faultName ? updated : fault));
-      emit(faultEvent('fault_updated', updated));
-      return updated;
-    },
-    removeFault(faultName) {
-      const removed = mustFind(faultName);
-      faults = faults.filter((fault) => fault !== removed);
-      emit(faultEvent('fault_removed', removed));
-      return removed;
-    },
-    getFault(faultName) {
-      return faults[findIndex(faultName)];
-    },
-    listFaults(collection) {
-      return collection ? faults.filter((fault) => fault.collection === collection) : [...faults];
-    },
-    clearFaults() {
-      const removed = faults;
-      faults = [];
-      for (const fault of removed) emit(faultEvent('fault_removed', fault));
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      proxy.clearFaults();
-      await setEnabled(false);
-      await pool.destroy();
-    },
-  };
-  return proxy;
+    dispose: () => pool.destroy(),
+  });
+  faultsNow = () => core.faults.current;
+  if (options.enabled !== false) {
+    try {
+      await core.proxy.setEnabled(true);
+    } catch (error) {
+      await core.proxy.close();
+      throw error;
+    }
+  }
+  return core.proxy;
 }

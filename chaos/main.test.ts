@@ -87,6 +87,32 @@ describe('chaos main', () => {
     expect(faultLines[0]).toMatchObject({ type: 'http_error', stream: 'upstream', toxicity: 1, attributes: { status: 502 } });
   });
 
+  it('starts tcp-mode proxies and logs partitions', async () => {
+    const config: ChaosConfig = {
+      adminPort: 0,
+      proxies: [
+        { name: 'checkout-payment', upstream: upstream.url, mode: 'tcp' },
+        { name: 'payment-bank', upstream: upstream.url },
+      ],
+    };
+    const { child, stdout } = start(config);
+    const message = await ready(child);
+    expect(Object.keys(message.ports).sort()).toEqual(['admin', 'checkout-payment', 'payment-bank']);
+    const client = createChaosClient(`http://127.0.0.1:${message.ports.admin}`);
+    expect((await client.getProxy('checkout-payment')).mode).toBe('tcp');
+    expect((await send(message.ports['checkout-payment'] as number, { path: '/via-tcp' })).status).toBe(200);
+    await client.addPartition({ name: 'cut', a: ['payment'], b: ['checkout'], mode: 'refuse' });
+    await client.removePartition('cut');
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+    const partitionLines = logLines(stdout()).filter((line) => typeof line.event === 'string' && line.event.startsWith('partition_'));
+    expect(partitionLines.map((line) => [line.event, line.proxy, line.partition, line.mode])).toEqual([
+      ['partition_applied', 'checkout-payment', 'cut', 'refuse'],
+      ['partition_removed', 'checkout-payment', 'cut', 'refuse'],
+    ]);
+  });
+
   it('exits 2 with one line naming every bad field of its config', async () => {
     const { child, stderr } = start({ adminPort: 70000, proxies: [{ name: 'admin', upstream: upstream.url }, { upstream: 5 }] });
     const [code] = (await once(child, 'exit')) as [number | null];

@@ -1,14 +1,15 @@
 // Process entry of the fault proxies: reads FAULTLINE_CHAOS_CONFIG, starts one
-// proxy per configured edge and the Toxiproxy-dialect admin API, announces the
-// bound ports, logs every fault applied or removed as one JSON line, and on
-// shutdown closes everything, so no fault outlives the process.
+// proxy per configured edge (http or tcp mode) and the Toxiproxy-dialect admin
+// API, announces the bound ports, logs every fault and partition applied or
+// removed as one JSON line, and on shutdown closes everything, so no fault
+// outlives the process.
 
 import { pino } from 'pino';
 import { LOG_FIELD } from '../demo-services/kit/conventions.ts';
 import { announceReady, onShutdown, readJsonEnv } from '../demo-services/kit/lifecycle.ts';
 import { CHAOS_CONFIG_ENV, parseChaosConfig } from './config.ts';
 import { ChaosError } from './errors.ts';
-import { isFaultEvent, subscribeChaosEvents } from './events.ts';
+import { isFaultEvent, isPartitionEvent, subscribeChaosEvents } from './events.ts';
 import { createProxyServer, DEFAULT_ADMIN_PORT } from './proxy-server.ts';
 
 const SERVICE = 'chaos';
@@ -28,6 +29,11 @@ try {
 }
 
 subscribeChaosEvents((event) => {
+  if (isPartitionEvent(event)) {
+    const { name, a, b, mode } = event.partition;
+    log.info({ event: event.kind, proxy: event.proxy, partition: name, a, b, mode }, event.kind === 'partition_applied' ? 'partition applied' : 'partition healed');
+    return;
+  }
   if (!isFaultEvent(event)) {
     log.info({ event: event.kind, proxy: event.proxy }, event.kind === 'proxy_enabled' ? 'proxy enabled' : 'proxy disabled');
     return;
@@ -47,6 +53,7 @@ const server = await createProxyServer({
   proxies: config.proxies.map((proxy) => ({
     name: proxy.name,
     upstream: proxy.upstream,
+    ...(proxy.mode === undefined ? {} : { mode: proxy.mode }),
     ...(proxy.listenPort === undefined ? {} : { listenPort: proxy.listenPort }),
   })),
   onError: (error) => log.error({ err: error }, 'admin API error'),
@@ -65,5 +72,8 @@ onShutdown(async (reason) => {
 
 const ports: Record<string, number> = { admin: server.adminPort };
 for (const proxy of server.listProxies()) ports[proxy.name] = proxy.port;
-log.info({ admin: server.adminUrl, proxies: server.listProxies().map((proxy) => ({ name: proxy.name, listen: proxy.listen, upstream: proxy.upstream })) }, 'chaos proxies listening');
+log.info(
+  { admin: server.adminUrl, proxies: server.listProxies().map((proxy) => ({ name: proxy.name, mode: proxy.mode, listen: proxy.listen, upstream: proxy.upstream })) },
+  'chaos proxies listening',
+);
 announceReady(SERVICE, ports);

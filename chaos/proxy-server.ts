@@ -1,8 +1,9 @@
 // One process's set of named fault proxies and the admin listener in front of
-// them. It owns what spans proxies: the name table, each proxy's random seed
-// (derived from the run seed and the proxy name, so every proxy has its own
-// replayable stream), the Prometheus metrics, reset, and the admin API's
-// binding rules (loopback by default; a bearer token required anywhere else).
+// them. It owns what spans proxies: the name table, each proxy's mode (http or
+// tcp) and random seed (derived from the run seed and the proxy name, so every
+// proxy has its own replayable stream), partitions (which cut several proxies
+// at once), the Prometheus metrics, reset, and the admin API's binding rules
+// (loopback by default; a bearer token required anywhere else).
 
 import { createServer, type Server } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
@@ -11,9 +12,13 @@ import { z } from 'zod';
 import { LAB_METRIC, LABEL } from '../demo-services/kit/conventions.ts';
 import { createAdminHandler } from './admin-api.ts';
 import { ChaosError, ConflictError, InvalidSpecError, NotFoundError } from './errors.ts';
-import type { ChaosEvent } from './events.ts';
+import { type ChaosEvent, type PartitionEvent, publishChaosEvent } from './events.ts';
+import { PROXY_MODES, type ProxyMode } from './fault.ts';
+import type { FaultProxy } from './fault-proxy.ts';
 import { expected, nameSchema, parseWith } from './fault-spec.ts';
-import { createHttpProxy, formatListen, type HttpProxy, type ProxyOutcome, upstreamOrigin } from './http-proxy.ts';
+import { createHttpProxy, formatListen, type ProxyOutcome, upstreamOrigin } from './http-proxy.ts';
+import { effectiveCut, parsePartition, type PartitionSpec, proxiesCut } from './partitions.ts';
+import { createTcpProxy, upstreamAddress } from './tcp-proxy.ts';
 import { deriveSeed } from '../demo-services/kit/random.ts';
 
 /** Toxiproxy's admin port, so its clients find us where they expect. */
@@ -23,8 +28,10 @@ const OUTCOMES: readonly ProxyOutcome[] = ['forwarded', 'injected_error', 'upstr
 
 export interface ProxySpec {
   name: string;
-  /** `http://host:port` or Toxiproxy's `host:port`. */
+  /** `http://host:port` or Toxiproxy's `host:port` (tcp mode also takes `tcp://host:port`). */
   upstream: string;
+  /** http (default): HTTP/1.1 reverse proxy with per-request faults; tcp: byte-stream proxy (gRPC, anything over TCP). */
+  mode?: ProxyMode;
   /** Default: the server's host. */
   listenHost?: string;
   /** Default 0 (a free port). */
@@ -57,17 +64,29 @@ export interface ProxyServerOptions {
   onError?: (error: unknown) => void;
 }
 
+/** A partition as the admin API shows it: its spec and the proxies it cuts now. */
+export interface PartitionView extends PartitionSpec {
+  proxies: string[];
+}
+
 /** What the admin API drives. */
 export interface ProxyManager {
   /** The host new proxies listen on when their spec names none. */
   readonly host: string;
-  listProxies(): HttpProxy[];
+  listProxies(): FaultProxy[];
   /** The named proxy, or a NotFoundError. */
-  getProxy(name: string): HttpProxy;
-  createProxy(spec: ProxySpec): Promise<HttpProxy>;
-  updateProxy(name: string, patch: ProxyPatch): Promise<HttpProxy>;
+  getProxy(name: string): FaultProxy;
+  createProxy(spec: ProxySpec): Promise<FaultProxy>;
+  updateProxy(name: string, patch: ProxyPatch): Promise<FaultProxy>;
   deleteProxy(name: string): Promise<void>;
-  /** Remove every fault and re-enable every proxy (Toxiproxy's POST /reset). */
+  /** Cut every proxy between two groups of services; a ConflictError when the name is taken, InvalidSpecError when it cuts nothing. */
+  addPartition(input: unknown): Promise<PartitionView>;
+  listPartitions(): PartitionView[];
+  /** The named partition, or a NotFoundError. */
+  getPartition(name: string): PartitionView;
+  /** Heal a partition. */
+  removePartition(name: string): Promise<void>;
+  /** Remove every fault, heal every partition and re-enable every proxy (Toxiproxy's POST /reset). */
   reset(): Promise<void>;
   /** Prometheus text exposition. */
   metrics(): Promise<{ contentType: string; body: string }>;
@@ -90,6 +109,7 @@ export function isLoopback(host: string): boolean {
 const proxySpecSchema = z.strictObject({
   name: nameSchema,
   upstream: z.string(expected('a string')),
+  mode: z.enum(PROXY_MODES, { error: `must be one of ${PROXY_MODES.join(', ')}` }).optional(),
   listenHost: z.string(expected('a string')).optional(),
   listenPort: z.int(expected('an integer port')).min(0, { error: 'must be 0..65535' }).max(65535, { error: 'must be 0..65535' }).optional(),
   enabled: z.boolean(expected('a boolean')).optional(),
@@ -120,12 +140,15 @@ export async function createProxyServer(options: ProxyServerOptions = {}): Promi
   });
   const proxyRequests = new client.Counter({
     name: LAB_METRIC.proxyRequests,
-    help: 'Requests through the fault proxies, by proxy and outcome.',
+    help: 'Requests (http-mode proxies) or connections (tcp-mode proxies) through the fault proxies, by proxy and outcome.',
     labelNames: [LABEL.proxy, LABEL.outcome],
     registers: [registry],
   });
 
-  const proxies = new Map<string, HttpProxy>();
+  const proxies = new Map<string, FaultProxy>();
+  const partitions = new Map<string, PartitionSpec>();
+  /** Per partition, every proxy it has cut (for the gauge, also proxies deleted since). */
+  const cutBy = new Map<string, Set<string>>();
   const onEvent = (event: ChaosEvent): void => {
     if (event.kind === 'fault_applied' || event.kind === 'fault_updated') {
       faultActive.set({ [LABEL.fault]: event.fault.name, [LABEL.target]: event.proxy }, 1);
@@ -135,20 +158,43 @@ export async function createProxyServer(options: ProxyServerOptions = {}): Promi
     options.onEvent?.(event);
   };
 
-  const getProxy = (name: string): HttpProxy => {
+  const getProxy = (name: string): FaultProxy => {
     const proxy = proxies.get(name);
     if (!proxy) throw new NotFoundError(`proxy not found: ${name}`);
     return proxy;
   };
 
-  const createProxy = async (input: ProxySpec): Promise<HttpProxy> => {
+  const setFaultActive = (partition: string, proxy: string, active: boolean): void => {
+    faultActive.set({ [LABEL.fault]: partition, [LABEL.target]: proxy }, active ? 1 : 0);
+  };
+  const partitionEvents = (kind: PartitionEvent['kind'], partition: PartitionSpec, cut: readonly string[]): void => {
+    const at = Date.now();
+    for (const proxy of cut) {
+      const event: PartitionEvent = { kind, proxy, partition: { ...partition, a: [...partition.a], b: [...partition.b] }, at };
+      publishChaosEvent(event);
+      onEvent(event);
+    }
+  };
+  /** Bring one proxy's cut in line with the partitions in force. */
+  const applyCut = async (proxy: FaultProxy): Promise<void> => {
+    const cut = effectiveCut(partitions.values(), proxy.name);
+    if (cut !== proxy.partition) {
+      await proxy.setPartition(cut).catch((error: unknown) => {
+        throw bindError(error, proxy.host, proxy.port);
+      });
+    }
+  };
+
+  const createProxy = async (input: ProxySpec): Promise<FaultProxy> => {
     const spec = parseWith(proxySpecSchema, input);
-    upstreamOrigin(spec.upstream);
+    const mode = spec.mode ?? 'http';
+    if (mode === 'http') upstreamOrigin(spec.upstream);
+    else upstreamAddress(spec.upstream);
     if (proxies.has(spec.name)) throw new ConflictError(`proxy already exists: ${spec.name}`);
     const listenHost = spec.listenHost ?? host;
     const listenPort = spec.listenPort ?? 0;
     for (const outcome of OUTCOMES) proxyRequests.inc({ [LABEL.proxy]: spec.name, [LABEL.outcome]: outcome }, 0);
-    const proxy = await createHttpProxy({
+    const proxyOptions = {
       name: spec.name,
       listenHost,
       listenPort,
@@ -156,8 +202,9 @@ export async function createProxyServer(options: ProxyServerOptions = {}): Promi
       seed: deriveSeed(seed, spec.name),
       ...(spec.enabled === undefined ? {} : { enabled: spec.enabled }),
       onEvent,
-      onOutcome: (outcome) => proxyRequests.inc({ [LABEL.proxy]: spec.name, [LABEL.outcome]: outcome }),
-    }).catch((error: unknown) => {
+      onOutcome: (outcome: ProxyOutcome) => proxyRequests.inc({ [LABEL.proxy]: spec.name, [LABEL.outcome]: outcome }),
+    };
+    const proxy = await (mode === 'http' ? createHttpProxy(proxyOptions) : createTcpProxy(proxyOptions)).catch((error: unknown) => {
       throw bindError(error, listenHost, listenPort);
     });
     // Two creations of one name can race across the await; the first one wins.
@@ -166,11 +213,37 @@ export async function createProxyServer(options: ProxyServerOptions = {}): Promi
       throw new ConflictError(`proxy already exists: ${spec.name}`);
     }
     proxies.set(spec.name, proxy);
+    // A partition in force also cuts the proxies created after it.
+    for (const [name, partition] of partitions) {
+      if (effectiveCut([partition], spec.name) === undefined) continue;
+      cutBy.get(name)?.add(spec.name);
+      setFaultActive(name, spec.name, true);
+      partitionEvents('partition_applied', partition, [spec.name]);
+    }
+    await applyCut(proxy);
     return proxy;
   };
 
+  const partitionView = (partition: PartitionSpec): PartitionView => ({
+    ...partition,
+    a: [...partition.a],
+    b: [...partition.b],
+    proxies: [...proxies.keys()].filter((name) => effectiveCut([partition], name) !== undefined).sort(),
+  });
+
+  const healPartition = async (name: string): Promise<void> => {
+    const partition = partitions.get(name);
+    if (!partition) throw new NotFoundError(`partition not found: ${name}`);
+    partitions.delete(name);
+    const cut = [...(cutBy.get(name) ?? [])].sort();
+    cutBy.delete(name);
+    for (const proxy of cut) setFaultActive(name, proxy, false);
+    await Promise.all(cut.flatMap((proxyName) => (proxies.has(proxyName) ? [applyCut(proxies.get(proxyName) as FaultProxy)] : [])));
+    partitionEvents('partition_removed', partition, cut);
+  };
+
   /** Re-opening a listener can find its port taken meanwhile; that is a conflict, not a crash. */
-  const enable = (proxy: HttpProxy, enabled: boolean): Promise<void> =>
+  const enable = (proxy: FaultProxy, enabled: boolean): Promise<void> =>
     proxy.setEnabled(enabled).catch((error: unknown) => {
       throw bindError(error, proxy.host, proxy.port);
     });
@@ -183,6 +256,9 @@ export async function createProxyServer(options: ProxyServerOptions = {}): Promi
     async updateProxy(name, patch) {
       const proxy = getProxy(name);
       const fields = parseWith(proxySpecSchema.omit({ name: true }).partial(), patch);
+      if (fields.mode !== undefined && fields.mode !== proxy.mode) {
+        throw new InvalidSpecError([{ field: 'mode', message: 'cannot be changed; delete and re-create the proxy' }]);
+      }
       if (fields.upstream !== undefined && fields.upstream !== proxy.upstream) await proxy.setUpstream(fields.upstream);
       const nextHost = fields.listenHost ?? proxy.host;
       const nextPort = fields.listenPort ?? proxy.port;
@@ -199,7 +275,26 @@ export async function createProxyServer(options: ProxyServerOptions = {}): Promi
       proxies.delete(name);
       await proxy.close();
     },
+    async addPartition(input) {
+      const partition = parsePartition(input);
+      if (partitions.has(partition.name)) throw new ConflictError(`partition already exists: ${partition.name}`);
+      const cut = proxiesCut(partition, [...proxies.keys()]);
+      partitions.set(partition.name, partition);
+      cutBy.set(partition.name, new Set(cut));
+      for (const proxy of cut) setFaultActive(partition.name, proxy, true);
+      await Promise.all(cut.map((name) => applyCut(getProxy(name))));
+      partitionEvents('partition_applied', partition, cut);
+      return partitionView(partition);
+    },
+    listPartitions: () => [...partitions.values()].map(partitionView),
+    getPartition(name) {
+      const partition = partitions.get(name);
+      if (!partition) throw new NotFoundError(`partition not found: ${name}`);
+      return partitionView(partition);
+    },
+    removePartition: healPartition,
     async reset() {
+      for (const name of [...partitions.keys()]) await healPartition(name);
       for (const proxy of proxies.values()) {
         proxy.clearFaults();
         await enable(proxy, true);

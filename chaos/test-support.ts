@@ -1,10 +1,11 @@
 // Shared pieces of the chaos tests: a real upstream HTTP server that records
-// what reached it, and a plain node:http client that returns status, headers
-// and body and can be pinned to one keep-alive connection.
+// what reached it, a plain node:http client that returns status, headers
+// and body and can be pinned to one keep-alive connection, and raw TCP
+// servers and clients that record every chunk with its arrival time.
 
 import { createHash } from 'node:crypto';
 import { Agent, createServer, type IncomingHttpHeaders, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 
 export interface SeenRequest {
@@ -185,4 +186,95 @@ export function refused(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(true));
   });
+}
+
+export interface TestTcpServer {
+  port: number;
+  /** Sockets accepted so far. */
+  sockets: Socket[];
+  close(): Promise<void>;
+}
+
+/** A TCP server on 127.0.0.1:0 that hands each connection to `handler`. */
+export async function startTcpServer(handler: (socket: Socket) => void, options: { allowHalfOpen?: boolean } = {}): Promise<TestTcpServer> {
+  const sockets: Socket[] = [];
+  const server = createNetServer({ allowHalfOpen: options.allowHalfOpen ?? false }, (socket) => {
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    handler(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    sockets,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** An upstream that echoes every byte back and ends when the client ends. */
+export function startEchoServer(): Promise<TestTcpServer> {
+  return startTcpServer((socket) => socket.pipe(socket));
+}
+
+export interface TestTcpClient {
+  socket: Socket;
+  /** Every chunk received, with performance.now() at its arrival. */
+  chunks: Array<{ data: Buffer; at: number }>;
+  received(): Buffer;
+  /** Resolves when the socket closes: how (end = FIN seen first, error = its code) and when. */
+  closed: Promise<{ how: 'end' | 'error'; code?: string; at: number }>;
+  /** Resolves once at least `bytes` bytes have arrived. */
+  receivedAtLeast(bytes: number): Promise<void>;
+}
+
+export async function openTcpClient(port: number): Promise<TestTcpClient> {
+  const socket = connect({ port, host: '127.0.0.1', noDelay: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  });
+  const chunks: Array<{ data: Buffer; at: number }> = [];
+  let sawEnd = false;
+  let errorCode: string | undefined;
+  const waiters: Array<() => void> = [];
+  const total = (): number => chunks.reduce((sum, chunk) => sum + chunk.data.length, 0);
+  socket.on('data', (data: Buffer) => {
+    chunks.push({ data, at: performance.now() });
+    for (const wake of waiters.splice(0)) wake();
+  });
+  socket.on('end', () => {
+    sawEnd = true;
+  });
+  socket.on('error', (error: NodeJS.ErrnoException) => {
+    errorCode = error.code ?? error.message;
+  });
+  const closed = new Promise<{ how: 'end' | 'error'; code?: string; at: number }>((resolve) => {
+    socket.once('close', () => {
+      const at = performance.now();
+      for (const wake of waiters.splice(0)) wake();
+      resolve(errorCode !== undefined && !sawEnd ? { how: 'error', code: errorCode, at } : { how: 'end', at });
+    });
+  });
+  return {
+    socket,
+    chunks,
+    received: () => Buffer.concat(chunks.map((chunk) => chunk.data)),
+    closed,
+    async receivedAtLeast(bytes) {
+      while (total() < bytes && !socket.destroyed) await new Promise<void>((resolve) => waiters.push(resolve));
+      if (total() < bytes) throw new Error(`connection closed after ${total()} of ${bytes} bytes`);
+    },
+  };
+}
+
+/** Resolves with 'timeout' if `promise` has not settled within `ms`. */
+export function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  return Promise.race([promise, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref())]);
 }

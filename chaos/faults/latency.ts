@@ -1,10 +1,14 @@
 // Latency with jitter, in Toxiproxy's names and units: `latency` ms plus a
-// uniform draw in [-jitter, +jitter] ms, never below zero. Upstream delays the
-// request before it is forwarded; downstream delays the answer.
+// uniform draw in [-jitter, +jitter] ms, never below zero. In http mode,
+// upstream delays the request before it is forwarded and downstream delays the
+// answer, drawn per request. In tcp mode every chunk is held until `latency`
+// (± jitter, drawn per chunk) after it was read, as Toxiproxy does, so a
+// stream is delayed without its throughput being cut.
 
 import { z } from 'zod';
-import type { Fault, FaultType } from '../fault.ts';
-import { type CommonOptions, nonNegative, parseWith, resolveCommon } from '../fault-spec.ts';
+import type { FaultType, HttpModeFault } from '../fault.ts';
+import { type CommonOptions, matchAll, nonNegative, parseWith, resolveCommon } from '../fault-spec.ts';
+import { sleep } from '../toxic-stage.ts';
 
 const attributesSchema = z.strictObject({
   latency: nonNegative('milliseconds'),
@@ -17,17 +21,28 @@ export const latencyType: FaultType<LatencyAttributes> = {
   type: 'latency',
   collection: 'toxics',
   defaultStream: 'downstream',
+  modes: ['http', 'tcp'],
   attributes: attributesSchema,
-  create(common, attributes): Fault {
+  create(common, attributes): HttpModeFault {
     const { latency, jitter } = attributes;
+    const draw = (random: () => number): number => Math.max(0, jitter === 0 ? latency : latency + (random() * 2 - 1) * jitter);
     return {
       ...common,
       type: 'latency',
       collection: 'toxics',
+      modes: latencyType.modes,
       attributes: Object.freeze({ latency, jitter }),
+      matches: matchAll,
       decide(random) {
-        const ms = jitter === 0 ? latency : latency + (random() * 2 - 1) * jitter;
-        return { kind: 'delay', ms: Math.max(0, ms) };
+        return { kind: 'delay', ms: draw(random) };
+      },
+      createStage({ random }) {
+        return {
+          async *process(chunk, signal) {
+            await sleep(chunk.at + draw(random) - performance.now(), signal);
+            yield chunk;
+          },
+        };
       },
     };
   },
@@ -40,9 +55,9 @@ export interface LatencyOptions extends CommonOptions {
   jitter?: number;
 }
 
-/** `latency({ latency: 200, jitter: 50 })`: 150..250 ms added to each request it applies to. */
-export function latency(options: LatencyOptions): Fault {
+/** `latency({ latency: 200, jitter: 50 })`: 150..250 ms added to each request (http) or chunk (tcp) it applies to. */
+export function latency(options: LatencyOptions): HttpModeFault {
   const common = resolveCommon(latencyType.type, latencyType.defaultStream, options);
   const attributes = parseWith(attributesSchema, { latency: options.latency, jitter: options.jitter }, 'attributes');
-  return latencyType.create(common, attributes);
+  return latencyType.create(common, attributes) as HttpModeFault;
 }

@@ -1,0 +1,198 @@
+// What a fault proxy costs when it injects nothing, in both modes, against a
+// direct connection measured in the same run (DESIGN goals: under 0.2 ms
+// added at p50 per hop, at least 0.8 of direct throughput).
+//
+// Three processes, as in the lab: an upstream HTTP server, the chaos process
+// (one http-mode and one tcp-mode proxy in front of that upstream, no
+// faults), and this one as the client. Measured:
+// - latency: sequential GETs on one keep-alive connection, the three paths
+//   interleaved in rounds so drift hits all of them alike; p50 and p99 of
+//   each, and what the proxy adds to the direct path's;
+// - request throughput: autocannon, closed loop, N connections, small answers;
+// - bulk throughput: MB/s of large answers streamed one after another.
+//
+//   node bench/proxy-overhead.ts [--rounds 10] [--per-round 2000] [--duration 5] [--connections 32]
+//
+// Prints a markdown table with the command line and the machine.
+
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism, cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { Client } from 'undici';
+import { createProxyServer } from '../chaos/proxy-server.ts';
+
+const SMALL_BODY = Buffer.from(JSON.stringify({ id: 'ch_0001', status: 'approved', amount: 4200, currency: 'EUR' }));
+const BULK_BYTES = 8 * 1024 * 1024;
+
+interface Ports {
+  upstream?: number;
+  http?: number;
+  tcp?: number;
+}
+
+async function runUpstream(): Promise<void> {
+  const bulk = Buffer.alloc(BULK_BYTES, 7);
+  const server = createServer((req, res) => {
+    if (req.url === '/bulk') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bulk.length });
+      res.end(bulk);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': SMALL_BODY.length });
+    res.end(SMALL_BODY);
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => process.send?.({ upstream: (server.address() as AddressInfo).port } satisfies Ports));
+  process.on('disconnect', () => process.exit(0));
+}
+
+async function runProxies(upstreamPort: number): Promise<void> {
+  const upstream = `http://127.0.0.1:${upstreamPort}`;
+  const server = await createProxyServer({
+    adminPort: 0,
+    proxies: [
+      { name: 'bench-http', upstream, mode: 'http' },
+      { name: 'bench-tcp', upstream, mode: 'tcp' },
+    ],
+  });
+  process.send?.({ http: server.getProxy('bench-http').port, tcp: server.getProxy('bench-tcp').port } satisfies Ports);
+  process.on('disconnect', () => {
+    void server.close().finally(() => process.exit(0));
+  });
+}
+
+function start(role: string, ...args: string[]): { child: ChildProcess; ports: Promise<Ports> } {
+  const child = fork(new URL(import.meta.url).pathname, ['--role', role, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ports = new Promise<Ports>((resolve, reject) => {
+    child.once('message', (message) => resolve(message as Ports));
+    child.once('exit', (code) => reject(new Error(`${role} exited with ${code} before it was ready`)));
+  });
+  return { child, ports };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+async function oneRequest(client: Client, path: string): Promise<number> {
+  const started = performance.now();
+  const { statusCode, body } = await client.request({ method: 'GET', path });
+  await body.dump();
+  if (statusCode !== 200) throw new Error(`GET ${path}: ${statusCode}`);
+  return performance.now() - started;
+}
+
+interface PathResult {
+  name: string;
+  port: number;
+  latencies: number[];
+  rps?: number;
+  mbps?: number;
+}
+
+async function measureLatency(paths: PathResult[], rounds: number, perRound: number): Promise<void> {
+  const clients = new Map(paths.map((path) => [path.name, new Client(`http://127.0.0.1:${path.port}`, { pipelining: 1 })]));
+  try {
+    for (const path of paths) for (let i = 0; i < 500; i += 1) await oneRequest(clients.get(path.name) as Client, '/small');
+    for (let round = 0; round < rounds; round += 1) {
+      // Rotate the order each round so no path is always measured first.
+      const order = paths.map((_, i) => paths[(i + round) % paths.length] as PathResult);
+      for (const path of order) {
+        const client = clients.get(path.name) as Client;
+        for (let i = 0; i < perRound; i += 1) path.latencies.push(await oneRequest(client, '/small'));
+      }
+    }
+  } finally {
+    await Promise.all([...clients.values()].map((client) => client.close()));
+  }
+}
+
+async function measureBulk(path: PathResult, transfers: number): Promise<void> {
+  const client = new Client(`http://127.0.0.1:${path.port}`);
+  try {
+    await oneRequest(client, '/bulk');
+    const started = performance.now();
+    for (let i = 0; i < transfers; i += 1) await oneRequest(client, '/bulk');
+    path.mbps = (transfers * BULK_BYTES) / 1e6 / ((performance.now() - started) / 1000);
+  } finally {
+    await client.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      role: { type: 'string' },
+      upstream: { type: 'string' },
+      rounds: { type: 'string', default: '10' },
+      'per-round': { type: 'string', default: '2000' },
+      duration: { type: 'string', default: '5' },
+      connections: { type: 'string', default: '32' },
+      transfers: { type: 'string', default: '40' },
+    },
+  });
+  if (values.role === 'upstream') return runUpstream();
+  if (values.role === 'proxies') return runProxies(Number(values.upstream));
+
+  const rounds = Number(values.rounds);
+  const perRound = Number(values['per-round']);
+  const duration = Number(values.duration);
+  const connections = Number(values.connections);
+  const transfers = Number(values.transfers);
+  const upstream = start('upstream');
+  const upstreamPort = (await upstream.ports).upstream as number;
+  const proxies = start('proxies', '--upstream', String(upstreamPort));
+  const proxyPorts = await proxies.ports;
+  try {
+    const paths: PathResult[] = [
+      { name: 'direct', port: upstreamPort, latencies: [] },
+      { name: 'http-mode proxy', port: proxyPorts.http as number, latencies: [] },
+      { name: 'tcp-mode proxy', port: proxyPorts.tcp as number, latencies: [] },
+    ];
+    await measureLatency(paths, rounds, perRound);
+    for (const path of paths) {
+      await autocannon({ url: `http://127.0.0.1:${path.port}/small`, connections, duration: 1 });
+      const result = await autocannon({ url: `http://127.0.0.1:${path.port}/small`, connections, duration });
+      if (result.errors > 0 || result.non2xx > 0) throw new Error(`${path.name}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
+      path.rps = result.requests.average;
+    }
+    for (const path of paths) await measureBulk(path, transfers);
+    process.stdout.write(render(paths, { rounds, perRound, duration, connections, transfers }));
+  } finally {
+    proxies.child.disconnect();
+    upstream.child.disconnect();
+    await Promise.all([once(proxies.child, 'exit'), once(upstream.child, 'exit')]);
+  }
+}
+
+function render(paths: PathResult[], settings: { rounds: number; perRound: number; duration: number; connections: number; transfers: number }): string {
+  const direct = paths[0] as PathResult;
+  const sortedDirect = [...direct.latencies].sort((a, b) => a - b);
+  const ms = (value: number): string => value.toFixed(3);
+  const ratio = (value: number | undefined, base: number | undefined): string => (value === undefined || !base ? '-' : (value / base).toFixed(2));
+  const rows = paths.map((path) => {
+    const sorted = [...path.latencies].sort((a, b) => a - b);
+    const p50 = percentile(sorted, 50);
+    const p99 = percentile(sorted, 99);
+    const added = path === direct ? ['-', '-'] : [ms(p50 - percentile(sortedDirect, 50)), ms(p99 - percentile(sortedDirect, 99))];
+    return `| ${path.name} | ${ms(p50)} | ${ms(p99)} | ${added[0]} | ${added[1]} | ${Math.round(path.rps ?? 0)} | ${ratio(path.rps, direct.rps)} | ${(path.mbps ?? 0).toFixed(0)} | ${ratio(path.mbps, direct.mbps)} |`;
+  });
+  const command = `node bench/proxy-overhead.ts --rounds ${settings.rounds} --per-round ${settings.perRound} --duration ${settings.duration} --connections ${settings.connections} --transfers ${settings.transfers}`;
+  return [
+    `Command: \`${command}\``,
+    `Machine: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}; upstream, proxies and client in three processes.`,
+    '',
+    `| path | p50 ms | p99 ms | added p50 ms | added p99 ms | req/s (${settings.connections} conns, ${settings.duration}s) | vs direct | MB/s (8 MiB answers) | vs direct |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+    '',
+    `Latency: ${settings.rounds} rounds x ${settings.perRound} sequential GETs per path on one keep-alive connection, paths interleaved; 64-byte JSON answers.`,
+    '',
+  ].join('\n');
+}
+
+await main();

@@ -1,0 +1,183 @@
+// What the Chaos Mesh exporter takes: a scenario's faults on a timeline, each
+// one a kind Chaos Mesh can express (network, HTTP, pod, stress) aimed at an
+// edge `caller->dependency`, a service, or two groups of services. The type is
+// the exporter's own, not the runner's scenario format, so that the lead can
+// map any scenario fault kind onto it (fromScenario maps the two kinds
+// scenarios have today, http_error and latency). Input is validated once with
+// zod, every bad field reported with its path.
+
+import { z } from 'zod';
+import { InvalidSpecError } from '../errors.ts';
+import { parseWith } from '../fault-spec.ts';
+
+const serviceName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*$/, { error: 'must be a service name (lowercase letters, digits and dashes)' });
+const edge = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*->[a-z][a-z0-9-]*$/, { error: "must name an edge as 'caller->dependency'" });
+const faultName = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$/, { error: 'must be 1-42 lowercase letters, digits and dashes (a Kubernetes name part)' });
+const ms = z.number().min(0, { error: 'must be >= 0 (milliseconds)' });
+/** Share of requests or packets (0..1]; Chaos Mesh can only approximate a share below 1 by a share of pods. */
+const rate = z.number().gt(0, { error: 'must be > 0' }).max(1, { error: 'must be <= 1' }).optional();
+const count = z.int().min(1, { error: 'must be >= 1' }).optional();
+/** HTTP faults may narrow by path (Chaos Mesh wildcards) and method. */
+const httpMatch = {
+  path: z.string().regex(/^\//, { error: 'must start with /' }).optional(),
+  method: z.string().regex(/^[A-Z]+$/, { error: 'must be an upper-case HTTP method' }).optional(),
+};
+/** An HTTP fault acts on the dependency's pods: name the edge, or the service directly. */
+const httpTarget = { edge: edge.optional(), service: serviceName.optional() };
+
+const timing = {
+  name: faultName,
+  /** Offset from the start of the run. */
+  startMs: ms,
+  durationMs: z.number().gt(0, { error: 'must be > 0 (milliseconds)' }),
+};
+
+const faultSchema = z
+  .discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('latency'), ...timing, edge, latencyMs: ms, jitterMs: ms.default(0), rate }),
+    z.strictObject({ kind: z.literal('bandwidth'), ...timing, edge, bytesPerSecond: z.number().min(1, { error: 'must be >= 1 (bytes per second)' }) }),
+    z.strictObject({ kind: z.literal('loss'), ...timing, edge, percent: z.number().gt(0, { error: 'must be > 0' }).max(100, { error: 'must be <= 100' }) }),
+    /** Every packet dropped (Toxiproxy's timeout toxic, a black hole). */
+    z.strictObject({ kind: z.literal('blackhole'), ...timing, edge }),
+    z.strictObject({
+      kind: z.literal('partition'),
+      ...timing,
+      a: z.array(serviceName).min(1, { error: 'must name at least one service' }),
+      b: z.array(serviceName).min(1, { error: 'must name at least one service' }),
+      mode: z.enum(['blackhole', 'refuse']).default('blackhole'),
+    }),
+    z.strictObject({
+      kind: z.literal('http_error'),
+      ...timing,
+      ...httpTarget,
+      status: z.int().min(400).max(599).default(503),
+      /** upstream: the request never reaches the dependency (the lab's default); downstream: its answer is replaced. */
+      stream: z.enum(['upstream', 'downstream']).default('upstream'),
+      rate,
+      ...httpMatch,
+    }),
+    z.strictObject({ kind: z.literal('http_delay'), ...timing, ...httpTarget, delayMs: ms, rate, ...httpMatch }),
+    /** The connection is cut without an answer. */
+    z.strictObject({ kind: z.literal('http_abort'), ...timing, ...httpTarget, rate, ...httpMatch }),
+    z.strictObject({ kind: z.literal('pod_kill'), ...timing, service: serviceName, count }),
+    z.strictObject({ kind: z.literal('pod_failure'), ...timing, service: serviceName, count }),
+    z.strictObject({ kind: z.literal('container_kill'), ...timing, service: serviceName, container: z.string().min(1), count }),
+    z.strictObject({
+      kind: z.literal('cpu_stress'),
+      ...timing,
+      service: serviceName,
+      workers: z.int().min(1).max(8192).default(1),
+      /** Percent of one CPU per worker. */
+      load: z.int().min(0).max(100).default(100),
+    }),
+    z.strictObject({
+      kind: z.literal('memory_stress'),
+      ...timing,
+      service: serviceName,
+      workers: z.int().min(1).max(8192).default(1),
+      /** Per worker: `256MB`, `1GB` or a percentage of memory `50%`. */
+      size: z.string().regex(/^\d+(\.\d+)?(B|KB|MB|GB|TB|%)$/i, { error: "must be a size such as '256MB' or '50%'" }),
+    }),
+  ])
+  .superRefine((fault, context) => {
+    if (fault.kind !== 'http_error' && fault.kind !== 'http_delay' && fault.kind !== 'http_abort') return;
+    if ((fault.edge === undefined) === (fault.service === undefined)) {
+      context.addIssue({ code: 'custom', path: ['edge'], message: 'give either edge or service' });
+    }
+  });
+
+const scenarioSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$/, { error: 'must be 1-42 lowercase letters, digits and dashes' }),
+  /** Length of the whole run: the workflow's deadline. */
+  durationMs: z.number().gt(0, { error: 'must be > 0 (milliseconds)' }),
+  /** Where the scenario came from, shown in the manifests' annotations. */
+  source: z.string().optional(),
+  faults: z.array(faultSchema).min(1, { error: 'must hold at least one fault to export' }),
+});
+
+export type ChaosMeshScenarioInput = z.input<typeof scenarioSchema>;
+export type ChaosMeshScenario = z.output<typeof scenarioSchema>;
+export type ChaosMeshFault = ChaosMeshScenario['faults'][number];
+export type ChaosMeshFaultKind = ChaosMeshFault['kind'];
+
+/** Validate exporter input; throws an InvalidSpecError naming every bad field, or one that ends after the run. */
+export function parseChaosMeshScenario(input: unknown): ChaosMeshScenario {
+  const scenario = parseWith(scenarioSchema, input);
+  const problems: Array<{ field: string; message: string }> = [];
+  const names = new Set<string>();
+  scenario.faults.forEach((fault, index) => {
+    if (names.has(fault.name)) problems.push({ field: `faults.${index}.name`, message: `'${fault.name}' is used twice` });
+    names.add(fault.name);
+    if (fault.startMs + fault.durationMs > scenario.durationMs) {
+      problems.push({ field: `faults.${index}`, message: `ends after the run (${scenario.durationMs} ms)` });
+    }
+  });
+  if (problems.length > 0) throw new InvalidSpecError(problems);
+  return scenario;
+}
+
+/** The parts of a runner scenario (runner/scenario.ts) the mapping reads; the runner's parsed Scenario fits it. */
+export interface ScenarioLike {
+  name: string;
+  phases: ReadonlyArray<{ name: string; duration: number }>;
+  faults: ReadonlyArray<{
+    type: string;
+    name: string;
+    edge: string;
+    phase?: string | undefined;
+    at?: number | undefined;
+    duration?: number | undefined;
+    status?: number | undefined;
+    rate?: number | undefined;
+    latency?: number | undefined;
+    jitter?: number | undefined;
+  }>;
+}
+
+/** The scenario fault types fromScenario maps, and onto what. */
+export const MAPPED_SCENARIO_FAULTS = { http_error: 'http_error', latency: 'latency' } as const;
+
+/**
+ * Map a scenario onto the exporter's input: phases become offsets, each fault
+ * keeps its name and timing, and its type becomes a Chaos Mesh fault kind.
+ * Defaults are the scenario format's (status 503, rate 1, jitter 0).
+ */
+export function fromScenario(scenario: ScenarioLike, source?: string): ChaosMeshScenario {
+  const windows = new Map<string, { startMs: number; endMs: number }>();
+  let at = 0;
+  for (const phase of scenario.phases) {
+    windows.set(phase.name, { startMs: at, endMs: at + phase.duration });
+    at += phase.duration;
+  }
+  const problems: Array<{ field: string; message: string }> = [];
+  const faults = scenario.faults.flatMap((fault, index): ChaosMeshScenarioInput['faults'] => {
+    const window = fault.phase === undefined ? undefined : windows.get(fault.phase);
+    if (fault.phase !== undefined && !window) {
+      problems.push({ field: `faults.${index}.phase`, message: `no phase named '${fault.phase}'` });
+      return [];
+    }
+    const startMs = window ? window.startMs : (fault.at ?? 0);
+    const durationMs = window ? window.endMs - window.startMs : (fault.duration ?? 0);
+    const timing = { name: fault.name, startMs, durationMs };
+    switch (fault.type) {
+      case 'http_error':
+        return [{ kind: 'http_error', ...timing, edge: fault.edge, status: fault.status ?? 503, rate: fault.rate ?? 1 }];
+      case 'latency':
+        return [{ kind: 'latency', ...timing, edge: fault.edge, latencyMs: fault.latency ?? 0, jitterMs: fault.jitter ?? 0, rate: fault.rate ?? 1 }];
+      default:
+        problems.push({
+          field: `faults.${index}.type`,
+          message: `no Chaos Mesh mapping for '${fault.type}' (mapped: ${Object.keys(MAPPED_SCENARIO_FAULTS).join(', ')}); add one in chaos/chaos-mesh/faults.ts fromScenario`,
+        });
+        return [];
+    }
+  });
+  if (problems.length > 0) throw new InvalidSpecError(problems);
+  return parseChaosMeshScenario({ name: scenario.name, durationMs: at, ...(source === undefined ? {} : { source }), faults });
+}
