@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'runs/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'runs/**', 'coverage/**', '.lab/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -5,32 +5,35 @@
 import { createChaosClient } from '../chaos/admin-client.ts';
 import type { FaultTarget } from './fault-timeline.ts';
 import type { FaultSpec } from './scenario.ts';
-import { proxyForEdge } from './topology.ts';
+import { proxiesForEdge } from './topology.ts';
 
 export function chaosFaultTarget(adminUrl: string): FaultTarget & { reset(): Promise<void> } {
   const client = createChaosClient(adminUrl);
   return {
+    // An edge to a replicated service is one proxy per instance: the fault goes on all of them.
     async apply(fault: FaultSpec) {
-      const proxy = proxyForEdge(fault.edge);
-      switch (fault.type) {
-        case 'http_error':
-          await client.addHttpFault(proxy, { name: fault.name, type: 'http_error', toxicity: fault.rate, attributes: { status: fault.status } });
-          return;
-        case 'latency':
-          await client.addToxic(proxy, {
-            name: fault.name,
-            type: 'latency',
-            stream: 'downstream',
-            toxicity: fault.rate,
-            attributes: { latency: fault.latency, jitter: fault.jitter },
-          });
-          return;
+      for (const proxy of proxiesForEdge(fault.edge)) {
+        switch (fault.type) {
+          case 'http_error':
+            await client.addHttpFault(proxy, { name: fault.name, type: 'http_error', toxicity: fault.rate, attributes: { status: fault.status } });
+            break;
+          case 'latency':
+            await client.addToxic(proxy, {
+              name: fault.name,
+              type: 'latency',
+              stream: 'downstream',
+              toxicity: fault.rate,
+              attributes: { latency: fault.latency, jitter: fault.jitter },
+            });
+            break;
+        }
       }
     },
     async remove(fault: FaultSpec) {
-      const proxy = proxyForEdge(fault.edge);
-      if (fault.type === 'http_error') await client.removeHttpFault(proxy, fault.name);
-      else await client.removeToxic(proxy, fault.name);
+      for (const proxy of proxiesForEdge(fault.edge)) {
+        if (fault.type === 'http_error') await client.removeHttpFault(proxy, fault.name);
+        else await client.removeToxic(proxy, fault.name);
+      }
     },
     reset: () => client.reset(),
   };

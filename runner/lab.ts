@@ -4,13 +4,13 @@
 // bind (0 in tests and runs, fixed defaults for `up`).
 
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServiceConfig } from '../demo-services/kit/config.ts';
 import { SERVICE_CONFIG_ENV } from '../demo-services/kit/config.ts';
 import { createSupervisor, type ManagedProcess, type Supervisor } from './supervisor.ts';
 import { createChaosClient } from '../chaos/admin-client.ts';
-import { ENTRY_SERVICE, SERVICES, proxyName } from './topology.ts';
+import { ENTRY_SERVICE, SERVICES, instanceNames, proxyName, serviceNode, servicesFor, startLevels } from './topology.ts';
 
 export interface LabOptions {
   runDir: string;
@@ -23,6 +23,8 @@ export interface LabOptions {
   seed?: number;
   host?: string;
   ports?: { gateway?: number; collectorGrpc?: number; collectorHttp?: number; chaosAdmin?: number };
+  /** Services the lab must serve (it adds what they call); every service when absent. */
+  services?: readonly string[];
   /** Telemetry off in every service (the benchmark baseline). */
   telemetry?: boolean;
 }
@@ -49,7 +51,9 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const host = options.host ?? '127.0.0.1';
   const ports = options.ports ?? {};
   const supervisor = createSupervisor({ logDir: join(options.runDir, 'logs') });
+  /** First instance of each service (what a person opens), and every instance by id. */
   const serviceUrls = new Map<string, string>();
+  const instanceUrls = new Map<string, string>();
   const authSecret = options.authSecret ?? randomBytes(32).toString('base64url');
   const proxyPorts: Record<string, number> = {};
   try {
@@ -80,49 +84,61 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     const collector = collectorStart.value;
     const chaos = chaosStart.value;
     const otlpEndpoint = `http://${host}:${collector.ports.grpc}`;
+    const chaosAdminUrl = `http://${host}:${chaos.ports.admin}`;
 
-    const startService = async (name: string): Promise<void> => {
-      const node = SERVICES.find((service) => service.name === name);
-      if (!node) throw new Error(`unknown service ${name}`);
-      const dependencies: Record<string, string> = {};
-      for (const call of node.calls) {
-        dependencies[call.service] = call.proxied
-          ? `http://${host}:${proxyPorts[proxyName(name, call.service)]}`
-          : (serviceUrls.get(call.service) as string);
+    const dataDir = join(options.runDir, 'data');
+    await mkdir(dataDir, { recursive: true });
+
+    const included = servicesFor(options.services ?? SERVICES.map((service) => service.name));
+    const callsOf = (name: string) => serviceNode(name).calls.filter((call) => included.has(call.service));
+
+    const startInstance = async (name: string, instance: string): Promise<void> => {
+      const dependencies: Record<string, string | string[]> = {};
+      for (const call of callsOf(name)) {
+        const urls = instanceNames(call.service).map((_, i) => `http://${host}:${proxyPorts[proxyName(name, call.service, i + 1)]}`);
+        dependencies[call.service] = urls.length === 1 ? (urls[0] as string) : urls;
       }
       const config: ServiceConfig = {
         name,
-        instance: name,
+        instance,
         host,
         port: name === ENTRY_SERVICE ? (ports.gateway ?? 0) : 0,
         otlpEndpoint,
         telemetry: options.telemetry ?? true,
         dependencies,
         policies: {
+          // Services that keep books write them under the run, so `faultline check` can read them after.
+          database: { path: join(dataDir, `${instance}.sqlite`) },
           ...(options.policies?.[name] ?? {}),
           ...(name === ENTRY_SERVICE ? { gateway: withSecret(options.gateway ?? {}, authSecret) } : {}),
         },
         logLevel: 'info',
       };
       const started = await supervisor.start({
-        name,
+        name: instance,
         entry: `demo-services/${name}/main.ts`,
         nodeArgs: SERVICE_NODE_ARGS,
         env: { [SERVICE_CONFIG_ENV]: JSON.stringify(config), FAULTLINE_SEED: String(options.seed ?? 1) },
       });
-      serviceUrls.set(name, `http://${host}:${started.ports.http}`);
+      instanceUrls.set(instance, `http://${host}:${started.ports.http}`);
     };
 
-    const chaosAdminUrl = `http://${host}:${chaos.ports.admin}`;
     const chaosClient = createChaosClient(chaosAdminUrl);
-    for (const node of SERVICES) {
-      for (const call of node.calls.filter((c) => c.proxied)) {
-        const name = proxyName(node.name, call.service);
-        const proxy = await chaosClient.createProxy({ name, upstream: serviceUrls.get(call.service) as string, listen: `${host}:0` });
-        proxyPorts[name] = Number(proxy.listen.split(':').pop());
+    // Level by level: everything a service calls is up, and its proxies exist, before it starts.
+    for (const level of startLevels().map((names) => names.filter((name) => included.has(name)))) {
+      for (const name of level) {
+        for (const call of callsOf(name)) {
+          const targets = instanceNames(call.service);
+          for (const [i, target] of targets.entries()) {
+            const proxy = proxyName(name, call.service, i + 1);
+            const created = await chaosClient.createProxy({ name: proxy, upstream: instanceUrls.get(target) as string, listen: `${host}:0`, mode: call.mode });
+            proxyPorts[proxy] = Number(created.listen.split(':').pop());
+          }
+        }
       }
-      await startService(node.name);
+      await Promise.all(level.flatMap((name) => instanceNames(name).map((instance) => startInstance(name, instance))));
     }
+    for (const name of included) serviceUrls.set(name, instanceUrls.get(instanceNames(name)[0] as string) as string);
 
     const gatewayUrl = serviceUrls.get(ENTRY_SERVICE) as string;
     // Who was started, so that a person (or a test) can check that none is left behind.
@@ -132,7 +148,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     );
     const urls = [
       { name: 'gateway (shop API)', url: `${gatewayUrl}/api/checkout` },
-      ...[...serviceUrls].map(([name, url]) => ({ name: `${name} metrics`, url: `${url}/metrics` })),
+      ...[...instanceUrls].map(([name, url]) => ({ name: `${name} metrics`, url: `${url}/metrics` })),
       { name: 'fault proxy admin (Toxiproxy API)', url: `${chaosAdminUrl}/proxies` },
       { name: 'collector OTLP/gRPC', url: otlpEndpoint },
       { name: 'collector metrics', url: `http://${host}:${collector.ports.http}/metrics` },
@@ -146,7 +162,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       collector: { grpcPort: collector.ports.grpc as number, httpPort: collector.ports.http as number },
       urls,
       serviceUrl: (name) => {
-        const url = serviceUrls.get(name);
+        const url = serviceUrls.get(name) ?? instanceUrls.get(name);
         if (!url) throw new Error(`no service named ${name}`);
         return url;
       },

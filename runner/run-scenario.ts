@@ -21,6 +21,7 @@ import { createProgressPrinter } from './progress.ts';
 import { renderVerdictTable, writeRunRecord, type RunSummary } from './report.ts';
 import { phaseWindows, totalDurationMs, type Scenario } from './scenario.ts';
 import { PROJECT_ROOT } from './supervisor.ts';
+import { JOURNEY_SERVICES } from './topology.ts';
 
 export interface RunOptions {
   runsDir?: string;
@@ -51,7 +52,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
   say(`faultline: ${scenario.name}: ${scenario.description}`);
   say(`run record: ${relative(process.cwd(), runDir) || runDir}`);
-  const lab: Lab = await startLab({ runDir, policies: scenario.policies, gateway: scenario.gateway, seed: scenario.seed });
+  const lab: Lab = await startLab({
+    runDir,
+    policies: scenario.policies,
+    gateway: scenario.gateway,
+    seed: scenario.seed,
+    services: JOURNEY_SERVICES[scenario.load.journey] ?? [],
+  });
   const abortLoad = new AbortController();
   const onAbort = () => abortLoad.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });

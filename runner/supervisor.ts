@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { isReadyMessage } from '../demo-services/kit/lifecycle.ts';
 import { EXIT_PORT_IN_USE } from '../demo-services/kit/lifecycle.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
+import { createEntryResolver } from './lab-build.ts';
 
 export interface ProcessSpec {
   /** Unique name, e.g. `payment-1`. */
@@ -52,12 +53,14 @@ export function createSupervisor(options: { logDir: string }): Supervisor {
   const logs: WriteStream[] = [];
   const exitListeners: Array<(name: string, code: number | null, signal: string | null) => void> = [];
   let stopping = false;
+  const resolveEntry = createEntryResolver(PROJECT_ROOT);
 
   const start = async (spec: ProcessSpec): Promise<ManagedProcess> => {
     await mkdir(options.logDir, { recursive: true });
     const log = createWriteStream(join(options.logDir, `${spec.name}.jsonl`), { flags: 'a' });
     logs.push(log);
-    const child = spawn(process.execPath, [...LAB_NODE_FLAGS, ...(spec.nodeArgs ?? []), spec.entry], {
+    const nodeArgs = (spec.nodeArgs ?? []).map((arg) => (arg.endsWith('.ts') ? resolveEntry(arg) : arg));
+    const child = spawn(process.execPath, [...LAB_NODE_FLAGS, ...nodeArgs, resolveEntry(spec.entry)], {
       cwd: PROJECT_ROOT,
       env: { ...process.env, ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -1,35 +1,91 @@
-// The shape of the lab as data: which services run, what each one calls, and
-// which calls cross the fault proxy (every hop does, so any edge can be broken). The lab starts processes from this table
-// in dependency order; scenarios name edges as 'caller->dependency'.
+// The shape of the lab as data: which services run, how many instances each,
+// what each one calls, and how (every call crosses the fault proxy, so any
+// edge can be broken). The lab starts services level by level (a service after
+// everything it calls); scenarios name edges as 'caller->dependency'.
 
 export interface ServiceNode {
   name: string;
-  /** Dependencies by service name; `proxied` edges cross the fault proxy. */
-  calls: Array<{ service: string; proxied: boolean }>;
+  /** Replicas; more than one shows failover when one is killed. */
+  instances: number;
+  /** Dependencies by service name; `mode` is how the fault proxy carries the edge. */
+  calls: Array<{ service: string; mode: 'http' | 'tcp' }>;
 }
 
-/** In start order: every service comes after what it calls. */
+const http = (service: string) => ({ service, mode: 'http' as const });
+
 export const SERVICES: readonly ServiceNode[] = [
-  { name: 'bank', calls: [] },
-  { name: 'payment', calls: [{ service: 'bank', proxied: true }] },
-  { name: 'checkout', calls: [{ service: 'payment', proxied: true }] },
-  { name: 'gateway', calls: [{ service: 'checkout', proxied: true }] },
+  { name: 'bank', instances: 1, calls: [] },
+  { name: 'inventory', instances: 1, calls: [] },
+  { name: 'catalog', instances: 2, calls: [] },
+  { name: 'payment', instances: 2, calls: [http('bank')] },
+  { name: 'recommendation', instances: 1, calls: [http('catalog')] },
+  { name: 'cart', instances: 1, calls: [http('catalog')] },
+  { name: 'checkout', instances: 1, calls: [http('payment'), http('inventory')] },
+  { name: 'gateway', instances: 1, calls: [http('checkout'), http('catalog'), http('cart'), http('recommendation')] },
 ];
 
 export const ENTRY_SERVICE = 'gateway';
 
-/** The fault proxy's name for an edge: `payment->bank` is proxy `payment-bank`. */
-export function proxyName(caller: string, dependency: string): string {
-  return `${caller}-${dependency}`;
+export function serviceNode(name: string): ServiceNode {
+  const node = SERVICES.find((service) => service.name === name);
+  if (!node) throw new Error(`unknown service ${name}`);
+  return node;
 }
 
-export function proxyForEdge(edge: string): string {
+/** Instance ids of a service: `payment-1`, `payment-2`; a single instance is named as its service. */
+export function instanceNames(service: string): string[] {
+  const { instances } = serviceNode(service);
+  return instances === 1 ? [service] : Array.from({ length: instances }, (_, i) => `${service}-${i + 1}`);
+}
+
+/**
+ * The fault proxy's name for an edge to one instance: `payment-bank`, or
+ * `checkout-payment.2` for the second instance of a replicated dependency.
+ */
+export function proxyName(caller: string, dependency: string, instance?: number): string {
+  return instance === undefined || serviceNode(dependency).instances === 1 ? `${caller}-${dependency}` : `${caller}-${dependency}.${instance}`;
+}
+
+/** Every proxy that carries an edge given as 'caller->dependency' (one per dependency instance). */
+export function proxiesForEdge(edge: string): string[] {
   const [caller, dependency] = edge.split('->') as [string, string];
-  return proxyName(caller, dependency);
+  const { instances } = serviceNode(dependency);
+  return instances === 1 ? [proxyName(caller, dependency)] : Array.from({ length: instances }, (_, i) => proxyName(caller, dependency, i + 1));
 }
 
-export function proxiedEdges(): Array<{ caller: string; dependency: string; proxy: string }> {
-  return SERVICES.flatMap((service) =>
-    service.calls.filter((call) => call.proxied).map((call) => ({ caller: service.name, dependency: call.service, proxy: proxyName(service.name, call.service) })),
-  );
+/** Services grouped so that each group only calls services of earlier groups: each group can start at once. */
+export function startLevels(): string[][] {
+  const level = new Map<string, number>();
+  const depth = (name: string): number => {
+    const known = level.get(name);
+    if (known !== undefined) return known;
+    const value = Math.max(-1, ...serviceNode(name).calls.map((call) => depth(call.service))) + 1;
+    level.set(name, value);
+    return value;
+  };
+  const levels: string[][] = [];
+  for (const node of SERVICES) (levels[depth(node.name)] ??= []).push(node.name);
+  return levels;
+}
+
+/** What each load journey reaches behind the gateway. */
+export const JOURNEY_SERVICES: Readonly<Record<string, readonly string[]>> = {
+  checkout: ['checkout'],
+};
+
+/**
+ * The services a lab needs to serve `roots`: the entry service, the roots and
+ * everything they call, transitively. A scenario runs only these, so a run
+ * that exercises checkout does not pay for the catalog's processes.
+ */
+export function servicesFor(roots: readonly string[]): Set<string> {
+  const needed = new Set<string>();
+  const visit = (name: string): void => {
+    if (needed.has(name)) return;
+    needed.add(name);
+    for (const call of serviceNode(name).calls) if (name !== ENTRY_SERVICE || roots.includes(call.service)) visit(call.service);
+  };
+  for (const root of roots) visit(root);
+  visit(ENTRY_SERVICE);
+  return needed;
 }

@@ -6,13 +6,12 @@
 // against the product shape, so a broken upstream is a 502, not a bad answer.
 
 import { z } from 'zod';
-import type { DependencyClient } from '../kit/dependency-client.ts';
-import { createDependencyClient } from '../kit/dependency-client.ts';
+import { createBalancedClient, DEFAULT_BALANCING } from '../kit/balanced-client.ts';
 import type { Logger } from '../kit/logger.ts';
 import type { ServiceMetrics } from '../kit/metrics.ts';
 import { ProblemError, problemType } from '../kit/problem.ts';
 import { formatIssues } from '../kit/schema.ts';
-import { createBalancer, type BalancerOptions } from '../resilience/balancer.ts';
+import type { BalancerOptions } from '../resilience/balancer.ts';
 import { isTransient, problemForFailure, upstreamErrorFor } from '../resilience/http-failures.ts';
 import type { DependencyPolicy } from '../resilience/policy-config.ts';
 import { createResilientCall } from '../resilience/resilient-call.ts';
@@ -22,8 +21,6 @@ export const CATALOG_DEPENDENCY = 'catalog';
 
 const productSchema = z.object({ sku: skuSchema, name: z.string(), category: z.string(), priceCents: z.int().positive(), currency: z.string() });
 const pageSchema = z.object({ items: z.array(productSchema).max(1_000) });
-
-const DEFAULT_BALANCING: BalancerOptions = { strategy: 'least-outstanding', consecutiveFailures: 5, ejectionMs: 5_000 };
 
 export interface CatalogClientOptions {
   /** Base URLs of the catalog replicas (config.dependencies.catalog). */
@@ -45,9 +42,7 @@ export interface CatalogClient {
 
 export function createCatalogClient(options: CatalogClientOptions): CatalogClient {
   const { metrics, logger } = options;
-  const clients = new Map<string, DependencyClient>(options.urls.map((url) => [url, createDependencyClient(CATALOG_DEPENDENCY, url, metrics)]));
-  const balancer = createBalancer([...clients.keys()], options.balancing ?? DEFAULT_BALANCING);
-  balancer.onEvent((event) => logger.warn({ dependency: CATALOG_DEPENDENCY, instance: event.instance }, `instance ${event.event}`));
+  const catalog = createBalancedClient(CATALOG_DEPENDENCY, options.urls, { metrics, logger }, options.balancing ?? DEFAULT_BALANCING);
   const call = createResilientCall({
     dependency: CATALOG_DEPENDENCY,
     policy: options.policy,
@@ -57,31 +52,23 @@ export function createCatalogClient(options: CatalogClientOptions): CatalogClien
     seed: options.seed ?? 1,
   });
 
-  /** GET `path` on one replica; the answer's status and parsed body, or a thrown failure. */
+  /** GET `path` on one replica (the balancer picks); the answer's status and parsed body, or a thrown failure. */
   const get = async <T>(path: string, signal: AbortSignal, accept: (status: number) => boolean, schema: z.ZodType<T>): Promise<{ status: number; body: T | undefined }> => {
-    const lease = balancer.pick();
-    const client = clients.get(lease.instance) as DependencyClient;
-    let ok = false;
-    try {
-      const response = await client.request({ method: 'GET', path, signal });
-      ok = response.status < 500;
-      if (response.status === 200) {
-        const parsed = schema.safeParse(response.body);
-        if (!parsed.success) {
-          throw new ProblemError({
-            type: problemType('dependency-failed'),
-            title: 'catalog failed',
-            status: 502,
-            detail: `catalog answered an unexpected body: ${formatIssues(parsed.error).join('; ')}`,
-          });
-        }
-        return { status: 200, body: parsed.data };
+    const response = await catalog.request({ method: 'GET', path, signal });
+    if (response.status === 200) {
+      const parsed = schema.safeParse(response.body);
+      if (!parsed.success) {
+        throw new ProblemError({
+          type: problemType('dependency-failed'),
+          title: 'catalog failed',
+          status: 502,
+          detail: `catalog answered an unexpected body: ${formatIssues(parsed.error).join('; ')}`,
+        });
       }
-      if (accept(response.status)) return { status: response.status, body: undefined };
-      throw upstreamErrorFor(CATALOG_DEPENDENCY, response);
-    } finally {
-      lease.done(ok);
+      return { status: 200, body: parsed.data };
     }
+    if (accept(response.status)) return { status: response.status, body: undefined };
+    throw upstreamErrorFor(CATALOG_DEPENDENCY, response);
   };
 
   const guarded = async <T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> => {
@@ -98,8 +85,6 @@ export function createCatalogClient(options: CatalogClientOptions): CatalogClien
       guarded(async (signal) => (await get(`/products/${encodeURIComponent(sku)}`, signal, (status) => status === 404, productSchema)).body),
     products: (limit) =>
       guarded(async (signal) => (await get(`/products?limit=${limit}`, signal, () => false, pageSchema)).body?.items ?? []),
-    close: async () => {
-      await Promise.all([...clients.values()].map((client) => client.close()));
-    },
+    close: () => catalog.close(),
   };
 }

@@ -6,9 +6,9 @@
 
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { dependencyUrl, readServiceConfig } from '../kit/config.ts';
+import { dependencyUrls, readServiceConfig } from '../kit/config.ts';
 import { HEADER, SPAN_ATTR } from '../kit/conventions.ts';
-import { createDependencyClient } from '../kit/dependency-client.ts';
+import { createBalancedClient } from '../kit/balanced-client.ts';
 import { ProblemError, problemType } from '../kit/problem.ts';
 import { startService } from '../kit/service.ts';
 import { parseOrProblem } from '../kit/validation.ts';
@@ -29,7 +29,8 @@ const idempotencyHeader = z.string().min(8).max(200).optional();
 
 const config = readServiceConfig();
 await startService(config, ({ app, metrics, logger, onClose }) => {
-  const payment = createDependencyClient('payment', dependencyUrl(config, 'payment'), metrics);
+  // Payment runs as several instances: the balancer spreads calls and ejects one that keeps failing.
+  const payment = createBalancedClient('payment', dependencyUrls(config, 'payment'), { metrics, logger });
   onClose(() => payment.close());
   const paymentCall = createResilientCall({
     dependency: 'payment',

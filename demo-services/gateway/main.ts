@@ -4,17 +4,23 @@
 // to a replica picked by the client-side balancer, whose passive health checks
 // eject an instance that keeps failing and bring it back later. Answers from
 // the services (their problem+json included) are handed back unchanged.
+// Recommendations are non-critical: when they fail or are slow, the
+// storefront answers with popular items marked as a fallback.
 
 import type { NextFunction, Request, Response } from 'express';
 import { trace } from '@opentelemetry/api';
 import { dependencyUrls, readServiceConfig } from '../kit/config.ts';
 import { HEADER, PROBLEM_CONTENT_TYPE } from '../kit/conventions.ts';
-import { createDependencyClient, type DependencyClient } from '../kit/dependency-client.ts';
+import { createBalancedClient } from '../kit/balanced-client.ts';
+import type { DependencyClient } from '../kit/dependency-client.ts';
 import { AuthError, verifyBearer } from '../kit/jwt.ts';
 import { ProblemError, problemType } from '../kit/problem.ts';
 import { startService } from '../kit/service.ts';
 import { problemForFailure } from '../resilience/http-failures.ts';
-import { createBalancer, type Balancer } from '../resilience/balancer.ts';
+import { popularRecommendations } from '../recommendation/recommend.ts';
+import { withFallback } from '../resilience/fallback.ts';
+import { z } from 'zod';
+import { parseOrProblem } from '../kit/validation.ts';
 import { gatewayPolicySchema } from './policy.ts';
 import { createRateLimiter } from './token-bucket.ts';
 
@@ -27,17 +33,14 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
   }
 
   /** One client per replica of a dependency, behind a balancer. */
-  const upstream = (dependency: string): { balancer: Balancer; clients: Map<string, DependencyClient> } => {
-    const urls = dependencyUrls(config, dependency);
-    const clients = new Map(urls.map((url) => [url, createDependencyClient(dependency, url, metrics)]));
-    for (const client of clients.values()) onClose(() => client.close());
-    const balancer = createBalancer(urls, {
+  const upstream = (dependency: string): DependencyClient => {
+    const client = createBalancedClient(dependency, dependencyUrls(config, dependency), { metrics, logger }, {
       strategy: policy.balancing.strategy,
       consecutiveFailures: policy.balancing.consecutiveFailures,
       ejectionMs: policy.balancing.ejection,
     });
-    balancer.onEvent((event) => logger.warn({ dependency, instance: event.instance }, `instance ${event.event}`));
-    return { balancer, clients };
+    onClose(() => client.close());
+    return client;
   };
 
   let inFlight = 0;
@@ -80,31 +83,70 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     next();
   });
 
-  const forward = (dependency: string, path: (req: Request) => string) => {
-    const { balancer, clients } = upstream(dependency);
+  const forward = (target: DependencyClient, path: (req: Request, user: string) => string) => {
     return async (req: Request, res: Response) => {
-      const lease = balancer.pick();
-      const target = clients.get(lease.instance) as DependencyClient;
       const key = req.get(HEADER.idempotencyKey);
       const user = res.locals.user as string | undefined;
       try {
         const response = await target.request({
           method: req.method as 'GET' | 'POST' | 'PUT' | 'DELETE',
-          path: path(req),
+          path: path(req, user ?? 'anonymous'),
           ...(req.method === 'GET' || req.method === 'DELETE' ? {} : { body: req.body }),
           headers: { ...(key ? { [HEADER.idempotencyKey]: key } : {}), ...(user ? { 'x-user-id': user } : {}) },
           signal: AbortSignal.timeout(policy.routeTimeout),
         });
-        lease.done(response.status < 500);
         const contentType = String(response.headers['content-type'] ?? 'application/json');
         res.status(response.status).type(contentType.includes('problem') ? PROBLEM_CONTENT_TYPE : 'application/json');
         res.send(typeof response.body === 'string' ? response.body : JSON.stringify(response.body));
       } catch (error) {
-        lease.done(false);
-        throw problemForFailure(dependency, error);
+        throw problemForFailure(target.name, error);
       }
     };
   };
 
-  app.post('/api/checkout', forward('checkout', () => '/checkout'));
+  const query = (req: Request) => {
+    const search = new URL(req.originalUrl, 'http://gateway').search;
+    return search;
+  };
+  const param = (req: Request, name: string) => encodeURIComponent(String(req.params[name]));
+
+  // A lab may run only part of the shop (a scenario that needs only checkout):
+  // routes exist for the services this gateway was given.
+  const has = (dependency: string) => config.dependencies[dependency] !== undefined;
+  if (has('checkout')) {
+    app.post('/api/checkout', forward(upstream('checkout'), () => '/checkout'));
+  }
+  if (has('catalog')) {
+    const catalog = upstream('catalog');
+    app.get('/api/products', forward(catalog, (req) => `/products${query(req)}`));
+    app.get('/api/products/:sku', forward(catalog, (req) => `/products/${param(req, 'sku')}`));
+  }
+  if (has('cart')) {
+    const cart = upstream('cart');
+    app.get('/api/cart', forward(cart, (_req, user) => `/carts/${encodeURIComponent(user)}`));
+    app.post('/api/cart/items', forward(cart, (_req, user) => `/carts/${encodeURIComponent(user)}/items`));
+    app.delete('/api/cart/items/:sku', forward(cart, (req, user) => `/carts/${encodeURIComponent(user)}/items/${param(req, 'sku')}`));
+  }
+  // Recommendations always answer: with no recommendation service, popular items (a fallback).
+  const recommendation = has('recommendation') ? upstream('recommendation') : undefined;
+  const recommendationsQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(20).default(4) });
+  app.get('/api/recommendations', async (req: Request, res: Response) => {
+    const { limit } = parseOrProblem(recommendationsQuery, req.query, 'query');
+    const user = (res.locals.user as string | undefined) ?? 'anonymous';
+    const answer = await withFallback(
+      async (signal) => {
+        if (!recommendation) throw new Error('no recommendation service in this lab');
+        const response = await recommendation.request<{ items: unknown[] }>({
+          method: 'GET',
+          path: `/recommendations?userId=${encodeURIComponent(user)}&limit=${limit}`,
+          signal,
+        });
+        if (response.status !== 200) throw new Error(`recommendation answered ${response.status}`);
+        return { ...response.body, fallback: false };
+      },
+      () => popularRecommendations(user, limit),
+      { dependency: 'recommendation', metrics: metrics.resilience, timeoutMs: policy.recommendationTimeout, recordSuccess: true, onFallback: (error) => logger.warn({ err: String(error) }, 'recommendations fell back to popular items') },
+    );
+    res.json(answer);
+  });
 });

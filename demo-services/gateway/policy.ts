@@ -26,6 +26,8 @@ export const gatewayPolicySchema = z.strictObject({
     })
     .prefault({}),
   routeTimeout: durationMs.default(5_000),
+  /** Recommendations are non-critical: past this, the storefront shows popular items instead. */
+  recommendationTimeout: durationMs.default(300),
   balancing: z
     .strictObject({
       strategy: z.enum(['round-robin', 'least-outstanding']).default('least-outstanding'),

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICES } from '../../runner/topology.ts';
 import { isAlive, runCli, startUp } from './cli.ts';
 
 let dir: string;
@@ -87,12 +88,16 @@ describe('faultline CLI errors', () => {
 
   it('up prints every URL, and SIGTERM stops every process it started', async () => {
     const { child, stdout, pids } = await startUp(join(dir, 'up-ok'));
-    expect(stdout).toMatch(/gateway \(shop API\)\s+http:\/\/127\.0\.0\.1:\d+\/api\/checkout/);
-    expect(stdout).toMatch(/fault proxy admin \(Toxiproxy API\)\s+http:\/\/127\.0\.0\.1:\d+\/proxies/);
-    expect(pids.length).toBe(6);
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    try {
+      expect(stdout).toMatch(/gateway \(shop API\)\s+http:\/\/127\.0\.0\.1:\d+\/api\/checkout/);
+      expect(stdout).toMatch(/fault proxy admin \(Toxiproxy API\)\s+http:\/\/127\.0\.0\.1:\d+\/proxies/);
+      expect(stdout).toMatch(/curl -s -X POST http:\/\/127\.0\.0\.1:\d+\/api\/checkout .*authorization: Bearer /);
+      expect(pids.length).toBe(2 + SERVICES.reduce((sum, service) => sum + service.instances, 0));
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
     for (const pid of pids) expect(isAlive(pid)).toBe(false);
   });
 
