@@ -8,6 +8,7 @@ import { formatMs } from '../demo-services/kit/units.ts';
 import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
 import type { LoadRecorder, SummaryFilter } from '../load/recorder.ts';
 import { evaluateThreshold } from '../load/thresholds.ts';
+import type { BooksReport } from './books.ts';
 import { circuitTransitions, openIntervals } from './circuit-history.ts';
 import type { Expectation, Scenario, Window } from './scenario.ts';
 import { phaseWindows } from './scenario.ts';
@@ -27,6 +28,7 @@ export interface RunMeasurements {
   endedAt: number;
   recorder: LoadRecorder;
   spans: FlatSpan[];
+  books?: BooksReport;
 }
 
 const SPAN_KIND_CLIENT = 3;
@@ -41,6 +43,8 @@ export function evaluateExpectations(run: RunMeasurements): ExpectationResult[] 
           return evaluateCircuit(expectation, run);
         case 'trace':
           return evaluateTrace(expectation, run);
+        case 'books':
+          return evaluateBooks(expectation, run);
       }
     } catch (error) {
       return { name: expectation.name, type: expectation.type, ok: false, expected: '-', measured: `could not evaluate: ${(error as Error).message}` };
@@ -138,4 +142,14 @@ function evaluateTrace(expectation: Extract<Expectation, { type: 'trace' }>, run
   const worst = Math.max(...counts);
   const over = counts.filter((count) => count > max).length;
   return { ...base, ok: over === 0, measured: `max ${worst} over ${roots.size} traces${over ? `, ${over} over the limit` : ''}` };
+}
+
+function evaluateBooks(expectation: Extract<Expectation, { type: 'books' }>, run: RunMeasurements): ExpectationResult {
+  const base = { name: expectation.name, type: expectation.type, expected: 'every confirmed order charged once, no stray charge, stock consistent' };
+  const books = run.books;
+  if (!books) return { ...base, ok: false, measured: 'the books were not checked' };
+  const { orders, charges } = books;
+  const counts = `${orders.confirmed} confirmed, ${orders.compensated} compensated, ${orders.failed} failed; ${charges.total} charges, ${charges.refunded} refunded`;
+  if (books.missing.length) return { ...base, ok: false, measured: `no books for ${books.missing.join(', ')}` };
+  return { ...base, ok: books.ok, measured: books.ok ? counts : `${books.violations.length} violations, first: ${books.violations[0]?.message}` };
 }

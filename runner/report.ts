@@ -22,6 +22,7 @@ export interface RunSummary {
   timeSeries: unknown[];
   circuit: unknown[];
   telemetry: { spans: number; traces: number };
+  books: unknown;
   files: Record<string, string>;
 }
 

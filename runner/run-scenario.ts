@@ -10,6 +10,7 @@ import { issueToken } from '../demo-services/kit/jwt.ts';
 import { createCheckoutJourney } from '../load/journeys/checkout.ts';
 import { createLoadRecorder } from '../load/recorder.ts';
 import { runConstantArrivalRate } from '../load/executors/constant-arrival-rate.ts';
+import { checkBooks } from './books.ts';
 import { circuitTransitions } from './circuit-history.ts';
 import { watchCircuit } from './circuit-watch.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
@@ -134,7 +135,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   if (options.signal?.aborted) throw new FaultlineError(ERROR_CODE.interrupted, `interrupted; lab stopped, partial record in ${runDir}`);
 
   const spans = await readSpans(join(runDir, 'traces.jsonl')).catch(() => []);
-  const expectations = evaluateExpectations({ scenario, startedAt, endedAt, recorder, spans });
+  // Holds still open when the lab stopped are judged against the stop, not against whenever this runs.
+  const books = checkBooks(runDir, Date.now());
+  const expectations = evaluateExpectations({ scenario, startedAt, endedAt, recorder, spans, books });
   const traces = new Set(spans.map((span) => span.traceId));
   const circuit = watched?.type === 'circuit' ? circuitTransitions(spans, watched.service, watched.dependency).map((t) => ({ ...t, offsetMs: t.timeMs - startedAt })) : [];
   const summary: RunSummary = {
@@ -153,6 +156,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     timeSeries: recorder.timeSeries(),
     circuit,
     telemetry: { spans: spans.length, traces: traces.size },
+    books,
     files: { summary: 'summary.json', junit: 'junit.xml', traces: 'traces.jsonl', faults: 'faults.jsonl', logs: 'logs/', processes: 'processes.json' },
   };
   await writeRunRecord(runDir, summary);

@@ -85,6 +85,11 @@ const expectationSchema = z.discriminatedUnion('type', [
     closesAfter: name,
   }),
   z.strictObject({
+    /** The shop's books balance after the run (faultline check). */
+    type: z.literal('books'),
+    name: z.string().min(1),
+  }),
+  z.strictObject({
     type: z.literal('trace'),
     name: z.string().min(1),
     during: name,

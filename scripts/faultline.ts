@@ -11,8 +11,12 @@ import { startLab } from '../runner/lab.ts';
 import { newRunId, runScenario } from '../runner/run-scenario.ts';
 import { adjustScenario, listScenarioFiles, loadScenario } from '../runner/scenario.ts';
 import { POLICY_NAMES } from '../demo-services/resilience/policy-config.ts';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeChaosMeshExport } from '../chaos/chaos-mesh/write.ts';
+import { runGenerateCli } from '../slo/generate.ts';
+import { checkBooks, renderBooks } from '../runner/books.ts';
 import { PROJECT_ROOT } from '../runner/supervisor.ts';
 
 const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
@@ -89,6 +93,48 @@ export function buildCli(): Command {
         output: process.stdout,
       });
       process.exitCode = summary.verdict === 'pass' ? EXIT.pass : EXIT.fail;
+    });
+
+  program
+    .command('check')
+    .description("check a run's books: every confirmed order charged once, no stray charge, stock never negative, no hold past its TTL")
+    .argument('<run>', 'a run directory (runs/<id>) or a run id')
+    .option('--runs-dir <dir>', 'where run records are', join(PROJECT_ROOT, 'runs'))
+    .action(async (run: string, flags: { runsDir: string }) => {
+      const runDir = existsSync(run) ? run : join(flags.runsDir, run);
+      if (!existsSync(runDir)) throw new FaultlineError('FL_RUN_NOT_FOUND', `no run '${run}' (looked in ${runDir})`);
+      const summary = await readFile(join(runDir, 'summary.json'), 'utf8').then((text) => JSON.parse(text) as { endedAt?: string }, () => ({}) as { endedAt?: string });
+      const report = checkBooks(runDir, summary.endedAt ? Date.parse(summary.endedAt) + 10_000 : Date.now());
+      process.stdout.write(`${renderBooks(report)}\n`);
+      process.exitCode = report.ok ? EXIT.pass : EXIT.fail;
+    });
+
+  program
+    .command('slo')
+    .description('SLO tooling')
+    .command('generate')
+    .description('render the SLO specs (slo/specs) to Prometheus rules, promtool tests and Alertmanager config')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[options...]', '--time-scale N, --out-dir DIR, --webhook-url URL, --evaluation-interval D, --specs-dir DIR, --all')
+    .action(async (args: string[]) => {
+      process.exitCode = await runGenerateCli(args);
+    });
+
+  program
+    .command('chaos')
+    .description('chaos tooling')
+    .command('export')
+    .description("write a scenario's faults as Chaos Mesh manifests (experiments plus a Workflow replaying the timeline)")
+    .argument('<scenario>', 'scenario name or path')
+    .option('--out-dir <dir>', 'where to write (a folder per scenario)', join(PROJECT_ROOT, 'runs', 'chaos-mesh'))
+    .option('--namespace <ns>', 'Kubernetes namespace of the services', 'faultline')
+    .option('--schedule <cron>', 'wrap the timeline in a Schedule with this cron expression')
+    .action(async (scenario: string, flags: { outDir: string; namespace: string; schedule?: string }) => {
+      await loadScenario(scenario);
+      const written = await writeChaosMeshExport(scenario, flags.outDir, { namespace: flags.namespace, ...(flags.schedule ? { schedule: flags.schedule } : {}) });
+      for (const file of written.files) process.stdout.write(`${join(written.dir, file)}\n`);
+      for (const warning of written.warnings) process.stderr.write(`approximation: ${warning}\n`);
     });
 
   program

@@ -4,7 +4,6 @@
 // from policies.behaviour, or at run time through a loopback-only admin
 // endpoint) let a fault timeline make the bank itself slow or flaky.
 
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { readServiceConfig } from '../kit/config.ts';
 import { HEADER } from '../kit/conventions.ts';
@@ -14,6 +13,7 @@ import { parseOrProblem } from '../kit/validation.ts';
 import { durationMs, ratio } from '../kit/schema.ts';
 import { deriveSeed, mulberry32 } from '../kit/random.ts';
 import { sleep } from '../resilience/retry.ts';
+import { openBankStore } from './bank-store.ts';
 
 const chargeRequest = z.strictObject({
   orderId: z.string().min(1).max(100),
@@ -21,7 +21,9 @@ const chargeRequest = z.strictObject({
   currency: z.string().regex(/^[A-Z]{3}$/).default('EUR'),
 });
 const idempotencyHeader = z.string().min(8).max(200);
-const refundRequest = z.strictObject({ chargeId: z.uuid() });
+// Refund by charge id, or by the idempotency key of the charge (a caller whose charge timed out does not know the id).
+const refundRequest = z.union([z.strictObject({ chargeId: z.uuid() }), z.strictObject({ idempotencyKey: z.string().min(8).max(200) })]);
+const databasePolicy = z.object({ path: z.string().min(1).optional() }).loose();
 const behaviourSchema = z.strictObject({
   latency: durationMs.default(0),
   jitter: durationMs.default(0),
@@ -29,18 +31,10 @@ const behaviourSchema = z.strictObject({
   failureRate: ratio.default(0),
 });
 
-interface Charge {
-  chargeId: string;
-  orderId: string;
-  amount: number;
-  currency: string;
-  createdAt: string;
-}
-
 const config = readServiceConfig();
-await startService(config, ({ app, logger }) => {
-  const charges = new Map<string, Charge>();
-  const refunds = new Map<string, { refundId: string; chargeId: string; createdAt: string }>();
+await startService(config, ({ app, logger, onClose }) => {
+  const store = openBankStore(parseOrProblem(databasePolicy, config.policies.database ?? {}, 'policies.database').path);
+  onClose(() => store.close());
   let behaviour = parseOrProblem(behaviourSchema, config.policies.behaviour ?? {}, 'policies.behaviour');
   const random = mulberry32(deriveSeed(Number(process.env.FAULTLINE_SEED ?? 1), config.instance));
 
@@ -65,42 +59,39 @@ await startService(config, ({ app, logger }) => {
     if (behaviour.failureRate > 0 && random() < behaviour.failureRate) {
       throw new ProblemError({ type: problemType('bank-unavailable'), title: 'Bank unavailable', status: 503, detail: 'the bank failed this charge (failure knob)' }, { 'retry-after': '1' });
     }
-    const existing = charges.get(key);
-    if (existing) {
-      if (existing.orderId !== body.orderId || existing.amount !== body.amount) {
-        throw new ProblemError({
-          type: problemType('idempotency-conflict'),
-          title: 'Idempotency key reused',
-          status: 409,
-          detail: `idempotency key already used for order ${existing.orderId}`,
-        });
-      }
-      res.status(200).json({ ...existing, replayed: true });
+    const result = store.charge(key, body);
+    if ('conflict' in result) {
+      throw new ProblemError({
+        type: problemType('idempotency-conflict'),
+        title: 'Idempotency key reused',
+        status: 409,
+        detail: `idempotency key already used for order ${result.conflict.orderId}`,
+      });
+    }
+    if (result.replayed) {
+      res.status(200).json({ ...result.charge, replayed: true });
       return;
     }
-    const charge: Charge = { chargeId: randomUUID(), ...body, createdAt: new Date().toISOString() };
-    charges.set(key, charge);
-    logger.info({ chargeId: charge.chargeId, orderId: charge.orderId, amount: charge.amount }, 'charged');
-    res.status(201).json(charge);
+    logger.info({ chargeId: result.charge.chargeId, orderId: result.charge.orderId, amount: result.charge.amount }, 'charged');
+    res.status(201).json(result.charge);
   });
 
   app.post('/refunds', (req, res) => {
-    const { chargeId } = parseOrProblem(refundRequest, req.body, 'body');
-    const charge = [...charges.values()].find((candidate) => candidate.chargeId === chargeId);
-    if (!charge) throw new ProblemError({ type: problemType('unknown-charge'), title: 'Unknown charge', status: 404, detail: `no charge ${chargeId}` });
-    const existing = refunds.get(chargeId);
-    if (existing) {
-      res.status(200).json({ ...existing, replayed: true });
+    const body = parseOrProblem(refundRequest, req.body, 'body');
+    const charge = store.findCharge(body);
+    if (!charge) throw new ProblemError({ type: problemType('unknown-charge'), title: 'Unknown charge', status: 404, detail: 'no such charge' });
+    const result = store.refund(charge.chargeId);
+    if (result.replayed) {
+      res.status(200).json({ ...result.refund, replayed: true });
       return;
     }
-    const refund = { refundId: randomUUID(), chargeId, createdAt: new Date().toISOString() };
-    refunds.set(chargeId, refund);
-    logger.info({ chargeId, orderId: charge.orderId }, 'refunded');
-    res.status(201).json(refund);
+    logger.info({ chargeId: charge.chargeId, orderId: charge.orderId }, 'refunded');
+    res.status(201).json(result.refund);
   });
 
   // The books, for the invariants check: every charge and refund.
   app.get('/charges', (_req, res) => {
-    res.json({ count: charges.size, charges: [...charges.values()], refunds: [...refunds.values()] });
+    const charges = store.charges();
+    res.json({ count: charges.length, charges, refunds: store.refunds() });
   });
 });

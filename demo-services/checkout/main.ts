@@ -1,21 +1,31 @@
-// checkout: places an order by charging it through payment. The payment call
-// is where the lab's resilience policies live: a per-attempt timeout, retries
-// with capped exponential backoff and jitter (safe because the idempotency key
-// makes the charge idempotent), and a circuit breaker that fails fast while
-// payment is down.
+// checkout: places an order as a saga over two services: reserve stock
+// (inventory) -> charge (payment) -> confirm the reservation. When a later
+// step fails, the earlier ones are compensated: the charge is refunded and
+// the reservation released. Orders are kept in SQLite with their
+// Idempotency-Key, so a replayed request gets the first answer and never a
+// second charge. The payment call carries the lab's resilience policies: a
+// per-attempt timeout, retries with capped exponential backoff and jitter
+// (safe because the charge is idempotent), optionally a retry budget, and a
+// circuit breaker that fails fast while payment is down.
 
 import { randomUUID } from 'node:crypto';
+import type { Response } from 'express';
+import { trace } from '@opentelemetry/api';
+import client from 'prom-client';
 import { z } from 'zod';
-import { dependencyUrls, readServiceConfig } from '../kit/config.ts';
-import { HEADER, SPAN_ATTR } from '../kit/conventions.ts';
 import { createBalancedClient } from '../kit/balanced-client.ts';
-import { ProblemError, problemType } from '../kit/problem.ts';
+import { dependencyUrls, readServiceConfig } from '../kit/config.ts';
+import { HEADER, PROBLEM_CONTENT_TYPE, SHOP_HEADER, SHOP_LABEL, SHOP_METRIC, SHOP_SPAN_EVENT, SPAN_ATTR } from '../kit/conventions.ts';
+import type { DependencyClient } from '../kit/dependency-client.ts';
+import { ProblemError, problemType, type Problem } from '../kit/problem.ts';
 import { startService } from '../kit/service.ts';
 import { parseOrProblem } from '../kit/validation.ts';
-import { trace } from '@opentelemetry/api';
+import { BulkheadRejectedError } from '../resilience/bulkhead.ts';
+import { CircuitOpenError, UpstreamStatusError } from '../resilience/errors.ts';
 import { isTransient, problemForFailure, upstreamErrorFor } from '../resilience/http-failures.ts';
 import { dependencyPolicySchema } from '../resilience/policy-config.ts';
-import { createResilientCall } from '../resilience/resilient-call.ts';
+import { createResilientCall, type ResilientCall } from '../resilience/resilient-call.ts';
+import { openOrderStore, requestHash, type Order, type OrderState } from './order-store.ts';
 
 const checkoutRequest = z.strictObject({
   userId: z.string().min(1).max(100),
@@ -26,50 +36,176 @@ const checkoutRequest = z.strictObject({
   amount: z.int().positive().max(100_000_000),
 });
 const idempotencyHeader = z.string().min(8).max(200).optional();
+const databasePolicy = z.object({ path: z.string().min(1).optional() }).loose();
 
 const config = readServiceConfig();
 await startService(config, ({ app, metrics, logger, onClose }) => {
-  // Payment runs as several instances: the balancer spreads calls and ejects one that keeps failing.
-  const payment = createBalancedClient('payment', dependencyUrls(config, 'payment'), { metrics, logger });
-  onClose(() => payment.close());
-  const paymentCall = createResilientCall({
-    dependency: 'payment',
-    policy: dependencyPolicySchema.parse(config.policies.payment ?? {}),
-    metrics: metrics.resilience,
-    logger,
-    retryable: isTransient,
-    // A declined charge is an answer, not a sign that payment is unhealthy.
-    isFailure: (error) => !(error instanceof ProblemError),
-    seed: Number(process.env.FAULTLINE_SEED ?? 1),
+  const seed = Number(process.env.FAULTLINE_SEED ?? 1);
+  const store = openOrderStore(parseOrProblem(databasePolicy, config.policies.database ?? {}, 'policies.database').path);
+  onClose(() => store.close());
+  const orders = new client.Counter({ name: SHOP_METRIC.checkoutOrders, help: 'Orders by final state.', labelNames: [SHOP_LABEL.state], registers: [metrics.registry] });
+  const steps = new client.Counter({
+    name: SHOP_METRIC.sagaSteps,
+    help: 'Saga steps by step and result.',
+    labelNames: ['step', SHOP_LABEL.result],
+    registers: [metrics.registry],
   });
 
-  app.post('/checkout', async (req, res) => {
-    const key = parseOrProblem(idempotencyHeader, req.get(HEADER.idempotencyKey), `header.${HEADER.idempotencyKey}`);
-    const order = parseOrProblem(checkoutRequest, req.body, 'body');
-    const orderId = randomUUID();
-    const paymentKey = key ?? `order-${orderId}`;
-    trace.getActiveSpan()?.setAttributes({ [SPAN_ATTR.orderId]: orderId, [SPAN_ATTR.idempotencyKey]: paymentKey });
-    try {
-      const paid = await paymentCall.execute(async (signal) => {
-        const response = await payment.request<{ paymentId: string }>({
-          method: 'POST',
-          path: '/payments',
-          body: { orderId, amount: order.amount },
-          headers: { [HEADER.idempotencyKey]: paymentKey },
-          signal,
+  const dependency = (name: string): DependencyClient => {
+    const balanced = createBalancedClient(name, dependencyUrls(config, name), { metrics, logger });
+    onClose(() => balanced.close());
+    return balanced;
+  };
+  const guarded = (name: string, defaults: unknown): ResilientCall =>
+    createResilientCall({
+      dependency: name,
+      policy: dependencyPolicySchema.parse(config.policies[name] ?? defaults),
+      metrics: metrics.resilience,
+      logger,
+      retryable: isTransient,
+      // A declined charge or a refused reservation is an answer, not a sign of ill health.
+      isFailure: (error) => !(error instanceof ProblemError),
+      seed,
+    });
+  const payment = dependency('payment');
+  const inventory = dependency('inventory');
+  const paymentCall = guarded('payment', {});
+  const inventoryCall = guarded('inventory', { circuitBreaker: { enabled: false } });
+
+  /** POST to a dependency through its policies; 4xx answers become ProblemErrors with the dependency's problem. */
+  const post = async <T>(call: ResilientCall, target: DependencyClient, path: string, body: unknown, key: string): Promise<T> =>
+    call.execute(async (signal) => {
+      const response = await target.request<T>({ method: 'POST', path, body, headers: { [HEADER.idempotencyKey]: key }, signal });
+      if (response.status >= 500 || response.status === 429) throw upstreamErrorFor(target.name, response);
+      if (response.status >= 400) {
+        const problem = (typeof response.body === 'object' && response.body !== null ? response.body : {}) as Partial<Problem>;
+        throw new ProblemError({
+          type: problem.type ?? problemType(`${target.name}-refused`),
+          title: problem.title ?? `${target.name} refused`,
+          // Business answers pass through (stock, unknown product, declined); anything else is the dependency failing us.
+          status: [402, 409, 422].includes(response.status) ? response.status : 502,
+          detail: problem.detail ?? `${target.name} answered ${response.status}`,
         });
-        if (response.status >= 500 || response.status === 429) throw upstreamErrorFor('payment', response);
-        if (response.status >= 400) {
-          throw new ProblemError({ type: problemType('payment-declined'), title: 'Payment declined', status: 402, detail: `payment answered ${response.status}` });
-        }
-        return response.body;
-      });
-      logger.info({ orderId, paymentId: paid.paymentId }, 'order confirmed');
-      res.status(201).json({ orderId, status: 'confirmed', paymentId: paid.paymentId });
-    } catch (error) {
-      if (error instanceof ProblemError) throw error;
-      logger.warn({ orderId, err: (error as Error).message }, 'order failed');
-      throw problemForFailure('payment', error);
+      }
+      return response.body;
+    });
+
+  const step = (name: string, result: string, attributes: Record<string, string> = {}) => {
+    steps.inc({ step: name, [SHOP_LABEL.result]: result });
+    trace.getActiveSpan()?.addEvent(SHOP_SPAN_EVENT.sagaStep, { step: name, result, ...attributes });
+  };
+
+  const answer = (res: Response, order: Order, state: OrderState, status: number, body: Record<string, unknown>, problem: boolean) => {
+    store.update(order.orderId, { state, response: { status, body } });
+    orders.inc({ [SHOP_LABEL.state]: state });
+    res.status(status).type(problem ? PROBLEM_CONTENT_TYPE : 'application/json').send(JSON.stringify(body));
+  };
+  const problemBody = (error: unknown, dependencyName: string) => {
+    const problem = error instanceof ProblemError ? error : problemForFailure(dependencyName, error);
+    return { status: problem.problem.status, body: { type: 'about:blank', ...problem.problem, instance: '/checkout', trace_id: trace.getActiveSpan()?.spanContext().traceId } };
+  };
+
+  /**
+   * Undo what was done: refund whatever may have been charged under the key,
+   * then release the reservation (even if the refund failed: the stock must
+   * not stay held). True when everything was undone.
+   */
+  const compensate = async (order: Order, key: string, reservationId: string, charged: boolean | 'unknown') => {
+    let undone = true;
+    if (charged !== false) {
+      try {
+        await post(paymentCall, payment, '/refunds', {}, key);
+        step('refund', 'ok');
+      } catch (error) {
+        undone = false;
+        step('refund', 'failed');
+        logger.error({ orderId: order.orderId, err: String(error) }, 'compensation failed: refund');
+      }
     }
+    try {
+      await post(inventoryCall, inventory, `/reservations/${reservationId}/release`, {}, `${key}:release`);
+      step('release', 'ok');
+    } catch (error) {
+      undone = false;
+      step('release', 'failed');
+      logger.error({ orderId: order.orderId, err: String(error) }, 'compensation failed: release');
+    }
+    return undone;
+  };
+
+  /** Whether a failed charge may still have gone through at the bank (a timeout or a lost answer). */
+  const mayHaveCharged = (error: unknown): boolean | 'unknown' => {
+    if (error instanceof ProblemError || error instanceof CircuitOpenError || error instanceof BulkheadRejectedError) return false;
+    if (error instanceof UpstreamStatusError && error.status !== 504) return false;
+    return 'unknown';
+  };
+
+  app.post('/checkout', async (req, res) => {
+    const headerKey = parseOrProblem(idempotencyHeader, req.get(HEADER.idempotencyKey), `header.${HEADER.idempotencyKey}`);
+    const body = parseOrProblem(checkoutRequest, req.body, 'body');
+    const key = headerKey ?? `order-${randomUUID()}`;
+    const hash = requestHash(body);
+
+    const replay = (existing: Order) => {
+      if (existing.requestHash !== hash) {
+        throw new ProblemError({ type: problemType('idempotency-conflict'), title: 'Idempotency key reused', status: 409, detail: 'this key was used for a different order' });
+      }
+      if (!existing.response) {
+        throw new ProblemError({ type: problemType('order-in-progress'), title: 'Order in progress', status: 409, detail: `order ${existing.orderId} is still being placed` }, { 'retry-after': '1' });
+      }
+      res.setHeader(SHOP_HEADER.idempotentReplayed, 'true');
+      const problem = existing.response.status >= 400;
+      res.status(existing.response.status).type(problem ? PROBLEM_CONTENT_TYPE : 'application/json').send(JSON.stringify(existing.response.body));
+    };
+    const existing = store.byKey(key);
+    if (existing) return replay(existing);
+    const order = store.create({ orderId: randomUUID(), idempotencyKey: key, requestHash: hash, userId: body.userId, amount: body.amount });
+    if (!order) return replay(store.byKey(key) as Order);
+    trace.getActiveSpan()?.setAttributes({ [SPAN_ATTR.orderId]: order.orderId, [SPAN_ATTR.idempotencyKey]: key });
+
+    // 1. Reserve the stock (idempotent per order id).
+    let reservationId: string;
+    try {
+      const reservation = await post<{ id: string }>(inventoryCall, inventory, '/reservations', { orderId: order.orderId, items: body.items }, `${key}:reserve`);
+      reservationId = reservation.id;
+      store.update(order.orderId, { reservationId });
+      step('reserve', 'ok');
+    } catch (error) {
+      step('reserve', 'failed');
+      const failure = problemBody(error, 'inventory');
+      store.update(order.orderId, { failure: String(failure.body.detail) });
+      return answer(res, order, 'failed', failure.status, failure.body, true);
+    }
+
+    // 2. Charge (idempotent per key: retries never charge twice).
+    let paymentId: string;
+    try {
+      const paid = await post<{ paymentId: string }>(paymentCall, payment, '/payments', { orderId: order.orderId, amount: body.amount }, key);
+      paymentId = paid.paymentId;
+      store.update(order.orderId, { paymentId });
+      step('charge', 'ok');
+    } catch (error) {
+      step('charge', 'failed');
+      const compensated = await compensate(order, key, reservationId, mayHaveCharged(error));
+      const failure = problemBody(error, 'payment');
+      store.update(order.orderId, { failure: String(failure.body.detail) });
+      logger.warn({ orderId: order.orderId, err: String(failure.body.detail) }, 'order failed');
+      return answer(res, order, compensated ? 'compensated' : 'failed', failure.status, failure.body, true);
+    }
+
+    // 3. Confirm the reservation: the units leave the shelf.
+    try {
+      await post(inventoryCall, inventory, `/reservations/${reservationId}/confirm`, {}, `${key}:confirm`);
+      step('confirm', 'ok');
+    } catch (error) {
+      step('confirm', 'failed');
+      const compensated = await compensate(order, key, reservationId, true);
+      const failure = problemBody(error, 'inventory');
+      store.update(order.orderId, { failure: String(failure.body.detail) });
+      return answer(res, order, compensated ? 'compensated' : 'failed', failure.status, failure.body, true);
+    }
+
+    logger.info({ orderId: order.orderId, paymentId }, 'order confirmed');
+    return answer(res, order, 'confirmed', 201, { orderId: order.orderId, status: 'confirmed', paymentId, reservationId }, false);
   });
 });

@@ -10,7 +10,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { trace } from '@opentelemetry/api';
 import { dependencyUrls, readServiceConfig } from '../kit/config.ts';
-import { HEADER, PROBLEM_CONTENT_TYPE } from '../kit/conventions.ts';
+import { HEADER, PROBLEM_CONTENT_TYPE, SHOP_HEADER } from '../kit/conventions.ts';
 import { createBalancedClient } from '../kit/balanced-client.ts';
 import type { DependencyClient } from '../kit/dependency-client.ts';
 import { AuthError, verifyBearer } from '../kit/jwt.ts';
@@ -23,6 +23,9 @@ import { z } from 'zod';
 import { parseOrProblem } from '../kit/validation.ts';
 import { gatewayPolicySchema } from './policy.ts';
 import { createRateLimiter } from './token-bucket.ts';
+
+/** Response headers of the services that mean something to the shop's clients. */
+const RELAYED_HEADERS = ['retry-after', SHOP_HEADER.idempotentReplayed, SHOP_HEADER.cache] as const;
 
 const config = readServiceConfig();
 await startService(config, ({ app, metrics, logger, onClose }) => {
@@ -95,6 +98,10 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
           headers: { ...(key ? { [HEADER.idempotencyKey]: key } : {}), ...(user ? { 'x-user-id': user } : {}) },
           signal: AbortSignal.timeout(policy.routeTimeout),
         });
+        for (const header of RELAYED_HEADERS) {
+          const value = response.headers[header];
+          if (value !== undefined) res.setHeader(header, value);
+        }
         const contentType = String(response.headers['content-type'] ?? 'application/json');
         res.status(response.status).type(contentType.includes('problem') ? PROBLEM_CONTENT_TYPE : 'application/json');
         res.send(typeof response.body === 'string' ? response.body : JSON.stringify(response.body));

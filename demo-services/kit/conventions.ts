@@ -104,6 +104,8 @@ export const SHOP_METRIC = {
   cacheEntries: 'cache_entries',
   inventoryOperations: 'inventory_operations_total',
   inventoryStockUnits: 'inventory_stock_units',
+  checkoutOrders: 'checkout_orders_total',
+  sagaSteps: 'checkout_saga_steps_total',
 } as const;
 
 /** Label names of SHOP_METRIC (beside LABEL). */
@@ -132,6 +134,7 @@ export const SHOP_SPAN_ATTR = {
 
 export const SHOP_SPAN_EVENT = {
   fallback: 'fallback',
+  sagaStep: 'saga.step',
 } as const;
 
 /** Headers of the shop services (beside HEADER). */

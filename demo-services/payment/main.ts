@@ -59,4 +59,23 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
       throw problemForFailure('bank', error);
     }
   });
+
+  // Compensation: undo whatever was charged under this idempotency key. Safe to
+  // repeat, and safe when nothing was charged (a charge that timed out may or may not have happened).
+  app.post('/refunds', async (req, res) => {
+    const key = parseOrProblem(idempotencyHeader, req.get(HEADER.idempotencyKey), `header.${HEADER.idempotencyKey}`);
+    try {
+      const refunded = await bankCall.execute(async (signal) => {
+        const response = await bank.request<{ refundId: string }>({ method: 'POST', path: '/refunds', body: { idempotencyKey: key }, signal });
+        if (response.status === 404) return undefined;
+        if (response.status >= 500 || response.status === 429) throw upstreamErrorFor('bank', response);
+        if (response.status >= 400) throw new ProblemError({ title: 'Refund refused', status: 502, detail: `bank answered ${response.status}` });
+        return response.body;
+      });
+      res.status(200).json(refunded ? { refunded: true, refundId: refunded.refundId } : { refunded: false, reason: 'nothing was charged under this key' });
+    } catch (error) {
+      if (error instanceof ProblemError) throw error;
+      throw problemForFailure('bank', error);
+    }
+  });
 });

@@ -21,7 +21,7 @@ describe('faultline run payment-outage', () => {
     const result = await runCli(['run', 'payment-outage', '--time-scale', '0.5', '--runs-dir', runsDir]);
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(/breaker (open|half_open)/);
-    expect(result.stdout, result.stdout).toContain('PASS: payment-outage, 5/5 expectations held');
+    expect(result.stdout, result.stdout).toContain('PASS: payment-outage, 6/6 expectations held');
     expect(result.code).toBe(0);
 
     const [id] = await readdir(runsDir);
@@ -37,10 +37,13 @@ describe('faultline run payment-outage', () => {
 
     const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8'));
     expect(summary.verdict).toBe('pass');
-    expect(summary.expectations).toHaveLength(5);
+    expect(summary.expectations).toHaveLength(6);
+    expect(summary.books).toMatchObject({ ok: true, violations: [] });
+    expect(summary.books.orders.confirmed).toBeGreaterThan(0);
+    expect(summary.books.orders.compensated).toBeGreaterThan(0);
     const junit = await readFile(join(runDir, 'junit.xml'), 'utf8');
-    expect(junit).toContain('tests="5" failures="0"');
-    expect(junit.match(/<testcase /g)).toHaveLength(5);
+    expect(junit).toContain('tests="6" failures="0"');
+    expect(junit.match(/<testcase /g)).toHaveLength(6);
     const faults = (await readFile(join(runDir, 'faults.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
     expect(faults.map((f) => f.action)).toEqual(['apply', 'remove']);
 

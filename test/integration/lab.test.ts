@@ -171,6 +171,85 @@ describe('the lab', () => {
     expect((await charge('bank-key-0003')).status).toBe(201);
   });
 
+  it('compensates the saga when payment fails after the reservation: stock is released, nothing charged', async () => {
+    const inventory = lab.serviceUrl('inventory');
+    const available = async () => ((await (await fetch(`${inventory}/stock/sku-2`)).json()) as { available: number }).available;
+    const before = await available();
+    const bank = lab.serviceUrl('bank');
+    await fetch(`${bank}/admin/behaviour`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ failureRate: 1 }) });
+    try {
+      const failed = await checkout({ 'idempotency-key': 'saga-comp-0001' }, { ...order, items: [{ sku: 'sku-2', quantity: 3 }] });
+      expect(failed.status).toBe(502);
+    } finally {
+      await fetch(`${bank}/admin/behaviour`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    }
+    expect(await available()).toBe(before);
+    const checkoutMetrics = await (await fetch(`${lab.serviceUrl('checkout')}/metrics`)).text();
+    expect(checkoutMetrics).toMatch(/checkout_saga_steps_total\{step="release",result="ok"\} [1-9]/);
+    expect(checkoutMetrics).toMatch(/checkout_orders_total\{state="compensated"\} [1-9]/);
+  });
+
+  it('never charges twice: retries against a slow bank, then a client replay, give one charge and the first answer', async () => {
+    const bank = lab.serviceUrl('bank');
+    // Slower than payment's 1 s timeout to the bank: payment answers 504, checkout retries with the same key.
+    await fetch(`${bank}/admin/behaviour`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latency: '1200ms' }) });
+    let first: Response;
+    try {
+      first = await checkout({ 'idempotency-key': 'double-charge-01' });
+    } finally {
+      await fetch(`${bank}/admin/behaviour`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    }
+    const firstBody = (await first.json()) as { orderId?: string };
+    const replay = await checkout({ 'idempotency-key': 'double-charge-01' });
+    expect(replay.status).toBe(first.status);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(await replay.json()).toEqual(firstBody);
+    const conflict = await checkout({ 'idempotency-key': 'double-charge-01' }, { ...order, amount: 1 });
+    expect(conflict.status).toBe(409);
+    // The bank saw the charge under one key: at most one standing charge for the order.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const books = (await (await fetch(`${bank}/charges`)).json()) as { charges: Array<{ chargeId: string; idempotencyKey: string }>; refunds: Array<{ chargeId: string }> };
+    const refunded = new Set(books.refunds.map((r) => r.chargeId));
+    const standing = books.charges.filter((c) => c.idempotencyKey === 'double-charge-01' && !refunded.has(c.chargeId));
+    expect(standing.length).toBeLessThanOrEqual(1);
+    expect(standing.length).toBe(first.status === 201 ? 1 : 0);
+  });
+
+  it('serves the storefront through the gateway, and falls back to popular items when recommendation is down', async () => {
+    const get = (path: string) => fetch(`${lab.gatewayUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const products = await get('/api/products?limit=3');
+    expect(products.status).toBe(200);
+    expect(((await products.json()) as { items: unknown[] }).items).toHaveLength(3);
+    expect((await get('/api/products/sku-404')).status).toBe(404);
+    const live = (await (await get('/api/recommendations?limit=2')).json()) as { fallback: boolean; items: unknown[] };
+    expect(live).toMatchObject({ fallback: false });
+    expect(live.items).toHaveLength(2);
+
+    const recommendation = lab.processes().find((p) => p.name === 'recommendation')!;
+    const gone = new Promise((resolve) => recommendation.child.once('exit', resolve));
+    recommendation.child.kill('SIGKILL');
+    await gone;
+    const degraded = await get('/api/recommendations?limit=2');
+    expect(degraded.status).toBe(200);
+    expect(await degraded.json()).toMatchObject({ fallback: true, items: expect.any(Array) });
+    expect(await (await fetch(`${lab.gatewayUrl}/metrics`)).text()).toMatch(/resilience_calls_total\{dependency="recommendation",outcome="fallback"\} [1-9]/);
+  });
+
+  it('fails over when one payment instance is killed mid-load: only requests caught at the kill fail', async () => {
+    const users = await Promise.all(Array.from({ length: 40 }, (_, i) => issueToken(lab.authSecret, `failover-${i}`)));
+    const victim = lab.processes().find((p) => p.name === 'payment-1')!;
+    const results: Promise<number>[] = [];
+    for (const [i, user] of users.entries()) {
+      if (i === 15) victim.child.kill('SIGKILL');
+      results.push(checkout({ authorization: `Bearer ${user}` }).then((response) => response.status));
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+    const statuses = await Promise.all(results);
+    const failed = statuses.filter((status) => status !== 201).length;
+    expect(failed).toBeLessThanOrEqual(3);
+    expect(statuses.slice(-10).every((status) => status === 201)).toBe(true);
+  });
+
   it('drains a request in flight on SIGTERM, then exits', async () => {
     const chaos = createChaosClient(lab.chaosAdminUrl);
     await chaos.addToxic('payment-bank', { name: 'slow-bank', type: 'latency', stream: 'downstream', attributes: { latency: 400, jitter: 0 } });

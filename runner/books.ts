@@ -1,0 +1,94 @@
+// `faultline check <run>`: whether the shop's books balance after a run, read
+// from the databases the services left under runs/<id>/data/: every confirmed
+// order charged exactly once, no charge without an order (unless refunded),
+// no order left half-placed, and the inventory's own invariants (stock never
+// negative, no hold past its TTL, units accounted for).
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { checkInventoryInvariants } from '../demo-services/inventory/invariants.ts';
+
+export interface BooksViolation {
+  code: string;
+  message: string;
+}
+
+export interface BooksReport {
+  ok: boolean;
+  orders: { confirmed: number; failed: number; compensated: number; pending: number };
+  charges: { total: number; refunded: number };
+  violations: BooksViolation[];
+  /** Databases that were not there (a lab that ran without that service). */
+  missing: string[];
+}
+
+const MAX_LISTED = 20;
+
+function open(path: string): DatabaseSync | undefined {
+  return existsSync(path) ? new DatabaseSync(path, { readOnly: true }) : undefined;
+}
+
+/** Check the books of a run directory; `asOf` is when the run ended (holds are judged against it). */
+export function checkBooks(runDir: string, asOf = Date.now()): BooksReport {
+  const dataDir = join(runDir, 'data');
+  const violations: BooksViolation[] = [];
+  const missing: string[] = [];
+  const add = (code: string, message: string) => {
+    if (violations.filter((v) => v.code === code).length < MAX_LISTED) violations.push({ code, message });
+  };
+  const orders = { confirmed: 0, failed: 0, compensated: 0, pending: 0 };
+  const charges = { total: 0, refunded: 0 };
+
+  const checkout = open(join(dataDir, 'checkout.sqlite'));
+  const bank = open(join(dataDir, 'bank.sqlite'));
+  const inventory = open(join(dataDir, 'inventory.sqlite'));
+  if (!checkout) missing.push('checkout');
+  if (!bank) missing.push('bank');
+  if (!inventory) missing.push('inventory');
+  try {
+    const orderRows = (checkout?.prepare('SELECT order_id, state FROM orders').all() ?? []) as Array<{ order_id: string; state: keyof typeof orders }>;
+    for (const order of orderRows) orders[order.state] += 1;
+    for (const order of orderRows.filter((o) => o.state === 'pending')) add('order-pending', `order ${order.order_id} was left half-placed (pending)`);
+
+    const chargeRows = (bank?.prepare('SELECT c.charge_id, c.order_id, r.refund_id FROM charges c LEFT JOIN refunds r ON r.charge_id = c.charge_id').all() ?? []) as Array<{
+      charge_id: string;
+      order_id: string;
+      refund_id: string | null;
+    }>;
+    charges.total = chargeRows.length;
+    charges.refunded = chargeRows.filter((c) => c.refund_id !== null).length;
+    if (checkout && bank) {
+      const state = new Map(orderRows.map((o) => [o.order_id, o.state]));
+      const standing = new Map<string, number>();
+      for (const charge of chargeRows) {
+        if (charge.refund_id !== null) continue;
+        standing.set(charge.order_id, (standing.get(charge.order_id) ?? 0) + 1);
+        if (state.get(charge.order_id) !== 'confirmed') add('charge-without-order', `charge ${charge.charge_id} for order ${charge.order_id} (${state.get(charge.order_id) ?? 'unknown order'}) was not refunded`);
+      }
+      for (const order of orderRows.filter((o) => o.state === 'confirmed')) {
+        const count = standing.get(order.order_id) ?? 0;
+        if (count !== 1) add(count === 0 ? 'confirmed-not-charged' : 'charged-twice', `confirmed order ${order.order_id} has ${count} standing charges`);
+      }
+    }
+    if (inventory) {
+      for (const violation of checkInventoryInvariants(inventory, { now: asOf }).violations) add(`inventory-${violation.code}`, violation.message);
+    }
+  } finally {
+    checkout?.close();
+    bank?.close();
+    inventory?.close();
+  }
+  return { ok: violations.length === 0, orders, charges, violations, missing };
+}
+
+export function renderBooks(report: BooksReport): string {
+  const lines = [
+    `orders: ${report.orders.confirmed} confirmed, ${report.orders.compensated} compensated, ${report.orders.failed} failed, ${report.orders.pending} pending`,
+    `charges: ${report.charges.total} (${report.charges.refunded} refunded)`,
+    ...(report.missing.length ? [`not in this run: ${report.missing.join(', ')}`] : []),
+    ...report.violations.map((v) => `VIOLATION ${v.code}: ${v.message}`),
+    report.ok ? 'the books balance' : `the books do not balance (${report.violations.length} violations)`,
+  ];
+  return lines.join('\n');
+}
