@@ -14,6 +14,7 @@ declare module 'autocannon' {
     pipelining?: number;
     method?: string;
     path?: string;
+    headers?: Record<string, string>;
   }
   interface Result {
     requests: Histogram;

@@ -24,7 +24,7 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
     { OTLPTraceExporter },
     { registerInstrumentations },
     { HttpInstrumentation },
-    { ExpressInstrumentation },
+    { ExpressInstrumentation, ExpressLayerType },
     { UndiciInstrumentation },
   ] = await Promise.all([
     import('@opentelemetry/context-async-hooks'),
@@ -68,7 +68,9 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
         // Outgoing calls go through undici, whose instrumentation makes the client spans.
         ignoreOutgoingRequestHook: () => true,
       }),
-      new ExpressInstrumentation(),
+      // Only route handlers get spans (they name the route); a span per middleware
+      // layer would triple the spans per request for nothing a person reads.
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
       new UndiciInstrumentation({
         startSpanHook: (request) => {
           const dependency = dependencyByOrigin.get(request.origin.toString());
