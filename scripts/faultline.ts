@@ -14,9 +14,7 @@ import { POLICY_NAMES } from '../demo-services/resilience/policy-config.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdir, readFile } from 'node:fs/promises';
-import { writeChaosMeshExport } from '../chaos/chaos-mesh/write.ts';
-import { runGenerateCli } from '../slo/generate.ts';
-import { checkBooks, renderBooks } from '../runner/books.ts';
+
 import { PROJECT_ROOT } from '../runner/supervisor.ts';
 
 const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
@@ -104,6 +102,8 @@ export function buildCli(): Command {
       const runDir = existsSync(run) ? run : join(flags.runsDir, run);
       if (!existsSync(runDir)) throw new FaultlineError('FL_RUN_NOT_FOUND', `no run '${run}' (looked in ${runDir})`);
       const summary = await readFile(join(runDir, 'summary.json'), 'utf8').then((text) => JSON.parse(text) as { endedAt?: string }, () => ({}) as { endedAt?: string });
+      // Commands load what they use: a `run` should not carry the SLO generator or the Chaos Mesh exporter in memory.
+      const { checkBooks, renderBooks } = await import('../runner/books.ts');
       const report = checkBooks(runDir, summary.endedAt ? Date.parse(summary.endedAt) + 10_000 : Date.now());
       process.stdout.write(`${renderBooks(report)}\n`);
       process.exitCode = report.ok ? EXIT.pass : EXIT.fail;
@@ -118,6 +118,7 @@ export function buildCli(): Command {
     .helpOption(false)
     .argument('[options...]', '--time-scale N, --out-dir DIR, --webhook-url URL, --evaluation-interval D, --specs-dir DIR, --all')
     .action(async (args: string[]) => {
+      const { runGenerateCli } = await import('../slo/generate.ts');
       process.exitCode = await runGenerateCli(args);
     });
 
@@ -132,6 +133,7 @@ export function buildCli(): Command {
     .option('--schedule <cron>', 'wrap the timeline in a Schedule with this cron expression')
     .action(async (scenario: string, flags: { outDir: string; namespace: string; schedule?: string }) => {
       await loadScenario(scenario);
+      const { writeChaosMeshExport } = await import('../chaos/chaos-mesh/write.ts');
       const written = await writeChaosMeshExport(scenario, flags.outDir, { namespace: flags.namespace, ...(flags.schedule ? { schedule: flags.schedule } : {}) });
       for (const file of written.files) process.stdout.write(`${join(written.dir, file)}\n`);
       for (const warning of written.warnings) process.stderr.write(`approximation: ${warning}\n`);
