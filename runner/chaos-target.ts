@@ -4,6 +4,7 @@
 
 import { createChaosClient } from '../chaos/admin-client.ts';
 import type { FaultTarget } from './fault-timeline.ts';
+import type { Lab } from './lab.ts';
 import type { FaultSpec } from './scenario.ts';
 import { proxiesForEdge } from './topology.ts';
 
@@ -12,6 +13,7 @@ export function chaosFaultTarget(adminUrl: string): FaultTarget & { reset(): Pro
   return {
     // An edge to a replicated service is one proxy per instance: the fault goes on all of them.
     async apply(fault: FaultSpec) {
+      if (fault.type === 'process') throw new Error(`process fault ${fault.name} is not a network fault`);
       for (const proxy of proxiesForEdge(fault.edge)) {
         switch (fault.type) {
           case 'http_error':
@@ -30,6 +32,7 @@ export function chaosFaultTarget(adminUrl: string): FaultTarget & { reset(): Pro
       }
     },
     async remove(fault: FaultSpec) {
+      if (fault.type === 'process') throw new Error(`process fault ${fault.name} is not a network fault`);
       for (const proxy of proxiesForEdge(fault.edge)) {
         if (fault.type === 'http_error') await client.removeHttpFault(proxy, fault.name);
         else await client.removeToxic(proxy, fault.name);
@@ -37,4 +40,25 @@ export function chaosFaultTarget(adminUrl: string): FaultTarget & { reset(): Pro
     },
     reset: () => client.reset(),
   };
+}
+
+/** Process faults through the lab's supervisor: crash (and start again), or pause and resume. */
+export function processFaultTarget(lab: Pick<Lab, 'signalInstance' | 'restartInstance'>): FaultTarget {
+  return {
+    async apply(fault) {
+      if (fault.type !== 'process') throw new Error(`${fault.name} is not a process fault`);
+      lab.signalInstance(fault.target, fault.action === 'kill' ? 'SIGKILL' : 'SIGSTOP');
+    },
+    async remove(fault) {
+      if (fault.type !== 'process') throw new Error(`${fault.name} is not a process fault`);
+      if (fault.action === 'pause') lab.signalInstance(fault.target, 'SIGCONT');
+      else if (fault.restart) await lab.restartInstance(fault.target);
+    },
+  };
+}
+
+/** Each fault to the target that knows its kind. */
+export function labFaultTarget(network: FaultTarget, processes: FaultTarget): FaultTarget {
+  const pick = (fault: FaultSpec) => (fault.type === 'process' ? processes : network);
+  return { apply: (fault) => pick(fault).apply(fault), remove: (fault) => pick(fault).remove(fault) };
 }

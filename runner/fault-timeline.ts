@@ -18,9 +18,14 @@ export interface TimelineStep {
   fault: FaultSpec;
 }
 
+/** What a fault acts on: an edge ('payment->bank') or an instance ('payment-1'). */
+export function faultTarget(fault: FaultSpec): string {
+  return fault.type === 'process' ? fault.target : fault.edge;
+}
+
 export interface FaultWindow {
   name: string;
-  edge: string;
+  target: string;
   type: string;
   startMs: number;
   endMs: number;
@@ -33,7 +38,7 @@ export function faultWindows(scenario: Pick<Scenario, 'phases' | 'faults'>): Fau
     const phase = fault.phase !== undefined ? phases.find((p) => p.name === fault.phase) : undefined;
     const startMs = phase ? phase.startMs : (fault.at ?? 0);
     const endMs = phase ? phase.endMs : startMs + (fault.duration ?? 0);
-    return { name: fault.name, edge: fault.edge, type: fault.type, startMs, endMs };
+    return { name: fault.name, target: faultTarget(fault), type: fault.type, startMs, endMs };
   });
 }
 
@@ -87,7 +92,7 @@ export function startTimeline(
       action: step.action,
       fault: step.fault.name,
       type: step.fault.type,
-      target: step.fault.edge,
+      target: faultTarget(step.fault),
       ok: true,
     };
     try {

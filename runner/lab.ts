@@ -42,6 +42,10 @@ export interface Lab {
   proxyPort(proxy: string): number;
   supervisor: Supervisor;
   processes(): ManagedProcess[];
+  /** Process faults on one instance (`payment-1`, `bank`): crash, pause, resume. */
+  signalInstance(instance: string, signal: 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): void;
+  /** Start an instance again on its old port (after a crash, or stopping it cleanly first), so its proxies find it. */
+  restartInstance(instance: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -92,6 +96,8 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     const included = servicesFor(options.services ?? SERVICES.map((service) => service.name));
     const callsOf = (name: string) => serviceNode(name).calls.filter((call) => included.has(call.service));
 
+    const instancePorts = new Map<string, number>();
+    const serviceOf = new Map<string, string>();
     const startInstance = async (name: string, instance: string): Promise<void> => {
       const dependencies: Record<string, string | string[]> = {};
       for (const call of callsOf(name)) {
@@ -102,7 +108,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         name,
         instance,
         host,
-        port: name === ENTRY_SERVICE ? (ports.gateway ?? 0) : 0,
+        port: instancePorts.get(instance) ?? (name === ENTRY_SERVICE ? (ports.gateway ?? 0) : 0),
         otlpEndpoint,
         telemetry: options.telemetry ?? true,
         dependencies,
@@ -121,6 +127,8 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         env: { [SERVICE_CONFIG_ENV]: JSON.stringify(config), FAULTLINE_SEED: String(options.seed ?? 1) },
       });
       instanceUrls.set(instance, `http://${host}:${started.ports.http}`);
+      instancePorts.set(instance, started.ports.http as number);
+      serviceOf.set(instance, name);
     };
 
     const chaosClient = createChaosClient(chaosAdminUrl);
@@ -173,6 +181,13 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       },
       supervisor,
       processes: () => supervisor.processes(),
+      signalInstance: (instance, signal) => supervisor.signal(instance, signal),
+      async restartInstance(instance) {
+        const name = serviceOf.get(instance);
+        if (!name) throw new Error(`no instance named ${instance}`);
+        if (supervisor.processes().some((p) => p.name === instance)) await supervisor.stop(instance);
+        await startInstance(name, instance);
+      },
       stop: () => supervisor.stopAll(),
     };
   } catch (error) {

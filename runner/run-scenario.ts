@@ -16,7 +16,7 @@ import { watchCircuit } from './circuit-watch.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
 import { evaluateExpectations } from './expectations.ts';
 import { buildTimeline, faultWindows, startTimeline } from './fault-timeline.ts';
-import { chaosFaultTarget } from './chaos-target.ts';
+import { chaosFaultTarget, labFaultTarget, processFaultTarget } from './chaos-target.ts';
 import { startLab, type Lab } from './lab.ts';
 import { createProgressPrinter } from './progress.ts';
 import { renderVerdictTable, writeRunRecord, type RunSummary } from './report.ts';
@@ -90,7 +90,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   try {
     say(`lab up: gateway ${lab.gatewayUrl}, fault proxy ${lab.chaosAdminUrl}; ${totalMs / 1_000}s of load at ${scenario.load.rate}/s`);
     startedAt = Date.now();
-    const timeline = startTimeline(buildTimeline(scenario), faults, { startedAt, logFile: join(runDir, 'faults.jsonl') });
+    const timeline = startTimeline(buildTimeline(scenario), labFaultTarget(faults, processFaultTarget(lab)), { startedAt, logFile: join(runDir, 'faults.jsonl') });
     try {
       load = await runConstantArrivalRate(
         {

@@ -12,6 +12,7 @@ import { gatewayPolicySchema } from '../demo-services/gateway/policy.ts';
 import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
 import { PROJECT_ROOT } from './supervisor.ts';
+import { instanceNames, SERVICES } from './topology.ts';
 
 export const SCENARIO_DIR = join(PROJECT_ROOT, 'scenarios');
 
@@ -48,6 +49,15 @@ const faultSchema = z.discriminatedUnion('type', [
     status: z.int().min(400).max(599).default(503),
     /** Share of requests that get the error (Toxiproxy's toxicity). */
     rate: z.number().min(0).max(1).default(1),
+  }),
+  z.strictObject({
+    /** A process fault on one instance: `kill` (SIGKILL, started again at the end unless restart is false) or `pause` (SIGSTOP, then SIGCONT). */
+    type: z.literal('process'),
+    name,
+    target: name,
+    action: z.enum(['kill', 'pause']),
+    restart: z.boolean().default(true),
+    ...faultTiming,
   }),
   z.strictObject({
     type: z.literal('latency'),
@@ -153,6 +163,16 @@ function crossCheck(scenario: Scenario): string[] {
       errors.push(`${at}: needs a phase, or both at and duration`);
     } else if (fault.at + fault.duration > total) {
       errors.push(`${at}: ends after the last phase (${total} ms)`);
+    }
+  });
+  const instances = new Set(SERVICES.flatMap((service) => instanceNames(service.name)));
+  const services = new Set(SERVICES.map((service) => service.name));
+  scenario.faults.forEach((fault, i) => {
+    if (fault.type === 'process') {
+      if (!instances.has(fault.target)) errors.push(`faults.${i}.target: no instance '${fault.target}' (instances: ${[...instances].join(', ')})`);
+    } else {
+      const [caller, dependency] = fault.edge.split('->') as [string, string];
+      if (!services.has(caller) || !services.has(dependency)) errors.push(`faults.${i}.edge: '${fault.edge}' names a service the shop does not have`);
     }
   });
   const names = new Set<string>();

@@ -36,6 +36,10 @@ export interface Supervisor {
   processes(): ManagedProcess[];
   /** Called when a process exits on its own (a crash, not a stop). */
   onUnexpectedExit(listener: (name: string, code: number | null, signal: string | null) => void): void;
+  /** Process faults: SIGKILL (crash), SIGSTOP (pause: the process holds its sockets but answers nothing), SIGCONT (resume). */
+  signal(name: string, signal: 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): void;
+  /** Stop one process cleanly (it drains), as in a rolling restart. */
+  stop(name: string, graceMs?: number): Promise<void>;
   stopAll(graceMs?: number): Promise<void>;
 }
 
@@ -53,6 +57,12 @@ export function createSupervisor(options: { logDir: string }): Supervisor {
   const logs: WriteStream[] = [];
   const exitListeners: Array<(name: string, code: number | null, signal: string | null) => void> = [];
   let stopping = false;
+  const stoppedOnPurpose = new WeakSet<ManagedProcess>();
+  const byName = (name: string): ManagedProcess => {
+    const managed = running.get(name);
+    if (!managed) throw new FaultlineError(ERROR_CODE.badOption, `no running process named '${name}' (running: ${[...running.keys()].join(', ')})`);
+    return managed;
+  };
   const resolveEntry = createEntryResolver(PROJECT_ROOT);
 
   const start = async (spec: ProcessSpec): Promise<ManagedProcess> => {
@@ -94,8 +104,9 @@ export function createSupervisor(options: { logDir: string }): Supervisor {
     const managed: ManagedProcess = { name: spec.name, pid: child.pid as number, ports: ready, child };
     running.set(spec.name, managed);
     child.once('exit', (code, signal) => {
-      running.delete(spec.name);
-      if (!stopping) for (const listener of exitListeners) listener(spec.name, code, signal);
+      // A restarted process reuses the name: only forget the entry if it is still this one.
+      if (running.get(spec.name) === managed) running.delete(spec.name);
+      if (!stopping && !stoppedOnPurpose.has(managed)) for (const listener of exitListeners) listener(spec.name, code, signal);
     });
     return managed;
   };
@@ -121,6 +132,14 @@ export function createSupervisor(options: { logDir: string }): Supervisor {
     start,
     processes: () => [...running.values()],
     onUnexpectedExit: (listener) => exitListeners.push(listener),
+    signal(name, signal) {
+      byName(name).child.kill(signal);
+    },
+    async stop(name, graceMs = 8_000) {
+      const managed = byName(name);
+      stoppedOnPurpose.add(managed);
+      await stopOne(managed, graceMs);
+    },
     async stopAll(graceMs = 8_000) {
       stopping = true;
       // Reverse start order: entry services drain first while what they call is still up,

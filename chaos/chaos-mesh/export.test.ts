@@ -199,7 +199,22 @@ describe('fromScenario', () => {
   it('names a fault type it cannot map', () => {
     expect(() =>
       fromScenario({ name: 'x', phases: [{ name: 'p', duration: 1_000 }], faults: [{ type: 'pause', name: 'zzz', edge: 'a->b', phase: 'p' }] }),
-    ).toThrow(/^faults\.0\.type: no Chaos Mesh mapping for 'pause' \(mapped: http_error, latency\)/);
+    ).toThrow(/^faults\.0\.type: no Chaos Mesh mapping for 'pause' \(mapped: http_error, latency, process\)/);
+  });
+
+  it('maps process faults on an instance to PodChaos on its service', () => {
+    const exported = fromScenario({
+      name: 'x',
+      phases: [{ name: 'p', duration: 1_000 }],
+      faults: [
+        { type: 'process', name: 'crash', target: 'payment-1', action: 'kill', phase: 'p' },
+        { type: 'process', name: 'freeze', target: 'bank', action: 'pause', phase: 'p' },
+      ],
+    });
+    expect(exported.faults.map((fault) => [fault.kind, 'service' in fault ? fault.service : undefined])).toEqual([
+      ['pod_kill', 'payment'],
+      ['pod_failure', 'bank'],
+    ]);
   });
 });
 

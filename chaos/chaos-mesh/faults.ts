@@ -129,7 +129,11 @@ export interface ScenarioLike {
   faults: ReadonlyArray<{
     type: string;
     name: string;
-    edge: string;
+    /** Network faults: 'caller->dependency'. */
+    edge?: string | undefined;
+    /** Process faults: the instance (`payment-1`) and what happens to it. */
+    target?: string | undefined;
+    action?: string | undefined;
     phase?: string | undefined;
     at?: number | undefined;
     duration?: number | undefined;
@@ -141,7 +145,7 @@ export interface ScenarioLike {
 }
 
 /** The scenario fault types fromScenario maps, and onto what. */
-export const MAPPED_SCENARIO_FAULTS = { http_error: 'http_error', latency: 'latency' } as const;
+export const MAPPED_SCENARIO_FAULTS = { http_error: 'http_error', latency: 'latency', process: 'pod_kill (kill) or pod_failure (pause)' } as const;
 
 /**
  * Map a scenario onto the exporter's input: phases become offsets, each fault
@@ -169,7 +173,12 @@ export function fromScenario(scenario: ScenarioLike, source?: string): ChaosMesh
       case 'http_error':
         return [{ kind: 'http_error', ...timing, edge: fault.edge, status: fault.status ?? 503, rate: fault.rate ?? 1 }];
       case 'latency':
-        return [{ kind: 'latency', ...timing, edge: fault.edge, latencyMs: fault.latency ?? 0, jitterMs: fault.jitter ?? 0, rate: fault.rate ?? 1 }];
+        return [{ kind: 'latency', ...timing, edge: fault.edge ?? '', latencyMs: fault.latency ?? 0, jitterMs: fault.jitter ?? 0, rate: fault.rate ?? 1 }];
+      case 'process': {
+        // A lab instance (`payment-1`) is one pod of its service's Deployment.
+        const service = (fault.target ?? '').replace(/-\d+$/, '');
+        return [{ kind: fault.action === 'pause' ? 'pod_failure' : 'pod_kill', ...timing, service, count: 1 }];
+      }
       default:
         problems.push({
           field: `faults.${index}.type`,

@@ -27,7 +27,9 @@ const scenarioFileSchema = z.looseObject({
       z.looseObject({
         type: z.string(),
         name: z.string(),
-        edge: z.string(),
+        edge: z.string().optional(),
+        target: z.string().optional(),
+        action: z.string().optional(),
         phase: z.string().optional(),
         at: durationMs.optional(),
         duration: durationMs.optional(),

@@ -21,6 +21,7 @@ const chargeRequest = z.strictObject({
   currency: z.string().regex(/^[A-Z]{3}$/).default('EUR'),
 });
 const idempotencyHeader = z.string().min(8).max(200);
+const deadlineHeader = z.coerce.number().int().positive().optional();
 // Refund by charge id, or by the idempotency key of the charge (a caller whose charge timed out does not know the id).
 const refundRequest = z.union([z.strictObject({ chargeId: z.uuid() }), z.strictObject({ idempotencyKey: z.string().min(8).max(200) })]);
 const databasePolicy = z.object({ path: z.string().min(1).optional() }).loose();
@@ -54,8 +55,14 @@ await startService(config, ({ app, logger, onClose }) => {
   app.post('/charges', async (req, res) => {
     const key = parseOrProblem(idempotencyHeader, req.get(HEADER.idempotencyKey), `header.${HEADER.idempotencyKey}`);
     const body = parseOrProblem(chargeRequest, req.body, 'body');
+    const deadline = parseOrProblem(deadlineHeader, req.get(HEADER.deadline), `header.${HEADER.deadline}`);
     const delay = behaviour.latency + (behaviour.jitter ? (random() * 2 - 1) * behaviour.jitter : 0);
     if (delay > 0) await sleep(delay);
+    // A request that waited (the bank was frozen, or slow) past its caller's deadline is refused, not charged:
+    // the caller has given up and may already be compensating.
+    if (deadline !== undefined && Date.now() > deadline) {
+      throw new ProblemError({ type: problemType('deadline-exceeded'), title: 'Deadline exceeded', status: 504, detail: `the caller's deadline passed ${Date.now() - deadline} ms before the charge could be made; nothing was charged` });
+    }
     if (behaviour.failureRate > 0 && random() < behaviour.failureRate) {
       throw new ProblemError({ type: problemType('bank-unavailable'), title: 'Bank unavailable', status: 503, detail: 'the bank failed this charge (failure knob)' }, { 'retry-after': '1' });
     }

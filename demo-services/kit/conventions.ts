@@ -93,6 +93,8 @@ export const HEADER = {
   idempotencyKey: 'idempotency-key',
   requestId: 'x-request-id',
   faultInjected: 'x-faultline-fault',
+  /** Epoch milliseconds after which the caller no longer waits: work arriving later is refused, not done. */
+  deadline: 'x-faultline-deadline',
 } as const;
 
 /** Media type of RFC 9457 problem details. */

@@ -19,6 +19,7 @@ const paymentRequest = z.strictObject({
   amount: z.int().positive().max(100_000_000),
 });
 const idempotencyHeader = z.string().min(8).max(200);
+const deadlineHeader = z.coerce.number().int().positive().optional();
 
 // The bank edge gets a timeout by default; retries and a breaker only when a scenario asks.
 const BANK_POLICY_DEFAULT = { retry: { enabled: false }, circuitBreaker: { enabled: false } };
@@ -27,9 +28,11 @@ const config = readServiceConfig();
 await startService(config, ({ app, metrics, logger, onClose }) => {
   const bank = createDependencyClient('bank', dependencyUrl(config, 'bank'), metrics);
   onClose(() => bank.close());
+  const bankPolicy = dependencyPolicySchema.parse(config.policies.bank ?? BANK_POLICY_DEFAULT);
+  const bankTimeoutMs = bankPolicy.timeout.enabled ? bankPolicy.timeout.timeout : 30_000;
   const bankCall = createResilientCall({
     dependency: 'bank',
-    policy: dependencyPolicySchema.parse(config.policies.bank ?? BANK_POLICY_DEFAULT),
+    policy: bankPolicy,
     metrics: metrics.resilience,
     logger,
     retryable: () => true,
@@ -38,13 +41,16 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
   app.post('/payments', async (req, res) => {
     const key = parseOrProblem(idempotencyHeader, req.get(HEADER.idempotencyKey), `header.${HEADER.idempotencyKey}`);
     const body = parseOrProblem(paymentRequest, req.body, 'body');
+    const callerDeadline = parseOrProblem(deadlineHeader, req.get(HEADER.deadline), `header.${HEADER.deadline}`);
     try {
       const charge = await bankCall.execute(async (signal) => {
+        // The bank must not charge once nobody waits for the answer: the deadline travels with the request.
+        const deadline = Math.min(callerDeadline ?? Infinity, Date.now() + bankTimeoutMs);
         const response = await bank.request<{ chargeId: string }>({
           method: 'POST',
           path: '/charges',
           body,
-          headers: { [HEADER.idempotencyKey]: key },
+          headers: { [HEADER.idempotencyKey]: key, [HEADER.deadline]: String(Math.round(deadline)) },
           signal,
         });
         if (response.status >= 500 || response.status === 429) throw upstreamErrorFor('bank', response);
