@@ -136,7 +136,10 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
   }
   // Recommendations always answer: with no recommendation service, popular items (a fallback).
   const recommendation = has('recommendation') ? upstream('recommendation') : undefined;
-  const recommendationsQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(20).default(4) });
+  // A decimal count only: z.coerce would also take '0x10' or ' 1'.
+  const recommendationsQuery = z.strictObject({
+    limit: z.string().regex(/^\d{1,2}$/, 'must be a whole number from 1 to 20').transform(Number).pipe(z.int().min(1).max(20)).default(4),
+  });
   app.get('/api/recommendations', async (req: Request, res: Response) => {
     const { limit } = parseOrProblem(recommendationsQuery, req.query, 'query');
     const user = (res.locals.user as string | undefined) ?? 'anonymous';

@@ -40,6 +40,23 @@ export interface RunningService {
 
 const DRAIN_TIMEOUT_MS = 4_000;
 
+/** No request body of the shop nests deeper; deeper ones are hostile and would overflow the stack when re-serialised. */
+const MAX_JSON_DEPTH = 32;
+
+/** Nesting depth of a parsed JSON value, measured without recursion. */
+export function jsonDepth(value: unknown): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (current === null || typeof current !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_JSON_DEPTH) return deepest;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 /** Build a service's app, bind it, announce readiness, and wire graceful shutdown. */
 export async function startService(
   config: ServiceConfig,
@@ -83,6 +100,12 @@ export async function startService(
     res.type(openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE).send(body);
   });
   app.use(express.json({ limit: '64kb' }));
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    if (jsonDepth(req.body) > MAX_JSON_DEPTH) {
+      throw new ProblemError({ type: problemType('malformed-body'), title: 'Body nested too deeply', status: 400, detail: `body: nested deeper than ${MAX_JSON_DEPTH} levels` });
+    }
+    next();
+  });
 
   const service: ServiceContext = { config, app, logger, metrics, onClose: (task) => closeTasks.push(task) };
   await defineRoutes(service);

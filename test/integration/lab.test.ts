@@ -246,7 +246,8 @@ describe('the lab', () => {
     }
     const statuses = await Promise.all(results);
     const failed = statuses.filter((status) => status !== 201).length;
-    expect(failed).toBeLessThanOrEqual(3);
+    // Requests in flight at the kill, and retries that land on the dead instance before it is ejected (5 failures in a row).
+    expect(failed).toBeLessThanOrEqual(6);
     expect(statuses.slice(-10).every((status) => status === 201)).toBe(true);
   });
 

@@ -11,13 +11,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedCollector, type EmbeddedCollector } from '../../collector/embedded-collector.ts';
 import { readSpans } from '../../collector/trace-query.ts';
 import { SERVICE_CONFIG_ENV } from '../../demo-services/kit/config.ts';
 import { HEADER, PROBLEM_CONTENT_TYPE, SHOP_HEADER, SHOP_SPAN_ATTR, type Outcome } from '../../demo-services/kit/conventions.ts';
-import { createRandom, type Random } from '../../demo-services/kit/random.ts';
+import type { Random } from '../../demo-services/kit/random.ts';
+import { BAD_NUMBERS, BAD_QUERY_INTS, BAD_STRINGS, badBodies, fuzz, json, query, segment, type Generator } from '../fuzz.ts';
 import { checkInventoryInvariants } from '../../demo-services/inventory/invariants.ts';
 import { popularRecommendations } from '../../demo-services/recommendation/recommend.ts';
 import { withFallback } from '../../demo-services/resilience/fallback.ts';
@@ -353,115 +353,7 @@ describe('start-up', () => {
 });
 
 // ---------------------------------------------------------------------------
-// Fuzzing: generated bad requests. Every answer must be a 4xx problem+json.
-
-interface BadRequest {
-  method: string;
-  path: string;
-  headers?: Record<string, string>;
-  body?: string | Buffer;
-}
-type Generator = (random: Random) => BadRequest;
-
-const BAD_STRINGS = ['', ' ', 'a'.repeat(3_000), '\u0000', 'x\u202ey', '😀'.repeat(30), '<script>', "' OR 1=1 --", '../../etc/passwd', 'a b', '\ud800', '${jndi:x}'];
-const BAD_NUMBERS = [0, -1, -0, 1.5, 1e308, -1e308, 2 ** 53 + 2, 1e-320, 10_001, 1e21, Number.MAX_SAFE_INTEGER];
-/** Keys never used by any schema, so a random object is never accidentally valid. */
-const STRANGE_KEYS = ['a', '__proto__', 'constructor', 'prototype', '', '😀', 'toString', 'Sku', 'QUANTITY', '$where', 'x'.repeat(200)];
-const MALFORMED_JSON = ['{', '{"a":', '[1,2', 'nul', '{"a":1}x', "{'a':1}", '\u0000', '1e400', '"just a string"', 'true', `${'['.repeat(20_000)}${']'.repeat(20_000)}`, '{"a":"\\ud800"'];
-const CONTENT_TYPES = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/json; charset=latin1', 'application/json; charset=utf-16'];
-const RAW_BAD_SEGMENTS = ['%ZZ', '%E0%A4%A', '%', '%00', '%2F', '..', '%2e%2e%2f', 'a%20b', '%F0%9F%98%80'];
-const BAD_QUERY_INTS = ['-1', '1.5', '1e3', '%201', '0x10', '%EF%BC%91', '', 'abc', '99999999999', '%ZZ', 'NaN'];
-
-function randomValue(random: Random, depth = 0): unknown {
-  const kind = random.int(0, depth > 3 ? 4 : 6);
-  switch (kind) {
-    case 0:
-      return null;
-    case 1:
-      return random.next() < 0.5;
-    case 2:
-      return random.pick(BAD_NUMBERS);
-    case 3:
-    case 4:
-      return random.pick(BAD_STRINGS);
-    case 5:
-      return Array.from({ length: random.int(0, 4) }, () => randomValue(random, depth + 1));
-    default:
-      return Object.fromEntries(Array.from({ length: random.int(1, 4) }, () => [random.pick(STRANGE_KEYS), randomValue(random, depth + 1)]));
-  }
-}
-
-type FieldType = 'string' | 'number' | 'array' | 'duration';
-
-/** A value of any type but `type`, for a field that must be of `type` (a duration may be a string or a number). */
-function wrongType(random: Random, type: FieldType): unknown {
-  const accepted = type === 'duration' ? ['string', 'number'] : [type];
-  for (;;) {
-    const value = randomValue(random);
-    if (!accepted.includes(Array.isArray(value) ? 'array' : typeof value)) return value;
-  }
-}
-
-/** A valid body with one thing wrong: a field of the wrong type or value, a required field missing, or an unknown field. */
-function mutate(random: Random, valid: Record<string, unknown>, fields: Record<string, { type: FieldType; bad: unknown[]; required: boolean }>): Record<string, unknown> {
-  const body = structuredClone(valid);
-  const names = Object.keys(fields);
-  const field = random.pick(names);
-  const spec = fields[field] as (typeof fields)[string];
-  switch (random.int(0, 3)) {
-    case 0:
-      body[field] = wrongType(random, spec.type);
-      break;
-    case 1:
-      body[field] = random.pick(spec.bad);
-      break;
-    case 2: {
-      const required = names.filter((name) => fields[name]?.required);
-      delete body[random.pick(required)];
-      break;
-    }
-    default:
-      // defineProperty, not assignment: `body.__proto__ = x` would set the prototype, not add a key.
-      Object.defineProperty(body, random.pick(STRANGE_KEYS.filter(Boolean)), { value: randomValue(random), enumerable: true, configurable: true, writable: true });
-  }
-  return body;
-}
-
-const json = (value: unknown) => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
-
-/** Bad bodies for a POST endpoint whose valid body is `valid()`. */
-function badBodies(random: Random, valid: () => Record<string, unknown>, fields: Parameters<typeof mutate>[2]): Pick<BadRequest, 'headers' | 'body'> {
-  switch (random.int(0, 6)) {
-    case 0:
-    case 1:
-      return json(mutate(random, valid(), fields));
-    case 2: {
-      const value = randomValue(random);
-      return json(typeof value === 'object' && value !== null ? value : { value });
-    }
-    case 3:
-      return { headers: { 'content-type': 'application/json' }, body: random.pick(MALFORMED_JSON) };
-    case 4:
-      return { headers: { 'content-type': random.pick(CONTENT_TYPES) }, body: JSON.stringify(valid()) };
-    case 5:
-      return { headers: { 'content-type': 'application/json', 'content-encoding': random.pick(['gzip', 'deflate', 'br', 'compress']) }, body: Buffer.from('not compressed at all') };
-    default:
-      return json({ ...valid(), padding: 'x'.repeat(70_000) });
-  }
-}
-
-/** Percent-encoded; a lone surrogate (which encodeURIComponent refuses) becomes its invalid UTF-8 bytes. */
-function encode(value: string): string {
-  try {
-    return encodeURIComponent(value);
-  } catch {
-    return value.replace(/[\ud800-\udfff]/g, '%ED%A0%80').replace(/[^A-Za-z0-9%-]/g, (c) => encodeURIComponent(c));
-  }
-}
-/** A path segment or query value the endpoint must refuse: a bad value encoded, or raw bad escapes (`..` too, where it is not a valid id). */
-const segment = (random: Random, bad: string[], allowDots = true) =>
-  random.next() < 0.4 ? random.pick(RAW_BAD_SEGMENTS.filter((raw) => allowDots || raw !== '..')) : encode(random.pick(bad));
-const query = (pairs: Array<[string, string]>) => pairs.map(([key, value]) => `${key}=${value}`).join('&');
+// Fuzzing: generated bad requests (test/fuzz.ts). Every answer must be a 4xx problem+json.
 
 const BAD_SKUS = [...BAD_STRINGS, 'SKU-1', 'sku_1', '-1', 'sku-1 ', 's'.repeat(65), 'sku-999', 'constructor'];
 const BAD_USERS = ['', 'a'.repeat(101), 'a b', '😀', '\u0000', '../x', "' OR 1=1", '<x>', 'ü', 'a/b', 'a%b'];
@@ -545,50 +437,6 @@ const FUZZ: Record<string, Generator> = {
     }
   },
 };
-
-interface FuzzResult {
-  sent: number;
-  statuses: Map<number, number>;
-  failures: string[];
-}
-
-async function fuzz(base: string, generate: Generator, seed: number, options = { maxRequests: 3_000, budgetMs: 2_500, concurrency: 16 }): Promise<FuzzResult> {
-  const pool = new Pool(base, { connections: options.concurrency });
-  const random = createRandom(seed);
-  const result: FuzzResult = { sent: 0, statuses: new Map(), failures: [] };
-  const deadline = performance.now() + options.budgetMs;
-  const fail = (request: BadRequest, why: string) => {
-    if (result.failures.length < 10) result.failures.push(`${request.method} ${request.path.slice(0, 120)} ${String(request.headers?.['content-type'] ?? '')}: ${why}`);
-  };
-  const worker = async () => {
-    while (result.sent < options.maxRequests && performance.now() < deadline) {
-      result.sent += 1;
-      const request = generate(random);
-      try {
-        const response = await pool.request({
-          method: request.method as 'GET',
-          path: request.path,
-          headers: request.headers ?? {},
-          ...(request.body !== undefined ? { body: request.body } : {}),
-        });
-        const text = await response.body.text();
-        result.statuses.set(response.statusCode, (result.statuses.get(response.statusCode) ?? 0) + 1);
-        if (response.statusCode < 400 || response.statusCode >= 500) fail(request, `status ${response.statusCode}: ${text.slice(0, 200)}`);
-        else if (!String(response.headers['content-type']).startsWith(PROBLEM_CONTENT_TYPE)) fail(request, `content-type ${response.headers['content-type']}`);
-        else {
-          const problem = JSON.parse(text) as { status?: unknown; title?: unknown; stack?: unknown };
-          if (problem.status !== response.statusCode || typeof problem.title !== 'string') fail(request, `not a problem: ${text.slice(0, 200)}`);
-          if (problem.stack !== undefined || /\n\s+at /.test(text)) fail(request, 'leaks a stack trace');
-        }
-      } catch (error) {
-        fail(request, `no answer: ${(error as Error).message}`);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
-  await pool.close();
-  return result;
-}
 
 describe('fuzzing with bad requests', () => {
   const targets: Array<[service: string, instance: string]> = [
