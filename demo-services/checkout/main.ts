@@ -56,10 +56,14 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     onClose(() => balanced.close());
     return balanced;
   };
-  const guarded = (name: string, defaults: unknown): ResilientCall =>
-    createResilientCall({
+  /** The attempt timeout of each dependency's policy: what the deadline sent with each call is computed from. */
+  const attemptTimeouts = new Map<string, number>();
+  const guarded = (name: string, defaults: unknown): ResilientCall => {
+    const policy = dependencyPolicySchema.parse(config.policies[name] ?? defaults);
+    if (policy.timeout.enabled) attemptTimeouts.set(name, policy.timeout.timeout);
+    return createResilientCall({
       dependency: name,
-      policy: dependencyPolicySchema.parse(config.policies[name] ?? defaults),
+      policy,
       metrics: metrics.resilience,
       logger,
       retryable: isTransient,
@@ -67,6 +71,7 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
       isFailure: (error) => !(error instanceof ProblemError),
       seed,
     });
+  };
   const payment = dependency('payment');
   const inventory = dependency('inventory');
   const paymentCall = guarded('payment', {});
@@ -75,7 +80,10 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
   /** POST to a dependency through its policies; 4xx answers become ProblemErrors with the dependency's problem. */
   const post = async <T>(call: ResilientCall, target: DependencyClient, path: string, body: unknown, key: string): Promise<T> =>
     call.execute(async (signal) => {
-      const response = await target.request<T>({ method: 'POST', path, body, headers: { [HEADER.idempotencyKey]: key }, signal });
+      // The deadline travels with the call, so work that arrives after this attempt gave up is refused rather than done.
+      const timeout = attemptTimeouts.get(target.name);
+      const headers = { [HEADER.idempotencyKey]: key, ...(timeout !== undefined ? { [HEADER.deadline]: String(Date.now() + timeout) } : {}) };
+      const response = await target.request<T>({ method: 'POST', path, body, headers, signal });
       if (response.status >= 500 || response.status === 429) throw upstreamErrorFor(target.name, response);
       if (response.status >= 400) {
         const problem = (typeof response.body === 'object' && response.body !== null ? response.body : {}) as Partial<Problem>;

@@ -42,6 +42,9 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     const key = parseOrProblem(idempotencyHeader, req.get(HEADER.idempotencyKey), `header.${HEADER.idempotencyKey}`);
     const body = parseOrProblem(paymentRequest, req.body, 'body');
     const callerDeadline = parseOrProblem(deadlineHeader, req.get(HEADER.deadline), `header.${HEADER.deadline}`);
+    if (callerDeadline !== undefined && Date.now() > callerDeadline) {
+      throw new ProblemError({ type: problemType('deadline-exceeded'), title: 'Deadline exceeded', status: 504, detail: 'the caller gave up before this charge could start; nothing was charged' });
+    }
     try {
       const charge = await bankCall.execute(async (signal) => {
         // The bank must not charge once nobody waits for the answer: the deadline travels with the request.
