@@ -146,3 +146,20 @@ export const SHOP_HEADER = {
   /** `true` when a write was a replay of an earlier one with the same idempotency key. */
   idempotentReplayed: 'idempotent-replayed',
 } as const;
+
+/** The load generator's own metrics (load/metrics.ts), k6's names with a `loadgen_` prefix. */
+export const LOAD_METRIC = {
+  httpReqs: 'loadgen_http_reqs_total',
+  httpReqDuration: 'loadgen_http_req_duration_seconds',
+  iterations: 'loadgen_iterations_total',
+  droppedIterations: 'loadgen_dropped_iterations_total',
+  vus: 'loadgen_vus',
+  vusMax: 'loadgen_vus_max',
+} as const;
+
+/** Label names of LOAD_METRIC (k6's tag names). */
+export const LOAD_LABEL = {
+  journey: 'journey',
+  step: 'step',
+  status: 'status',
+} as const;

@@ -170,13 +170,40 @@ export async function runConstantArrivalRate(
   runtime: ExecutorRuntime = {},
 ): Promise<ExecutorResult> {
   const resolved = resolveConstantArrivalRateOptions(options);
+  const { spec } = resolved;
+  const plan: ArrivalPlan = { planned: arrivalCount(spec), durationMs: spec.durationMs, offset: (index) => arrivalOffset(spec, index) };
+  return runArrivalPlan(plan, resolved, iteration, runtime);
+}
+
+/** Any open-model schedule: `planned` arrivals, arrival i due `offset(i)` ms after the start (non-decreasing in i). */
+export interface ArrivalPlan {
+  planned: number;
+  durationMs: number;
+  offset(index: number): number;
+}
+
+/** VU limits and stop grace shared by the arrival-rate executors. */
+export interface ArrivalVUs {
+  preAllocatedVUs: number;
+  maxVUs: number;
+  gracefulStopMs: number;
+}
+
+/** Run `iteration` on any arrival schedule (the engine behind every arrival-rate executor). */
+export async function runArrivalPlan(
+  plan: ArrivalPlan,
+  vus: ArrivalVUs,
+  iteration: IterationFunction,
+  runtime: ExecutorRuntime = {},
+): Promise<ExecutorResult> {
   return new Promise<ExecutorResult>((resolve) => {
-    new ConstantArrivalRun(resolved, iteration, runtime, resolve).start();
+    new ConstantArrivalRun(plan, vus, iteration, runtime, resolve).start();
   });
 }
 
 class ConstantArrivalRun {
-  private readonly options: ResolvedOptions;
+  private readonly options: ArrivalVUs;
+  private readonly plan: ArrivalPlan;
   private readonly iteration: IterationFunction;
   private readonly runtime: ExecutorRuntime;
   private readonly resolve: (result: ExecutorResult) => void;
@@ -203,17 +230,19 @@ class ConstantArrivalRun {
   private readonly onAbort = (): void => this.finish(true);
 
   constructor(
-    options: ResolvedOptions,
+    plan: ArrivalPlan,
+    options: ArrivalVUs,
     iteration: IterationFunction,
     runtime: ExecutorRuntime,
     resolve: (result: ExecutorResult) => void,
   ) {
+    this.plan = plan;
     this.options = options;
     this.iteration = iteration;
     this.runtime = runtime;
     this.resolve = resolve;
     this.clock = runtime.clock ?? systemClock;
-    this.planned = arrivalCount(options.spec);
+    this.planned = plan.planned;
     // Highest id first so pop() hands out VU 1 first.
     for (let vu = options.preAllocatedVUs; vu >= 1; vu -= 1) this.freeVUs.push(vu);
     this.allocatedVUs = options.preAllocatedVUs;
@@ -239,16 +268,16 @@ class ConstantArrivalRun {
   private pump(): void {
     this.timer = undefined;
     if (this.phase !== 'running') return;
-    const { spec } = this.options;
+    const plan = this.plan;
     let elapsed = this.clock.now() - this.startMono;
-    while (this.next < this.planned && arrivalOffset(spec, this.next) <= elapsed) {
+    while (this.next < this.planned && plan.offset(this.next) <= elapsed) {
       this.startOne(this.next);
       this.next += 1;
       if (this.phase !== 'running') return;
       elapsed = this.clock.now() - this.startMono;
     }
-    const wakeAt = this.next < this.planned ? arrivalOffset(spec, this.next) : spec.durationMs;
-    if (this.next >= this.planned && elapsed >= spec.durationMs) {
+    const wakeAt = this.next < this.planned ? plan.offset(this.next) : plan.durationMs;
+    if (this.next >= this.planned && elapsed >= plan.durationMs) {
       this.beginStopping();
       return;
     }
@@ -257,7 +286,7 @@ class ConstantArrivalRun {
   }
 
   private startOne(index: number): void {
-    const intendedStartMs = this.startWall + arrivalOffset(this.options.spec, index);
+    const intendedStartMs = this.startWall + this.plan.offset(index);
     this.scheduled += 1;
     let vu = this.freeVUs.pop();
     if (vu === undefined && this.allocatedVUs < this.options.maxVUs) {
