@@ -9,7 +9,8 @@ import { readSpans } from '../collector/trace-query.ts';
 import { issueToken } from '../demo-services/kit/jwt.ts';
 import { createCheckoutJourney } from '../load/journeys/checkout.ts';
 import { createLoadRecorder } from '../load/recorder.ts';
-import { runConstantArrivalRate } from '../load/executors/constant-arrival-rate.ts';
+import { executorMaxVUs, runExecutor } from '../load/executors/index.ts';
+import { createLoadMetrics, startLoadMetricsServer } from '../load/metrics.ts';
 import { checkBooks } from './books.ts';
 import { circuitTransitions } from './circuit-history.ts';
 import { watchCircuit } from './circuit-watch.ts';
@@ -20,7 +21,7 @@ import { chaosFaultTarget, labFaultTarget, processFaultTarget } from './chaos-ta
 import { startLab, type Lab } from './lab.ts';
 import { createProgressPrinter } from './progress.ts';
 import { renderVerdictTable, writeRunRecord, type RunSummary } from './report.ts';
-import { phaseWindows, totalDurationMs, type Scenario } from './scenario.ts';
+import { executorConfig, phaseWindows, totalDurationMs, type Scenario } from './scenario.ts';
 import { PROJECT_ROOT } from './supervisor.ts';
 import { JOURNEY_SERVICES } from './topology.ts';
 
@@ -64,7 +65,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const onAbort = () => abortLoad.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
 
-  const recorder = createLoadRecorder();
+  const loadConfig = executorConfig(scenario);
+  // The generator's own metrics (loadgen_*), served for Prometheus while the run lasts.
+  const loadMetrics = createLoadMetrics();
+  const metricsServer = await startLoadMetricsServer({ metrics: loadMetrics });
+  const recorder = loadMetrics.tee(createLoadRecorder());
   const faults = chaosFaultTarget(lab.chaosAdminUrl);
   const totalMs = totalDurationMs(scenario);
   const windows = faultWindows(scenario);
@@ -73,7 +78,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const watch = watched?.type === 'circuit' ? watchCircuit(lab.serviceUrl(watched.service), watched.dependency) : undefined;
   const progress = createProgressPrinter(out);
   // Every virtual user gets its own token before the run starts: signing is configure-time work.
-  const maxVUs = scenario.load.maxVUs ?? scenario.load.preAllocatedVUs;
+  const maxVUs = executorMaxVUs(loadConfig);
   const tokens = await Promise.all(Array.from({ length: maxVUs + 1 }, (_, vu) => issueToken(lab.authSecret, `user-${vu}`)));
   const journey = createCheckoutJourney({
     tokenFor: (vu) => tokens[vu] ?? (tokens[0] as string),
@@ -86,22 +91,16 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
   let startedAt = Date.now();
   let endedAt: number;
-  let load: Awaited<ReturnType<typeof runConstantArrivalRate>> | undefined;
+  let load: Awaited<ReturnType<typeof runExecutor>> | undefined;
   try {
-    say(`lab up: gateway ${lab.gatewayUrl}, fault proxy ${lab.chaosAdminUrl}; ${totalMs / 1_000}s of load at ${scenario.load.rate}/s`);
+    say(`lab up: gateway ${lab.gatewayUrl}, fault proxy ${lab.chaosAdminUrl}, load generator metrics ${metricsServer.url}; ${totalMs / 1_000}s of ${loadConfig.executor} load`);
     startedAt = Date.now();
     const timeline = startTimeline(buildTimeline(scenario), labFaultTarget(faults, processFaultTarget(lab)), { startedAt, logFile: join(runDir, 'faults.jsonl') });
     try {
-      load = await runConstantArrivalRate(
-        {
-          rate: scenario.load.rate,
-          timeUnit: scenario.load.timeUnit,
-          duration: totalMs,
-          preAllocatedVUs: scenario.load.preAllocatedVUs,
-          ...(scenario.load.maxVUs !== undefined ? { maxVUs: scenario.load.maxVUs } : {}),
-        },
-        journey,
-        {
+      load = await runExecutor(
+        loadConfig,
+        loadMetrics.instrumentIteration(journey),
+        loadMetrics.instrumentRuntime({
           signal: abortLoad.signal,
           onDropped: (dropped) => recorder.recordDropped(dropped.intendedStartMs),
           onTick: (snapshot) => {
@@ -118,7 +117,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
               faults: windows.filter((w) => elapsed >= w.startMs && elapsed < w.endMs).map((w) => w.name),
             });
           },
-        },
+        }),
       );
     } finally {
       endedAt = Math.min(Date.now(), startedAt + totalMs);
@@ -130,6 +129,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     watch?.stop();
     await faults.reset().catch(() => undefined);
     await journey.close();
+    await metricsServer.close();
     await lab.stop();
   }
   if (options.signal?.aborted) throw new FaultlineError(ERROR_CODE.interrupted, `interrupted; lab stopped, partial record in ${runDir}`);

@@ -7,10 +7,13 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { parseDuration } from '../demo-services/kit/durations.ts';
 import { durationMs, formatIssues } from '../demo-services/kit/schema.ts';
 import { gatewayPolicySchema } from '../demo-services/gateway/policy.ts';
 import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
+import { executorDurationMs, parseExecutorConfig, type ExecutorConfig } from '../load/executors/index.ts';
+import { LoadOptionsError } from '../load/schedule.ts';
 import { PROJECT_ROOT } from './supervisor.ts';
 import { instanceNames, SERVICES } from './topology.ts';
 
@@ -19,18 +22,25 @@ export const SCENARIO_DIR = join(PROJECT_ROOT, 'scenarios');
 const name = z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be lowercase letters, digits and dashes');
 const edge = z.string().regex(/^[a-z][a-z0-9-]*->[a-z][a-z0-9-]*$/, "must name an edge as 'caller->dependency'");
 
-const loadSchema = z.discriminatedUnion('executor', [
-  z.strictObject({
-    executor: z.literal('constant-arrival-rate'),
-    journey: z.literal('checkout'),
-    rate: z.number().positive(),
-    timeUnit: durationMs.default(1_000),
-    preAllocatedVUs: z.int().min(1),
-    maxVUs: z.int().min(1).optional(),
-    /** Client-side timeout of one request. */
-    requestTimeout: durationMs.default(5_000),
-  }),
-]);
+/**
+ * The journey and its request timeout; every other key is the executor's
+ * (k6's names: executor, rate, stages, vus, ...), validated by
+ * load/executors/index.ts. constant-arrival-rate and constant-vus run for the
+ * phases' total; the others must add up to it.
+ */
+const loadSchema = z.looseObject({
+  executor: z.string(),
+  journey: z.literal('checkout'),
+  /** Client-side timeout of one request. */
+  requestTimeout: durationMs.default(5_000),
+});
+
+/** The executor part of a scenario's load section, parsed; `duration` is the phases' total where the executor needs one. */
+export function executorConfig(scenario: Pick<Scenario, 'load' | 'phases'>): ExecutorConfig {
+  const { journey: _journey, requestTimeout: _timeout, ...rest } = scenario.load;
+  const needsDuration = rest.executor === 'constant-arrival-rate' || rest.executor === 'constant-vus';
+  return parseExecutorConfig(needsDuration ? { duration: totalDurationMs(scenario), ...rest } : rest, 'load');
+}
 
 const faultTiming = {
   /** Active for the whole of this phase. */
@@ -148,6 +158,21 @@ export function totalDurationMs(scenario: Pick<Scenario, 'phases'>): number {
   return scenario.phases.reduce((sum, phase) => sum + phase.duration, 0);
 }
 
+/** What is wrong with the executor part of a raw scenario document's load section, if it has one. */
+function executorProblems(document: unknown): string[] {
+  const load = (document as { load?: unknown } | null)?.load;
+  if (typeof load !== 'object' || load === null) return [];
+  const { journey: _journey, requestTimeout: _timeout, ...rest } = load as Record<string, unknown>;
+  const needsDuration = rest.executor === 'constant-arrival-rate' || rest.executor === 'constant-vus';
+  try {
+    parseExecutorConfig(needsDuration ? { duration: 1_000, ...rest } : rest, 'load');
+    return [];
+  } catch (error) {
+    if (error instanceof LoadOptionsError) return [...error.problems];
+    throw error;
+  }
+}
+
 /** Checks that need the whole scenario: names that refer to phases, fault timing. */
 function crossCheck(scenario: Scenario): string[] {
   const errors: string[] = [];
@@ -175,6 +200,16 @@ function crossCheck(scenario: Scenario): string[] {
       if (!services.has(caller) || !services.has(dependency)) errors.push(`faults.${i}.edge: '${fault.edge}' names a service the shop does not have`);
     }
   });
+  try {
+    const config = executorConfig(scenario);
+    const total = totalDurationMs(scenario);
+    if (executorDurationMs(config) !== total && config.executor !== 'per-vu-iterations') {
+      errors.push(`load: the executor runs for ${executorDurationMs(config)} ms but the phases add up to ${total} ms`);
+    }
+  } catch (error) {
+    if (!(error instanceof LoadOptionsError)) throw error;
+    errors.push(...error.problems);
+  }
   const names = new Set<string>();
   scenario.faults.forEach((fault, i) => {
     if (names.has(fault.name)) errors.push(`faults.${i}.name: '${fault.name}' is used twice`);
@@ -195,7 +230,9 @@ function crossCheck(scenario: Scenario): string[] {
 export function parseScenario(document: unknown, source: string): Scenario {
   const result = scenarioSchema.safeParse(document);
   if (!result.success) {
-    throw new FaultlineError(ERROR_CODE.scenarioInvalid, `${source}: ${formatIssues(result.error).join('; ')}`);
+    // The executor's own problems too, so that every bad path is reported at once.
+    const problems = [...formatIssues(result.error), ...executorProblems(document)];
+    throw new FaultlineError(ERROR_CODE.scenarioInvalid, `${source}: ${problems.join('; ')}`);
   }
   const errors = crossCheck(result.data);
   if (errors.length) throw new FaultlineError(ERROR_CODE.scenarioInvalid, `${source}: ${errors.join('; ')}`);
@@ -247,6 +284,9 @@ export function adjustScenario(scenario: Scenario, changes: { disable?: string[]
   if (!(scale > 0)) throw new FaultlineError(ERROR_CODE.badOption, `--time-scale ${scale}: must be a number > 0`);
   if (scale !== 1) {
     for (const phase of copy.phases) phase.duration = Math.round(phase.duration * scale);
+    // Ramping executors carry their own stage durations: they shrink with the phases.
+    const stages = (copy.load as { stages?: Array<{ duration: string | number }> }).stages;
+    for (const stage of stages ?? []) stage.duration = Math.round(parseDuration(stage.duration) * scale);
     for (const fault of copy.faults) {
       if (fault.at !== undefined) fault.at = Math.round(fault.at * scale);
       if (fault.duration !== undefined) fault.duration = Math.round(fault.duration * scale);

@@ -16,6 +16,7 @@ import { announceReady, failStartup, onShutdown } from './lifecycle.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createServiceMetrics, wantsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, type ServiceMetrics } from './metrics.ts';
 import { ProblemError, problemType, sendProblem } from './problem.ts';
+import { createProcessFaults } from './process-faults.ts';
 import { shutdownTelemetry } from './telemetry.ts';
 
 // express is loaded through require so that the express instrumentation,
@@ -88,6 +89,10 @@ export async function startService(
     next();
   });
 
+  // In-process chaos (CPU burn, event-loop block, memory leak, concurrency limit), driven through /admin/faults.
+  const faults = createProcessFaults({ target: config.instance, registry: metrics.registry, logger });
+  app.use(faults.middleware);
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'alive', service: config.name, instance: config.instance });
   });
@@ -106,6 +111,7 @@ export async function startService(
     }
     next();
   });
+  app.use('/admin/faults', faults.router());
 
   const service: ServiceContext = { config, app, logger, metrics, onClose: (task) => closeTasks.push(task) };
   await defineRoutes(service);
@@ -144,6 +150,7 @@ export async function startService(
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ready = false;
+      faults.removeAll();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const deadline = Date.now() + DRAIN_TIMEOUT_MS;

@@ -1,0 +1,349 @@
+// Faults injected inside a service process, for what a proxy in front of it
+// cannot fake: a hot CPU, a blocked event loop, a growing heap, a service that
+// sheds load early. A fault timeline drives them through a loopback-only admin
+// API in the fault proxy's dialect (GET/POST /admin/faults, DELETE
+// /admin/faults/{name}). Every fault ends by itself when its duration runs out
+// and all end when the service shuts down; each is visible as
+// chaos_fault_active{fault,target}, in the log, and as a span event on the
+// requests it touches.
+
+import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type expressModule from 'express';
+import type { NextFunction, Request, Response, Router } from 'express';
+import { context, trace } from '@opentelemetry/api';
+import client from 'prom-client';
+import { z } from 'zod';
+import { LAB_METRIC, LABEL, SPAN_ATTR, SPAN_EVENT } from './conventions.ts';
+import type { Logger } from './logger.ts';
+import { ProblemError, problemType } from './problem.ts';
+import { durationMs } from './schema.ts';
+import { parseOrProblem } from './validation.ts';
+
+const require = createRequire(import.meta.url);
+const express = require('express') as typeof expressModule;
+
+export const PROCESS_FAULT_TYPES = ['cpu_burn', 'event_loop_block', 'memory_leak', 'concurrency_limit'] as const;
+export type ProcessFaultType = (typeof PROCESS_FAULT_TYPES)[number];
+
+const MIB = 1024 * 1024;
+/** Period of the memory-leak allocator. */
+const LEAK_TICK_MS = 100;
+/** Upper bounds that keep a typo from taking the host down. */
+const MAX_BLOCK_MS = 30_000;
+const MAX_LEAK_CAP_MIB = 2048;
+
+const nameSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, dot, dash or underscore');
+const positiveDuration = durationMs.refine((ms) => ms > 0, 'must be longer than 0 ms');
+
+const cpuBurnAttributes = z.strictObject({
+  /** Share of one core kept busy, in percent. */
+  percent: z.number().min(1).max(100),
+  /** Length of one busy-then-idle slice; shorter slices answer requests sooner. */
+  slice: positiveDuration.refine((ms) => ms <= 1_000, 'must be at most 1s').default(100),
+});
+const eventLoopBlockAttributes = z.strictObject({
+  /** One synchronous block. */
+  block: positiveDuration.refine((ms) => ms <= MAX_BLOCK_MS, `must be at most ${MAX_BLOCK_MS} ms`),
+  /** Repeat the block this often; once when absent. */
+  every: positiveDuration.optional(),
+});
+const memoryLeakAttributes = z.strictObject({
+  rateMiBPerSecond: z.number().positive().max(1024),
+  capMiB: z.number().positive().max(MAX_LEAK_CAP_MIB),
+});
+const concurrencyLimitAttributes = z.strictObject({
+  /** Requests in flight beyond this are answered 503. */
+  maxInFlight: z.int().min(0).max(100_000),
+});
+
+const faultRequest = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ name: nameSchema, type: z.literal('cpu_burn'), attributes: cpuBurnAttributes, duration: positiveDuration.optional() }),
+    z.strictObject({ name: nameSchema, type: z.literal('event_loop_block'), attributes: eventLoopBlockAttributes, duration: positiveDuration.optional() }),
+    z.strictObject({ name: nameSchema, type: z.literal('memory_leak'), attributes: memoryLeakAttributes, duration: positiveDuration.optional() }),
+    z.strictObject({ name: nameSchema, type: z.literal('concurrency_limit'), attributes: concurrencyLimitAttributes, duration: positiveDuration.optional() }),
+  ],
+  { error: `must be one of ${PROCESS_FAULT_TYPES.join(', ')}` },
+);
+export type ProcessFaultSpec = z.input<typeof faultRequest>;
+type ParsedSpec = z.output<typeof faultRequest>;
+
+export interface ProcessFaultView {
+  name: string;
+  type: ProcessFaultType;
+  attributes: Record<string, unknown>;
+  /** Milliseconds the fault lasts, or undefined for until removed. */
+  durationMs?: number;
+  appliedAt: string;
+  /** Memory leak only: bytes currently retained. */
+  retainedBytes?: number;
+}
+
+export class ProcessFaultError extends Error {
+  readonly code: 'FAULT_UNKNOWN' | 'FAULT_DUPLICATE';
+  constructor(code: 'FAULT_UNKNOWN' | 'FAULT_DUPLICATE', message: string) {
+    super(message);
+    this.name = 'ProcessFaultError';
+    this.code = code;
+  }
+}
+
+export interface ProcessFaultsOptions {
+  /** The service instance, label `target`. */
+  target: string;
+  registry?: client.Registry<client.OpenMetricsContentType>;
+  logger?: Logger;
+  /** Busy-waits for the given milliseconds; replaced in tests. */
+  spin?: (ms: number) => void;
+  /** Asks for a garbage collection after a leak is released; best effort. */
+  collectGarbage?: () => void;
+  /** Paths never limited nor marked (health and metrics, the admin API). */
+  exempt?: (path: string) => boolean;
+}
+
+export interface ProcessFaults {
+  list(): ProcessFaultView[];
+  /** Validates `body` (throws a 400 ProblemError naming the field) and applies it. */
+  add(body: unknown): ProcessFaultView;
+  remove(name: string): void;
+  removeAll(): void;
+  /** Express middleware: concurrency limit and span marking. Mount before the routes. */
+  middleware(req: Request, res: Response, next: NextFunction): void;
+  /** The admin API, to mount at /admin/faults (after the JSON body parser). */
+  router(): Router;
+}
+
+export function busySpin(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // Burning CPU is the point.
+  }
+}
+
+/** True for a loopback remote address (IPv4 127/8, ::1, IPv4-mapped 127/8). */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  const mapped = address.toLowerCase().startsWith('::ffff:') ? address.slice(7) : address;
+  if (isIP(mapped) === 4) return mapped.startsWith('127.');
+  return mapped === '::1' || mapped === '0:0:0:0:0:0:0:1';
+}
+
+const DEFAULT_EXEMPT = (path: string): boolean => path === '/healthz' || path === '/readyz' || path === '/metrics' || path.startsWith('/admin/');
+
+let gcFunction: (() => void) | undefined;
+function defaultCollectGarbage(): void {
+  if (!gcFunction) {
+    setFlagsFromString('--expose-gc');
+    gcFunction = runInNewContext('gc') as () => void;
+  }
+  gcFunction();
+}
+
+interface ActiveFault {
+  spec: ParsedSpec;
+  appliedAt: Date;
+  timers: Array<ReturnType<typeof setTimeout>>;
+  retained: Buffer[];
+  retainedBytes: number;
+  stopped: boolean;
+}
+
+export function createProcessFaults(options: ProcessFaultsOptions): ProcessFaults {
+  const spin = options.spin ?? busySpin;
+  const exempt = options.exempt ?? DEFAULT_EXEMPT;
+  const faults = new Map<string, ActiveFault>();
+  const expiryTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  let inFlight = 0;
+  const gauge = options.registry
+    ? new client.Gauge({
+        name: LAB_METRIC.chaosFaultActive,
+        help: 'Fault injection state: 1 while the fault is active on the target, 0 after removal.',
+        labelNames: [LABEL.fault, LABEL.target],
+        registers: [options.registry],
+      })
+    : undefined;
+
+  const view = (fault: ActiveFault): ProcessFaultView => ({
+    name: fault.spec.name,
+    type: fault.spec.type,
+    attributes: { ...fault.spec.attributes },
+    ...(fault.spec.duration !== undefined ? { durationMs: fault.spec.duration } : {}),
+    appliedAt: fault.appliedAt.toISOString(),
+    ...(fault.spec.type === 'memory_leak' ? { retainedBytes: fault.retainedBytes } : {}),
+  });
+
+  const later = (fault: ActiveFault, ms: number, task: () => void): void => {
+    if (fault.stopped) return;
+    fault.timers.push(setTimeout(() => {
+      if (!fault.stopped) task();
+    }, ms));
+  };
+
+  const start = (fault: ActiveFault): void => {
+    const { spec } = fault;
+    switch (spec.type) {
+      case 'cpu_burn': {
+        const busy = (spec.attributes.slice * spec.attributes.percent) / 100;
+        const slice = (): void => {
+          fault.timers.length = 0;
+          spin(busy);
+          later(fault, spec.attributes.slice - busy, slice);
+        };
+        later(fault, 0, slice);
+        break;
+      }
+      case 'event_loop_block': {
+        const { block, every } = spec.attributes;
+        const blockOnce = (): void => {
+          fault.timers.length = 0;
+          spin(block);
+          if (every !== undefined) later(fault, every, blockOnce);
+        };
+        // Deferred, so the admin request that applied the fault is answered first.
+        later(fault, 0, blockOnce);
+        break;
+      }
+      case 'memory_leak': {
+        const cap = spec.attributes.capMiB * MIB;
+        const step = Math.max(1, Math.round((spec.attributes.rateMiBPerSecond * MIB * LEAK_TICK_MS) / 1000));
+        const grow = (): void => {
+          fault.timers.length = 0;
+          const size = Math.min(step, cap - fault.retainedBytes);
+          if (size <= 0) return;
+          // Filled, not just reserved: untouched pages would not count towards RSS.
+          fault.retained.push(Buffer.alloc(size, 0xa5));
+          fault.retainedBytes += size;
+          later(fault, LEAK_TICK_MS, grow);
+        };
+        later(fault, 0, grow);
+        break;
+      }
+      case 'concurrency_limit':
+        break;
+    }
+  };
+
+  const stop = (fault: ActiveFault, reason: string): void => {
+    fault.stopped = true;
+    for (const timer of fault.timers) clearTimeout(timer);
+    fault.timers.length = 0;
+    faults.delete(fault.spec.name);
+    const released = fault.retainedBytes;
+    fault.retained.length = 0;
+    fault.retainedBytes = 0;
+    if (released > 0) {
+      try {
+        (options.collectGarbage ?? defaultCollectGarbage)();
+      } catch (error) {
+        options.logger?.warn({ err: String(error) }, 'could not collect garbage after a memory leak');
+      }
+    }
+    gauge?.set({ [LABEL.fault]: fault.spec.name, [LABEL.target]: options.target }, 0);
+    options.logger?.warn({ fault: fault.spec.name, faultType: fault.spec.type, reason, ...(released > 0 ? { releasedBytes: released } : {}) }, 'process fault removed');
+  };
+
+  const add = (body: unknown): ProcessFaultView => {
+    const spec = parseOrProblem(faultRequest, body, 'body');
+    if (faults.has(spec.name)) throw new ProcessFaultError('FAULT_DUPLICATE', `fault ${spec.name} already exists`);
+    const fault: ActiveFault = { spec, appliedAt: new Date(), timers: [], retained: [], retainedBytes: 0, stopped: false };
+    faults.set(spec.name, fault);
+    start(fault);
+    // Its own timer, outside fault.timers, which the periodic work resets.
+    if (spec.duration !== undefined) {
+      const expiry = setTimeout(() => {
+        expiryTimers.delete(spec.name);
+        if (!fault.stopped) stop(fault, 'expired');
+      }, spec.duration);
+      expiryTimers.set(spec.name, expiry);
+    }
+    gauge?.set({ [LABEL.fault]: spec.name, [LABEL.target]: options.target }, 1);
+    options.logger?.warn({ fault: spec.name, faultType: spec.type, attributes: spec.attributes, durationMs: spec.duration }, 'process fault applied');
+    return view(fault);
+  };
+
+  const remove = (name: string): void => {
+    const fault = faults.get(name);
+    if (!fault) throw new ProcessFaultError('FAULT_UNKNOWN', `no fault named ${name}`);
+    clearTimeout(expiryTimers.get(name));
+    expiryTimers.delete(name);
+    stop(fault, 'removed');
+  };
+
+  const removeAll = (): void => {
+    for (const name of [...faults.keys()]) remove(name);
+  };
+
+  // Counts every non-exempt request, so a limit applied under load sees the requests already in flight.
+  const middleware = (req: Request, res: Response, next: NextFunction): void => {
+    if (exempt(req.path)) {
+      next();
+      return;
+    }
+    const span = trace.getSpan(context.active());
+    for (const fault of faults.values()) {
+      span?.addEvent(SPAN_EVENT.faultInjected, { [SPAN_ATTR.faultName]: fault.spec.name, [SPAN_ATTR.faultType]: fault.spec.type });
+    }
+    const limits = [...faults.values()].flatMap((fault) => (fault.spec.type === 'concurrency_limit' ? [fault.spec.attributes.maxInFlight] : []));
+    const limit = limits.length > 0 ? Math.min(...limits) : Infinity;
+    if (inFlight >= limit) {
+      next(new ProblemError(
+        { type: problemType('overloaded'), title: 'Service overloaded', status: 503, detail: `more than ${limit} requests in flight (concurrency_limit fault)` },
+        { 'retry-after': '1' },
+      ));
+      return;
+    }
+    inFlight += 1;
+    let done = false;
+    res.on('close', () => {
+      if (!done) inFlight -= 1;
+      done = true;
+    });
+    next();
+  };
+
+  const router = (): Router => {
+    const admin = express.Router();
+    admin.use((req, _res, next) => {
+      if (!isLoopbackAddress(req.socket.remoteAddress)) {
+        throw new ProblemError({ type: problemType('forbidden'), title: 'Forbidden', status: 403, detail: 'admin endpoints answer loopback callers only' });
+      }
+      next();
+    });
+    const translate = (error: unknown): never => {
+      if (error instanceof ProcessFaultError) {
+        throw new ProblemError({
+          type: problemType(error.code === 'FAULT_DUPLICATE' ? 'fault-exists' : 'unknown-fault'),
+          title: error.code === 'FAULT_DUPLICATE' ? 'Fault exists' : 'Unknown fault',
+          status: error.code === 'FAULT_DUPLICATE' ? 409 : 404,
+          detail: error.message,
+        });
+      }
+      throw error;
+    };
+    admin.get('/', (_req, res) => {
+      res.json({ faults: [...faults.values()].map(view) });
+    });
+    admin.post('/', (req, res) => {
+      try {
+        res.status(201).json(add(req.body));
+      } catch (error) {
+        translate(error);
+      }
+    });
+    admin.delete('/:name', (req, res) => {
+      try {
+        remove(req.params.name as string);
+        res.status(204).end();
+      } catch (error) {
+        translate(error);
+      }
+    });
+    return admin;
+  };
+
+  return { list: () => [...faults.values()].map(view), add, remove, removeAll, middleware, router };
+}
