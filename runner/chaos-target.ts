@@ -13,7 +13,7 @@ export function chaosFaultTarget(adminUrl: string): FaultTarget & { reset(): Pro
   return {
     // An edge to a replicated service is one proxy per instance: the fault goes on all of them.
     async apply(fault: FaultSpec) {
-      if (fault.type === 'process') throw new Error(`process fault ${fault.name} is not a network fault`);
+      if (fault.type !== 'http_error' && fault.type !== 'latency') throw new Error(`${fault.name} is not a network fault`);
       for (const proxy of proxiesForEdge(fault.edge)) {
         switch (fault.type) {
           case 'http_error':
@@ -32,7 +32,7 @@ export function chaosFaultTarget(adminUrl: string): FaultTarget & { reset(): Pro
       }
     },
     async remove(fault: FaultSpec) {
-      if (fault.type === 'process') throw new Error(`process fault ${fault.name} is not a network fault`);
+      if (fault.type !== 'http_error' && fault.type !== 'latency') throw new Error(`${fault.name} is not a network fault`);
       for (const proxy of proxiesForEdge(fault.edge)) {
         if (fault.type === 'http_error') await client.removeHttpFault(proxy, fault.name);
         else await client.removeToxic(proxy, fault.name);
@@ -57,8 +57,24 @@ export function processFaultTarget(lab: Pick<Lab, 'signalInstance' | 'restartIns
   };
 }
 
+/** Faults inside a service instance (CPU burn, event-loop block, memory leak, concurrency limit) through its /admin/faults. */
+export function serviceFaultTarget(lab: Pick<Lab, 'serviceUrl'>): FaultTarget {
+  const admin = async (fault: FaultSpec, method: 'POST' | 'DELETE') => {
+    if (fault.type === 'http_error' || fault.type === 'latency' || fault.type === 'process') throw new Error(`${fault.name} is not an in-service fault`);
+    const base = `${lab.serviceUrl(fault.target)}/admin/faults`;
+    const response =
+      method === 'POST'
+        ? await fetch(base, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: fault.name, type: fault.type, attributes: fault.attributes }) })
+        : await fetch(`${base}/${encodeURIComponent(fault.name)}`, { method });
+    if (!response.ok && !(method === 'DELETE' && response.status === 404)) {
+      throw new Error(`${method} ${fault.target} /admin/faults: ${response.status} ${await response.text()}`);
+    }
+  };
+  return { apply: (fault) => admin(fault, 'POST'), remove: (fault) => admin(fault, 'DELETE') };
+}
+
 /** Each fault to the target that knows its kind. */
-export function labFaultTarget(network: FaultTarget, processes: FaultTarget): FaultTarget {
-  const pick = (fault: FaultSpec) => (fault.type === 'process' ? processes : network);
+export function labFaultTarget(network: FaultTarget, processes: FaultTarget, services: FaultTarget): FaultTarget {
+  const pick = (fault: FaultSpec) => (fault.type === 'process' ? processes : fault.type === 'http_error' || fault.type === 'latency' ? network : services);
   return { apply: (fault) => pick(fault).apply(fault), remove: (fault) => pick(fault).remove(fault) };
 }

@@ -81,4 +81,22 @@ describe('fault timeline', () => {
     await timeline.done;
     expect(timeline.records[0]).toMatchObject({ ok: false, error: 'proxy unreachable' });
   });
+
+  it('accepts in-service and process faults on instances, and names a bad attribute or target by its path', () => {
+    const base = {
+      name: 'inside',
+      description: 'in-service faults',
+      phases: [{ name: 'only', duration: '2s' }],
+      load: { executor: 'constant-arrival-rate', journey: 'checkout', rate: 1, preAllocatedVUs: 1 },
+      expectations: [{ name: 'x', type: 'threshold', metric: 'http_req_failed', threshold: 'rate<1' }],
+    };
+    const parsed = parseScenario({ ...base, faults: [
+      { name: 'burn', type: 'cpu_burn', target: 'checkout', attributes: { percent: 80 }, phase: 'only' },
+      { name: 'crash', type: 'process', target: 'payment-2', action: 'kill', phase: 'only' },
+    ] }, 'test');
+    expect(faultWindows(parsed).map((w) => [w.name, w.target])).toEqual([['burn', 'checkout'], ['crash', 'payment-2']]);
+    expect(() => parseScenario({ ...base, faults: [{ name: 'burn', type: 'cpu_burn', target: 'checkout', attributes: { percent: 150 }, phase: 'only' }] }, 'test')).toThrow(/faults\.0\.attributes\.percent/);
+    expect(() => parseScenario({ ...base, faults: [{ name: 'crash', type: 'process', target: 'payment-9', action: 'kill', phase: 'only' }] }, 'test')).toThrow(/faults\.0\.target: no instance 'payment-9'/);
+  });
 });
+

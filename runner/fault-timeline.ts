@@ -20,7 +20,7 @@ export interface TimelineStep {
 
 /** What a fault acts on: an edge ('payment->bank') or an instance ('payment-1'). */
 export function faultTarget(fault: FaultSpec): string {
-  return fault.type === 'process' ? fault.target : fault.edge;
+  return fault.type === 'http_error' || fault.type === 'latency' ? fault.edge : fault.target;
 }
 
 export interface FaultWindow {

@@ -17,7 +17,7 @@ import { watchCircuit } from './circuit-watch.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
 import { evaluateExpectations } from './expectations.ts';
 import { buildTimeline, faultWindows, startTimeline } from './fault-timeline.ts';
-import { chaosFaultTarget, labFaultTarget, processFaultTarget } from './chaos-target.ts';
+import { chaosFaultTarget, labFaultTarget, processFaultTarget, serviceFaultTarget } from './chaos-target.ts';
 import { startLab, type Lab } from './lab.ts';
 import { createProgressPrinter } from './progress.ts';
 import { renderVerdictTable, writeRunRecord, type RunSummary } from './report.ts';
@@ -95,7 +95,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   try {
     say(`lab up: gateway ${lab.gatewayUrl}, fault proxy ${lab.chaosAdminUrl}, load generator metrics ${metricsServer.url}; ${totalMs / 1_000}s of ${loadConfig.executor} load`);
     startedAt = Date.now();
-    const timeline = startTimeline(buildTimeline(scenario), labFaultTarget(faults, processFaultTarget(lab)), { startedAt, logFile: join(runDir, 'faults.jsonl') });
+    const timeline = startTimeline(buildTimeline(scenario), labFaultTarget(faults, processFaultTarget(lab), serviceFaultTarget(lab)), { startedAt, logFile: join(runDir, 'faults.jsonl') });
     try {
       load = await runExecutor(
         loadConfig,

@@ -11,6 +11,7 @@ import { parseDuration } from '../demo-services/kit/durations.ts';
 import { durationMs, formatIssues } from '../demo-services/kit/schema.ts';
 import { gatewayPolicySchema } from '../demo-services/gateway/policy.ts';
 import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
+import { PROCESS_FAULT_ATTRIBUTES, PROCESS_FAULT_TYPES } from '../demo-services/kit/process-faults.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
 import { executorDurationMs, parseExecutorConfig, type ExecutorConfig } from '../load/executors/index.ts';
 import { LoadOptionsError } from '../load/schedule.ts';
@@ -69,6 +70,10 @@ const faultSchema = z.discriminatedUnion('type', [
     restart: z.boolean().default(true),
     ...faultTiming,
   }),
+  // Faults inside one service instance, through its loopback-only /admin/faults.
+  ...PROCESS_FAULT_TYPES.map((type) =>
+    z.strictObject({ type: z.literal(type), name, target: name, attributes: PROCESS_FAULT_ATTRIBUTES[type], ...faultTiming }),
+  ),
   z.strictObject({
     type: z.literal('latency'),
     name,
@@ -193,7 +198,7 @@ function crossCheck(scenario: Scenario): string[] {
   const instances = new Set(SERVICES.flatMap((service) => instanceNames(service.name)));
   const services = new Set(SERVICES.map((service) => service.name));
   scenario.faults.forEach((fault, i) => {
-    if (fault.type === 'process') {
+    if (fault.type !== 'http_error' && fault.type !== 'latency') {
       if (!instances.has(fault.target)) errors.push(`faults.${i}.target: no instance '${fault.target}' (instances: ${[...instances].join(', ')})`);
     } else {
       const [caller, dependency] = fault.edge.split('->') as [string, string];

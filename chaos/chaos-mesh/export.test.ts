@@ -199,7 +199,7 @@ describe('fromScenario', () => {
   it('names a fault type it cannot map', () => {
     expect(() =>
       fromScenario({ name: 'x', phases: [{ name: 'p', duration: 1_000 }], faults: [{ type: 'pause', name: 'zzz', edge: 'a->b', phase: 'p' }] }),
-    ).toThrow(/^faults\.0\.type: no Chaos Mesh mapping for 'pause' \(mapped: http_error, latency, process\)/);
+    ).toThrow(/^faults\.0\.type: no Chaos Mesh mapping for 'pause' \(mapped: http_error, latency, process, cpu_burn, memory_leak\)/);
   });
 
   it('maps process faults on an instance to PodChaos on its service', () => {

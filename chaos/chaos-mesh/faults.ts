@@ -134,6 +134,8 @@ export interface ScenarioLike {
     /** Process faults: the instance (`payment-1`) and what happens to it. */
     target?: string | undefined;
     action?: string | undefined;
+    /** In-service faults (cpu_burn, memory_leak): their attributes. */
+    attributes?: Readonly<Record<string, unknown>> | undefined;
     phase?: string | undefined;
     at?: number | undefined;
     duration?: number | undefined;
@@ -145,7 +147,13 @@ export interface ScenarioLike {
 }
 
 /** The scenario fault types fromScenario maps, and onto what. */
-export const MAPPED_SCENARIO_FAULTS = { http_error: 'http_error', latency: 'latency', process: 'pod_kill (kill) or pod_failure (pause)' } as const;
+export const MAPPED_SCENARIO_FAULTS = {
+  http_error: 'http_error',
+  latency: 'latency',
+  process: 'pod_kill (kill) or pod_failure (pause)',
+  cpu_burn: 'cpu_stress',
+  memory_leak: 'memory_stress',
+} as const;
 
 /**
  * Map a scenario onto the exporter's input: phases become offsets, each fault
@@ -174,6 +182,10 @@ export function fromScenario(scenario: ScenarioLike, source?: string): ChaosMesh
         return [{ kind: 'http_error', ...timing, edge: fault.edge, status: fault.status ?? 503, rate: fault.rate ?? 1 }];
       case 'latency':
         return [{ kind: 'latency', ...timing, edge: fault.edge ?? '', latencyMs: fault.latency ?? 0, jitterMs: fault.jitter ?? 0, rate: fault.rate ?? 1 }];
+      case 'cpu_burn':
+        return [{ kind: 'cpu_stress', ...timing, service: (fault.target ?? '').replace(/-\d+$/, ''), workers: 1, load: Math.round(Number(fault.attributes?.percent ?? 100)) }];
+      case 'memory_leak':
+        return [{ kind: 'memory_stress', ...timing, service: (fault.target ?? '').replace(/-\d+$/, ''), workers: 1, size: `${Math.round(Number(fault.attributes?.capMiB ?? 256))}MB` }];
       case 'process': {
         // A lab instance (`payment-1`) is one pod of its service's Deployment.
         const service = (fault.target ?? '').replace(/-\d+$/, '');

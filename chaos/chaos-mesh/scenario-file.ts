@@ -30,6 +30,7 @@ const scenarioFileSchema = z.looseObject({
         edge: z.string().optional(),
         target: z.string().optional(),
         action: z.string().optional(),
+        attributes: z.record(z.string(), z.unknown()).optional(),
         phase: z.string().optional(),
         at: durationMs.optional(),
         duration: durationMs.optional(),

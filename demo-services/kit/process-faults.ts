@@ -59,6 +59,14 @@ const concurrencyLimitAttributes = z.strictObject({
   maxInFlight: z.int().min(0).max(100_000),
 });
 
+/** Each in-service fault's attributes, for scenario files that schedule them. */
+export const PROCESS_FAULT_ATTRIBUTES = {
+  cpu_burn: cpuBurnAttributes,
+  event_loop_block: eventLoopBlockAttributes,
+  memory_leak: memoryLeakAttributes,
+  concurrency_limit: concurrencyLimitAttributes,
+} as const;
+
 const faultRequest = z.discriminatedUnion(
   'type',
   [

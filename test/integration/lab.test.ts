@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChaosClient } from '../../chaos/admin-client.ts';
 import { PROBLEM_CONTENT_TYPE } from '../../demo-services/kit/conventions.ts';
 import { issueToken } from '../../demo-services/kit/jwt.ts';
+import { serviceFaultTarget } from '../../runner/chaos-target.ts';
 import { startLab, type Lab } from '../../runner/lab.ts';
+import { parseScenario } from '../../runner/scenario.ts';
 
 let lab: Lab;
 let runDir: string;
@@ -250,6 +252,37 @@ describe('the lab', () => {
     // (5 failures in a row); the band is wide because a busy 2-core machine keeps more requests in flight.
     expect(failed).toBeLessThanOrEqual(10);
     expect(statuses.slice(-10).every((status) => status === 201)).toBe(true);
+  });
+
+  it('applies and removes an in-service fault the way a scenario timeline does', async () => {
+    const target = serviceFaultTarget(lab);
+    const fault = parseScenario(
+      {
+        name: 'block',
+        description: 'event loop block',
+        phases: [{ name: 'p', duration: '1s' }],
+        load: { executor: 'constant-arrival-rate', journey: 'checkout', rate: 1, preAllocatedVUs: 1 },
+        faults: [{ name: 'stall', type: 'event_loop_block', target: 'bank', attributes: { block: '600ms', every: '700ms' }, phase: 'p' }],
+        expectations: [{ name: 'x', type: 'threshold', metric: 'http_req_failed', threshold: 'rate<1' }],
+      },
+      'test',
+    ).faults[0]!;
+    const healthz = async () => {
+      const started = performance.now();
+      await fetch(`${lab.serviceUrl('bank')}/healthz`);
+      return performance.now() - started;
+    };
+    await target.apply(fault);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const slowest = Math.max(await healthz(), await healthz(), await healthz());
+      expect(slowest).toBeGreaterThan(200);
+      expect(await (await fetch(`${lab.serviceUrl('bank')}/metrics`)).text()).toMatch(/chaos_fault_active\{fault="stall",target="bank"\} 1/);
+    } finally {
+      await target.remove(fault);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(await healthz()).toBeLessThan(200);
   });
 
   it('drains a request in flight on SIGTERM, then exits', async () => {
