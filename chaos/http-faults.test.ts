@@ -1,31 +1,18 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HEADER } from '../demo-services/kit/conventions.ts';
 import { delay } from './faults/delay.ts';
 import { httpError } from './faults/http-error.ts';
 import { slowBody } from './faults/slow-body.ts';
 import { createFault, toSpec } from './fault.ts';
 import { createHttpProxy, type HttpProxy } from './http-proxy.ts';
-import { send, startUpstream, type TestUpstream } from './test-support.ts';
+import { send, upstreamFixture } from './test-support.ts';
 
-let upstream: TestUpstream;
-const opened: HttpProxy[] = [];
+const fixture = upstreamFixture();
 
 async function proxyFor(seed = 3): Promise<HttpProxy> {
-  const proxy = await createHttpProxy({ name: 'payment-bank', upstream: upstream.url, seed });
-  opened.push(proxy);
-  return proxy;
+  const proxy = await createHttpProxy({ name: 'payment-bank', upstream: fixture.upstream.url, seed });
+  return fixture.track(proxy);
 }
-
-beforeAll(async () => {
-  upstream = await startUpstream();
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((proxy) => proxy.close()));
-  upstream.seen.length = 0;
-});
-afterAll(async () => {
-  await upstream.close();
-});
 
 describe('delay', () => {
   it('holds matching requests before they reach the upstream, and only those', async () => {

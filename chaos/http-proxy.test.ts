@@ -1,11 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HEADER, PROBLEM_CONTENT_TYPE } from '../demo-services/kit/conventions.ts';
 import { InvalidSpecError } from './errors.ts';
 import { type ChaosEvent, subscribeChaosEvents } from './events.ts';
 import { httpError } from './faults/http-error.ts';
 import { latency } from './faults/latency.ts';
 import { createHttpProxy, type HttpProxy, type ProxyOutcome, upstreamOrigin } from './http-proxy.ts';
-import { oneConnectionAgent, pseudoRandomBytes, refused, send, sha256, startUpstream, type TestUpstream } from './test-support.ts';
+import { oneConnectionAgent, pseudoRandomBytes, refused, send, sha256, startUpstream, upstreamFixture } from './test-support.ts';
 
 const TRACE_HEADERS = {
   traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
@@ -13,31 +13,17 @@ const TRACE_HEADERS = {
   baggage: 'userId=alice,serverNode=DF%2028',
 };
 
-let upstream: TestUpstream;
-const opened: HttpProxy[] = [];
+const fixture = upstreamFixture();
 
 async function proxyFor(seed = 1, outcomes?: ProxyOutcome[]): Promise<HttpProxy> {
   const proxy = await createHttpProxy({
     name: 'bank',
-    upstream: upstream.url,
+    upstream: fixture.upstream.url,
     seed,
     ...(outcomes ? { onOutcome: (outcome: ProxyOutcome) => outcomes.push(outcome) } : {}),
   });
-  opened.push(proxy);
-  return proxy;
+  return fixture.track(proxy);
 }
-
-
-beforeAll(async () => {
-  upstream = await startUpstream();
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((proxy) => proxy.close()));
-  upstream.seen.length = 0;
-});
-afterAll(async () => {
-  await upstream.close();
-});
 
 describe('http proxy without faults', () => {
   it('passes method, path, status, headers and trace context through unchanged', async () => {
@@ -53,7 +39,7 @@ describe('http proxy without faults', () => {
     expect(response.headers['x-upstream']).toBe('yes');
     expect(response.headers['set-cookie']).toEqual(['a=1; Path=/', 'b=2; Path=/']);
     expect(JSON.parse(response.body.toString())).toMatchObject({ method: 'PUT', url: '/charges/42?currency=EUR', bodyBytes: 13 });
-    const seen = upstream.seen[0];
+    const seen = fixture.upstream.seen[0];
     expect(seen?.headers).toMatchObject({ ...TRACE_HEADERS, 'x-custom': 'kept', 'x-mixed-case': 'Kept' });
     expect(seen?.rawHeaders).toContain('X-Mixed-Case');
     expect(seen?.headers.host).toBe(`127.0.0.1:${proxy.port}`);
@@ -68,7 +54,7 @@ describe('http proxy without faults', () => {
     await send(proxy.port, {
       headers: { connection: 'keep-alive, x-hop', 'keep-alive': 'timeout=5', 'x-hop': 'secret', 'proxy-authorization': 'Basic eA==', 'x-end': '1' },
     });
-    const headers = upstream.seen[0]?.headers ?? {};
+    const headers = fixture.upstream.seen[0]?.headers ?? {};
     expect(headers['x-end']).toBe('1');
     expect(headers['x-hop']).toBeUndefined();
     expect(headers['keep-alive']).toBeUndefined();
@@ -87,15 +73,14 @@ describe('http proxy without faults', () => {
     const chunks = Array.from({ length: Math.ceil(upload.length / 65_536) }, (_, i) => upload.subarray(i * 65_536, (i + 1) * 65_536));
     const echoed = await send(proxy.port, { method: 'POST', path: '/upload', body: chunks });
     expect(JSON.parse(echoed.body.toString())).toMatchObject({ bodyBytes: upload.length, bodySha256: sha256(upload) });
-    expect(upstream.seen.at(-1)?.headers['transfer-encoding']).toBe('chunked');
+    expect(fixture.upstream.seen.at(-1)?.headers['transfer-encoding']).toBe('chunked');
   });
 
   it('answers 502 problem+json when the upstream is unreachable', async () => {
     const down = await startUpstream();
     await down.close();
     const outcomes: ProxyOutcome[] = [];
-    const proxy = await createHttpProxy({ name: 'gone', upstream: down.url, onOutcome: (outcome) => outcomes.push(outcome) });
-    opened.push(proxy);
+    const proxy = fixture.track(await createHttpProxy({ name: 'gone', upstream: down.url, onOutcome: (outcome) => outcomes.push(outcome) }));
     const response = await send(proxy.port, { path: '/pay', headers: TRACE_HEADERS });
     expect(response.status).toBe(502);
     expect(response.headers['content-type']).toBe(PROBLEM_CONTENT_TYPE);
@@ -132,13 +117,13 @@ describe('latency', () => {
     proxy.addFault(latency({ latency: 150, stream: 'upstream' }));
     let sent = performance.now();
     await send(proxy.port);
-    expect((upstream.seen[0]?.at ?? 0) - sent).toBeGreaterThan(130);
+    expect((fixture.upstream.seen[0]?.at ?? 0) - sent).toBeGreaterThan(130);
 
     proxy.removeFault('latency_upstream');
     proxy.addFault(latency({ latency: 150 }));
     sent = performance.now();
     const response = await send(proxy.port);
-    expect((upstream.seen[1]?.at ?? Infinity) - sent).toBeLessThan(100);
+    expect((fixture.upstream.seen[1]?.at ?? Infinity) - sent).toBeLessThan(100);
     expect(response.elapsedMs).toBeGreaterThan(130);
   });
 });
@@ -165,7 +150,7 @@ describe('http_error', () => {
       });
     }
     agent.destroy();
-    expect(upstream.seen).toHaveLength(0);
+    expect(fixture.upstream.seen).toHaveLength(0);
     expect(outcomes).toEqual(Array(5).fill('injected_error'));
   });
 
@@ -175,7 +160,7 @@ describe('http_error', () => {
     const response = await send(proxy.port, { path: '/charge' });
     expect(response.status).toBe(500);
     expect(response.headers[HEADER.faultInjected]).toBe('http_error_downstream');
-    expect(upstream.seen).toHaveLength(1);
+    expect(fixture.upstream.seen).toHaveLength(1);
   });
 
   it('samples toxicity per request on one keep-alive connection, replayably for a given seed', async () => {

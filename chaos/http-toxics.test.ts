@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import { bandwidth } from './faults/bandwidth.ts';
 import { limitData } from './faults/limit-data.ts';
@@ -7,20 +7,18 @@ import { slicer } from './faults/slicer.ts';
 import { slowClose } from './faults/slow-close.ts';
 import { timeout } from './faults/timeout.ts';
 import { createHttpProxy, type HttpProxy, type ProxyOutcome } from './http-proxy.ts';
-import { pseudoRandomBytes, send, sha256, startUpstream, type TestUpstream, within } from './test-support.ts';
+import { pseudoRandomBytes, send, sha256, upstreamFixture, within } from './test-support.ts';
 
-let upstream: TestUpstream;
-const opened: HttpProxy[] = [];
+const fixture = upstreamFixture();
 
 async function proxyFor(outcomes?: ProxyOutcome[]): Promise<HttpProxy> {
   const proxy = await createHttpProxy({
     name: 'payment-bank',
-    upstream: upstream.url,
+    upstream: fixture.upstream.url,
     seed: 5,
     ...(outcomes ? { onOutcome: (outcome: ProxyOutcome) => outcomes.push(outcome) } : {}),
   });
-  opened.push(proxy);
-  return proxy;
+  return fixture.track(proxy);
 }
 
 interface RawOutcome {
@@ -58,17 +56,6 @@ function attempt(port: number, path: string, options: { method?: string; body?: 
     req.end(options.body);
   });
 }
-
-beforeAll(async () => {
-  upstream = await startUpstream();
-});
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((proxy) => proxy.close()));
-  upstream.seen.length = 0;
-});
-afterAll(async () => {
-  await upstream.close();
-});
 
 describe('TCP toxics on an http-mode proxy, per exchange', () => {
   it('bandwidth paces the answer body at its rate', async () => {
@@ -119,7 +106,7 @@ describe('TCP toxics on an http-mode proxy, per exchange', () => {
     expect(outcome.error).toBe('ECONNRESET');
     expect(outcome.elapsedMs).toBeGreaterThan(230);
     expect(outcome.elapsedMs).toBeLessThan(1_500);
-    expect(upstream.seen).toHaveLength(0);
+    expect(fixture.upstream.seen).toHaveLength(0);
     expect(outcomes).toEqual(['injected_error']);
   });
 
@@ -128,7 +115,7 @@ describe('TCP toxics on an http-mode proxy, per exchange', () => {
     proxy.addFault(timeout({ timeout: 0 }));
     const pending = attempt(proxy.port, '/charge', { method: 'POST', body: Buffer.from('{}') });
     expect(await within(pending, 400)).toBe('timeout');
-    expect(upstream.seen.map((seen) => seen.url)).toEqual(['/charge']);
+    expect(fixture.upstream.seen.map((seen) => seen.url)).toEqual(['/charge']);
     await proxy.close();
     expect(await within(pending, 2_000)).toMatchObject({ error: 'ECONNRESET' });
   });
@@ -139,13 +126,13 @@ describe('TCP toxics on an http-mode proxy, per exchange', () => {
     const outcome = await attempt(proxy.port, '/charge');
     expect(outcome.error).toBe('ECONNRESET');
     expect(outcome.elapsedMs).toBeGreaterThan(130);
-    expect(upstream.seen).toHaveLength(0);
+    expect(fixture.upstream.seen).toHaveLength(0);
 
     proxy.removeFault('reset_peer_upstream');
     proxy.addFault(resetPeer());
     const downstream = await attempt(proxy.port, '/charge');
     expect(downstream.error).toBe('ECONNRESET');
-    expect(upstream.seen.map((seen) => seen.url)).toEqual(['/charge']);
+    expect(fixture.upstream.seen.map((seen) => seen.url)).toEqual(['/charge']);
   });
 
   it('refuses slow_close, which needs a tcp-mode proxy', async () => {

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { Agent, createServer, type IncomingHttpHeaders, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 export interface SeenRequest {
   method: string;
@@ -277,4 +278,41 @@ export async function openTcpClient(port: number): Promise<TestTcpClient> {
 /** Resolves with 'timeout' if `promise` has not settled within `ms`. */
 export function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
   return Promise.race([promise, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref())]);
+}
+
+export interface UpstreamFixture {
+  /** The file's upstream (started in beforeAll). */
+  readonly upstream: TestUpstream;
+  /** Close this proxy after the current test. */
+  track<T extends { close(): Promise<void> }>(proxy: T): T;
+}
+
+/**
+ * One real upstream for a test file and the proxies its tests open: registers
+ * the hooks that start the upstream, close each test's proxies and forget what
+ * the upstream saw after every test, and stop the upstream at the end.
+ */
+export function upstreamFixture(): UpstreamFixture {
+  let upstream: TestUpstream | undefined;
+  const opened: Array<{ close(): Promise<void> }> = [];
+  beforeAll(async () => {
+    upstream = await startUpstream();
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((proxy) => proxy.close()));
+    if (upstream) upstream.seen.length = 0;
+  });
+  afterAll(async () => {
+    await upstream?.close();
+  });
+  return {
+    get upstream() {
+      if (!upstream) throw new Error('the upstream starts in beforeAll');
+      return upstream;
+    },
+    track(proxy) {
+      opened.push(proxy);
+      return proxy;
+    },
+  };
 }
