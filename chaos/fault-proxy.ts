@@ -14,6 +14,31 @@ import type { Fault, FaultCollection, ProxyMode } from './fault.ts';
 import { createFaultSet, type FaultSet } from './fault-set.ts';
 import type { Gate } from './gate.ts';
 
+/** How the proxy handled one request (http mode) or connection (tcp mode): label `outcome` of chaos_proxy_requests_total. */
+export type ProxyOutcome = 'forwarded' | 'injected_error' | 'upstream_error';
+
+/** What creates a proxy of either mode. */
+export interface ProxyOptions {
+  name: string;
+  /** Default 127.0.0.1. */
+  listenHost?: string;
+  /** Default 0 (a free port, reported as `port`). */
+  listenPort?: number;
+  /** http mode: `http://host:port` (Toxiproxy's bare `host:port` too); tcp mode: also `tcp://host:port`, carried as bytes. */
+  upstream: string;
+  /** Seed of this proxy's random stream; equal seeds and request orders give equal fault sequences. Default 0. */
+  seed?: number;
+  /** Start listening; false creates the proxy switched off. Default true. */
+  enabled?: boolean;
+  /** Called for every chaos event of this proxy (also published on the diagnostics channel). */
+  onEvent?: (event: ChaosEvent) => void;
+  /**
+   * Called once per request (http mode; one the client abandoned before it was forwarded is not counted)
+   * or per connection (tcp mode) with how it was handled.
+   */
+  onOutcome?: (outcome: ProxyOutcome) => void;
+}
+
 /** How a partition cuts a proxy: traffic held in a black hole, or connections refused. */
 export type PartitionMode = 'blackhole' | 'refuse';
 

@@ -19,9 +19,8 @@ import { PassThrough } from 'node:stream';
 import { type Dispatcher, Pool } from 'undici';
 import { HEADER } from '../demo-services/kit/conventions.ts';
 import { InvalidSpecError } from './errors.ts';
-import type { ChaosEvent } from './events.ts';
 import type { Fault, FaultEffect } from './fault.ts';
-import { createProxyCore, type FaultProxy, formatListen } from './fault-proxy.ts';
+import { createProxyCore, type FaultProxy, formatListen, type ProxyOptions, type ProxyOutcome } from './fault-proxy.ts';
 import { createGate } from './gate.ts';
 import { requestHeadersToForward, responseHeadersToForward } from './hop-by-hop.ts';
 import { problemType, sendProblem } from './problem.ts';
@@ -31,26 +30,8 @@ import { mulberry32, type RandomSource } from '../demo-services/kit/random.ts';
 
 export { formatListen };
 
-/** How the proxy handled one request (http mode) or connection (tcp mode): label `outcome` of chaos_proxy_requests_total. */
-export type ProxyOutcome = 'forwarded' | 'injected_error' | 'upstream_error';
-
-export interface HttpProxyOptions {
-  name: string;
-  /** Default 127.0.0.1. */
-  listenHost?: string;
-  /** Default 0 (a free port, reported as `port`). */
-  listenPort?: number;
-  /** `http://host:port`; Toxiproxy's bare `host:port` is accepted too. */
-  upstream: string;
-  /** Seed of this proxy's random stream; equal seeds and request orders give equal fault sequences. Default 0. */
-  seed?: number;
-  /** Start listening; false creates the proxy switched off. Default true. */
-  enabled?: boolean;
-  /** Called for every chaos event of this proxy (also published on the diagnostics channel). */
-  onEvent?: (event: ChaosEvent) => void;
-  /** Called once per request with how it was handled; a request the client abandoned before it was forwarded is not counted. */
-  onOutcome?: (outcome: ProxyOutcome) => void;
-}
+export type { ProxyOutcome };
+export type HttpProxyOptions = ProxyOptions;
 
 /** An http-mode fault proxy (the common proxy interface; kept under this name for existing callers). */
 export type HttpProxy = FaultProxy;

@@ -12,30 +12,13 @@
 
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { InvalidSpecError } from './errors.ts';
-import type { ChaosEvent } from './events.ts';
 import type { Fault } from './fault.ts';
-import { createProxyCore, type FaultProxy } from './fault-proxy.ts';
+import { createProxyCore, type FaultProxy, type ProxyOptions, type ProxyOutcome } from './fault-proxy.ts';
 import { createGate } from './gate.ts';
-import type { ProxyOutcome } from './http-proxy.ts';
 import { createLink, type Link } from './tcp-link.ts';
 import { deriveSeed, mulberry32 } from '../demo-services/kit/random.ts';
 
-export interface TcpProxyOptions {
-  name: string;
-  /** Default 127.0.0.1. */
-  listenHost?: string;
-  /** Default 0 (a free port). */
-  listenPort?: number;
-  /** `host:port`, `tcp://host:port`, or `http://host:port` (an h2c or HTTP/1.1 upstream carried as bytes). */
-  upstream: string;
-  /** Seed of the per-connection random streams. Default 0. */
-  seed?: number;
-  /** Default true. */
-  enabled?: boolean;
-  onEvent?: (event: ChaosEvent) => void;
-  /** Per connection: forwarded (upstream connected), upstream_error (it could not be), injected_error (a toxic closed or reset it). */
-  onOutcome?: (outcome: ProxyOutcome) => void;
-}
+export type TcpProxyOptions = ProxyOptions;
 
 /** The host and port of a tcp-mode upstream. */
 export function upstreamAddress(upstream: string): { host: string; port: number } {
