@@ -7,6 +7,8 @@
 // materialising a possibly huge array; arrivalOffsets exists for tests and
 // reports.
 
+import { parseDuration, type DurationInput } from '../demo-services/kit/durations.ts';
+
 export interface ConstantArrivalSpec {
   /** Iterations per time unit (> 0, may be fractional). */
   rate: number;
@@ -25,6 +27,20 @@ export class LoadOptionsError extends Error {
     super(`invalid load options: ${problems.join('; ')}`);
     this.name = 'LoadOptionsError';
     this.problems = problems;
+  }
+}
+
+/**
+ * A duration option parsed for an options check that reports every problem at
+ * once: a bad value adds its message to `problems` and yields `fallback`.
+ */
+export function collectDuration(problems: string[], field: string, value: DurationInput | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  try {
+    return parseDuration(value, field);
+  } catch (error) {
+    problems.push((error as Error).message);
+    return fallback;
   }
 }
 

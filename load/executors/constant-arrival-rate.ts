@@ -18,9 +18,8 @@
 
 import { systemClock } from '../clock.ts';
 import type { Clock } from '../clock.ts';
-import { parseDuration } from '../../demo-services/kit/durations.ts';
 import type { DurationInput } from '../../demo-services/kit/durations.ts';
-import { arrivalCount, arrivalOffset, LoadOptionsError } from '../schedule.ts';
+import { arrivalCount, arrivalOffset, collectDuration, LoadOptionsError } from '../schedule.ts';
 import type { ConstantArrivalSpec } from '../schedule.ts';
 
 export interface ConstantArrivalRateOptions {
@@ -127,15 +126,7 @@ const MAX_TIMER_MS = 60_000;
 
 export function resolveConstantArrivalRateOptions(options: ConstantArrivalRateOptions): ResolvedOptions {
   const problems: string[] = [];
-  const duration = (field: string, value: DurationInput | undefined, fallback: number): number => {
-    if (value === undefined) return fallback;
-    try {
-      return parseDuration(value, field);
-    } catch (error) {
-      problems.push((error as Error).message);
-      return fallback;
-    }
-  };
+  const duration = (field: string, value: DurationInput | undefined, fallback: number): number => collectDuration(problems, field, value, fallback);
   const timeUnitMs = duration('timeUnit', options.timeUnit, 1_000);
   const durationMs = duration('duration', options.duration, 0);
   if (options.duration === undefined) problems.push('duration: is required');

@@ -7,10 +7,9 @@
 // Poisson process, seeded so a run can be repeated). The run itself is the
 // constant-arrival-rate engine (runArrivalPlan): same VU slots, same drops.
 
-import { parseDuration } from '../../demo-services/kit/durations.ts';
 import type { DurationInput } from '../../demo-services/kit/durations.ts';
 import { createRandom, deriveSeed } from '../../demo-services/kit/random.ts';
-import { LoadOptionsError, MAX_MATERIALISED_ARRIVALS } from '../schedule.ts';
+import { collectDuration, LoadOptionsError, MAX_MATERIALISED_ARRIVALS } from '../schedule.ts';
 import { runArrivalPlan } from './constant-arrival-rate.ts';
 import type { ExecutorResult, ExecutorRuntime, IterationFunction } from './constant-arrival-rate.ts';
 
@@ -56,15 +55,7 @@ export interface ResolvedRampingArrivalRate {
 
 export function resolveRampingArrivalRateOptions(options: RampingArrivalRateOptions): ResolvedRampingArrivalRate {
   const problems: string[] = [];
-  const duration = (field: string, value: DurationInput | undefined, fallback: number): number => {
-    if (value === undefined) return fallback;
-    try {
-      return parseDuration(value, field);
-    } catch (error) {
-      problems.push((error as Error).message);
-      return fallback;
-    }
-  };
+  const duration = (field: string, value: DurationInput | undefined, fallback: number): number => collectDuration(problems, field, value, fallback);
   const rateOk = (field: string, value: unknown): number => {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       problems.push(`${field}: must be a number >= 0 (got ${String(value)})`);
