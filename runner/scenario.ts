@@ -38,9 +38,14 @@ const loadSchema = z.looseObject({
 
 /** The executor part of a scenario's load section, parsed; `duration` is the phases' total where the executor needs one. */
 export function executorConfig(scenario: Pick<Scenario, 'load' | 'phases'>): ExecutorConfig {
-  const { journey: _journey, requestTimeout: _timeout, ...rest } = scenario.load;
-  const needsDuration = rest.executor === 'constant-arrival-rate' || rest.executor === 'constant-vus';
-  return parseExecutorConfig(needsDuration ? { duration: totalDurationMs(scenario), ...rest } : rest, 'load');
+  return parseExecutorConfig(executorInput(scenario.load, totalDurationMs(scenario)), 'load');
+}
+
+/** The executor's keys of a load section; executors that run for a fixed time get the phases' total as `duration`. */
+function executorInput(load: Record<string, unknown>, durationMs: number): Record<string, unknown> {
+  const { journey: _journey, requestTimeout: _timeout, ...rest } = load;
+  const fixedTime = rest.executor === 'constant-arrival-rate' || rest.executor === 'constant-vus';
+  return fixedTime ? { duration: durationMs, ...rest } : rest;
 }
 
 const faultTiming = {
@@ -167,10 +172,9 @@ export function totalDurationMs(scenario: Pick<Scenario, 'phases'>): number {
 function executorProblems(document: unknown): string[] {
   const load = (document as { load?: unknown } | null)?.load;
   if (typeof load !== 'object' || load === null) return [];
-  const { journey: _journey, requestTimeout: _timeout, ...rest } = load as Record<string, unknown>;
-  const needsDuration = rest.executor === 'constant-arrival-rate' || rest.executor === 'constant-vus';
   try {
-    parseExecutorConfig(needsDuration ? { duration: 1_000, ...rest } : rest, 'load');
+    // The phases may be invalid too: any positive duration lets the executor's own keys be checked.
+    parseExecutorConfig(executorInput(load as Record<string, unknown>, 1_000), 'load');
     return [];
   } catch (error) {
     if (error instanceof LoadOptionsError) return [...error.problems];
