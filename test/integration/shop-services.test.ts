@@ -7,7 +7,7 @@
 
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -30,6 +30,7 @@ const NO_RETRY = { retry: { enabled: false }, circuitBreaker: { enabled: false }
 let workDir: string;
 let supervisor: Supervisor;
 let collector: EmbeddedCollector;
+let downServer: Server | undefined;
 const crashes: string[] = [];
 const expectedExits = new Set<string>();
 const urls: Record<string, string> = {};
@@ -62,13 +63,14 @@ async function startShopService(
   return urls[instance];
 }
 
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
+/**
+ * A dependency that is down: it accepts and at once resets every connection.
+ * (A released port would be racy: another process may bind it before use.)
+ */
+async function resettingServer(): Promise<Server> {
+  const server = createServer((socket) => socket.resetAndDestroy()).listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  return server;
 }
 
 async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
@@ -108,7 +110,8 @@ beforeAll(async () => {
     startShopService('catalog-1', 'catalog', { telemetry: true, policies: { cache: { ttl: '600ms' } } }),
     startShopService('catalog-2', 'catalog'),
   ]);
-  const down = `http://127.0.0.1:${await closedPort()}`;
+  downServer = await resettingServer();
+  const down = `http://127.0.0.1:${(downServer.address() as { port: number }).port}`;
   await Promise.all([
     startShopService('cart', 'cart', { dependencies: { catalog: [catalog2, catalog1] } }),
     startShopService('recommendation', 'recommendation', { dependencies: { catalog: catalog2 } }),
@@ -122,6 +125,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await supervisor?.stopAll();
+  downServer?.close();
   await collector?.close();
   if (workDir) await rm(workDir, { recursive: true, force: true });
   expect(crashes).toEqual([]);
