@@ -258,6 +258,24 @@ describe('admin API: metrics and access', () => {
     expect(metricValue(metrics.body as string, `chaos_proxy_requests_total{proxy="bank",outcome="upstream_error"}`)).toBe(0);
   });
 
+  it('shows a fault applied elsewhere as a marker: 1 while marked, 0 once removed or reset, with field-naming errors', async () => {
+    const active = 'chaos_fault_active{fault="crash",target="payment-1"}';
+    expect(await client.addMarker({ name: 'crash', target: 'payment-1' })).toEqual({ name: 'crash', target: 'payment-1' });
+    expect(await client.listMarkers()).toEqual([{ name: 'crash', target: 'payment-1' }]);
+    expect(metricValue((await call('GET', '/metrics')).body as string, active)).toBe(1);
+    expect(await rejection(client.addMarker({ name: 'crash', target: 'payment-2' }))).toMatchObject({ status: 409 });
+    const bad = await call('POST', '/markers', { name: 'x', target: 7 });
+    expect(bad.status).toBe(400);
+    expect((bad.body as { error: string }).error).toMatch(/target/);
+    await client.removeMarker('crash');
+    expect(metricValue((await call('GET', '/metrics')).body as string, active)).toBe(0);
+    expect(await rejection(client.removeMarker('crash'))).toMatchObject({ status: 404 });
+    await client.addMarker({ name: 'frozen', target: 'bank' });
+    await client.reset();
+    expect(await client.listMarkers()).toEqual([]);
+    expect(metricValue((await call('GET', '/metrics')).body as string, 'chaos_fault_active{fault="frozen",target="bank"}')).toBe(0);
+  });
+
   it('requires the bearer token on every request when one is configured', async () => {
     const guarded = await createProxyServer({ adminPort: 0, token: 's3cret' });
     try {

@@ -5,7 +5,8 @@
 // slow_body) have their own collection, /proxies/{proxy}/http_faults, of the
 // same shape. A proxy may carry `mode: "tcp"` (a byte-stream proxy, as
 // Toxiproxy's are) instead of the default `"http"`. /partitions cuts every
-// proxy between two groups of services at once. /metrics serves the
+// proxy between two groups of services at once; /markers shows faults applied
+// elsewhere (process, in-service) in the same gauge. /metrics serves the
 // Prometheus exposition of the fault state and traffic.
 //
 // A dozen routes on node:http need no framework: the route table below is the
@@ -205,6 +206,24 @@ function buildRoutes(manager: ProxyManager): Route[] {
         GET: async ({ partition }) => ({ status: 200, body: manager.getPartition(partition as string) }),
         DELETE: async ({ partition }) => {
           await manager.removePartition(partition as string);
+          return { status: 204 };
+        },
+      },
+    },
+  );
+  routes.push(
+    {
+      segments: ['markers'],
+      methods: {
+        GET: async () => ({ status: 200, body: manager.listMarkers() }),
+        POST: async (_params, body) => ({ status: 201, body: manager.addMarker(await body()) }),
+      },
+    },
+    {
+      segments: ['markers', ':marker'],
+      methods: {
+        DELETE: async ({ marker }) => {
+          manager.removeMarker(marker as string);
           return { status: 204 };
         },
       },

@@ -6,9 +6,9 @@
 import type { ProxyJson } from './admin-api.ts';
 import type { FaultAttributes, FaultSpec, ProxyMode, Stream } from './fault.ts';
 import type { PartitionMode } from './partitions.ts';
-import type { PartitionView } from './proxy-server.ts';
+import type { FaultMarker, PartitionView } from './proxy-server.ts';
 
-export type { PartitionMode, PartitionView, ProxyJson, ProxyMode };
+export type { FaultMarker, PartitionMode, PartitionView, ProxyJson, ProxyMode };
 
 /** A fault as POSTed to /toxics or /http_faults; name defaults to `<type>_<stream>`. */
 export interface FaultInput {
@@ -76,7 +76,12 @@ export interface ChaosClient {
   listPartitions(): Promise<PartitionView[]>;
   /** Heal a partition. */
   removePartition(name: string): Promise<void>;
-  /** Remove every toxic and HTTP fault, heal every partition and re-enable every proxy. */
+  /** Show a fault applied elsewhere (process, in-service, a proxy down) as chaos_fault_active 1. */
+  addMarker(marker: FaultMarker): Promise<FaultMarker>;
+  listMarkers(): Promise<FaultMarker[]>;
+  /** The marker's chaos_fault_active goes back to 0. */
+  removeMarker(name: string): Promise<void>;
+  /** Remove every toxic, HTTP fault and marker, heal every partition and re-enable every proxy. */
   reset(): Promise<void>;
 }
 
@@ -138,6 +143,9 @@ export function createChaosClient(adminUrl: string, token?: string, options: Cha
     addPartition: (partition) => call('POST', '/partitions', partition),
     listPartitions: () => call('GET', '/partitions'),
     removePartition: (name) => call('DELETE', `/partitions/${segment(name)}`),
+    addMarker: (marker) => call('POST', '/markers', marker),
+    listMarkers: () => call('GET', '/markers'),
+    removeMarker: (name) => call('DELETE', `/markers/${segment(name)}`),
     reset: () => call('POST', '/reset'),
   };
 }

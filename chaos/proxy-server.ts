@@ -88,9 +88,30 @@ export interface ProxyManager {
   removePartition(name: string): Promise<void>;
   /** Remove every fault, heal every partition and re-enable every proxy (Toxiproxy's POST /reset). */
   reset(): Promise<void>;
+  /**
+   * Show a fault applied elsewhere (a process killed or paused, a fault inside
+   * a service, a proxy taken down) as chaos_fault_active{fault,target} 1, so
+   * every fault of a run is drawn from this one exposition. A ConflictError
+   * when the name is taken.
+   */
+  addMarker(input: unknown): FaultMarker;
+  listMarkers(): FaultMarker[];
+  /** The marker's gauge goes back to 0; a NotFoundError for an unknown name. */
+  removeMarker(name: string): void;
   /** Prometheus text exposition. */
   metrics(): Promise<{ contentType: string; body: string }>;
 }
+
+/** A fault the proxy does not apply itself but shows as active (see addMarker). */
+export interface FaultMarker {
+  name: string;
+  target: string;
+}
+
+const markerSchema = z.strictObject({
+  name: nameSchema,
+  target: z.string(expected('a string')).min(1, { error: 'must not be empty' }).max(200, { error: 'must be at most 200 characters' }),
+});
 
 export interface ProxyServer extends ProxyManager {
   readonly adminPort: number;
@@ -147,6 +168,7 @@ export async function createProxyServer(options: ProxyServerOptions = {}): Promi
 
   const proxies = new Map<string, FaultProxy>();
   const partitions = new Map<string, PartitionSpec>();
+  const markers = new Map<string, FaultMarker>();
   /** Per partition, every proxy it has cut (for the gauge, also proxies deleted since). */
   const cutBy = new Map<string, Set<string>>();
   const onEvent = (event: ChaosEvent): void => {
@@ -293,7 +315,22 @@ export async function createProxyServer(options: ProxyServerOptions = {}): Promi
       return partitionView(partition);
     },
     removePartition: healPartition,
+    addMarker(input) {
+      const marker = parseWith(markerSchema, input);
+      if (markers.has(marker.name)) throw new ConflictError(`marker already exists: ${marker.name}`);
+      markers.set(marker.name, marker);
+      setFaultActive(marker.name, marker.target, true);
+      return { ...marker };
+    },
+    listMarkers: () => [...markers.values()].map((marker) => ({ ...marker })),
+    removeMarker(name) {
+      const marker = markers.get(name);
+      if (!marker) throw new NotFoundError(`marker not found: ${name}`);
+      markers.delete(name);
+      setFaultActive(marker.name, marker.target, false);
+    },
     async reset() {
+      for (const name of [...markers.keys()]) manager.removeMarker(name);
       for (const name of [...partitions.keys()]) await healPartition(name);
       for (const proxy of proxies.values()) {
         proxy.clearFaults();

@@ -10,18 +10,41 @@ export const COLLECTOR_CONFIG_ENV = 'FAULTLINE_COLLECTOR_CONFIG';
 const port = z.number().int().min(0).max(65_535);
 
 export const collectorConfigSchema = z.strictObject({
-  /** Interface the OTLP/gRPC receiver binds. */
+  /** Interface the OTLP receivers (gRPC and HTTP) bind. */
   host: z.string().min(1).default('127.0.0.1'),
   /** OTLP/gRPC port; 0 picks a free one. */
   grpcPort: port.default(4317),
+  /**
+   * OTLP/HTTP port (POST /v1/traces, /v1/metrics, /v1/logs); 0 picks a free
+   * one, the default, so that concurrent runs never collide (`up` asks for 4318).
+   */
+  otlpHttpPort: port.default(0),
   /** Admin HTTP port (/metrics, /healthz), always on 127.0.0.1; 0 picks a free one. */
   httpPort: port.default(0),
-  /** Directory of the run; spans go to `<runDir>/traces.jsonl`. */
+  /** Directory of the run; signals go to `<runDir>/traces.jsonl`, `metrics.jsonl`, `logs.jsonl`. */
   runDir: z.string().min(1),
-  /** Spans accepted but not yet written that the collector holds before it drops new ones. */
-  maxQueuedSpans: z.number().int().positive().default(20_000),
+  /**
+   * The memory bound: items (spans, metric data points, log records, all
+   * signals together) accepted but not yet written. A request that does not
+   * fit is cut (partial success); one arriving at a full queue is refused as
+   * retryable (gRPC RESOURCE_EXHAUSTED, HTTP 503 with Retry-After).
+   */
+  maxQueuedItems: z.number().int().positive().default(20_000),
+  /** Largest export request accepted, compressed or not (gRPC and HTTP). */
+  maxRequestBytes: z.number().int().positive().max(256 * 1024 * 1024).default(16 * 1024 * 1024),
   /** How long accepted spans may wait in memory before they are written. */
   flushIntervalMs: z.number().int().positive().max(3_600_000).default(200),
+  /** Also send every accepted request to an upstream OTLP endpoint; its failures are counted, never fatal. */
+  forward: z
+    .strictObject({
+      /** Base URL: `http://host:4318` for http/protobuf (the /v1/<signal> paths are added), `http://host:4317` for grpc. */
+      endpoint: z.url({ protocol: /^https?$/ }),
+      protocol: z.enum(['http/protobuf', 'grpc']).default('http/protobuf'),
+      /** Export requests in flight at once; more are dropped and counted as forward failures. */
+      maxInFlight: z.number().int().positive().max(1_000).default(16),
+      timeoutMs: z.number().int().positive().max(60_000).default(5_000),
+    })
+    .optional(),
 });
 
 export type CollectorConfigInput = z.input<typeof collectorConfigSchema>;

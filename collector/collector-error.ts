@@ -8,8 +8,10 @@ export type CollectorErrorCode =
   | 'BIND_FAILED'
   /** The collector options are invalid; the message names every bad field. */
   | 'INVALID_CONFIG'
-  /** An export request is not a valid OTLP ExportTraceServiceRequest. */
+  /** An export request is not a valid OTLP Export*ServiceRequest (protobuf or JSON). */
   | 'MALFORMED_OTLP'
+  /** The collector's write queue is full: the request is refused as a whole, to be retried later. */
+  | 'OVERLOADED'
   /** The collector or its store is closing or closed and takes no more data. */
   | 'COLLECTOR_CLOSED'
   /** Writing accepted spans to disk failed; they are counted as dropped. */

@@ -3,48 +3,45 @@
 // series with the host's. Names come from the shared conventions.
 import { Counter, Registry } from 'prom-client';
 import { LAB_METRIC, LABEL } from '../demo-services/kit/conventions.ts';
+import type { TelemetrySignal } from './otlp-signals.ts';
 
-export type TelemetrySignal = 'traces';
+export type { TelemetrySignal };
 
 export interface SignalCounters {
   received: Counter.Internal;
   dropped: Counter.Internal;
   exported: Counter.Internal;
+  forwarded: Counter.Internal;
+  forwardFailed: Counter.Internal;
 }
 
 export interface CollectorMetrics {
   registry: Registry;
-  /** Counters bound to one signal's label, created at zero so they show before the first span. */
+  /** Counters bound to one signal's label, created at zero so they show before the first item. */
   forSignal(signal: TelemetrySignal): SignalCounters;
 }
 
 export function createCollectorMetrics(): CollectorMetrics {
   const registry = new Registry();
   const labelNames = [LABEL.signal] as const;
-  const received = new Counter({
-    name: LAB_METRIC.collectorReceived,
-    help: 'Items (spans) received over OTLP, including those later dropped',
-    labelNames,
-    registers: [registry],
-  });
-  const dropped = new Counter({
-    name: LAB_METRIC.collectorDropped,
-    help: 'Items (spans) received but not kept: write queue full or write failed',
-    labelNames,
-    registers: [registry],
-  });
-  const exported = new Counter({
-    name: LAB_METRIC.collectorExported,
-    help: 'Items (spans) written to the run directory',
-    labelNames,
-    registers: [registry],
-  });
+  const counter = (name: string, help: string) => new Counter({ name, help, labelNames, registers: [registry] });
+  const received = counter(LAB_METRIC.collectorReceived, 'Items (spans, data points, log records) received over OTLP, including those later dropped');
+  const dropped = counter(LAB_METRIC.collectorDropped, 'Items received but not kept: write queue full or write failed');
+  const exported = counter(LAB_METRIC.collectorExported, 'Items written to the run directory');
+  const forwarded = counter(LAB_METRIC.collectorForwarded, 'Items the upstream OTLP endpoint accepted');
+  const forwardFailed = counter(LAB_METRIC.collectorForwardFailed, 'Items the upstream OTLP endpoint did not take: refused, unreachable, timed out, or too many in flight');
   return {
     registry,
     forSignal(signal) {
       const labels = { [LABEL.signal]: signal };
-      const counters = { received: received.labels(labels), dropped: dropped.labels(labels), exported: exported.labels(labels) };
-      for (const counter of Object.values(counters)) counter.inc(0);
+      const counters = {
+        received: received.labels(labels),
+        dropped: dropped.labels(labels),
+        exported: exported.labels(labels),
+        forwarded: forwarded.labels(labels),
+        forwardFailed: forwardFailed.labels(labels),
+      };
+      for (const each of Object.values(counters)) each.inc(0);
       return counters;
     },
   };

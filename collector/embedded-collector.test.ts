@@ -71,20 +71,25 @@ describe('embedded collector', () => {
     await rm(runDir, { recursive: true, force: true });
   });
 
-  it('drops spans beyond maxQueuedSpans, answers with a partial success and counts them in stats and /metrics', async () => {
+  it('cuts a request that does not fit (partial success), refuses one at a full queue as retryable, and counts both', async () => {
     // A long flush interval keeps accepted spans queued, so the queue fills.
-    const collector = await start({ maxQueuedSpans: 5, flushIntervalMs: 60_000 });
+    const collector = await start({ maxQueuedItems: 5, flushIntervalMs: 60_000 });
     const batch = (tag: string): Buffer => requestWithSpans([1, 2, 3, 4].map((i) => `${tag}${i}`));
 
     expect(await exportRaw(collector.grpcPort, batch('a'))).toEqual({ rejectedSpans: 0 });
     const second = await exportRaw(collector.grpcPort, batch('b'));
     expect(second.rejectedSpans).toBe(3);
-    expect(second.errorMessage).toMatch(/write queue full \(maxQueuedSpans 5\): dropped 3 of 4 spans/);
-    expect((await exportRaw(collector.grpcPort, batch('c'))).rejectedSpans).toBe(4);
+    expect(second.errorMessage).toMatch(/write queue full \(maxQueuedItems 5\): dropped 3 of 4 spans/);
+    const full = await exportRaw(collector.grpcPort, batch('c')).catch((error: unknown) => error as grpc.ServiceError);
+    expect(full).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+    // The status details carry a RetryInfo, which tells OTLP clients the refusal is retryable.
+    const details = (full as grpc.ServiceError).metadata.get('grpc-status-details-bin')[0] as Buffer;
+    expect(details.toString('latin1')).toContain('type.googleapis.com/google.rpc.RetryInfo');
 
-    expect(collector.stats()).toEqual({ receivedSpans: 12, storedSpans: 0, droppedSpans: 7, rejectedRequests: 0 });
+    const traces = { received: 12, stored: 0, dropped: 7, forwarded: 0, forwardFailed: 0 };
+    expect(collector.stats()).toMatchObject({ traces, rejectedRequests: 1 });
     await collector.flush();
-    expect(collector.stats()).toEqual({ receivedSpans: 12, storedSpans: 5, droppedSpans: 7, rejectedRequests: 0 });
+    expect(collector.stats().traces).toEqual({ ...traces, stored: 5 });
     expect(await metricValue(collector.httpPort, LAB_METRIC.collectorReceived)).toBe(12);
     expect(await metricValue(collector.httpPort, LAB_METRIC.collectorDropped)).toBe(7);
     expect(await metricValue(collector.httpPort, LAB_METRIC.collectorExported)).toBe(5);
@@ -108,7 +113,7 @@ describe('embedded collector', () => {
     expect(post.status).toBe(405);
   });
 
-  it('reports a taken gRPC or HTTP port as EADDRINUSE naming the port', async () => {
+  it('reports a taken gRPC, OTLP/HTTP or admin port as EADDRINUSE naming the port', async () => {
     const blocker = await listenOnFreePort();
     const taken = (blocker.address() as { port: number }).port;
     try {
@@ -119,6 +124,10 @@ describe('embedded collector', () => {
       const httpClash = await startEmbeddedCollector({ grpcPort: 0, httpPort: taken, runDir }).catch((error: unknown) => error);
       expect(isCollectorError(httpClash, 'EADDRINUSE')).toBe(true);
       expect((httpClash as Error).message).toContain(String(taken));
+
+      const otlpHttpClash = await startEmbeddedCollector({ grpcPort: 0, otlpHttpPort: taken, runDir }).catch((error: unknown) => error);
+      expect(isCollectorError(otlpHttpClash, 'EADDRINUSE')).toBe(true);
+      expect((otlpHttpClash as Error).message).toMatch(new RegExp(`OTLP/HTTP port ${taken} `));
     } finally {
       blocker.close();
     }
@@ -128,9 +137,14 @@ describe('embedded collector', () => {
   });
 
   it('refuses invalid options naming every bad field', async () => {
-    const error = await startEmbeddedCollector({ runDir: '', grpcPort: 70_000, maxQueuedSpans: 0 }).catch((e: unknown) => e);
+    const error = await startEmbeddedCollector({
+      runDir: '',
+      grpcPort: 70_000,
+      maxQueuedItems: 0,
+      forward: { endpoint: 'ftp://upstream', protocol: 'grpc' },
+    }).catch((e: unknown) => e);
     expect(isCollectorError(error, 'INVALID_CONFIG')).toBe(true);
-    expect((error as Error).message).toMatch(/grpcPort: .*; runDir: .*; maxQueuedSpans: /);
+    expect((error as Error).message).toMatch(/grpcPort: .*; runDir: .*; maxQueuedItems: .*; forward\.endpoint: /);
   });
 
   it('writes every accepted span on close and refuses exports after it', async () => {

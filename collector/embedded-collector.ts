@@ -1,8 +1,12 @@
-// The embedded collector of local mode: receives traces over OTLP/gRPC from
-// every lab process, keeps each run's spans on disk as OTLP JSON lines, serves
-// its own metrics, and bounds its memory: spans that would push the write
-// queue past maxQueuedSpans are dropped, counted, and reported back to the
-// sender as a partial success (so the SDK logs it and does not retry).
+// The embedded collector of local mode: receives traces, metrics and logs over
+// OTLP/gRPC and OTLP/HTTP (protobuf or JSON) from every lab process, keeps each
+// run's signals on disk as OTLP JSON lines (traces.jsonl, metrics.jsonl,
+// logs.jsonl), optionally forwards them upstream, serves its own metrics, and
+// bounds its memory with one limit: items (of every signal) accepted and not
+// yet written. A request that does not fit is cut and answered with a partial
+// success (the SDK logs it and does not retry); one that arrives at a full
+// queue is refused as retryable (RESOURCE_EXHAUSTED / 503 with Retry-After).
+// Every drop is counted per signal.
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
@@ -13,42 +17,71 @@ import { parseCollectorConfig } from './collector-config.ts';
 import type { CollectorConfigInput } from './collector-config.ts';
 import { CollectorError } from './collector-error.ts';
 import { createCollectorMetrics } from './collector-metrics.ts';
-import { startGrpcTraceReceiver } from './grpc-receiver.ts';
-import type { GrpcTraceReceiver } from './grpc-receiver.ts';
-import { traceRequestToOtlpJson } from './otlp-json.ts';
-import type { DecodedExportTraceServiceRequest } from './otlp-schema.ts';
-import { countTraceRequestSpans, keepFirstSpans } from './trace-request.ts';
-import type { TraceExportOutcome } from './trace-request.ts';
-import { TRACES_FILE_NAME, openTraceStore } from './trace-store.ts';
+import type { SignalCounters } from './collector-metrics.ts';
+import { startGrpcReceiver } from './grpc-receiver.ts';
+import type { GrpcReceiver } from './grpc-receiver.ts';
+import { startHttpReceiver } from './http-receiver.ts';
+import type { HttpReceiver } from './http-receiver.ts';
+import { messageToOtlpJson } from './otlp-json.ts';
+import type { JsonObject } from './otlp-json.ts';
+import { createOtlpForwarder } from './otlp-forwarder.ts';
+import type { OtlpForwarder } from './otlp-forwarder.ts';
+import { SIGNALS, TELEMETRY_SIGNALS, countItems, keepFirstItems } from './otlp-signals.ts';
+import type { DecodedExportRequest, ExportOutcome, SignalSpec, TelemetrySignal } from './otlp-signals.ts';
+import { openTraceStore } from './trace-store.ts';
+import type { TraceStore } from './trace-store.ts';
 
 export interface EmbeddedCollectorOptions extends CollectorConfigInput {
   /** Where the collector logs (drops, refused requests, write failures). Default: silent. */
   logger?: Logger;
 }
 
+export interface SignalStats {
+  /** Items that arrived in well-formed export requests (a refused request retried counts again). */
+  received: number;
+  /** Items written to the signal's file. */
+  stored: number;
+  /** Items received but not kept (queue full, or the write failed). */
+  dropped: number;
+  /** Items the upstream endpoint took, and those it did not (only with `forward`). */
+  forwarded: number;
+  forwardFailed: number;
+}
+
 export interface CollectorStats {
-  /** Spans that arrived in well-formed export requests. */
-  receivedSpans: number;
-  /** Spans written to traces.jsonl. */
-  storedSpans: number;
-  /** Spans received but not kept (queue full, or the write failed). */
-  droppedSpans: number;
-  /** Export requests refused as a whole (malformed, or sent while closing). */
+  traces: SignalStats;
+  metrics: SignalStats;
+  logs: SignalStats;
+  /** Export requests refused as a whole (malformed, too large, overloaded, or sent while closing). */
   rejectedRequests: number;
 }
 
 export interface EmbeddedCollector {
   readonly grpcPort: number;
+  /** The admin port: /metrics and /healthz. */
   readonly httpPort: number;
+  /** The OTLP/HTTP port. */
+  readonly otlpHttpPort: number;
   /** `<runDir>/traces.jsonl` */
   readonly tracesFile: string;
+  /** `<runDir>/metrics.jsonl` */
+  readonly metricsFile: string;
+  /** `<runDir>/logs.jsonl` */
+  readonly logsFile: string;
   /** The registry /metrics serves; a host process may add its runtime metrics to it. */
   readonly metricsRegistry: Registry;
   stats(): CollectorStats;
-  /** Write every span accepted so far to disk. */
+  /** Write every item accepted so far to disk. */
   flush(): Promise<void>;
-  /** Stop receiving, then write everything accepted and close the file. Idempotent. */
+  /** Stop receiving, then write everything accepted, finish forwarding and close the files. Idempotent. */
   close(): Promise<void>;
+}
+
+interface SignalPipeline {
+  spec: SignalSpec;
+  store: TraceStore<JsonObject>;
+  counters: SignalCounters;
+  stats: SignalStats;
 }
 
 export async function startEmbeddedCollector(options: EmbeddedCollectorOptions): Promise<EmbeddedCollector> {
@@ -56,101 +89,159 @@ export async function startEmbeddedCollector(options: EmbeddedCollectorOptions):
   const config = parseCollectorConfig(rawConfig);
   const logger = givenLogger ?? pino({ enabled: false });
   const metrics = createCollectorMetrics();
-  const traceCounters = metrics.forSignal('traces');
-  const stats: CollectorStats = { receivedSpans: 0, storedSpans: 0, droppedSpans: 0, rejectedRequests: 0 };
-  const tracesFile = join(config.runDir, TRACES_FILE_NAME);
+  let rejectedRequests = 0;
 
-  const countDropped = (spans: number): void => {
-    stats.droppedSpans += spans;
-    traceCounters.dropped.inc(spans);
-  };
-
-  const store = await openTraceStore({
-    file: tracesFile,
-    flushIntervalMs: config.flushIntervalMs,
-    onWritten: (spans) => {
-      stats.storedSpans += spans;
-      traceCounters.exported.inc(spans);
-    },
-    onWriteFailed: (spans, error) => {
-      countDropped(spans);
-      logger.error({ err: error, spans, file: tracesFile }, 'writing spans failed; they are lost');
-    },
-  });
-  if (store.repairedBytes > 0) {
-    logger.warn({ file: tracesFile, bytes: store.repairedBytes }, 'cut a partial last line left by an earlier crash');
+  const pipelines = {} as Record<TelemetrySignal, SignalPipeline>;
+  const opened: TraceStore<JsonObject>[] = [];
+  try {
+    for (const signal of TELEMETRY_SIGNALS) {
+      const spec = SIGNALS[signal];
+      const counters = metrics.forSignal(signal);
+      const stats: SignalStats = { received: 0, stored: 0, dropped: 0, forwarded: 0, forwardFailed: 0 };
+      const file = join(config.runDir, spec.fileName);
+      const store = await openTraceStore<JsonObject>({
+        file,
+        flushIntervalMs: config.flushIntervalMs,
+        countItems: (data) => countItems(spec, data),
+        onWritten: (items) => {
+          stats.stored += items;
+          counters.exported.inc(items);
+        },
+        onWriteFailed: (items, error) => {
+          stats.dropped += items;
+          counters.dropped.inc(items);
+          logger.error({ err: error, signal, items, file }, 'writing telemetry failed; it is lost');
+        },
+      });
+      opened.push(store);
+      if (store.repairedBytes > 0) logger.warn({ file, bytes: store.repairedBytes }, 'cut a partial last line left by an earlier crash');
+      pipelines[signal] = { spec, store, counters, stats };
+    }
+  } catch (error) {
+    await Promise.allSettled(opened.map((store) => store.close()));
+    throw error;
   }
+
+  const forwarder: OtlpForwarder | undefined = config.forward
+    ? createOtlpForwarder({
+        ...config.forward,
+        onResult: (signal, accepted, failed, reason) => {
+          const pipeline = pipelines[signal];
+          pipeline.stats.forwarded += accepted;
+          pipeline.stats.forwardFailed += failed;
+          pipeline.counters.forwarded.inc(accepted);
+          pipeline.counters.forwardFailed.inc(failed);
+          if (failed > 0) logger.warn({ signal, failed, reason, endpoint: config.forward?.endpoint }, 'forwarding upstream failed');
+        },
+      })
+    : undefined;
 
   // Drops come in bursts; log when dropping starts and when it stops, not per request.
   let droppingSince: number | undefined;
   let dropBurst = 0;
   let closing = false;
-
-  const acceptTraces = (request: DecodedExportTraceServiceRequest): TraceExportOutcome => {
-    if (closing) throw new CollectorError('COLLECTOR_CLOSED', 'collector is closing');
-    const spans = countTraceRequestSpans(request);
-    const room = Math.max(0, config.maxQueuedSpans - store.queuedSpans);
-    const rejected = spans > room ? keepFirstSpans(request, room) : 0;
-    // Converted before anything is counted: if conversion throws, the request is refused as a whole.
-    const data = spans - rejected > 0 ? traceRequestToOtlpJson(request) : undefined;
-    stats.receivedSpans += spans;
-    traceCounters.received.inc(spans);
-    if (data) store.append(data);
-    if (rejected === 0) {
-      if (droppingSince !== undefined) {
-        logger.info({ droppedSpans: dropBurst, durationMs: Date.now() - droppingSince }, 'write queue has room again');
-        droppingSince = undefined;
-      }
-      return { rejectedSpans: 0 };
-    }
-    countDropped(rejected);
+  const queuedItems = (): number => TELEMETRY_SIGNALS.reduce((sum, signal) => sum + pipelines[signal].store.queuedSpans, 0);
+  const countDrop = (pipeline: SignalPipeline, items: number): void => {
+    pipeline.stats.dropped += items;
+    pipeline.counters.dropped.inc(items);
     if (droppingSince === undefined) {
       droppingSince = Date.now();
       dropBurst = 0;
-      logger.warn({ maxQueuedSpans: config.maxQueuedSpans }, 'write queue full: dropping spans');
+      logger.warn({ maxQueuedItems: config.maxQueuedItems }, 'write queue full: dropping telemetry');
     }
-    dropBurst += rejected;
-    return {
-      rejectedSpans: rejected,
-      errorMessage: `collector write queue full (maxQueuedSpans ${config.maxQueuedSpans}): dropped ${rejected} of ${spans} spans`,
-    };
+    dropBurst += items;
   };
 
-  let receiver: GrpcTraceReceiver | undefined;
+  const accept = (signal: TelemetrySignal, request: DecodedExportRequest): ExportOutcome => {
+    if (closing) throw new CollectorError('COLLECTOR_CLOSED', 'collector is closing');
+    const pipeline = pipelines[signal];
+    const { spec } = pipeline;
+    const items = countItems(spec, request);
+    const room = Math.max(0, config.maxQueuedItems - queuedItems());
+    if (items > 0 && room === 0) {
+      pipeline.stats.received += items;
+      pipeline.counters.received.inc(items);
+      countDrop(pipeline, items);
+      throw new CollectorError('OVERLOADED', `collector write queue full (maxQueuedItems ${config.maxQueuedItems}): retry later`);
+    }
+    const rejected = items > room ? keepFirstItems(spec, request, room) : 0;
+    // Converted before anything is counted: if conversion throws, the request is refused as a whole.
+    const data = items - rejected > 0 ? messageToOtlpJson(spec.requestType, request) : undefined;
+    pipeline.stats.received += items;
+    pipeline.counters.received.inc(items);
+    if (data) pipeline.store.append(data);
+    forwarder?.send(spec, request, items - rejected);
+    if (rejected === 0) {
+      if (droppingSince !== undefined) {
+        logger.info({ dropped: dropBurst, durationMs: Date.now() - droppingSince }, 'write queue has room again');
+        droppingSince = undefined;
+      }
+      return { rejectedItems: 0 };
+    }
+    countDrop(pipeline, rejected);
+    return {
+      rejectedItems: rejected,
+      errorMessage: `collector write queue full (maxQueuedItems ${config.maxQueuedItems}): dropped ${rejected} of ${items} ${spec.itemName}`,
+    };
+  };
+  const onRejected = (signal: TelemetrySignal | undefined, reason: string, code: number): void => {
+    rejectedRequests++;
+    logger.warn({ signal, code, reason }, 'export request refused');
+  };
+
+  let grpcReceiver: GrpcReceiver | undefined;
+  let httpReceiver: HttpReceiver | undefined;
   let admin: AdminServer | undefined;
   try {
-    receiver = await startGrpcTraceReceiver({
+    grpcReceiver = await startGrpcReceiver({
       host: config.host,
       port: config.grpcPort,
-      onExport: acceptTraces,
-      onRejected: (reason, code) => {
-        stats.rejectedRequests++;
-        logger.warn({ grpcStatus: code, reason }, 'export request refused');
-      },
+      maxReceiveMessageBytes: config.maxRequestBytes,
+      onExport: accept,
+      onRejected,
+    });
+    httpReceiver = await startHttpReceiver({
+      host: config.host,
+      port: config.otlpHttpPort,
+      maxRequestBytes: config.maxRequestBytes,
+      onExport: accept,
+      onRejected,
     });
     admin = await startAdminServer({ port: config.httpPort, registry: metrics.registry });
   } catch (error) {
-    await receiver?.close(0);
-    await store.close();
+    await grpcReceiver?.close(0);
+    await httpReceiver?.close();
+    await forwarder?.close(0);
+    await Promise.allSettled(opened.map((store) => store.close()));
     throw error;
   }
-  const grpcServer = receiver;
+  const grpcServer = grpcReceiver;
+  const httpServer = httpReceiver;
   const adminServer = admin;
 
+  const snapshot = (signal: TelemetrySignal): SignalStats => ({ ...pipelines[signal].stats });
   let closed: Promise<void> | undefined;
   return {
     grpcPort: grpcServer.port,
     httpPort: adminServer.port,
-    tracesFile,
+    otlpHttpPort: httpServer.port,
+    tracesFile: pipelines.traces.store.file,
+    metricsFile: pipelines.metrics.store.file,
+    logsFile: pipelines.logs.store.file,
     metricsRegistry: metrics.registry,
-    stats: () => ({ ...stats }),
-    flush: () => store.flush(),
+    stats: () => ({ traces: snapshot('traces'), metrics: snapshot('metrics'), logs: snapshot('logs'), rejectedRequests }),
+    flush: async () => {
+      await Promise.all(TELEMETRY_SIGNALS.map((signal) => pipelines[signal].store.flush()));
+    },
     close() {
       closed ??= (async () => {
         closing = true;
-        await grpcServer.close();
+        await Promise.all([grpcServer.close(), httpServer.close()]);
+        await forwarder?.close();
         await adminServer.close();
-        await store.close();
+        const results = await Promise.allSettled(TELEMETRY_SIGNALS.map((signal) => pipelines[signal].store.close()));
+        const failure = results.find((result) => result.status === 'rejected');
+        if (failure) throw failure.reason;
       })();
       return closed;
     },

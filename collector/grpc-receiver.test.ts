@@ -79,7 +79,7 @@ describe('gRPC trace receiver with malformed payloads', () => {
       expect(error?.details).toMatch(/^(malformed|invalid) ExportTraceServiceRequest: /);
       expect(error?.details).not.toMatch(/\n\s+at /);
     }
-    expect(collector.stats()).toMatchObject({ rejectedRequests: payloads.length, receivedSpans: 0 });
+    expect(collector.stats()).toMatchObject({ rejectedRequests: payloads.length, traces: { received: 0 } });
   });
 
   it('names the bad field of a well-formed request with a wrong-sized id', async () => {
@@ -100,6 +100,6 @@ describe('gRPC trace receiver with malformed payloads', () => {
     expect(error).toBeNull();
     expect(response?.length).toBe(0);
     await collector.flush();
-    expect(collector.stats()).toEqual({ ...before, receivedSpans: 3, storedSpans: 3 });
+    expect(collector.stats()).toEqual({ ...before, traces: { ...before.traces, received: 3, stored: 3 } });
   });
 });

@@ -1,83 +1,100 @@
-// The OTLP/gRPC trace receiver: a grpc-js server with the one unary method
-// opentelemetry.proto.collector.trace.v1.TraceService/Export. The service
-// definition is written by hand with Buffer pass-through (de)serializers, so
-// grpc-js never parses the payload: decoding happens here, inside a guard, and
-// a malformed body becomes INVALID_ARGUMENT for that call instead of an
-// exception in the server. What happens to a decoded request is the caller's
-// business (onExport); the receiver turns its outcome into the OTLP response.
+// The OTLP/gRPC receiver: a grpc-js server with the unary Export method of the
+// trace, metrics and logs services (opentelemetry.proto.collector.*.v1). The
+// service definitions are written by hand with Buffer pass-through
+// (de)serializers, so grpc-js never parses the payload: decoding happens here,
+// inside a guard, and a malformed body becomes INVALID_ARGUMENT for that call
+// instead of an exception in the server. What happens to a decoded request is
+// the caller's business (onExport); the receiver turns its outcome into the
+// OTLP response, and a full queue into RESOURCE_EXHAUSTED with RetryInfo.
 import * as grpc from '@grpc/grpc-js';
 import { CollectorError, isCollectorError } from './collector-error.ts';
-import { TRACE_EXPORT_METHOD_PATH } from './otlp-schema.ts';
-import type { DecodedExportTraceServiceRequest } from './otlp-schema.ts';
-import { decodeTraceExportRequest, encodeTraceExportResponse } from './trace-request.ts';
-import type { TraceExportOutcome } from './trace-request.ts';
+import { SIGNALS, TELEMETRY_SIGNALS, decodeExportRequest, encodeExportResponse } from './otlp-signals.ts';
+import type { DecodedExportRequest, ExportOutcome, SignalSpec, TelemetrySignal } from './otlp-signals.ts';
+import { encodeRpcStatus } from './rpc-status.ts';
 
 const passThrough = (buffer: Buffer): Buffer => buffer;
 
-/** TraceService as grpc-js wants it, with raw bytes in and out. */
-export const traceServiceDefinition: grpc.ServiceDefinition = {
-  Export: {
-    path: TRACE_EXPORT_METHOD_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: passThrough,
-    requestDeserialize: passThrough,
-    responseSerialize: passThrough,
-    responseDeserialize: passThrough,
-  },
-};
+/** One OTLP service as grpc-js wants it, with raw bytes in and out. */
+export function serviceDefinition(spec: SignalSpec): grpc.ServiceDefinition {
+  return {
+    Export: {
+      path: spec.grpcMethodPath,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: passThrough,
+      requestDeserialize: passThrough,
+      responseSerialize: passThrough,
+      responseDeserialize: passThrough,
+    },
+  };
+}
 
-export interface GrpcTraceReceiverOptions {
+export interface GrpcReceiverOptions {
   host: string;
   /** 0 picks a free port. */
   port: number;
-  /** Take a decoded, valid request; say how many of its spans were not kept. Throw COLLECTOR_CLOSED to refuse it. */
-  onExport: (request: DecodedExportTraceServiceRequest) => TraceExportOutcome;
-  /** A request was refused (malformed, collector closing, or failed inside onExport); `reason` says why. */
-  onRejected?: (reason: string, code: grpc.status) => void;
+  /**
+   * Take a decoded, valid request; say how many of its items were not kept.
+   * Throw COLLECTOR_CLOSED or OVERLOADED to refuse it as a whole.
+   */
+  onExport: (signal: TelemetrySignal, request: DecodedExportRequest) => ExportOutcome;
+  /** A request was refused (malformed, overloaded, closing, or failed inside onExport); `reason` says why. */
+  onRejected?: (signal: TelemetrySignal, reason: string, code: grpc.status) => void;
   /** Maximum request size; default 16 MiB (grpc-js would refuse above 4 MiB). */
   maxReceiveMessageBytes?: number;
+  /** Seconds an overloaded client is told to wait. Default 1. */
+  retryAfterSeconds?: number;
 }
 
-export interface GrpcTraceReceiver {
+export interface GrpcReceiver {
   /** The port actually bound. */
   readonly port: number;
   /** Stop taking calls; waits up to `graceMs` for calls in flight, then cuts them. */
   close(graceMs?: number): Promise<void>;
 }
 
-export async function startGrpcTraceReceiver(options: GrpcTraceReceiverOptions): Promise<GrpcTraceReceiver> {
+export async function startGrpcReceiver(options: GrpcReceiverOptions): Promise<GrpcReceiver> {
   const onRejected = options.onRejected ?? (() => {});
+  const retryAfterSeconds = options.retryAfterSeconds ?? 1;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? 16 * 1024 * 1024,
   });
 
-  const exportHandler: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
-    const refuse = (code: grpc.status, details: string, reason = details): void => {
+  const handlerFor = (spec: SignalSpec): grpc.handleUnaryCall<Buffer, Buffer> => (call, callback) => {
+    const refuse = (code: grpc.status, details: string, reason = details, retryAfter?: number): void => {
       try {
-        onRejected(reason, code);
+        onRejected(spec.signal, reason, code);
       } finally {
-        callback({ code, details });
+        const metadata = new grpc.Metadata();
+        metadata.set(
+          'grpc-status-details-bin',
+          encodeRpcStatus({ code, message: details, ...(retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }) }),
+        );
+        callback({ code, details, metadata });
       }
     };
-    let request: DecodedExportTraceServiceRequest;
+    let request: DecodedExportRequest;
     try {
-      request = decodeTraceExportRequest(call.request);
+      request = decodeExportRequest(spec, call.request);
     } catch (error) {
-      refuse(grpc.status.INVALID_ARGUMENT, isCollectorError(error) ? error.message : 'malformed ExportTraceServiceRequest');
+      refuse(grpc.status.INVALID_ARGUMENT, isCollectorError(error) ? error.message : `malformed ${spec.requestType.name}`);
       return;
     }
     let response: Buffer;
     try {
-      response = encodeTraceExportResponse(options.onExport(request));
+      response = encodeExportResponse(spec, options.onExport(spec.signal, request));
     } catch (error) {
       if (isCollectorError(error, 'COLLECTOR_CLOSED')) refuse(grpc.status.UNAVAILABLE, 'collector is shutting down');
+      else if (isCollectorError(error, 'OVERLOADED')) refuse(grpc.status.RESOURCE_EXHAUSTED, error.message, error.message, retryAfterSeconds);
       else refuse(grpc.status.INTERNAL, 'collector failed to process the request', `internal error: ${(error as Error).message}`);
       return;
     }
     callback(null, response);
   };
-  server.addService(traceServiceDefinition, { Export: exportHandler });
+  for (const signal of TELEMETRY_SIGNALS) {
+    const spec = SIGNALS[signal];
+    server.addService(serviceDefinition(spec), { Export: handlerFor(spec) });
+  }
 
   const port = await bind(server, options.host, options.port);
   let closing: Promise<void> | undefined;

@@ -74,6 +74,7 @@ describe('collector main', () => {
     expect(ready.name).toBe('collector');
     expect(ready.ports.grpc).toBeGreaterThan(0);
     expect(ready.ports.http).toBeGreaterThan(0);
+    expect(ready.ports.otlpHttp).toBeGreaterThan(0);
     const health = await fetch(`http://127.0.0.1:${ready.ports.http}/healthz`);
     expect(health.status).toBe(200);
 
@@ -98,10 +99,9 @@ describe('collector main', () => {
       .filter((line) => line !== '')
       .map((line) => JSON.parse(line) as { service?: string; msg?: string; stats?: unknown });
     expect(logs.every((line) => line.service === 'collector')).toBe(true);
-    expect(logs.find((line) => line.msg === 'collector stopped; traces flushed')?.stats).toEqual({
-      receivedSpans: 3,
-      storedSpans: 3,
-      droppedSpans: 0,
+    expect(logs.find((line) => line.msg === 'collector stopped; telemetry flushed')?.stats).toMatchObject({
+      traces: { received: 3, stored: 3, dropped: 0 },
+      logs: { received: 0 },
       rejectedRequests: 0,
     });
   });

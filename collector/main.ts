@@ -1,17 +1,17 @@
 // Process entry of the embedded collector (local mode). Config comes as JSON in
-// FAULTLINE_COLLECTOR_CONFIG (the options of startEmbeddedCollector); once both
-// ports are bound it announces { grpc, http } to the supervisor, and on
-// SIGTERM/SIGINT/supervisor exit it stops receiving, writes every accepted span
-// and exits 0. Logs are JSON lines on stdout.
+// FAULTLINE_COLLECTOR_CONFIG (the options of startEmbeddedCollector); once every
+// port is bound it announces { grpc, otlpHttp, http (admin) } to the
+// supervisor, and on SIGTERM/SIGINT/supervisor exit it stops receiving, writes
+// every accepted item and exits 0. Logs are JSON lines on stdout.
 import { format } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
-import { collectDefaultMetrics } from 'prom-client';
 import { announceReady, onShutdown, readJsonEnv } from '../demo-services/kit/lifecycle.ts';
 import { COLLECTOR_CONFIG_ENV } from './collector-config.ts';
 import { isCollectorError } from './collector-error.ts';
 import { startEmbeddedCollector } from './embedded-collector.ts';
 import type { EmbeddedCollector, EmbeddedCollectorOptions } from './embedded-collector.ts';
+import { collectRuntimeMetrics } from '../demo-services/kit/runtime-metrics.ts';
 
 const logger = pino({ base: { service: 'collector' } });
 // grpc-js writes its own diagnostics to stderr; route them into the JSON log.
@@ -29,11 +29,14 @@ try {
   process.exit(error.code === 'INVALID_CONFIG' ? 2 : 1);
 }
 
-collectDefaultMetrics({ register: collector.metricsRegistry });
+collectRuntimeMetrics(collector.metricsRegistry);
 onShutdown(async (reason) => {
   logger.info({ reason }, 'shutting down');
   await collector.close();
-  logger.info({ stats: collector.stats() }, 'collector stopped; traces flushed');
+  logger.info({ stats: collector.stats() }, 'collector stopped; telemetry flushed');
 });
-logger.info({ grpcPort: collector.grpcPort, httpPort: collector.httpPort, tracesFile: collector.tracesFile }, 'collector listening');
-announceReady('collector', { grpc: collector.grpcPort, http: collector.httpPort });
+logger.info(
+  { grpcPort: collector.grpcPort, otlpHttpPort: collector.otlpHttpPort, httpPort: collector.httpPort, runDir: config.runDir },
+  'collector listening',
+);
+announceReady('collector', { grpc: collector.grpcPort, otlpHttp: collector.otlpHttpPort, http: collector.httpPort });

@@ -81,7 +81,7 @@ describe('OTLP/gRPC conformance with the opentelemetry-js exporter', () => {
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(Object.keys(line)).toEqual(['resourceSpans']);
     expect([...stored.keys()].sort()).toEqual(recorded.map((span) => span.spanContext().spanId).sort());
-    expect(collector.stats()).toEqual({ receivedSpans: 3, storedSpans: 3, droppedSpans: 0, rejectedRequests: 0 });
+    expect(collector.stats()).toMatchObject({ traces: { received: 3, stored: 3, dropped: 0 }, rejectedRequests: 0 });
   });
 
   it('keeps each span, its resource and its scope exactly as the reference JSON serializer writes them', () => {

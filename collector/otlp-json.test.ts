@@ -57,6 +57,18 @@ describe('OTLP protobuf to OTLP JSON', () => {
     });
   });
 
+  it('writes every range of 64-bit integer exactly, signed and unsigned', () => {
+    const values = ['-1', '-9223372036854775807', '9007199254740991', '9007199254740993', '9223372036854775807', '-4294967296', '4294967296'];
+    const span = roundTrip('opentelemetry.proto.trace.v1.Span', {
+      startTimeUnixNano: '9007199254740993',
+      endTimeUnixNano: '4294967295',
+      attributes: values.map((value, i) => ({ key: `k${i}`, value: { intValue: value } })),
+    });
+    expect(span.startTimeUnixNano).toBe('9007199254740993');
+    expect(span.endTimeUnixNano).toBe('4294967295');
+    expect((span.attributes as { value: { intValue: string } }[]).map((attribute) => attribute.value.intValue)).toEqual(values);
+  });
+
   it('leaves out default values but keeps a oneof member set to its default', () => {
     const span = roundTrip('opentelemetry.proto.trace.v1.Span', {
       traceId: Buffer.alloc(16, 1),

@@ -152,7 +152,7 @@ function converterFor(field: protobuf.Field): Pick<FieldPlan, 'convert' | 'isDef
     return { convert: (value) => bytesToString(value as Uint8Array, encoding), isDefault: (json) => json === '' };
   }
   if (field.long) {
-    return { convert: (value) => String(value), isDefault: (json) => json === '0' };
+    return { convert: int64ToString, isDefault: (json) => json === '0' };
   }
   switch (field.type) {
     case 'double':
@@ -171,6 +171,24 @@ function converterFor(field: protobuf.Field): Pick<FieldPlan, 'convert' | 'isDef
 function bytesToString(bytes: Uint8Array | number[], encoding: 'hex' | 'base64'): string {
   const buffer = ArrayBuffer.isView(bytes) ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : Buffer.from(bytes);
   return buffer.toString(encoding);
+}
+
+/**
+ * A decoded 64-bit integer (a Long from protobufjs, or a number or decimal
+ * string from the JSON reader) as its decimal string. Long's own toString
+ * divides in a loop; this is several times faster, and timestamps make up
+ * most of a span's integers.
+ */
+function int64ToString(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return String(value);
+  const { low, high, unsigned } = value as { low: number; high: number; unsigned?: boolean };
+  const lo = low >>> 0;
+  const hi = high >>> 0;
+  if (unsigned === true || high >= 0) {
+    const number = hi * 4_294_967_296 + lo;
+    return number <= Number.MAX_SAFE_INTEGER ? String(number) : ((BigInt(hi) << 32n) | BigInt(lo)).toString();
+  }
+  return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)).toString();
 }
 
 /** Proto3 JSON writes non-finite floats as the strings "NaN", "Infinity", "-Infinity". */

@@ -7,8 +7,8 @@
 // name protobufjs gives decoded properties and the OTLP/JSON key.
 //
 // One descriptor per protobuf package; OTLP_PACKAGES lists them and the root is
-// built from that list. Adding metrics or logs means writing METRICS_V1 /
-// LOGS_V1 and their collector service packages beside these and listing them.
+// built from that list: traces, metrics, logs, their collector service
+// messages, and google.rpc.Status for error replies.
 import protobuf from 'protobufjs';
 import type { IEnum, INamespace, IService, IType } from 'protobufjs';
 
@@ -18,6 +18,12 @@ const COMMON = '.opentelemetry.proto.common.v1';
 const RESOURCE = '.opentelemetry.proto.resource.v1';
 const TRACE = '.opentelemetry.proto.trace.v1';
 const COLLECTOR_TRACE = '.opentelemetry.proto.collector.trace.v1';
+const METRICS = '.opentelemetry.proto.metrics.v1';
+const COLLECTOR_METRICS = '.opentelemetry.proto.collector.metrics.v1';
+const LOGS = '.opentelemetry.proto.logs.v1';
+const COLLECTOR_LOGS = '.opentelemetry.proto.collector.logs.v1';
+const RPC = '.google.rpc';
+const PROTOBUF = '.google.protobuf';
 
 /** opentelemetry/proto/common/v1/common.proto */
 export const COMMON_V1: PackageDescriptor = {
@@ -177,12 +183,276 @@ export const COLLECTOR_TRACE_V1: PackageDescriptor = {
   },
 };
 
+const dataPointCommon = {
+  startTimeUnixNano: { id: 2, type: 'fixed64' },
+  timeUnixNano: { id: 3, type: 'fixed64' },
+} as const;
+
+/** opentelemetry/proto/metrics/v1/metrics.proto */
+export const METRICS_V1: PackageDescriptor = {
+  MetricsData: {
+    fields: { resourceMetrics: { id: 1, type: `${METRICS}.ResourceMetrics`, rule: 'repeated' } },
+  },
+  ResourceMetrics: {
+    reserved: [[1000, 1000]],
+    fields: {
+      resource: { id: 1, type: `${RESOURCE}.Resource` },
+      scopeMetrics: { id: 2, type: `${METRICS}.ScopeMetrics`, rule: 'repeated' },
+      schemaUrl: { id: 3, type: 'string' },
+    },
+  },
+  ScopeMetrics: {
+    fields: {
+      scope: { id: 1, type: `${COMMON}.InstrumentationScope` },
+      metrics: { id: 2, type: `${METRICS}.Metric`, rule: 'repeated' },
+      schemaUrl: { id: 3, type: 'string' },
+    },
+  },
+  Metric: {
+    reserved: [[4, 4], [6, 6], [8, 8]],
+    oneofs: { data: { oneof: ['gauge', 'sum', 'histogram', 'exponentialHistogram', 'summary'] } },
+    fields: {
+      name: { id: 1, type: 'string' },
+      description: { id: 2, type: 'string' },
+      unit: { id: 3, type: 'string' },
+      gauge: { id: 5, type: `${METRICS}.Gauge` },
+      sum: { id: 7, type: `${METRICS}.Sum` },
+      histogram: { id: 9, type: `${METRICS}.Histogram` },
+      exponentialHistogram: { id: 10, type: `${METRICS}.ExponentialHistogram` },
+      summary: { id: 11, type: `${METRICS}.Summary` },
+      metadata: { id: 12, type: `${COMMON}.KeyValue`, rule: 'repeated' },
+    },
+  },
+  Gauge: {
+    fields: { dataPoints: { id: 1, type: `${METRICS}.NumberDataPoint`, rule: 'repeated' } },
+  },
+  Sum: {
+    fields: {
+      dataPoints: { id: 1, type: `${METRICS}.NumberDataPoint`, rule: 'repeated' },
+      aggregationTemporality: { id: 2, type: `${METRICS}.AggregationTemporality` },
+      isMonotonic: { id: 3, type: 'bool' },
+    },
+  },
+  Histogram: {
+    fields: {
+      dataPoints: { id: 1, type: `${METRICS}.HistogramDataPoint`, rule: 'repeated' },
+      aggregationTemporality: { id: 2, type: `${METRICS}.AggregationTemporality` },
+    },
+  },
+  ExponentialHistogram: {
+    fields: {
+      dataPoints: { id: 1, type: `${METRICS}.ExponentialHistogramDataPoint`, rule: 'repeated' },
+      aggregationTemporality: { id: 2, type: `${METRICS}.AggregationTemporality` },
+    },
+  },
+  Summary: {
+    fields: { dataPoints: { id: 1, type: `${METRICS}.SummaryDataPoint`, rule: 'repeated' } },
+  },
+  AggregationTemporality: {
+    values: { AGGREGATION_TEMPORALITY_UNSPECIFIED: 0, AGGREGATION_TEMPORALITY_DELTA: 1, AGGREGATION_TEMPORALITY_CUMULATIVE: 2 },
+  },
+  NumberDataPoint: {
+    reserved: [[1, 1]],
+    oneofs: { value: { oneof: ['asDouble', 'asInt'] } },
+    fields: {
+      attributes: { id: 7, type: `${COMMON}.KeyValue`, rule: 'repeated' },
+      ...dataPointCommon,
+      asDouble: { id: 4, type: 'double' },
+      asInt: { id: 6, type: 'sfixed64' },
+      exemplars: { id: 5, type: `${METRICS}.Exemplar`, rule: 'repeated' },
+      flags: { id: 8, type: 'uint32' },
+    },
+  },
+  HistogramDataPoint: {
+    reserved: [[1, 1]],
+    // proto3 `optional` fields are one-member oneofs: written whenever set.
+    oneofs: { _sum: { oneof: ['sum'] }, _min: { oneof: ['min'] }, _max: { oneof: ['max'] } },
+    fields: {
+      attributes: { id: 9, type: `${COMMON}.KeyValue`, rule: 'repeated' },
+      ...dataPointCommon,
+      count: { id: 4, type: 'fixed64' },
+      sum: { id: 5, type: 'double' },
+      bucketCounts: { id: 6, type: 'fixed64', rule: 'repeated' },
+      explicitBounds: { id: 7, type: 'double', rule: 'repeated' },
+      exemplars: { id: 8, type: `${METRICS}.Exemplar`, rule: 'repeated' },
+      flags: { id: 10, type: 'uint32' },
+      min: { id: 11, type: 'double' },
+      max: { id: 12, type: 'double' },
+    },
+  },
+  ExponentialHistogramDataPoint: {
+    oneofs: { _sum: { oneof: ['sum'] }, _min: { oneof: ['min'] }, _max: { oneof: ['max'] } },
+    fields: {
+      attributes: { id: 1, type: `${COMMON}.KeyValue`, rule: 'repeated' },
+      ...dataPointCommon,
+      count: { id: 4, type: 'fixed64' },
+      sum: { id: 5, type: 'double' },
+      scale: { id: 6, type: 'sint32' },
+      zeroCount: { id: 7, type: 'fixed64' },
+      positive: { id: 8, type: `${METRICS}.Buckets` },
+      negative: { id: 9, type: `${METRICS}.Buckets` },
+      flags: { id: 10, type: 'uint32' },
+      exemplars: { id: 11, type: `${METRICS}.Exemplar`, rule: 'repeated' },
+      min: { id: 12, type: 'double' },
+      max: { id: 13, type: 'double' },
+      zeroThreshold: { id: 14, type: 'double' },
+    },
+  },
+  Buckets: {
+    fields: {
+      offset: { id: 1, type: 'sint32' },
+      bucketCounts: { id: 2, type: 'uint64', rule: 'repeated' },
+    },
+  },
+  SummaryDataPoint: {
+    reserved: [[1, 1]],
+    fields: {
+      attributes: { id: 7, type: `${COMMON}.KeyValue`, rule: 'repeated' },
+      ...dataPointCommon,
+      count: { id: 4, type: 'fixed64' },
+      sum: { id: 5, type: 'double' },
+      quantileValues: { id: 6, type: `${METRICS}.ValueAtQuantile`, rule: 'repeated' },
+      flags: { id: 8, type: 'uint32' },
+    },
+  },
+  ValueAtQuantile: {
+    fields: {
+      quantile: { id: 1, type: 'double' },
+      value: { id: 2, type: 'double' },
+    },
+  },
+  Exemplar: {
+    reserved: [[1, 1]],
+    oneofs: { value: { oneof: ['asDouble', 'asInt'] } },
+    fields: {
+      filteredAttributes: { id: 7, type: `${COMMON}.KeyValue`, rule: 'repeated' },
+      timeUnixNano: { id: 2, type: 'fixed64' },
+      asDouble: { id: 3, type: 'double' },
+      asInt: { id: 6, type: 'sfixed64' },
+      spanId: { id: 4, type: 'bytes' },
+      traceId: { id: 5, type: 'bytes' },
+    },
+  },
+};
+
+/** opentelemetry/proto/collector/metrics/v1/metrics_service.proto */
+export const COLLECTOR_METRICS_V1: PackageDescriptor = {
+  ExportMetricsServiceRequest: {
+    fields: { resourceMetrics: { id: 1, type: `${METRICS}.ResourceMetrics`, rule: 'repeated' } },
+  },
+  ExportMetricsServiceResponse: {
+    fields: { partialSuccess: { id: 1, type: `${COLLECTOR_METRICS}.ExportMetricsPartialSuccess` } },
+  },
+  ExportMetricsPartialSuccess: {
+    fields: {
+      rejectedDataPoints: { id: 1, type: 'int64' },
+      errorMessage: { id: 2, type: 'string' },
+    },
+  },
+};
+
+/** opentelemetry/proto/logs/v1/logs.proto */
+export const LOGS_V1: PackageDescriptor = {
+  LogsData: {
+    fields: { resourceLogs: { id: 1, type: `${LOGS}.ResourceLogs`, rule: 'repeated' } },
+  },
+  ResourceLogs: {
+    reserved: [[1000, 1000]],
+    fields: {
+      resource: { id: 1, type: `${RESOURCE}.Resource` },
+      scopeLogs: { id: 2, type: `${LOGS}.ScopeLogs`, rule: 'repeated' },
+      schemaUrl: { id: 3, type: 'string' },
+    },
+  },
+  ScopeLogs: {
+    fields: {
+      scope: { id: 1, type: `${COMMON}.InstrumentationScope` },
+      logRecords: { id: 2, type: `${LOGS}.LogRecord`, rule: 'repeated' },
+      schemaUrl: { id: 3, type: 'string' },
+    },
+  },
+  LogRecord: {
+    reserved: [[4, 4]],
+    fields: {
+      timeUnixNano: { id: 1, type: 'fixed64' },
+      observedTimeUnixNano: { id: 11, type: 'fixed64' },
+      severityNumber: { id: 2, type: `${LOGS}.SeverityNumber` },
+      severityText: { id: 3, type: 'string' },
+      body: { id: 5, type: `${COMMON}.AnyValue` },
+      attributes: { id: 6, type: `${COMMON}.KeyValue`, rule: 'repeated' },
+      droppedAttributesCount: { id: 7, type: 'uint32' },
+      flags: { id: 8, type: 'fixed32' },
+      traceId: { id: 9, type: 'bytes' },
+      spanId: { id: 10, type: 'bytes' },
+      eventName: { id: 12, type: 'string' },
+    },
+  },
+  SeverityNumber: {
+    values: Object.fromEntries(
+      ['UNSPECIFIED', 'TRACE', 'TRACE2', 'TRACE3', 'TRACE4', 'DEBUG', 'DEBUG2', 'DEBUG3', 'DEBUG4', 'INFO', 'INFO2', 'INFO3', 'INFO4',
+        'WARN', 'WARN2', 'WARN3', 'WARN4', 'ERROR', 'ERROR2', 'ERROR3', 'ERROR4', 'FATAL', 'FATAL2', 'FATAL3', 'FATAL4'].map((name, i) => [`SEVERITY_NUMBER_${name}`, i]),
+    ),
+  },
+};
+
+/** opentelemetry/proto/collector/logs/v1/logs_service.proto */
+export const COLLECTOR_LOGS_V1: PackageDescriptor = {
+  ExportLogsServiceRequest: {
+    fields: { resourceLogs: { id: 1, type: `${LOGS}.ResourceLogs`, rule: 'repeated' } },
+  },
+  ExportLogsServiceResponse: {
+    fields: { partialSuccess: { id: 1, type: `${COLLECTOR_LOGS}.ExportLogsPartialSuccess` } },
+  },
+  ExportLogsPartialSuccess: {
+    fields: {
+      rejectedLogRecords: { id: 1, type: 'int64' },
+      errorMessage: { id: 2, type: 'string' },
+    },
+  },
+};
+
+/** google/rpc/status.proto and error_details.proto (RetryInfo): the error body of OTLP/HTTP and gRPC status details. */
+export const GOOGLE_RPC: PackageDescriptor = {
+  Status: {
+    fields: {
+      code: { id: 1, type: 'int32' },
+      message: { id: 2, type: 'string' },
+      details: { id: 3, type: `${PROTOBUF}.Any`, rule: 'repeated' },
+    },
+  },
+  RetryInfo: {
+    fields: { retryDelay: { id: 1, type: `${PROTOBUF}.Duration` } },
+  },
+};
+
+/** google/protobuf/any.proto and duration.proto */
+export const GOOGLE_PROTOBUF: PackageDescriptor = {
+  Any: {
+    fields: {
+      typeUrl: { id: 1, type: 'string' },
+      value: { id: 2, type: 'bytes' },
+    },
+  },
+  Duration: {
+    fields: {
+      seconds: { id: 1, type: 'int64' },
+      nanos: { id: 2, type: 'int32' },
+    },
+  },
+};
+
 /** Every package the root holds, keyed by its protobuf package name. */
 export const OTLP_PACKAGES: Record<string, PackageDescriptor> = {
   'opentelemetry.proto.common.v1': COMMON_V1,
   'opentelemetry.proto.resource.v1': RESOURCE_V1,
   'opentelemetry.proto.trace.v1': TRACE_V1,
   'opentelemetry.proto.collector.trace.v1': COLLECTOR_TRACE_V1,
+  'opentelemetry.proto.metrics.v1': METRICS_V1,
+  'opentelemetry.proto.collector.metrics.v1': COLLECTOR_METRICS_V1,
+  'opentelemetry.proto.logs.v1': LOGS_V1,
+  'opentelemetry.proto.collector.logs.v1': COLLECTOR_LOGS_V1,
+  'google.rpc': GOOGLE_RPC,
+  'google.protobuf': GOOGLE_PROTOBUF,
 };
 
 /** Turn `{ 'a.b': {...} }` into protobufjs' nested namespace form, every type marked proto3. */
@@ -214,8 +484,24 @@ export const OTLP_TRACE_TYPES = {
   TracesData: otlpRoot.lookupType(`${TRACE}.TracesData`),
 } as const;
 
+/** Message types the metrics and logs pipelines and error replies use. */
+export const OTLP_METRICS_TYPES = {
+  ExportMetricsServiceRequest: otlpRoot.lookupType(`${COLLECTOR_METRICS}.ExportMetricsServiceRequest`),
+  ExportMetricsServiceResponse: otlpRoot.lookupType(`${COLLECTOR_METRICS}.ExportMetricsServiceResponse`),
+} as const;
+export const OTLP_LOGS_TYPES = {
+  ExportLogsServiceRequest: otlpRoot.lookupType(`${COLLECTOR_LOGS}.ExportLogsServiceRequest`),
+  ExportLogsServiceResponse: otlpRoot.lookupType(`${COLLECTOR_LOGS}.ExportLogsServiceResponse`),
+} as const;
+export const RPC_TYPES = {
+  Status: otlpRoot.lookupType(`${RPC}.Status`),
+  RetryInfo: otlpRoot.lookupType(`${RPC}.RetryInfo`),
+} as const;
+
 /** The gRPC method path of the OTLP trace service (package, service, method). */
 export const TRACE_EXPORT_METHOD_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+export const METRICS_EXPORT_METHOD_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
+export const LOGS_EXPORT_METHOD_PATH = '/opentelemetry.proto.collector.logs.v1.LogsService/Export';
 
 // Shapes of decoded messages (protobufjs gives 64-bit integers as Long objects
 // when the `long` package is present, else numbers; bytes as Uint8Array).

@@ -60,6 +60,60 @@ export async function readSpans(file: string): Promise<FlatSpan[]> {
   return spans;
 }
 
+/** A line of a JSONL file that could not be read; streaming readers report it and go on. */
+export interface MalformedLine {
+  file: string;
+  lineNumber: number;
+  reason: string;
+}
+
+export interface StreamSpansOptions {
+  /** Called for each line that is not an OTLP JSON TracesData; the line is skipped. Default: ignore. */
+  onMalformed?: (line: MalformedLine) => void;
+}
+
+/**
+ * The spans of a traces.jsonl file, one line's spans at a time, reading the
+ * file as a stream so only one line is in memory. Unlike readSpans, a bad line
+ * anywhere is reported through onMalformed and skipped (for people's queries,
+ * where the rest of the file is still worth showing). A missing file rejects
+ * with the fs error (code ENOENT).
+ */
+export async function* streamSpans(file: string, options: StreamSpansOptions = {}): AsyncGenerator<FlatSpan[]> {
+  const onMalformed = options.onMalformed ?? (() => {});
+  const input = createReadStream(file, { encoding: 'utf8' });
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let lineNumber = 0;
+  try {
+    for await (const line of lines) {
+      lineNumber++;
+      if (line.trim() === '') continue;
+      let data: unknown;
+      try {
+        data = JSON.parse(line);
+      } catch (error) {
+        onMalformed({ file, lineNumber, reason: `not JSON: ${(error as Error).message}` });
+        continue;
+      }
+      if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+        onMalformed({ file, lineNumber, reason: 'not an OTLP JSON TracesData object' });
+        continue;
+      }
+      const spans: FlatSpan[] = [];
+      try {
+        for (const resourceSpans of (data as OtlpTracesDataJson).resourceSpans ?? []) flattenResourceSpans(resourceSpans, spans);
+      } catch (error) {
+        onMalformed({ file, lineNumber, reason: `not an OTLP JSON TracesData: ${(error as Error).message}` });
+        continue;
+      }
+      if (spans.length > 0) yield spans;
+    }
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}
+
 /** Spans grouped by trace id, each group sorted by start time. */
 export function groupByTrace(spans: readonly FlatSpan[]): Map<string, FlatSpan[]> {
   const traces = new Map<string, FlatSpan[]>();
@@ -104,14 +158,14 @@ function flattenResourceSpans(resourceSpans: OtlpResourceSpansJson, out: FlatSpa
 }
 
 /** OTLP JSON writes 64-bit timestamps as decimal strings; some producers write numbers. */
-function toNanos(value: string | number | undefined): bigint {
+export function toNanos(value: string | number | undefined): bigint {
   if (value === undefined) return 0n;
   if (typeof value === 'number') return BigInt(Math.trunc(value));
   return /^\d+$/.test(value) ? BigInt(value) : 0n;
 }
 
 /** Epoch nanoseconds exceed a double's exact range; going through microseconds keeps every microsecond. */
-function nanosToMs(nanos: bigint): number {
+export function nanosToMs(nanos: bigint): number {
   return Number(nanos / 1000n) / 1000;
 }
 

@@ -1,10 +1,11 @@
-// Keeps a run's traces on disk: one OTLP/JSON TracesData per accepted export
-// request, one per line, appended to <runDir>/traces.jsonl (the layout of the
-// OpenTelemetry Collector's file exporter, which Jaeger UI imports). Appends
+// Keeps a run's telemetry on disk: one OTLP/JSON TracesData (or MetricsData,
+// LogsData) per accepted export request, one per line, appended to
+// <runDir>/traces.jsonl (metrics.jsonl, logs.jsonl): the layout of the
+// OpenTelemetry Collector's file exporter, which Jaeger UI imports. Appends
 // are buffered in memory and written in batches, on a timer or when the buffer
 // grows large; flush() and close() write everything accepted so far, so a
 // clean shutdown loses nothing. The store reports what it holds unwritten
-// (queuedSpans) so the collector can bound its memory.
+// (queuedSpans: items, whatever the signal) so the collector can bound its memory.
 import { mkdir, open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -13,7 +14,7 @@ import type { OtlpTracesDataJson } from './otlp-json.ts';
 
 export const TRACES_FILE_NAME = 'traces.jsonl';
 
-export interface TraceStoreOptions {
+export interface TraceStoreOptions<T extends object = OtlpTracesDataJson> {
   /** The JSONL file; created (with its directory) when missing, appended to when present. */
   file: string;
   /** Longest time an accepted batch waits in memory before it is written. Default 200 ms. */
@@ -24,30 +25,32 @@ export interface TraceStoreOptions {
   onWritten?: (spans: number) => void;
   /** Called when a write failed; those spans are lost. */
   onWriteFailed?: (spans: number, error: Error) => void;
+  /** Items in one document; default counts the spans of a TracesData. */
+  countItems?: (data: T) => number;
 }
 
-export interface TraceStore {
+export interface TraceStore<T extends object = OtlpTracesDataJson> {
   readonly file: string;
   /** Spans accepted by append() and not yet written. */
   readonly queuedSpans: number;
   /** Bytes of a partial last line (from an earlier crash) cut off when the file was opened. */
   readonly repairedBytes: number;
   /** Queue one TracesData as one line. Throws COLLECTOR_CLOSED after close(). */
-  append(data: OtlpTracesDataJson): void;
+  append(data: T): void;
   /** Resolve once everything appended before the call is written; reject if some of it could not be. */
   flush(): Promise<void>;
   /** Flush, sync to disk and close the file. Idempotent. */
   close(): Promise<void>;
 }
 
-export async function openTraceStore(options: TraceStoreOptions): Promise<TraceStore> {
+export async function openTraceStore<T extends object = OtlpTracesDataJson>(options: TraceStoreOptions<T>): Promise<TraceStore<T>> {
   await mkdir(dirname(options.file), { recursive: true });
   const repairedBytes = await cutPartialLastLine(options.file);
   const handle = await open(options.file, 'a');
-  return new FileTraceStore(handle, options, repairedBytes);
+  return new FileTraceStore<T>(handle, options, repairedBytes);
 }
 
-class FileTraceStore implements TraceStore {
+class FileTraceStore<T extends object> implements TraceStore<T> {
   readonly file: string;
   readonly repairedBytes: number;
   readonly #handle: FileHandle;
@@ -55,6 +58,7 @@ class FileTraceStore implements TraceStore {
   readonly #maxBufferedBytes: number;
   readonly #onWritten: (spans: number) => void;
   readonly #onWriteFailed: (spans: number, error: Error) => void;
+  readonly #countItems: (data: T) => number;
 
   #lines: string[] = [];
   #bufferedBytes = 0;
@@ -69,7 +73,7 @@ class FileTraceStore implements TraceStore {
   #lastError: Error | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(handle: FileHandle, options: TraceStoreOptions, repairedBytes: number) {
+  constructor(handle: FileHandle, options: TraceStoreOptions<T>, repairedBytes: number) {
     this.file = options.file;
     this.repairedBytes = repairedBytes;
     this.#handle = handle;
@@ -77,19 +81,20 @@ class FileTraceStore implements TraceStore {
     this.#maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
     this.#onWritten = options.onWritten ?? (() => {});
     this.#onWriteFailed = options.onWriteFailed ?? (() => {});
+    this.#countItems = options.countItems ?? ((data) => countSpans(data as OtlpTracesDataJson));
   }
 
   get queuedSpans(): number {
     return this.#bufferedSpans + this.#writingSpans;
   }
 
-  append(data: OtlpTracesDataJson): void {
+  append(data: T): void {
     if (this.#closing) throw new CollectorError('COLLECTOR_CLOSED', `trace store ${this.file} is closed`);
     const line = `${JSON.stringify(data)}\n`;
     this.#lines.push(line);
     this.#appendedLines++;
     this.#bufferedBytes += line.length;
-    this.#bufferedSpans += countSpans(data);
+    this.#bufferedSpans += this.#countItems(data);
     if (this.#bufferedBytes >= this.#maxBufferedBytes) this.#startWrite();
     else this.#timer ??= setTimeout(() => this.#startWrite(), this.#flushIntervalMs).unref();
   }

@@ -157,8 +157,55 @@ function makeResponse(status: number, headers: IncomingHttpHeaders, body: string
   };
 }
 
+/**
+ * Per-request callbacks for when a run's signal aborts, behind ONE listener
+ * per signal. Thousands of requests in flight share the run's signal, and
+ * EventTarget.addEventListener scans the listeners it already holds, so a
+ * listener per request costs O(in flight) each: at high rates that scan was
+ * a tenth of the generator's CPU (docs/benchmarks.md, Load generator).
+ */
+function createStopWatch(): (signal: AbortSignal, onStop: () => void) => () => void {
+  const watchers = new WeakMap<AbortSignal, Set<() => void>>();
+  return (signal, onStop) => {
+    let set = watchers.get(signal);
+    if (set === undefined) {
+      const callbacks = new Set<() => void>();
+      set = callbacks;
+      watchers.set(signal, callbacks);
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const callback of [...callbacks]) callback();
+          callbacks.clear();
+        },
+        { once: true },
+      );
+    }
+    const callbacks = set;
+    callbacks.add(onStop);
+    return () => callbacks.delete(onStop);
+  };
+}
+
+/** Origin and path of a URL string, cached: journeys send the same few URLs over and over. */
+function createUrlParser(): (url: string) => { origin: string; path: string } {
+  const cache = new Map<string, { origin: string; path: string }>();
+  return (url) => {
+    let parsed = cache.get(url);
+    if (parsed === undefined) {
+      const u = new URL(url);
+      parsed = { origin: u.origin, path: `${u.pathname}${u.search}` };
+      if (cache.size >= 1_024) cache.clear();
+      cache.set(url, parsed);
+    }
+    return parsed;
+  };
+}
+
 export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   const clock = options.clock ?? systemClock;
+  const watchStop = createStopWatch();
+  const parseUrl = createUrlParser();
   const defaultTimeoutMs = options.timeoutMs ?? 10_000;
   const maxResponseBytes = options.maxResponseBytes ?? 1_048_576;
   const agent = new Agent({
@@ -173,7 +220,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   async function request(req: HttpRequest): Promise<HttpResult> {
     // Programming errors (not network failures) reject, before anything is sent.
     if (!Number.isFinite(req.intendedStartMs)) throw new TypeError(`request: intendedStartMs must be a finite epoch ms (got ${req.intendedStartMs})`);
-    const url = new URL(req.url);
+    const url = parseUrl(req.url);
     const timeoutMs = req.timeoutMs ?? defaultTimeoutMs;
     const recorder = req.recorder ?? options.recorder;
     const headers: Record<string, string> = { ...req.headers };
@@ -184,7 +231,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     }
     const dispatchOptions: Dispatcher.DispatchOptions = {
       origin: url.origin,
-      path: `${url.pathname}${url.search}`,
+      path: url.path,
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
       headers,
       ...(body === undefined ? {} : { body }),
@@ -200,9 +247,10 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
       const chunks: Buffer[] = [];
       let kept = 0;
 
+      let unwatch: (() => void) | undefined;
       const cleanup = (): void => {
         clearTimeout(timer);
-        req.signal?.removeEventListener('abort', onRunStopped);
+        unwatch?.();
       };
 
       const settle = (result: Omit<HttpResult, 'sample'>): void => {
@@ -248,7 +296,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
         onRunStopped();
         return;
       }
-      req.signal?.addEventListener('abort', onRunStopped, { once: true });
+      if (req.signal !== undefined) unwatch = watchStop(req.signal, onRunStopped);
 
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart(ctrl) {

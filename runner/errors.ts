@@ -17,4 +17,7 @@ export const ERROR_CODE = {
   startFailed: 'FL_START_FAILED',
   badOption: 'FL_BAD_OPTION',
   interrupted: 'FL_INTERRUPTED',
+  monitoringUnavailable: 'FL_MONITORING_UNAVAILABLE',
+  monitoringStart: 'FL_MONITORING_START',
+  monitoringQuery: 'FL_MONITORING_QUERY',
 } as const;

@@ -12,6 +12,8 @@ import type { BooksReport } from './books.ts';
 import { circuitTransitions, openIntervals } from './circuit-history.ts';
 import type { Expectation, Scenario, Window } from './scenario.ts';
 import { phaseWindows } from './scenario.ts';
+import { faultWindows } from './fault-timeline.ts';
+import { alertMatches, type AlertInterval } from './slo-run-report.ts';
 
 export interface ExpectationResult {
   name: string;
@@ -19,7 +21,12 @@ export interface ExpectationResult {
   ok: boolean;
   expected: string;
   measured: string;
+  /** Why it could not be judged on this machine (it then counts as held, and is shown as SKIP). */
+  skipped?: string;
 }
+
+/** The alerts of a run (from Alertmanager's webhook), or why there are none to judge. */
+export type AlertingMeasurement = { available: true; alerts: AlertInterval[] } | { available: false; reason: string };
 
 export interface RunMeasurements {
   scenario: Scenario;
@@ -29,6 +36,7 @@ export interface RunMeasurements {
   recorder: LoadRecorder;
   spans: FlatSpan[];
   books?: BooksReport;
+  alerting?: AlertingMeasurement;
 }
 
 const SPAN_KIND_CLIENT = 3;
@@ -45,6 +53,10 @@ export function evaluateExpectations(run: RunMeasurements): ExpectationResult[] 
           return evaluateTrace(expectation, run);
         case 'books':
           return evaluateBooks(expectation, run);
+        case 'alert':
+          return evaluateAlert(expectation, run);
+        case 'no-alert':
+          return evaluateNoAlert(expectation, run);
       }
     } catch (error) {
       return { name: expectation.name, type: expectation.type, ok: false, expected: '-', measured: `could not evaluate: ${(error as Error).message}` };
@@ -152,4 +164,54 @@ function evaluateBooks(expectation: Extract<Expectation, { type: 'books' }>, run
   const counts = `${orders.confirmed} confirmed, ${orders.compensated} compensated, ${orders.failed} failed; ${charges.total} charges, ${charges.refunded} refunded`;
   if (books.missing.length) return { ...base, ok: false, measured: `no books for ${books.missing.join(', ')}` };
   return { ...base, ok: books.ok, measured: books.ok ? counts : `${books.violations.length} violations, first: ${books.violations[0]?.message}` };
+}
+
+function describeAlert(alertname: string | undefined, labels: Readonly<Record<string, string>>): string {
+  const matchers = Object.entries(labels).map(([label, value]) => `${label}=${value}`);
+  return `${alertname ?? 'any alert'}${matchers.length ? `{${matchers.join(',')}}` : ''}`;
+}
+
+function alertsOrSkip(run: RunMeasurements, base: Omit<ExpectationResult, 'ok' | 'measured'>): AlertInterval[] | ExpectationResult {
+  const alerting = run.alerting ?? { available: false, reason: 'alerts were not collected' };
+  if (!alerting.available) return { ...base, ok: true, measured: 'not measured', skipped: alerting.reason };
+  return alerting.alerts;
+}
+
+function evaluateAlert(expectation: Extract<Expectation, { type: 'alert' }>, run: RunMeasurements): ExpectationResult {
+  const what = describeAlert(expectation.alert, expectation.labels);
+  const resolves = expectation.resolvesWithin === undefined ? '' : `, resolved within ${formatMs(expectation.resolvesWithin)} of its end`;
+  const base = { name: expectation.name, type: expectation.type, expected: `${what} fires within ${formatMs(expectation.firesWithin)} of ${expectation.fault} starting${resolves}` };
+  const alerts = alertsOrSkip(run, base);
+  if (!Array.isArray(alerts)) return alerts;
+  const fault = faultWindows(run.scenario).find((window) => window.name === expectation.fault);
+  if (!fault) throw new Error(`no fault named ${expectation.fault}`);
+  const fired = alerts.find((alert) => alertMatches(alert, expectation.alert, expectation.labels) && alert.firedAtMs >= fault.startMs);
+  if (!fired) return { ...base, ok: false, measured: `${what} never fired after ${expectation.fault} started` };
+  const after = fired.firedAtMs - fault.startMs;
+  let measured = `fired ${formatMs(after)} after ${expectation.fault} started`;
+  let ok = after <= expectation.firesWithin;
+  if (expectation.resolvesWithin !== undefined) {
+    if (fired.resolvedAtMs === null) {
+      measured += ', never resolved';
+      ok = false;
+    } else {
+      const resolvedAfter = fired.resolvedAtMs - fault.endMs;
+      measured += `, resolved ${resolvedAfter < 0 ? `${formatMs(-resolvedAfter)} before` : `${formatMs(resolvedAfter)} after`} it ended`;
+      ok &&= resolvedAfter <= expectation.resolvesWithin;
+    }
+  }
+  return { ...base, ok, measured };
+}
+
+function evaluateNoAlert(expectation: Extract<Expectation, { type: 'no-alert' }>, run: RunMeasurements): ExpectationResult {
+  const what = describeAlert(expectation.alert, expectation.labels);
+  const base = { name: expectation.name, type: expectation.type, expected: `${what === 'any alert' ? 'no alert' : `no ${what}`} fires during ${expectation.during}` };
+  const alerts = alertsOrSkip(run, base);
+  if (!Array.isArray(alerts)) return alerts;
+  const phase = phaseWindows(run.scenario).find((window) => window.name === expectation.during);
+  if (!phase) throw new Error(`no phase named ${expectation.during}`);
+  const fired = alerts.filter((alert) => alertMatches(alert, expectation.alert, expectation.labels) && alert.firedAtMs >= phase.startMs && alert.firedAtMs < phase.endMs);
+  if (fired.length === 0) return { ...base, ok: true, measured: `none fired (${alerts.length} in the whole run)` };
+  const first = fired[0] as AlertInterval;
+  return { ...base, ok: false, measured: `${fired.length} fired, first ${first.alertname} ${first.labels.tier ?? ''} at +${formatMs(first.firedAtMs)}` };
 }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildTimeline, faultWindows, startTimeline, type FaultTarget } from './fault-timeline.ts';
-import { parseScenario } from './scenario.ts';
+import { adjustScenario, parseScenario } from './scenario.ts';
 
 const scenario = parseScenario(
   {
@@ -100,3 +100,103 @@ describe('fault timeline', () => {
   });
 });
 
+
+describe('serial and parallel fault steps', () => {
+  beforeEach(() => vi.useFakeTimers({ now: 0 }));
+  afterEach(() => vi.useRealTimers());
+  const base = {
+    name: 'steps',
+    description: 'grouped faults',
+    phases: [
+      { name: 'baseline', duration: '2s' },
+      { name: 'trouble', duration: '10s' },
+      { name: 'recovery', duration: '2s' },
+    ],
+    load: { executor: 'constant-arrival-rate', journey: 'checkout', rate: 1, preAllocatedVUs: 1 },
+    expectations: [{ name: 'x', type: 'threshold', metric: 'http_req_failed', threshold: 'rate<1' }],
+  };
+  const grouped = parseScenario(
+    {
+      ...base,
+      faults: [
+        {
+          name: 'trouble',
+          type: 'serial',
+          phase: 'trouble',
+          steps: [
+            { name: 'jitter', type: 'latency', edge: 'payment->bank', latency: '100ms', jitter: '50ms', duration: '3s' },
+            { type: 'suspend', duration: '1s' },
+            {
+              name: 'both',
+              type: 'parallel',
+              duration: '4s',
+              steps: [
+                { name: 'resets', type: 'reset_peer', edge: 'payment->bank', toxicity: 0.5 },
+                { name: 'cut', type: 'partition', a: ['checkout'], b: ['inventory'], mode: 'refuse', at: '1s', duration: '2s' },
+              ],
+            },
+          ],
+        },
+        { name: 'kill', type: 'process', target: 'payment-1', action: 'kill', at: '13s', duration: '1s' },
+      ],
+    },
+    'test',
+  );
+
+  it('lays serial steps end to end, parallel ones from the group start, with pauses and open-ended steps', () => {
+    expect(faultWindows(grouped).map((w) => [w.name, w.type, w.target, w.startMs, w.endMs])).toEqual([
+      ['jitter', 'latency', 'payment->bank', 2_000, 5_000],
+      ['resets', 'reset_peer', 'payment->bank', 6_000, 10_000],
+      ['cut', 'partition', 'checkout<->inventory', 7_000, 9_000],
+      ['kill', 'process', 'payment-1', 13_000, 14_000],
+    ]);
+    expect(grouped.faults[1]).toMatchObject({ stream: 'downstream', toxicity: 0.5, attributes: { timeout: 0 } });
+  });
+
+  it('applies and removes every step at its offset (fake clock)', async () => {
+    const log: string[] = [];
+    const target: FaultTarget = {
+      apply: async (fault) => void log.push(`${Date.now()} +${fault.name}`),
+      remove: async (fault) => void log.push(`${Date.now()} -${fault.name}`),
+    };
+    const timeline = startTimeline(buildTimeline(grouped), target, { startedAt: 0 });
+    await vi.advanceTimersByTimeAsync(6_500);
+    expect(log).toEqual(['2000 +jitter', '5000 -jitter', '6000 +resets']);
+    await vi.advanceTimersByTimeAsync(8_000);
+    await timeline.done;
+    expect(log).toEqual(['2000 +jitter', '5000 -jitter', '6000 +resets', '7000 +cut', '9000 -cut', '10000 -resets', '13000 +kill', '14000 -kill']);
+    expect(timeline.records.map((r) => `${r.offsetMs}:${r.action}:${r.fault}:${r.target}`)).toContain('7000:apply:cut:checkout<->inventory');
+  });
+
+  it('scales grouped steps with --time-scale', () => {
+    const half = adjustScenario(grouped, { timeScale: 0.5 });
+    expect(faultWindows(half).map((w) => [w.name, w.startMs, w.endMs])).toEqual([
+      ['jitter', 1_000, 2_500],
+      ['resets', 3_000, 5_000],
+      ['cut', 3_500, 4_500],
+      ['kill', 6_500, 7_000],
+    ]);
+  });
+
+  it('names the path of every bad field, inside groups too', () => {
+    const bad = (faults: unknown[]) => () => parseScenario({ ...base, faults }, 'test');
+    expect(bad([{ name: 'g', type: 'serial', at: '1s', steps: [{ name: 's', type: 'slicer', edge: 'payment->bank', duration: '1s', attributes: { average_size: 0 } }] }])).toThrow(
+      /faults\.0\.steps\.0\.attributes\.average_size/,
+    );
+    expect(bad([{ name: 't', type: 'timeout', edge: 'payment->bank', phase: 'trouble', stream: 'sideways', attributes: { timeout: 100 } }])).toThrow(/faults\.0\.stream/);
+    expect(bad([{ name: 't', type: 'timeout', edge: 'payment->bank', phase: 'trouble' }])).toThrow(/faults\.0\.attributes\.timeout/);
+    expect(bad([{ name: 'g', type: 'serial', at: '1s', steps: [{ name: 's', type: 'down', edge: 'payment->bank' }] }])).toThrow(/faults\.0\.steps\.0\.duration: a step of a serial group needs a duration/);
+    expect(bad([{ name: 'g', type: 'parallel', phase: 'baseline', steps: [{ name: 's', type: 'down', edge: 'payment->bank', duration: '3s' }] }])).toThrow(/faults\.0: its steps take 3000 ms, longer than the 2000 ms/);
+    expect(bad([{ name: 'g', type: 'serial', phase: 'nope', steps: [{ type: 'suspend', duration: '1s' }] }])).toThrow(/faults\.0\.phase: no phase named 'nope'/);
+    expect(bad([{ name: 'g', type: 'parallel', at: '1s', steps: [{ type: 'suspend', duration: '1s' }] }])).toThrow(/faults\.0\.steps\.0\.type: a suspend step belongs in a serial group/);
+    expect(bad([{ name: 'g', type: 'serial', at: '1s', steps: [{ name: 'd', type: 'down', edge: 'payment->inventory', duration: '1s' }] }])).toThrow(/faults\.0\.steps\.0\.edge: payment does not call inventory/);
+    expect(bad([{ name: 'sc', type: 'slow_close', edge: 'payment->bank', phase: 'trouble', attributes: { delay: 10 } }])).toThrow(/faults\.0\.type: slow_close needs a tcp edge; payment->bank is carried as http/);
+    expect(bad([{ name: 'p', type: 'partition', a: ['checkout'], b: ['checkout', 'warehouse'], phase: 'trouble' }])).toThrow(/faults\.0: names services the shop does not have \(warehouse\).*faults\.0\.b: checkout cannot be on both sides/);
+    expect(bad([{ name: 'p', type: 'partition', a: ['bank'], b: ['inventory'], phase: 'trouble' }])).toThrow(/faults\.0\.b: no service of a calls one of b/);
+    expect(bad([{ name: 'p', type: 'partition', a: ['bank'], b: ['payment'], mode: 'sever', phase: 'trouble' }])).toThrow(/faults\.0\.mode/);
+    expect(bad([{ name: 'g', type: 'serial', at: '12s', steps: [{ name: 'a', type: 'down', edge: 'payment->bank', duration: '3s' }] }])).toThrow(/faults\.0\.steps\.0: ends after the last phase/);
+    expect(bad([{ name: 'g', type: 'serial', at: '1s', steps: [{ name: 'a', type: 'down', edge: 'payment->bank', duration: '1s' }, { name: 'a', type: 'down', edge: 'payment->bank', duration: '1s' }] }])).toThrow(
+      /faults\.0\.steps\.1\.name: 'a' is used twice/,
+    );
+  });
+});

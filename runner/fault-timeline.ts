@@ -5,7 +5,7 @@
 
 import { appendFile } from 'node:fs/promises';
 import type { FaultSpec, Scenario } from './scenario.ts';
-import { phaseWindows } from './scenario.ts';
+import { isEdgeFault, phaseWindows } from './scenario.ts';
 
 export interface FaultTarget {
   apply(fault: FaultSpec): Promise<void>;
@@ -18,9 +18,10 @@ export interface TimelineStep {
   fault: FaultSpec;
 }
 
-/** What a fault acts on: an edge ('payment->bank') or an instance ('payment-1'). */
+/** What a fault acts on: an edge ('payment->bank'), an instance ('payment-1'), or two groups of services ('checkout<->inventory'). */
 export function faultTarget(fault: FaultSpec): string {
-  return fault.type === 'http_error' || fault.type === 'latency' ? fault.edge : fault.target;
+  if (fault.type === 'partition') return `${fault.a.join(',')}<->${fault.b.join(',')}`;
+  return isEdgeFault(fault) ? fault.edge : fault.target;
 }
 
 export interface FaultWindow {

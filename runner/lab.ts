@@ -10,6 +10,7 @@ import type { ServiceConfig } from '../demo-services/kit/config.ts';
 import { SERVICE_CONFIG_ENV } from '../demo-services/kit/config.ts';
 import { createSupervisor, type ManagedProcess, type Supervisor } from './supervisor.ts';
 import { createChaosClient } from '../chaos/admin-client.ts';
+import type { ScrapeTarget } from './monitoring.ts';
 import { ENTRY_SERVICE, SERVICES, instanceNames, proxyName, serviceNode, servicesFor, startLevels } from './topology.ts';
 
 export interface LabOptions {
@@ -22,7 +23,7 @@ export interface LabOptions {
   authSecret?: string;
   seed?: number;
   host?: string;
-  ports?: { gateway?: number; collectorGrpc?: number; collectorHttp?: number; chaosAdmin?: number };
+  ports?: { gateway?: number; collectorGrpc?: number; collectorOtlpHttp?: number; collectorHttp?: number; chaosAdmin?: number };
   /** Services the lab must serve (it adds what they call); every service when absent. */
   services?: readonly string[];
   /** Telemetry off in every service (the benchmark baseline). */
@@ -35,7 +36,9 @@ export interface Lab {
   authSecret: string;
   gatewayUrl: string;
   chaosAdminUrl: string;
-  collector: { grpcPort: number; httpPort: number };
+  collector: { grpcPort: number; otlpHttpPort: number; httpPort: number };
+  /** Every /metrics endpoint of the lab, labelled job = service and instance = instance id. */
+  scrapeTargets(): ScrapeTarget[];
   /** Every endpoint a person might open, for `up` to print. */
   urls: Array<{ name: string; url: string }>;
   serviceUrl(name: string): string;
@@ -72,6 +75,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
           FAULTLINE_COLLECTOR_CONFIG: JSON.stringify({
             host,
             grpcPort: ports.collectorGrpc ?? 0,
+            otlpHttpPort: ports.collectorOtlpHttp ?? 0,
             httpPort: ports.collectorHttp ?? 0,
             runDir: options.runDir,
           }),
@@ -97,6 +101,8 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     const callsOf = (name: string) => serviceNode(name).calls.filter((call) => included.has(call.service));
 
     const instancePorts = new Map<string, number>();
+    /** gRPC ports by instance, for services that announce one (the upstream of a `tcp` edge; kept across restarts). */
+    const instanceGrpcPorts = new Map<string, number>();
     const serviceOf = new Map<string, string>();
     const startInstance = async (name: string, instance: string): Promise<void> => {
       const dependencies: Record<string, string | string[]> = {};
@@ -117,6 +123,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
           database: { path: join(dataDir, `${instance}.sqlite`) },
           ...(options.policies?.[name] ?? {}),
           ...(name === ENTRY_SERVICE ? { gateway: withSecret(options.gateway ?? {}, authSecret) } : {}),
+          ...(instanceGrpcPorts.has(instance) ? { grpc: { port: instanceGrpcPorts.get(instance) } } : {}),
         },
         logLevel: 'info',
       };
@@ -128,6 +135,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       });
       instanceUrls.set(instance, `http://${host}:${started.ports.http}`);
       instancePorts.set(instance, started.ports.http as number);
+      if (started.ports.grpc !== undefined) instanceGrpcPorts.set(instance, started.ports.grpc);
       serviceOf.set(instance, name);
     };
 
@@ -139,7 +147,11 @@ export async function startLab(options: LabOptions): Promise<Lab> {
           const targets = instanceNames(call.service);
           for (const [i, target] of targets.entries()) {
             const proxy = proxyName(name, call.service, i + 1);
-            const created = await chaosClient.createProxy({ name: proxy, upstream: instanceUrls.get(target) as string, listen: `${host}:0`, mode: call.mode });
+            // A tcp edge is a gRPC hop: its upstream is the instance's gRPC port.
+            const grpcPort = instanceGrpcPorts.get(target);
+            if (call.mode === 'tcp' && grpcPort === undefined) throw new Error(`${name}->${call.service} is a tcp edge, but ${target} announced no grpc port`);
+            const upstream = call.mode === 'tcp' ? `${host}:${grpcPort}` : (instanceUrls.get(target) as string);
+            const created = await chaosClient.createProxy({ name: proxy, upstream, listen: `${host}:0`, mode: call.mode });
             proxyPorts[proxy] = Number(created.listen.split(':').pop());
           }
         }
@@ -159,16 +171,23 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       ...[...instanceUrls].map(([name, url]) => ({ name: `${name} metrics`, url: `${url}/metrics` })),
       { name: 'fault proxy admin (Toxiproxy API)', url: `${chaosAdminUrl}/proxies` },
       { name: 'collector OTLP/gRPC', url: otlpEndpoint },
+      { name: 'collector OTLP/HTTP', url: `http://${host}:${collector.ports.otlpHttp}` },
       { name: 'collector metrics', url: `http://${host}:${collector.ports.http}/metrics` },
       { name: 'traces of this run', url: join(options.runDir, 'traces.jsonl') },
+      { name: 'logs of this run (OTLP)', url: join(options.runDir, 'logs.jsonl') },
     ];
     return {
       runDir: options.runDir,
       authSecret,
       gatewayUrl,
       chaosAdminUrl,
-      collector: { grpcPort: collector.ports.grpc as number, httpPort: collector.ports.http as number },
+      collector: { grpcPort: collector.ports.grpc as number, otlpHttpPort: collector.ports.otlpHttp as number, httpPort: collector.ports.http as number },
       urls,
+      scrapeTargets: () => [
+        ...[...instanceUrls].map(([instance, url]) => ({ job: serviceOf.get(instance) as string, instance, address: new URL(url).host })),
+        { job: 'collector', instance: 'collector', address: `${host}:${collector.ports.http}` },
+        { job: 'chaos', instance: 'chaos', address: `${host}:${chaos.ports.admin}` },
+      ],
       serviceUrl: (name) => {
         const url = serviceUrls.get(name) ?? instanceUrls.get(name);
         if (!url) throw new Error(`no service named ${name}`);

@@ -5,6 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExpectationResult } from './expectations.ts';
+import type { AlertInterval, SloRunReport } from './slo-run-report.ts';
 
 export interface RunSummary {
   id: string;
@@ -22,6 +23,10 @@ export interface RunSummary {
   timeSeries: unknown[];
   circuit: unknown[];
   telemetry: { spans: number; traces: number };
+  /** Per SLO, as the run's Prometheus measured it; absent when Prometheus did not run (see monitoring). */
+  slo?: SloRunReport[];
+  /** Whether Prometheus and Alertmanager ran, and where. */
+  monitoring: { available: boolean; reason?: string; prometheusUrl?: string; alerts?: AlertInterval[] };
   books: unknown;
   files: Record<string, string>;
 }
@@ -31,14 +36,18 @@ export function renderJunit(summary: RunSummary): string {
   const seconds = (summary.durationMs / 1_000).toFixed(3);
   const cases = summary.expectations.map((e) => {
     const open = `    <testcase classname="faultline.${xml(summary.scenario)}" name="${xml(e.name)}" time="0">`;
-    const failure = e.ok ? '' : `\n      <failure message="${xml(`expected ${e.expected}; measured ${e.measured}`)}" type="${e.type}"/>`;
+    const failure = e.skipped
+      ? `\n      <skipped message="${xml(e.skipped)}"/>`
+      : e.ok
+        ? ''
+        : `\n      <failure message="${xml(`expected ${e.expected}; measured ${e.measured}`)}" type="${e.type}"/>`;
     const out = `\n      <system-out>${xml(`expected: ${e.expected}\nmeasured: ${e.measured}`)}</system-out>`;
     return `${open}${failure}${out}\n    </testcase>`;
   });
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="faultline" tests="${summary.expectations.length}" failures="${failures}" time="${seconds}">`,
-    `  <testsuite name="${xml(summary.scenario)}" tests="${summary.expectations.length}" failures="${failures}" errors="0" time="${seconds}" timestamp="${summary.startedAt}">`,
+    `  <testsuite name="${xml(summary.scenario)}" tests="${summary.expectations.length}" failures="${failures}" errors="0" skipped="${summary.expectations.filter((e) => e.skipped).length}" time="${seconds}" timestamp="${summary.startedAt}">`,
     ...cases,
     '  </testsuite>',
     '</testsuites>',
@@ -52,7 +61,7 @@ function xml(text: string): string {
 
 /** The verdict table printed at the end of a run. */
 export function renderVerdictTable(summary: RunSummary): string {
-  const rows = summary.expectations.map((e) => [e.ok ? 'PASS' : 'FAIL', e.name, e.measured]);
+  const rows = summary.expectations.map((e) => (e.skipped ? ['SKIP', e.name, e.skipped] : [e.ok ? 'PASS' : 'FAIL', e.name, e.measured]));
   const widths = [4, Math.max(11, ...rows.map((r) => (r[1] as string).length)), Math.max(8, ...rows.map((r) => (r[2] as string).length))];
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i] as number)).join('  ').trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
@@ -61,8 +70,13 @@ export function renderVerdictTable(summary: RunSummary): string {
     rule,
     ...rows.map(line),
     rule,
-    `${summary.verdict === 'pass' ? 'PASS' : 'FAIL'}: ${summary.scenario}, ${summary.expectations.filter((e) => e.ok).length}/${summary.expectations.length} expectations held (run ${summary.id})`,
+    `${summary.verdict === 'pass' ? 'PASS' : 'FAIL'}: ${summary.scenario}, ${summary.expectations.filter((e) => e.ok && !e.skipped).length}/${summary.expectations.length} expectations held${skippedNote(summary)} (run ${summary.id})`,
   ].join('\n');
+}
+
+function skippedNote(summary: RunSummary): string {
+  const skipped = summary.expectations.filter((e) => e.skipped).length;
+  return skipped ? `, ${skipped} skipped` : '';
 }
 
 export async function writeRunRecord(runDir: string, summary: RunSummary): Promise<void> {

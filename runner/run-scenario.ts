@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { readSpans } from '../collector/trace-query.ts';
 import { issueToken } from '../demo-services/kit/jwt.ts';
-import { createCheckoutJourney } from '../load/journeys/checkout.ts';
+import { createJourneyMix, journeyServices, journeyWeights } from '../load/journeys/mix.ts';
 import { createLoadRecorder } from '../load/recorder.ts';
 import { executorMaxVUs, runExecutor } from '../load/executors/index.ts';
 import { createLoadMetrics, startLoadMetricsServer } from '../load/metrics.ts';
@@ -15,7 +15,12 @@ import { checkBooks } from './books.ts';
 import { circuitTransitions } from './circuit-history.ts';
 import { watchCircuit } from './circuit-watch.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
-import { evaluateExpectations } from './expectations.ts';
+import { evaluateExpectations, type AlertingMeasurement } from './expectations.ts';
+import { ALERTS_FILE_NAME } from './alert-webhook.ts';
+import { monitoringAvailability, startMonitoring, type Monitoring, type ScrapeTarget } from './monitoring.ts';
+import { alertIntervals, renderSloReports, sloRunReports, type SloRunReport } from './slo-run-report.ts';
+import { LAB_TIME_SCALE } from '../slo/generate.ts';
+import { loadSloSpecs } from '../slo/spec.ts';
 import { buildTimeline, faultWindows, startTimeline } from './fault-timeline.ts';
 import { chaosFaultTarget, labFaultTarget, processFaultTarget, serviceFaultTarget } from './chaos-target.ts';
 import { startLab, type Lab } from './lab.ts';
@@ -23,7 +28,6 @@ import { createProgressPrinter } from './progress.ts';
 import { renderVerdictTable, writeRunRecord, type RunSummary } from './report.ts';
 import { executorConfig, phaseWindows, totalDurationMs, type Scenario } from './scenario.ts';
 import { PROJECT_ROOT } from './supervisor.ts';
-import { JOURNEY_SERVICES } from './topology.ts';
 
 export interface RunOptions {
   runsDir?: string;
@@ -32,12 +36,18 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Where progress and the verdict table go; nothing is printed when absent. */
   output?: NodeJS.WriteStream;
+  /** Real Prometheus and Alertmanager when their binaries are on PATH (default true). */
+  monitoring?: boolean;
 }
 
 export interface RunResult {
   summary: RunSummary;
   runDir: string;
 }
+
+/** Journeys run before the load starts: waves of a few at once. */
+const WARM_UP_WAVES = 4;
+const WARM_UP_CONCURRENCY = 5;
 
 export function newRunId(scenario: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -59,7 +69,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     policies: scenario.policies,
     gateway: scenario.gateway,
     seed: scenario.seed,
-    services: JOURNEY_SERVICES[scenario.load.journey] ?? [],
+    services: journeyServices(scenario.load),
   });
   const abortLoad = new AbortController();
   const onAbort = () => abortLoad.abort();
@@ -80,7 +90,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   // Every virtual user gets its own token before the run starts: signing is configure-time work.
   const maxVUs = executorMaxVUs(loadConfig);
   const tokens = await Promise.all(Array.from({ length: maxVUs + 1 }, (_, vu) => issueToken(lab.authSecret, `user-${vu}`)));
-  const journey = createCheckoutJourney({
+  const journey = createJourneyMix({
+    journeys: journeyWeights(scenario.load),
+    ...(scenario.load.thinkTime === undefined ? {} : { thinkTime: scenario.load.thinkTime }),
     tokenFor: (vu) => tokens[vu] ?? (tokens[0] as string),
     gatewayUrl: lab.gatewayUrl,
     recorder,
@@ -92,8 +104,33 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   let startedAt = Date.now();
   let endedAt: number;
   let load: Awaited<ReturnType<typeof runExecutor>> | undefined;
+  let monitoring: Monitoring | undefined;
+  let monitoringNote: string | undefined;
   try {
     say(`lab up: gateway ${lab.gatewayUrl}, fault proxy ${lab.chaosAdminUrl}, load generator metrics ${metricsServer.url}; ${totalMs / 1_000}s of ${loadConfig.executor} load`);
+    // Warm-up: a few unrecorded journeys, before Prometheus's first scrape, so
+    // JIT compilation and first connections are not measured as the baseline.
+    const warmUp = createJourneyMix({
+      journeys: journeyWeights(scenario.load),
+      thinkTime: { min: 0, max: 0 },
+      tokenFor: (vu) => tokens[vu] ?? (tokens[0] as string),
+      gatewayUrl: lab.gatewayUrl,
+      recorder: createLoadRecorder(),
+      timeoutMs: scenario.load.requestTimeout,
+      seed: scenario.seed + 1,
+      runId: `${id}-warm-up`,
+    });
+    for (let wave = 0; wave < WARM_UP_WAVES; wave += 1) {
+      await Promise.all(
+        Array.from({ length: WARM_UP_CONCURRENCY }, (_, i) => warmUp({ vu: i + 1, iteration: wave * WARM_UP_CONCURRENCY + i, intendedStartMs: Date.now(), signal: abortLoad.signal })),
+      );
+    }
+    await warmUp.close();
+    ({ monitoring, note: monitoringNote } = await startRunMonitoring(options.monitoring !== false, runDir, [
+      ...lab.scrapeTargets(),
+      { job: 'loadgen', instance: 'loadgen', address: new URL(metricsServer.url).host },
+    ]));
+    say(monitoring ? `prometheus ${monitoring.prometheusUrl} (every process scraped each ${monitoring.scrapeIntervalMs / 1_000}s, SLO rules at lab scale x${LAB_TIME_SCALE}), alertmanager ${monitoring.alertmanagerUrl}` : `note: ${monitoringNote}`);
     startedAt = Date.now();
     const timeline = startTimeline(buildTimeline(scenario), labFaultTarget(faults, processFaultTarget(lab), serviceFaultTarget(lab)), { startedAt, logFile: join(runDir, 'faults.jsonl') });
     try {
@@ -129,15 +166,43 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     watch?.stop();
     await faults.reset().catch(() => undefined);
     await journey.close();
+    // One more scrape and rule evaluation, so Prometheus holds the run's last second.
+    if (monitoring && !options.signal?.aborted) await new Promise((resolve) => setTimeout(resolve, monitoring!.scrapeIntervalMs * 1.5));
     await metricsServer.close();
     await lab.stop();
+    if (options.signal?.aborted) await monitoring?.stop();
   }
   if (options.signal?.aborted) throw new FaultlineError(ERROR_CODE.interrupted, `interrupted; lab stopped, partial record in ${runDir}`);
+
+  // Alerts and SLOs as the run's Prometheus and Alertmanager saw them.
+  let alerting: AlertingMeasurement;
+  let slo: SloRunReport[] | undefined;
+  try {
+    if (monitoring) {
+      const alerts = alertIntervals(monitoring.alerts(), startedAt);
+      alerting = { available: true, alerts };
+      const running = monitoring;
+      slo = await sloRunReports({
+        slos: await loadSloSpecs(),
+        query: async (expr, timeMs) => {
+          const value = (await running.query(expr, timeMs))[0]?.value;
+          return value === undefined || Number.isNaN(value) ? undefined : value;
+        },
+        startedAt,
+        endedAt,
+        phases,
+        alerts,
+        timeScale: LAB_TIME_SCALE,
+      });
+    } else alerting = { available: false, reason: monitoringNote ?? 'Prometheus did not run' };
+  } finally {
+    await monitoring?.stop();
+  }
 
   const spans = await readSpans(join(runDir, 'traces.jsonl')).catch(() => []);
   // Holds still open when the lab stopped are judged against the stop, not against whenever this runs.
   const books = checkBooks(runDir, Date.now());
-  const expectations = evaluateExpectations({ scenario, startedAt, endedAt, recorder, spans, books });
+  const expectations = evaluateExpectations({ scenario, startedAt, endedAt, recorder, spans, books, alerting });
   const traces = new Set(spans.map((span) => span.traceId));
   const circuit = watched?.type === 'circuit' ? circuitTransitions(spans, watched.service, watched.dependency).map((t) => ({ ...t, offsetMs: t.timeMs - startedAt })) : [];
   const summary: RunSummary = {
@@ -157,10 +222,40 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     circuit,
     telemetry: { spans: spans.length, traces: traces.size },
     books,
-    files: { summary: 'summary.json', junit: 'junit.xml', traces: 'traces.jsonl', faults: 'faults.jsonl', logs: 'logs/', processes: 'processes.json' },
+    ...(slo ? { slo } : {}),
+    monitoring: alerting.available
+      ? { available: true, prometheusUrl: monitoring?.prometheusUrl, alerts: alerting.alerts }
+      : { available: false, reason: alerting.reason },
+    files: {
+      summary: 'summary.json',
+      junit: 'junit.xml',
+      traces: 'traces.jsonl',
+      faults: 'faults.jsonl',
+      logs: 'logs/',
+      processes: 'processes.json',
+      ...(monitoring ? { alerts: ALERTS_FILE_NAME, prometheus: 'monitoring/prometheus-data/' } : {}),
+    },
   };
   await writeRunRecord(runDir, summary);
   say('');
+  if (slo) say(`${renderSloReports(slo, windows)}\n`);
   say(renderVerdictTable(summary));
   return { summary, runDir };
+}
+
+/** Start Prometheus and Alertmanager for a run when wanted and installed; otherwise say why not, once. */
+async function startRunMonitoring(wanted: boolean, runDir: string, targets: ScrapeTarget[]): Promise<{ monitoring?: Monitoring; note?: string }> {
+  if (!wanted) return { note: 'Prometheus and Alertmanager turned off (--no-monitoring): SLO report and alert expectations skipped' };
+  const availability = await monitoringAvailability();
+  if (!availability.available) {
+    return { note: `${availability.missing.join(' and ')} not on PATH: SLO report and alert expectations skipped (install: ${availability.install})` };
+  }
+  const monitoring = await startMonitoring({ runDir, targets });
+  try {
+    await monitoring.waitForTargets();
+  } catch (error) {
+    await monitoring.stop();
+    throw error;
+  }
+  return { monitoring };
 }

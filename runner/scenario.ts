@@ -12,9 +12,14 @@ import { durationMs, formatIssues } from '../demo-services/kit/schema.ts';
 import { gatewayPolicySchema } from '../demo-services/gateway/policy.ts';
 import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
 import { PROCESS_FAULT_ATTRIBUTES, PROCESS_FAULT_TYPES } from '../demo-services/kit/process-faults.ts';
+import { FAULT_TYPES } from '../chaos/fault.ts';
+import { STREAMS } from '../chaos/fault-spec.ts';
+import { PARTITION_MODES } from '../chaos/partitions.ts';
+import { flattenFaultSteps, type GroupType } from '../chaos/fault-workflow.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
 import { executorDurationMs, parseExecutorConfig, type ExecutorConfig } from '../load/executors/index.ts';
 import { LoadOptionsError } from '../load/schedule.ts';
+import { journeyLoadFields, refineJourneyChoice } from '../load/journeys/mix.ts';
 import { PROJECT_ROOT } from './supervisor.ts';
 import { instanceNames, SERVICES } from './topology.ts';
 
@@ -31,10 +36,11 @@ const edge = z.string().regex(/^[a-z][a-z0-9-]*->[a-z][a-z0-9-]*$/, "must name a
  */
 const loadSchema = z.looseObject({
   executor: z.string(),
-  journey: z.literal('checkout'),
+  /** `journey: checkout`, or a weighted mix `journeys: { browse: 60, checkout: 5 }`, and `thinkTime: { min, max }` (load/journeys/mix.ts). */
+  ...journeyLoadFields,
   /** Client-side timeout of one request. */
   requestTimeout: durationMs.default(5_000),
-});
+}).superRefine(refineJourneyChoice);
 
 /** The executor part of a scenario's load section, parsed; `duration` is the phases' total where the executor needs one. */
 export function executorConfig(scenario: Pick<Scenario, 'load' | 'phases'>): ExecutorConfig {
@@ -43,7 +49,7 @@ export function executorConfig(scenario: Pick<Scenario, 'load' | 'phases'>): Exe
 
 /** The executor's keys of a load section; executors that run for a fixed time get the phases' total as `duration`. */
 function executorInput(load: Record<string, unknown>, durationMs: number): Record<string, unknown> {
-  const { journey: _journey, requestTimeout: _timeout, ...rest } = load;
+  const { journey: _journey, journeys: _journeys, thinkTime: _thinkTime, requestTimeout: _timeout, ...rest } = load;
   const fixedTime = rest.executor === 'constant-arrival-rate' || rest.executor === 'constant-vus';
   return fixedTime ? { duration: durationMs, ...rest } : rest;
 }
@@ -55,6 +61,9 @@ const faultTiming = {
   at: durationMs.optional(),
   duration: durationMs.optional(),
 };
+
+/** Toxiproxy toxics a scenario can put on an edge besides latency. */
+export const TCP_TOXIC_TYPES = ['bandwidth', 'slow_close', 'timeout', 'reset_peer', 'slicer', 'limit_data'] as const;
 
 const faultSchema = z.discriminatedUnion('type', [
   z.strictObject({
@@ -87,8 +96,82 @@ const faultSchema = z.discriminatedUnion('type', [
     latency: durationMs,
     jitter: durationMs.default(0),
     rate: z.number().min(0).max(1).default(1),
+    /** downstream (default) delays the answer, upstream the request. */
+    stream: z.enum(STREAMS).default('downstream'),
+  }),
+  // Toxiproxy's other toxics on an edge, in its names, fields and units: `attributes` as its API takes them.
+  ...TCP_TOXIC_TYPES.map((type) =>
+    z.strictObject({
+      type: z.literal(type),
+      name,
+      edge,
+      ...faultTiming,
+      stream: z.enum(STREAMS).default((FAULT_TYPES.get(type) as NonNullable<ReturnType<typeof FAULT_TYPES.get>>).defaultStream),
+      /** Share of connections (tcp edges) or requests (http edges) the toxic acts on. */
+      toxicity: z.number().min(0).max(1).default(1),
+      attributes: (FAULT_TYPES.get(type) as NonNullable<ReturnType<typeof FAULT_TYPES.get>>).attributes.prefault({}),
+    }),
+  ),
+  z.strictObject({
+    /** The edge's proxies are disabled: connections refused until the fault ends. */
+    type: z.literal('down'),
+    name,
+    edge,
+    ...faultTiming,
+  }),
+  z.strictObject({
+    /** Every edge between a service of `a` and one of `b` cut, both ways; healed when the fault ends. */
+    type: z.literal('partition'),
+    name,
+    a: z.array(name).min(1),
+    b: z.array(name).min(1),
+    /** blackhole (default): calls hang until the caller's timeout; refuse: connections refused. */
+    mode: z.enum(PARTITION_MODES).default('blackhole'),
+    ...faultTiming,
   }),
 ]);
+
+export type FaultSpec = z.infer<typeof faultSchema>;
+export type EdgeFault = Extract<FaultSpec, { edge: string }>;
+
+/** Faults on the calls of one edge `caller->dependency`, through the fault proxy. */
+export function isEdgeFault(fault: FaultSpec): fault is EdgeFault {
+  return 'edge' in fault;
+}
+
+/** A group of fault steps: serial (one after another) or parallel (together, each maybe `at` an offset), like Chaos Mesh workflows. */
+export interface FaultGroup {
+  type: GroupType;
+  name: string;
+  phase?: string | undefined;
+  at?: number | undefined;
+  duration?: number | undefined;
+  steps: FaultEntry[];
+}
+/** A pause between the steps of a serial group. */
+export interface FaultSuspend {
+  type: 'suspend';
+  duration: number;
+}
+export type FaultEntry = FaultSpec | FaultGroup | FaultSuspend;
+
+const groupSchema = (type: GroupType) =>
+  z.strictObject({
+    type: z.literal(type),
+    name,
+    ...faultTiming,
+    get steps() {
+      return z.array(faultEntrySchema).min(1);
+    },
+  });
+const faultEntrySchema: z.ZodType<FaultEntry, unknown> = z.lazy(() =>
+  z.discriminatedUnion('type', [
+    ...faultSchema.options,
+    groupSchema('serial'),
+    groupSchema('parallel'),
+    z.strictObject({ type: z.literal('suspend'), duration: durationMs }),
+  ]),
+);
 
 const windowSchema = z.union([
   name,
@@ -127,6 +210,28 @@ const expectationSchema = z.discriminatedUnion('type', [
     /** A number, or `retry-policy` for what the caller's retry policy allows. */
     max: z.union([z.int().min(0), z.literal('retry-policy')]),
   }),
+  z.strictObject({
+    /** An alert (from the SLO rules, through Prometheus and Alertmanager) fires soon after a fault starts, and maybe resolves after it ends. */
+    type: z.literal('alert'),
+    name: z.string().min(1),
+    /** The alertname, e.g. CheckoutAvailabilityBudgetBurn. */
+    alert: z.string().min(1),
+    /** Further labels the alert must carry, e.g. { severity: page }. */
+    labels: z.record(z.string(), z.string()).default({}),
+    /** The fault whose start (and end) the times are counted from. */
+    fault: name,
+    firesWithin: durationMs,
+    /** Resolved at most this long after the fault ends. */
+    resolvesWithin: durationMs.optional(),
+  }),
+  z.strictObject({
+    /** No alert (or none matching) fires while a phase runs, e.g. the baseline. */
+    type: z.literal('no-alert'),
+    name: z.string().min(1),
+    during: name,
+    alert: z.string().min(1).optional(),
+    labels: z.record(z.string(), z.string()).default({}),
+  }),
 ]);
 
 export const scenarioSchema = z.strictObject({
@@ -139,12 +244,13 @@ export const scenarioSchema = z.strictObject({
   gateway: gatewayPolicySchema.prefault({}),
   phases: z.array(z.strictObject({ name, duration: durationMs })).min(1),
   load: loadSchema,
-  faults: z.array(faultSchema).default([]),
+  /** Faults, or serial/parallel groups of them; laid flat on the run's clock by parseScenario. */
+  faults: z.array(faultEntrySchema).default([]),
   expectations: z.array(expectationSchema).min(1),
 });
 
-export type Scenario = z.infer<typeof scenarioSchema>;
-export type FaultSpec = Scenario['faults'][number];
+/** A parsed scenario; its faults are flat (groups laid out: each step has its own at and duration). */
+export type Scenario = Omit<z.infer<typeof scenarioSchema>, 'faults'> & { faults: FaultSpec[] };
 export type Expectation = Scenario['expectations'][number];
 export type Window = z.infer<typeof windowSchema>;
 
@@ -183,13 +289,14 @@ function executorProblems(document: unknown): string[] {
 }
 
 /** Checks that need the whole scenario: names that refer to phases, fault timing. */
-function crossCheck(scenario: Scenario): string[] {
+function crossCheck(scenario: Scenario, faultPaths: readonly string[] = []): string[] {
+  const faultPath = (i: number) => faultPaths[i] ?? `faults.${i}`;
   const errors: string[] = [];
   const phases = new Set(scenario.phases.map((phase) => phase.name));
   const total = totalDurationMs(scenario);
   if (phases.size !== scenario.phases.length) errors.push('phases: names must be unique');
   scenario.faults.forEach((fault, i) => {
-    const at = `faults.${i}`;
+    const at = faultPath(i);
     if (fault.phase !== undefined) {
       if (!phases.has(fault.phase)) errors.push(`${at}.phase: no phase named '${fault.phase}'`);
       if (fault.at !== undefined || fault.duration !== undefined) errors.push(`${at}: give either phase or at/duration, not both`);
@@ -201,14 +308,7 @@ function crossCheck(scenario: Scenario): string[] {
   });
   const instances = new Set(SERVICES.flatMap((service) => instanceNames(service.name)));
   const services = new Set(SERVICES.map((service) => service.name));
-  scenario.faults.forEach((fault, i) => {
-    if (fault.type !== 'http_error' && fault.type !== 'latency') {
-      if (!instances.has(fault.target)) errors.push(`faults.${i}.target: no instance '${fault.target}' (instances: ${[...instances].join(', ')})`);
-    } else {
-      const [caller, dependency] = fault.edge.split('->') as [string, string];
-      if (!services.has(caller) || !services.has(dependency)) errors.push(`faults.${i}.edge: '${fault.edge}' names a service the shop does not have`);
-    }
-  });
+  scenario.faults.forEach((fault, i) => errors.push(...faultTargetProblems(fault, faultPath(i), instances, services)));
   try {
     const config = executorConfig(scenario);
     const total = totalDurationMs(scenario);
@@ -221,7 +321,7 @@ function crossCheck(scenario: Scenario): string[] {
   }
   const names = new Set<string>();
   scenario.faults.forEach((fault, i) => {
-    if (names.has(fault.name)) errors.push(`faults.${i}.name: '${fault.name}' is used twice`);
+    if (names.has(fault.name)) errors.push(`${faultPath(i)}.name: '${fault.name}' is used twice`);
     names.add(fault.name);
   });
   scenario.expectations.forEach((expectation, i) => {
@@ -230,9 +330,34 @@ function crossCheck(scenario: Scenario): string[] {
     if (expectation.type === 'circuit') refs.push(['opensDuring', expectation.opensDuring], ['closesAfter', expectation.closesAfter]);
     if (expectation.type === 'trace') refs.push(['during', expectation.during]);
     if (expectation.type === 'threshold' && typeof expectation.during === 'string') refs.push(['during', expectation.during]);
+    if (expectation.type === 'no-alert') refs.push(['during', expectation.during]);
     for (const [field, phase] of refs) if (!phases.has(phase)) errors.push(`${at}.${field}: no phase named '${phase}'`);
+    if (expectation.type === 'alert' && !names.has(expectation.fault)) errors.push(`${at}.fault: no fault named '${expectation.fault}'`);
   });
   return errors;
+}
+
+/** What is wrong with what a fault acts on: an instance, an edge the shop has (in the mode its toxic needs), or two groups of services. */
+function faultTargetProblems(fault: FaultSpec, at: string, instances: ReadonlySet<string>, services: ReadonlySet<string>): string[] {
+  if (fault.type === 'partition') {
+    const unknown = [...fault.a, ...fault.b].filter((service) => !services.has(service));
+    const shared = fault.a.filter((service) => fault.b.includes(service));
+    return [
+      ...(unknown.length ? [`${at}: names services the shop does not have (${unknown.join(', ')})`] : []),
+      ...(shared.length ? [`${at}.b: ${shared.join(', ')} cannot be on both sides`] : []),
+      ...(unknown.length || shared.length || SERVICES.some((s) => s.calls.some((call) => (fault.a.includes(s.name) && fault.b.includes(call.service)) || (fault.b.includes(s.name) && fault.a.includes(call.service))))
+        ? []
+        : [`${at}.b: no service of a calls one of b or the other way round, so nothing would be cut`]),
+    ];
+  }
+  if (!isEdgeFault(fault)) return instances.has(fault.target) ? [] : [`${at}.target: no instance '${fault.target}' (instances: ${[...instances].join(', ')})`];
+  const [caller, dependency] = fault.edge.split('->') as [string, string];
+  if (!services.has(caller) || !services.has(dependency)) return [`${at}.edge: '${fault.edge}' names a service the shop does not have`];
+  const call = SERVICES.find((s) => s.name === caller)?.calls.find((c) => c.service === dependency);
+  if (!call) return [`${at}.edge: ${caller} does not call ${dependency}`];
+  const toxic = FAULT_TYPES.get(fault.type);
+  if (toxic && !toxic.modes.includes(call.mode)) return [`${at}.type: ${fault.type} needs a ${toxic.modes.join(' or ')} edge; ${fault.edge} is carried as ${call.mode}`];
+  return [];
 }
 
 /** Parse a scenario document; throws one FaultlineError listing every problem with its path. */
@@ -243,9 +368,12 @@ export function parseScenario(document: unknown, source: string): Scenario {
     const problems = [...formatIssues(result.error), ...executorProblems(document)];
     throw new FaultlineError(ERROR_CODE.scenarioInvalid, `${source}: ${problems.join('; ')}`);
   }
-  const errors = crossCheck(result.data);
+  // Serial and parallel groups laid flat: every step gets its own at and duration.
+  const flat = flattenFaultSteps(result.data.faults, result.data.phases);
+  const scenario: Scenario = { ...result.data, faults: flat.faults.map((entry) => entry.fault as FaultSpec) };
+  const errors = [...flat.problems.map((problem) => `${problem.field}: ${problem.message}`), ...crossCheck(scenario, flat.faults.map((entry) => entry.path))];
   if (errors.length) throw new FaultlineError(ERROR_CODE.scenarioInvalid, `${source}: ${errors.join('; ')}`);
-  return deepFreeze(result.data);
+  return deepFreeze(scenario);
 }
 
 /** A scenario by name (scenarios/<name>.yaml) or by path to a YAML file. */

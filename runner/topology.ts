@@ -12,6 +12,8 @@ export interface ServiceNode {
 }
 
 const http = (service: string) => ({ service, mode: 'http' as const });
+/** A gRPC hop: the proxy carries the HTTP/2 byte stream to the service's `grpc` port. */
+const grpc = (service: string) => ({ service, mode: 'tcp' as const });
 
 export const SERVICES: readonly ServiceNode[] = [
   { name: 'bank', instances: 1, calls: [] },
@@ -20,7 +22,7 @@ export const SERVICES: readonly ServiceNode[] = [
   { name: 'payment', instances: 2, calls: [http('bank')] },
   { name: 'recommendation', instances: 1, calls: [http('catalog')] },
   { name: 'cart', instances: 1, calls: [http('catalog')] },
-  { name: 'checkout', instances: 1, calls: [http('payment'), http('inventory')] },
+  { name: 'checkout', instances: 1, calls: [grpc('payment'), http('inventory')] },
   { name: 'gateway', instances: 1, calls: [http('checkout'), http('catalog'), http('cart'), http('recommendation')] },
 ];
 
@@ -67,11 +69,6 @@ export function startLevels(): string[][] {
   for (const node of SERVICES) (levels[depth(node.name)] ??= []).push(node.name);
   return levels;
 }
-
-/** What each load journey reaches behind the gateway. */
-export const JOURNEY_SERVICES: Readonly<Record<string, readonly string[]>> = {
-  checkout: ['checkout'],
-};
 
 /**
  * The services a lab needs to serve `roots`: the entry service, the roots and

@@ -7,13 +7,14 @@ import { Command, InvalidArgumentError } from 'commander';
 import { basename } from 'node:path';
 import { issueToken } from '../demo-services/kit/jwt.ts';
 import { FaultlineError } from '../runner/errors.ts';
-import { startLab } from '../runner/lab.ts';
+import { startLab, type Lab } from '../runner/lab.ts';
+import { monitoringAvailability, startMonitoring, type Monitoring } from '../runner/monitoring.ts';
 import { newRunId, runScenario } from '../runner/run-scenario.ts';
 import { adjustScenario, listScenarioFiles, loadScenario } from '../runner/scenario.ts';
 import { POLICY_NAMES } from '../demo-services/resilience/policy-config.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 
 import { PROJECT_ROOT } from '../runner/supervisor.ts';
 
@@ -62,13 +63,15 @@ export function buildCli(): Command {
     .command('list')
     .description('list the scenarios, one line each')
     .action(async () => {
-      for (const file of await listScenarioFiles()) {
+      const files = await listScenarioFiles();
+      const width = Math.max(24, ...files.map((file) => basename(file, '.yaml').length));
+      for (const file of files) {
         const name = basename(file, '.yaml');
         try {
           const scenario = await loadScenario(file);
-          process.stdout.write(`${name.padEnd(24)} ${scenario.description}\n`);
+          process.stdout.write(`${name.padEnd(width)} ${scenario.description}\n`);
         } catch (error) {
-          process.stdout.write(`${name.padEnd(24)} (invalid: ${(error as Error).message})\n`);
+          process.stdout.write(`${name.padEnd(width)} (invalid: ${(error as Error).message})\n`);
         }
       }
     });
@@ -80,7 +83,8 @@ export function buildCli(): Command {
     .option('--disable <policy>', `switch a resilience policy off everywhere (${POLICY_NAMES.join(', ')}); repeatable`, policyName)
     .option('--time-scale <factor>', 'multiply every phase and fault duration (0.5 runs twice as fast)', positive)
     .option('--runs-dir <dir>', 'where run records go', join(PROJECT_ROOT, 'runs'))
-    .action(async (name: string, flags: { disable?: string[]; timeScale?: number; runsDir: string }) => {
+    .option('--no-monitoring', 'do not start Prometheus and Alertmanager, even when installed (no SLO report, alert expectations skipped)')
+    .action(async (name: string, flags: { disable?: string[]; timeScale?: number; runsDir: string; monitoring: boolean }) => {
       const signal = interruptSignal();
       const scenario = adjustScenario(await loadScenario(name), { disable: flags.disable ?? [], timeScale: flags.timeScale ?? 1 });
       const { summary } = await runScenario(scenario, {
@@ -89,6 +93,7 @@ export function buildCli(): Command {
         timeScale: flags.timeScale ?? 1,
         signal,
         output: process.stdout,
+        monitoring: flags.monitoring,
       });
       process.exitCode = summary.verdict === 'pass' ? EXIT.pass : EXIT.fail;
     });
@@ -140,23 +145,66 @@ export function buildCli(): Command {
     });
 
   program
+    .command('traces')
+    .description("a run's traces: one as a waterfall with its logs (--trace), or the slowest that pass the filters")
+    .argument('<run>', 'a run directory (runs/<id>) or a run id')
+    .option('--trace <id>', 'show this trace (32 hex digits) as a waterfall, followed by its logs')
+    .option('--slowest <n>', 'list the N slowest traces (default 20)')
+    .option('--service <name>', 'only traces with a span of this service')
+    .option('--attr <key=value>', 'only traces with a span carrying this attribute value; repeatable', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--status <status>', 'only traces with (error) or without (ok) a failed span')
+    .option('--min-duration <duration>', 'only traces at least this long (200ms, 1.5s)')
+    .option('--width <columns>', 'output width (default: the terminal width)')
+    .option('--json', 'machine-readable output')
+    .option('--runs-dir <dir>', 'where run records are', join(PROJECT_ROOT, 'runs'))
+    .action(async (run: string, flags: Record<string, unknown> & { runsDir: string }) => {
+      const { TracesQueryError, runTracesCommand } = await import('../collector/traces-cli.ts');
+      try {
+        await runTracesCommand(run, flags, { stdout: process.stdout, stderr: process.stderr, columns: process.stdout.columns });
+      } catch (error) {
+        if (error instanceof TracesQueryError) throw new FaultlineError(error.code, error.message);
+        throw error;
+      }
+    });
+
+  program
     .command('up')
     .description('start the lab and keep it running until Ctrl-C, printing every URL')
     .option('--gateway-port <port>', 'gateway port', port, 8080)
     .option('--collector-port <port>', 'collector OTLP/gRPC port', port, 4317)
+    .option('--collector-http-port <port>', 'collector OTLP/HTTP port', port, 4318)
     .option('--chaos-port <port>', 'fault proxy admin API port (Toxiproxy dialect)', port, 8474)
+    .option('--prometheus-port <port>', 'Prometheus port (when installed)', port, 9090)
+    .option('--alertmanager-port <port>', 'Alertmanager port (when installed)', port, 9093)
+    .option('--no-monitoring', 'do not start Prometheus and Alertmanager, even when installed')
     .option('--runs-dir <dir>', 'where the session record goes', join(PROJECT_ROOT, 'runs'))
-    .action(async (flags: { gatewayPort: number; collectorPort: number; chaosPort: number; runsDir: string }) => {
+    .action(async (flags: UpFlags) => {
       const signal = interruptSignal();
       const started = performance.now();
       const runDir = join(flags.runsDir, newRunId('up'));
       await mkdir(runDir, { recursive: true });
       const lab = await startLab({
         runDir,
-        ports: { gateway: flags.gatewayPort, collectorGrpc: flags.collectorPort, chaosAdmin: flags.chaosPort },
+        ports: { gateway: flags.gatewayPort, collectorGrpc: flags.collectorPort, collectorOtlpHttp: flags.collectorHttpPort, chaosAdmin: flags.chaosPort },
       });
+      let monitoring: Monitoring | undefined;
+      try {
+        monitoring = await startUpMonitoring(flags, runDir, lab);
+      } catch (error) {
+        await lab.stop();
+        throw error;
+      }
       process.stdout.write(`faultline lab ready in ${((performance.now() - started) / 1_000).toFixed(2)} s\n`);
       for (const { name, url } of lab.urls) process.stdout.write(`  ${name.padEnd(36)} ${url}\n`);
+      if (monitoring) {
+        for (const [name, url] of [
+          ['prometheus (SLO rules at lab scale)', `${monitoring.prometheusUrl}/alerts`],
+          ['alertmanager', monitoring.alertmanagerUrl],
+          ['alerts of this session', monitoring.alertsFile],
+        ]) {
+          process.stdout.write(`  ${(name as string).padEnd(36)} ${url}\n`);
+        }
+      }
       const token = await issueToken(lab.authSecret, 'user-1', 24 * 3_600);
       process.stdout.write(`A checkout by hand (bearer token for user-1, valid 24 h):\n`);
       process.stdout.write(
@@ -165,11 +213,38 @@ export function buildCli(): Command {
       process.stdout.write('Ctrl-C stops everything.\n');
       lab.supervisor.onUnexpectedExit((name, code, sig) => process.stderr.write(`faultline: ${name} exited (code ${code}, signal ${sig})\n`));
       if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      await monitoring?.stop();
       await lab.stop();
       process.stdout.write('faultline: lab stopped\n');
     });
 
   return program;
+}
+
+interface UpFlags {
+  gatewayPort: number;
+  collectorPort: number;
+  collectorHttpPort: number;
+  chaosPort: number;
+  prometheusPort: number;
+  alertmanagerPort: number;
+  monitoring: boolean;
+  runsDir: string;
+}
+
+/** Prometheus and Alertmanager for `up` when installed (their pids join processes.json); a note once when not. */
+async function startUpMonitoring(flags: UpFlags, runDir: string, lab: Lab): Promise<Monitoring | undefined> {
+  if (!flags.monitoring) return undefined;
+  const availability = await monitoringAvailability();
+  if (!availability.available) {
+    process.stdout.write(`note: ${availability.missing.join(' and ')} not on PATH, so no local Prometheus or Alertmanager (install: ${availability.install})\n`);
+    return undefined;
+  }
+  const monitoring = await startMonitoring({ runDir, targets: lab.scrapeTargets(), ports: { prometheus: flags.prometheusPort, alertmanager: flags.alertmanagerPort } });
+  const processesFile = join(runDir, 'processes.json');
+  const listed = JSON.parse(await readFile(processesFile, 'utf8')) as unknown[];
+  await writeFile(processesFile, `${JSON.stringify([...listed, ...monitoring.processes()], null, 2)}\n`);
+  return monitoring;
 }
 
 export async function main(argv: string[]): Promise<void> {

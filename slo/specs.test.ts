@@ -3,7 +3,8 @@
 // demo-services/kit/conventions.ts (what the services actually export).
 
 import { describe, expect, it } from 'vitest';
-import { LABEL, LATENCY_BUCKETS, METRIC, OUTCOMES } from '../demo-services/kit/conventions.ts';
+import { LABEL, LATENCY_BUCKETS, METRIC, OUTCOMES, RPC_LABEL, RPC_METRIC } from '../demo-services/kit/conventions.ts';
+import { GRPC_CODE } from '../demo-services/kit/grpc-status.ts';
 import { readQuery, selectorMatches, type Selector } from './promql.ts';
 import { loadSloSpecs, type SloDefinition } from './spec.ts';
 
@@ -11,7 +12,7 @@ import { loadSloSpecs, type SloDefinition } from './spec.ts';
 const SCRAPE_LABELS = ['job', 'instance', 'le'];
 /** The shop's services (DESIGN.md); each is scraped with job = its name. */
 const SHOP_SERVICES = ['gateway', 'catalog', 'cart', 'checkout', 'inventory', 'payment', 'recommendation', 'bank'];
-const HISTOGRAMS = [METRIC.httpServerDuration, METRIC.httpClientDuration, METRIC.resilienceAttempts];
+const HISTOGRAMS = [METRIC.httpServerDuration, METRIC.httpClientDuration, METRIC.resilienceAttempts, RPC_METRIC.clientCallDuration];
 
 const slos = await loadSloSpecs();
 const byId = new Map(slos.map((slo) => [slo.id, slo]));
@@ -21,7 +22,7 @@ function selectorsOf(slo: SloDefinition): Selector[] {
 }
 
 function metricExists(name: string): boolean {
-  const metrics: string[] = Object.values(METRIC);
+  const metrics: string[] = [...Object.values(METRIC), ...Object.values(RPC_METRIC)];
   if (metrics.includes(name)) return true;
   const base = name.replace(/_(bucket|count|sum)$/, '');
   return base !== name && (HISTOGRAMS as string[]).includes(base);
@@ -37,7 +38,7 @@ describe('the shipped SLO specs', () => {
   });
 
   it.each(slos.map((slo) => [slo.id, slo] as const))('%s names only metrics and labels from conventions.ts', (_id, slo) => {
-    const labels: string[] = [...Object.values(LABEL), ...SCRAPE_LABELS];
+    const labels: string[] = [...Object.values(LABEL), ...Object.values(RPC_LABEL), ...SCRAPE_LABELS];
     for (const selector of selectorsOf(slo)) {
       expect(selector.name, `${slo.id}: a selector without a metric name`).toBeDefined();
       expect(metricExists(selector.name as string), `${slo.id}: metric ${selector.name}`).toBe(true);
@@ -52,6 +53,7 @@ describe('the shipped SLO specs', () => {
         const values = m.op === '=' ? [m.value] : m.op === '=~' ? m.value.split('|') : [];
         if (m.label === 'job') expect(SHOP_SERVICES).toEqual(expect.arrayContaining(values));
         if (m.label === LABEL.outcome) expect(OUTCOMES).toEqual(expect.arrayContaining(values));
+        if (m.label === RPC_LABEL.grpcStatusCode) expect(Object.values(GRPC_CODE).map(String)).toEqual(expect.arrayContaining(values));
         if (m.label === 'le') expect(values.every((v) => LATENCY_BUCKETS.map(String).includes(v) || v === '+Inf')).toBe(true);
         if (m.label === LABEL.serverAddress || m.label === LABEL.dependency) expect(SHOP_SERVICES).toEqual(expect.arrayContaining(values));
       }

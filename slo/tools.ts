@@ -18,7 +18,7 @@ export interface ToolRun {
   durationMs: number;
 }
 
-export type ToolName = 'promtool' | 'amtool' | 'prometheus' | 'prometheus-alertmanager' | 'alertmanager';
+export type ToolName = 'promtool' | 'amtool' | 'prometheus' | 'prometheus-alertmanager' | 'alertmanager' | 'setpriv';
 
 /** Debian packages that provide each tool, for the message when one is missing. */
 export const TOOL_PACKAGE: Readonly<Record<ToolName, string>> = {
@@ -27,6 +27,7 @@ export const TOOL_PACKAGE: Readonly<Record<ToolName, string>> = {
   amtool: 'prometheus-alertmanager',
   'prometheus-alertmanager': 'prometheus-alertmanager',
   alertmanager: 'prometheus-alertmanager',
+  setpriv: 'util-linux',
 };
 
 /** The tool's absolute path on PATH, or undefined. */

@@ -7,7 +7,8 @@ import { InvalidSpecError } from '../errors.ts';
 import { CHAOS_MESH_SCHEMA_DIR, chaosMeshSchemasAvailable, loadChaosMeshCrds } from './crd-validation.ts';
 import { type ChaosMeshManifest, exportChaosMesh, exportYaml } from './export.ts';
 import { type ChaosMeshScenarioInput, fromScenario, parseChaosMeshScenario } from './faults.ts';
-import { loadScenarioForExport } from './scenario-file.ts';
+import { loadScenarioForExport, SCENARIO_DIR } from './scenario-file.ts';
+import { flattenFaultSteps } from '../fault-workflow.ts';
 import { GENERATED_DIR, renderChaosMeshFiles, writeChaosMeshExport } from './write.ts';
 
 const EXAMPLES_DIR = new URL('./examples/', import.meta.url).pathname;
@@ -37,6 +38,41 @@ const everyKind: ChaosMeshScenarioInput = {
     { kind: 'memory_stress', name: 'leak', startMs: 90_000, durationMs: 30_000, service: 'recommendation', size: '256MB' },
   ],
 };
+
+/** Every scenario fault type (toxics, down, partition) in serial and parallel groups, through fromScenario. */
+function grouped(): ChaosMeshScenarioInput {
+  const entries = [
+    {
+      type: 'serial',
+      name: 'trouble',
+      at: 2_000,
+      steps: [
+        { type: 'latency', name: 'jitter', edge: 'payment->bank', latency: 150, jitter: 100, duration: 4_000 },
+        { type: 'suspend', duration: 1_000 },
+        {
+          type: 'parallel',
+          name: 'together',
+          duration: 5_000,
+          steps: [
+            { type: 'reset_peer', name: 'resets', edge: 'payment->bank', toxicity: 0.3, attributes: { timeout: 0 } },
+            { type: 'bandwidth', name: 'thin', edge: 'gateway->catalog', attributes: { rate: 50 }, at: 1_000, duration: 2_000 },
+            { type: 'timeout', name: 'hole', edge: 'cart->catalog', attributes: { timeout: 0 }, at: 2_000, duration: 1_000 },
+          ],
+        },
+        { type: 'suspend', duration: 1_000 },
+      ],
+    },
+    { type: 'slicer', name: 'sliced', edge: 'gateway->cart', attributes: { average_size: 64, delay: 500 }, at: 0, duration: 3_000 },
+    { type: 'limit_data', name: 'cutoff', edge: 'gateway->cart', attributes: { bytes: 100 }, at: 3_000, duration: 3_000 },
+    { type: 'slow_close', name: 'late-fin', edge: 'checkout->payment', attributes: { delay: 200 }, at: 0, duration: 3_000 },
+    { type: 'down', name: 'bank-down', edge: 'payment->bank', at: 14_000, duration: 2_000 },
+    { type: 'partition', name: 'split', a: ['checkout'], b: ['inventory'], mode: 'refuse', at: 16_000, duration: 2_000 },
+  ];
+  const phases = [{ name: 'all', duration: 20_000 }];
+  const flat = flattenFaultSteps(entries, phases);
+  expect(flat.problems).toEqual([]);
+  return fromScenario({ name: 'grouped', phases, faults: flat.faults.map((entry) => ({ ...entry.fault, name: entry.fault.name ?? '' })) }, 'test', flat.workflow);
+}
 
 function byName(manifests: ChaosMeshManifest[], name: string): ChaosMeshManifest {
   const found = manifests.find((manifest) => manifest.metadata.name === name);
@@ -199,7 +235,7 @@ describe('fromScenario', () => {
   it('names a fault type it cannot map', () => {
     expect(() =>
       fromScenario({ name: 'x', phases: [{ name: 'p', duration: 1_000 }], faults: [{ type: 'pause', name: 'zzz', edge: 'a->b', phase: 'p' }] }),
-    ).toThrow(/^faults\.0\.type: no Chaos Mesh mapping for 'pause' \(mapped: http_error, latency, process, cpu_burn, memory_leak\)/);
+    ).toThrow(/^faults\.0\.type: no Chaos Mesh mapping for 'pause' \(mapped: http_error, latency, process, cpu_burn, memory_leak, bandwidth/);
   });
 
   it('maps process faults on an instance to PodChaos on its service', () => {
@@ -215,6 +251,42 @@ describe('fromScenario', () => {
       ['pod_kill', 'payment'],
       ['pod_failure', 'bank'],
     ]);
+  });
+});
+
+describe('serial and parallel groups', () => {
+  it('become Serial and Parallel templates, with a Suspend for every pause and late start, deadlines matching', () => {
+    const { manifests, warnings } = exportChaosMesh(parseChaosMeshScenario(grouped()));
+    const workflow = manifests.at(-1) as ChaosMeshManifest;
+    const templates = new Map((workflow.spec.templates as Array<{ name: string; templateType: string; deadline: string; children?: string[] }>).map((t) => [t.name, t]));
+    const summary = (name: string) => {
+      const template = templates.get(name);
+      return template ? [template.templateType, template.deadline, template.children ?? []] : undefined;
+    };
+    expect(summary('timeline')).toEqual(['Parallel', '20s', ['track-group-trouble', 'fault-sliced', 'track-cutoff', 'fault-late-fin', 'track-bank-down', 'track-split']]);
+    expect(summary('track-group-trouble')).toEqual(['Serial', '13s', ['wait-group-trouble', 'group-trouble']]);
+    expect(summary('wait-group-trouble')).toEqual(['Suspend', '2s', []]);
+    // jitter 4 s, a 1 s pause, the parallel group 5 s, and the closing 1 s pause.
+    expect(summary('group-trouble')).toEqual(['Serial', '11s', ['fault-jitter', 'wait-group-together', 'group-together', 'rest-trouble']]);
+    // The pause before the parallel group is a Suspend, the one after it the group's last step.
+    expect(summary('wait-group-together')).toEqual(['Suspend', '1s', []]);
+    expect(summary('rest-trouble')).toEqual(['Suspend', '1s', []]);
+    expect(summary('group-together')).toEqual(['Parallel', '5s', ['fault-resets', 'track-thin', 'track-hole']]);
+    expect(summary('track-thin')).toEqual(['Serial', '3s', ['wait-thin', 'fault-thin']]);
+    expect(summary('wait-hole')).toEqual(['Suspend', '2s', []]);
+    expect(summary('fault-resets')?.[1]).toBe('5s');
+    expect(byName(manifests, 'grouped-thin').spec).toMatchObject({ action: 'bandwidth', bandwidth: { rate: '50000bps' } });
+    expect(byName(manifests, 'grouped-hole').spec).toMatchObject({ action: 'loss', loss: { loss: '100' } });
+    expect(byName(manifests, 'grouped-resets')).toMatchObject({ kind: 'HTTPChaos', spec: { abort: true, mode: 'fixed-percent', value: '30' } });
+    expect(byName(manifests, 'grouped-jitter').spec).toMatchObject({ action: 'delay', delay: { latency: '150ms', jitter: '100ms' } });
+    expect(byName(manifests, 'grouped-bank-down').spec).toMatchObject({ action: 'partition', direction: 'both' });
+    expect(byName(manifests, 'grouped-split').spec).toMatchObject({ action: 'partition' });
+    for (const approximated of ['sliced', 'cutoff', 'late-fin', 'bank-down']) expect(warnings.some((line) => line.startsWith(`${approximated}:`)), approximated).toBe(true);
+  });
+
+  it('refuses a workflow that does not hold every fault exactly once', () => {
+    const input = grouped();
+    expect(() => parseChaosMeshScenario({ ...input, workflow: [{ kind: 'fault', name: 'ghost' }] })).toThrow(/workflow: must hold fault 'jitter' exactly once.*workflow: names no fault 'ghost'/);
   });
 });
 
@@ -238,24 +310,32 @@ describe('writeChaosMeshExport', () => {
     }
   });
 
-  it('the committed export of payment-outage is up to date (regenerate: node chaos/chaos-mesh/write.ts payment-outage)', async () => {
-    const scenario = await loadScenarioForExport('payment-outage');
-    const expected = renderChaosMeshFiles(scenario, exportChaosMesh(scenario));
-    const dir = join(GENERATED_DIR, 'payment-outage');
-    const committed = (await readdir(dir)).filter((file) => file.endsWith('.yaml')).sort();
-    expect(committed).toEqual([...expected.keys()].sort());
-    for (const [file, content] of expected) expect(await readFile(join(dir, file), 'utf8'), file).toBe(content);
+  it('every committed export is up to date (regenerate: node chaos/chaos-mesh/write.ts <scenario>)', async () => {
+    const generated = (await readdir(GENERATED_DIR)).sort();
+    expect(generated).toEqual(expect.arrayContaining(['payment-outage', 'checkout-inventory-partition', 'packet-trouble']));
+    for (const name of generated) {
+      const scenario = await loadScenarioForExport(name);
+      const expected = renderChaosMeshFiles(scenario, exportChaosMesh(scenario));
+      const dir = join(GENERATED_DIR, name);
+      const committed = (await readdir(dir)).filter((file) => file.endsWith('.yaml')).sort();
+      expect(committed, name).toEqual([...expected.keys()].sort());
+      for (const [file, content] of expected) expect(await readFile(join(dir, file), 'utf8'), `${name}/${file}`).toBe(content);
+    }
   });
 });
 
 describe('Chaos Mesh CRD schemas', () => {
   it.skipIf(!schemas)(`accepts every generated manifest${schemas ? '' : ` (${SKIP_NOTE})`}`, async () => {
     const crds = await loadChaosMeshCrds();
-    const outage = await loadScenarioForExport('payment-outage');
+    // Every scenario of scenarios/, whatever its fault kinds and groups.
+    const scenarios = (await readdir(SCENARIO_DIR)).filter((file) => file.endsWith('.yaml'));
+    expect(scenarios.length).toBeGreaterThanOrEqual(5);
+    const perScenario = await Promise.all(scenarios.map(async (file) => exportChaosMesh(await loadScenarioForExport(join(SCENARIO_DIR, file))).manifests));
     const manifests = [
       ...exportChaosMesh(parseChaosMeshScenario(everyKind)).manifests,
       ...exportChaosMesh(parseChaosMeshScenario(everyKind), { schedule: '@every 6h' }).manifests.slice(-1),
-      ...exportChaosMesh(outage).manifests,
+      ...exportChaosMesh(parseChaosMeshScenario(grouped())).manifests,
+      ...perScenario.flat(),
     ];
     for (const manifest of manifests) expect(crds.validate(manifest), `${manifest.kind} ${manifest.metadata.name}`).toEqual([]);
   });

@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { formatDuration } from '../../demo-services/kit/durations.ts';
+import type { WorkflowNode } from '../fault-workflow.ts';
 import { type ChaosMeshFault, type ChaosMeshScenario, parseChaosMeshScenario } from './faults.ts';
 
 export const CHAOS_MESH_API_VERSION = 'chaos-mesh.org/v1alpha1';
@@ -133,7 +134,7 @@ function httpExperiment(
 }
 
 function experimentOf(fault: ChaosMeshFault, namespace: string, port: number): Experiment {
-  const notes: string[] = [];
+  const notes: string[] = fault.approximates === undefined ? [] : [fault.approximates];
   switch (fault.kind) {
     case 'latency':
       return networkExperiment(
@@ -254,7 +255,8 @@ export function exportChaosMesh(input: ChaosMeshScenario, options: ChaosMeshOpti
   const warnings: string[] = [];
   const manifests: ChaosMeshManifest[] = [];
   const templates: Array<Record<string, unknown>> = [];
-  const tracks: string[] = [];
+  /** Per fault: its experiment's template, and when it runs. */
+  const chaosTemplates = new Map<string, { template: string; startMs: number; endMs: number }>();
 
   for (const fault of scenario.faults) {
     const experiment = experimentOf(fault, namespace, port);
@@ -277,34 +279,75 @@ export function exportChaosMesh(input: ChaosMeshScenario, options: ChaosMeshOpti
     });
 
     const chaosTemplate = kubeName('fault', fault.name);
-    const chaos = {
+    chaosTemplates.set(fault.name, { template: chaosTemplate, startMs: fault.startMs, endMs: fault.startMs + fault.durationMs });
+    templates.push({
       name: chaosTemplate,
       templateType: experiment.kind,
       deadline: goDuration(fault.durationMs),
       [experiment.templateField]: experiment.spec,
-    };
-    if (fault.startMs === 0) {
-      tracks.push(chaosTemplate);
-      templates.push(chaos);
-      continue;
-    }
-    const wait = kubeName('wait', fault.name);
-    const track = kubeName('track', fault.name);
-    tracks.push(track);
-    templates.push(
-      { name: track, templateType: 'Serial', deadline: goDuration(fault.startMs + fault.durationMs), children: [wait, chaosTemplate] },
-      { name: wait, templateType: 'Suspend', deadline: goDuration(fault.startMs) },
-      chaos,
-    );
+    });
   }
+
+  /** The template that, started at `atMs`, runs the node at its own times: a Suspend first when it starts later. */
+  const place = (node: WorkflowNode, atMs: number): string => {
+    let inner: string;
+    let label: string;
+    let startMs: number;
+    let endMs: number;
+    if (node.kind === 'fault') {
+      const chaos = chaosTemplates.get(node.name) as { template: string; startMs: number; endMs: number };
+      ({ template: inner, startMs, endMs } = chaos);
+      label = node.name;
+    } else {
+      ({ startMs, endMs } = node);
+      label = `group-${node.name}`;
+      inner = kubeName(label);
+      let cursor = startMs;
+      const children = node.children.flatMap((child) => {
+        if (node.kind === 'parallel') return [place(child, startMs)];
+        // In a serial group a pause before a step is a Suspend step of its own.
+        const span = child.kind === 'fault' ? (chaosTemplates.get(child.name) as { startMs: number; endMs: number }) : child;
+        const steps: string[] = [];
+        if (span.startMs > cursor) {
+          const pause = kubeName('wait', child.kind === 'fault' ? child.name : `group-${child.name}`);
+          templates.push({ name: pause, templateType: 'Suspend', deadline: goDuration(span.startMs - cursor) });
+          steps.push(pause);
+        }
+        steps.push(place(child, span.startMs));
+        cursor = span.endMs;
+        return steps;
+      });
+      if (node.kind === 'serial' && cursor < endMs) {
+        // A serial group that ends with a pause: the pause is its last step.
+        const rest = kubeName('rest', node.name);
+        templates.push({ name: rest, templateType: 'Suspend', deadline: goDuration(endMs - cursor) });
+        children.push(rest);
+      }
+      templates.push({ name: inner, templateType: node.kind === 'serial' ? 'Serial' : 'Parallel', deadline: goDuration(endMs - startMs), children });
+    }
+    if (startMs <= atMs) return inner;
+    const wait = kubeName('wait', label);
+    const track = kubeName('track', label);
+    templates.push(
+      { name: track, templateType: 'Serial', deadline: goDuration(endMs - atMs), children: [wait, inner] },
+      { name: wait, templateType: 'Suspend', deadline: goDuration(startMs - atMs) },
+    );
+    return track;
+  };
+  const nodes: readonly WorkflowNode[] = scenario.workflow ?? scenario.faults.map((fault) => ({ kind: 'fault', name: fault.name }));
+  const tracks = nodes.map((node) => place(node, 0));
+  const groups = nodes.filter((node) => node.kind !== 'fault').length;
 
   const workflow = {
     entry: 'timeline',
-    templates: [{ name: 'timeline', templateType: 'Parallel', deadline: goDuration(scenario.durationMs), children: tracks }, ...templates],
+    templates: [{ name: 'timeline', templateType: 'Parallel', deadline: goDuration(scenario.durationMs), children: tracks }, ...orderTemplates(templates, tracks)],
   };
   const annotations: Record<string, string> = {
     ...source,
-    'faultline.dev/timeline': `${scenario.faults.length} fault(s) over ${goDuration(scenario.durationMs)}, each on its own track: a Suspend until it starts, then the experiment`,
+    'faultline.dev/timeline':
+      groups === 0
+        ? `${scenario.faults.length} fault(s) over ${goDuration(scenario.durationMs)}, each on its own track: a Suspend until it starts, then the experiment`
+        : `${scenario.faults.length} fault(s) over ${goDuration(scenario.durationMs)} in ${nodes.length} track(s), ${groups} of them Serial/Parallel groups; a Suspend before anything that starts later than its parent`,
   };
   manifests.push(
     options.schedule === undefined
@@ -322,6 +365,25 @@ export function exportChaosMesh(input: ChaosMeshScenario, options: ChaosMeshOpti
         },
   );
   return { manifests, warnings };
+}
+
+/**
+ * Templates in reading order: each track, then what it runs, depth first (a
+ * fault's experiment where it is first used), as the timeline reads.
+ */
+function orderTemplates(templates: ReadonlyArray<Record<string, unknown>>, tracks: readonly string[]): Array<Record<string, unknown>> {
+  const byName = new Map(templates.map((template) => [template.name as string, template]));
+  const ordered: Array<Record<string, unknown>> = [];
+  const seen = new Set<string>();
+  const visit = (name: string): void => {
+    const template = byName.get(name);
+    if (!template || seen.has(name)) return;
+    seen.add(name);
+    ordered.push(template);
+    for (const child of (template.children as string[] | undefined) ?? []) visit(child);
+  };
+  tracks.forEach(visit);
+  return ordered;
 }
 
 /** One manifest as a YAML document, with an optional comment header. */

@@ -2,13 +2,14 @@
 // one a kind Chaos Mesh can express (network, HTTP, pod, stress) aimed at an
 // edge `caller->dependency`, a service, or two groups of services. The type is
 // the exporter's own, not the runner's scenario format, so that the lead can
-// map any scenario fault kind onto it (fromScenario maps the two kinds
-// scenarios have today, http_error and latency). Input is validated once with
+// map any scenario fault kind onto it (fromScenario maps every scenario fault
+// type, MAPPED_SCENARIO_FAULTS). Input is validated once with
 // zod, every bad field reported with its path.
 
 import { z } from 'zod';
 import { InvalidSpecError } from '../errors.ts';
 import { parseWith } from '../fault-spec.ts';
+import type { WorkflowNode } from '../fault-workflow.ts';
 
 const serviceName = z
   .string()
@@ -36,6 +37,8 @@ const timing = {
   /** Offset from the start of the run. */
   startMs: ms,
   durationMs: z.number().gt(0, { error: 'must be > 0 (milliseconds)' }),
+  /** What the lab does that this experiment only approximates (a toxic Chaos Mesh has no match for). */
+  approximates: z.string().min(1).optional(),
 };
 
 const faultSchema = z
@@ -99,6 +102,8 @@ const scenarioSchema = z.strictObject({
   /** Where the scenario came from, shown in the manifests' annotations. */
   source: z.string().optional(),
   faults: z.array(faultSchema).min(1, { error: 'must hold at least one fault to export' }),
+  /** Serial and parallel groups (chaos/fault-workflow.ts); without it every fault is its own track. */
+  workflow: z.array(z.custom<WorkflowNode>((value) => typeof value === 'object' && value !== null && 'kind' in value, { error: 'must be a workflow node' })).optional(),
 });
 
 export type ChaosMeshScenarioInput = z.input<typeof scenarioSchema>;
@@ -118,6 +123,16 @@ export function parseChaosMeshScenario(input: unknown): ChaosMeshScenario {
       problems.push({ field: `faults.${index}`, message: `ends after the run (${scenario.durationMs} ms)` });
     }
   });
+  if (scenario.workflow) {
+    const seen = new Map<string, number>();
+    const visit = (node: WorkflowNode): void => {
+      if (node.kind === 'fault') seen.set(node.name, (seen.get(node.name) ?? 0) + 1);
+      else node.children.forEach(visit);
+    };
+    scenario.workflow.forEach(visit);
+    for (const fault of scenario.faults) if (seen.get(fault.name) !== 1) problems.push({ field: 'workflow', message: `must hold fault '${fault.name}' exactly once` });
+    for (const name of seen.keys()) if (!names.has(name)) problems.push({ field: 'workflow', message: `names no fault '${name}'` });
+  }
   if (problems.length > 0) throw new InvalidSpecError(problems);
   return scenario;
 }
@@ -143,6 +158,13 @@ export interface ScenarioLike {
     rate?: number | undefined;
     latency?: number | undefined;
     jitter?: number | undefined;
+    /** Toxics: Toxiproxy's toxicity and stream. */
+    toxicity?: number | undefined;
+    stream?: string | undefined;
+    /** Partitions: the two groups and how they are cut. */
+    a?: readonly string[] | undefined;
+    b?: readonly string[] | undefined;
+    mode?: string | undefined;
   }>;
 }
 
@@ -153,6 +175,14 @@ export const MAPPED_SCENARIO_FAULTS = {
   process: 'pod_kill (kill) or pod_failure (pause)',
   cpu_burn: 'cpu_stress',
   memory_leak: 'memory_stress',
+  bandwidth: 'bandwidth',
+  timeout: 'blackhole',
+  reset_peer: 'http_abort',
+  limit_data: 'http_abort (approximated)',
+  slicer: 'latency (approximated)',
+  slow_close: 'latency (approximated)',
+  down: 'partition (approximated)',
+  partition: 'partition',
 } as const;
 
 /**
@@ -160,7 +190,7 @@ export const MAPPED_SCENARIO_FAULTS = {
  * keeps its name and timing, and its type becomes a Chaos Mesh fault kind.
  * Defaults are the scenario format's (status 503, rate 1, jitter 0).
  */
-export function fromScenario(scenario: ScenarioLike, source?: string): ChaosMeshScenario {
+export function fromScenario(scenario: ScenarioLike, source?: string, workflow?: readonly WorkflowNode[]): ChaosMeshScenario {
   const windows = new Map<string, { startMs: number; endMs: number }>();
   let at = 0;
   for (const phase of scenario.phases) {
@@ -177,7 +207,38 @@ export function fromScenario(scenario: ScenarioLike, source?: string): ChaosMesh
     const startMs = window ? window.startMs : (fault.at ?? 0);
     const durationMs = window ? window.endMs - window.startMs : (fault.duration ?? 0);
     const timing = { name: fault.name, startMs, durationMs };
+    const attribute = (key: string, fallback: number) => Number(fault.attributes?.[key] ?? fallback);
+    const edgeOnly = fault.edge ?? '';
     switch (fault.type) {
+      case 'bandwidth':
+        // Toxiproxy's rate is KB/s (1 KB = 1000 bytes).
+        return [{ kind: 'bandwidth', ...timing, edge: edgeOnly, bytesPerSecond: Math.max(1, attribute('rate', 0) * 1000) }];
+      case 'timeout':
+        return [{ kind: 'blackhole', ...timing, edge: edgeOnly }];
+      case 'reset_peer':
+        return [
+          {
+            kind: 'http_abort',
+            ...timing,
+            edge: edgeOnly,
+            rate: fault.toxicity ?? 1,
+            ...(fault.stream === 'upstream'
+              ? {}
+              : { approximates: `${fault.name}: reset_peer downstream resets the connection after ${edgeOnly.split('->')[1] ?? 'the dependency'} did the work; HTTPChaos aborts the request before it does` }),
+          },
+        ];
+      case 'limit_data':
+        return [{ kind: 'http_abort', ...timing, edge: edgeOnly, rate: fault.toxicity ?? 1, approximates: `${fault.name}: limit_data (${attribute('bytes', 0)} bytes, then the connection closes) is exported as an aborted request` }];
+      case 'slicer':
+        return [{ kind: 'latency', ...timing, edge: edgeOnly, latencyMs: attribute('delay', 0) / 1000, rate: fault.toxicity ?? 1, approximates: `${fault.name}: slicer (pieces of ~${attribute('average_size', 0)} bytes, ${attribute('delay', 0)} µs apart) is exported as a delay of one piece's gap` }];
+      case 'slow_close':
+        return [{ kind: 'latency', ...timing, edge: edgeOnly, latencyMs: attribute('delay', 0), rate: fault.toxicity ?? 1, approximates: `${fault.name}: slow_close (the close arrives ${attribute('delay', 0)} ms late) is exported as a delay of every packet` }];
+      case 'down': {
+        const [caller = '', dependency = ''] = edgeOnly.split('->');
+        return [{ kind: 'partition', ...timing, a: [caller], b: [dependency], mode: 'refuse', approximates: `${fault.name}: the edge's proxy is disabled in the lab (connections refused); exported as a partition between ${caller} and ${dependency}, which cuts both directions` }];
+      }
+      case 'partition':
+        return [{ kind: 'partition', ...timing, a: [...(fault.a ?? [])], b: [...(fault.b ?? [])], mode: fault.mode === 'refuse' ? 'refuse' : 'blackhole' }];
       case 'http_error':
         return [{ kind: 'http_error', ...timing, edge: fault.edge, status: fault.status ?? 503, rate: fault.rate ?? 1 }];
       case 'latency':
@@ -200,5 +261,11 @@ export function fromScenario(scenario: ScenarioLike, source?: string): ChaosMesh
     }
   });
   if (problems.length > 0) throw new InvalidSpecError(problems);
-  return parseChaosMeshScenario({ name: scenario.name, durationMs: at, ...(source === undefined ? {} : { source }), faults });
+  return parseChaosMeshScenario({
+    name: scenario.name,
+    durationMs: at,
+    ...(source === undefined ? {} : { source }),
+    faults,
+    ...(workflow === undefined ? {} : { workflow: [...workflow] }),
+  });
 }

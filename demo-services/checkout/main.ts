@@ -6,17 +6,22 @@
 // second charge. The payment call carries the lab's resilience policies: a
 // per-attempt timeout, retries with capped exponential backoff and jitter
 // (safe because the charge is idempotent), optionally a retry budget, and a
-// circuit breaker that fails fast while payment is down.
+// circuit breaker that fails fast while payment is down. Payment is called
+// over gRPC, balanced over its instances with passive health checks; each
+// attempt's gRPC deadline is what is left of the call's budget (the attempt
+// timeout, cut to the policy's overall deadline and the caller's own).
 
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'express';
 import { trace } from '@opentelemetry/api';
 import client from 'prom-client';
 import { z } from 'zod';
-import { createBalancedClient } from '../kit/balanced-client.ts';
+import { createBalancedClient, DEFAULT_BALANCING } from '../kit/balanced-client.ts';
 import { dependencyUrls, readServiceConfig } from '../kit/config.ts';
-import { HEADER, PROBLEM_CONTENT_TYPE, SHOP_HEADER, SHOP_LABEL, SHOP_METRIC, SHOP_SPAN_EVENT, SPAN_ATTR } from '../kit/conventions.ts';
+import { GRPC_METADATA, HEADER, PROBLEM_CONTENT_TYPE, SHOP_HEADER, SHOP_LABEL, SHOP_METRIC, SHOP_SPAN_EVENT, SPAN_ATTR } from '../kit/conventions.ts';
 import type { DependencyClient } from '../kit/dependency-client.ts';
+import { createBalancedGrpcClient } from '../kit/grpc.ts';
+import { GrpcRefusedError } from '../kit/grpc-status.ts';
 import { ProblemError, problemType, type Problem } from '../kit/problem.ts';
 import { startService } from '../kit/service.ts';
 import { parseOrProblem } from '../kit/validation.ts';
@@ -25,6 +30,7 @@ import { CircuitOpenError, UpstreamStatusError } from '../resilience/errors.ts';
 import { isTransient, problemForFailure, upstreamErrorFor } from '../resilience/http-failures.ts';
 import { dependencyPolicySchema } from '../resilience/policy-config.ts';
 import { createResilientCall, type ResilientCall } from '../resilience/resilient-call.ts';
+import { loadPaymentService } from '../payment/proto.ts';
 import { openOrderStore, requestHash, type Order, type OrderState } from './order-store.ts';
 
 const checkoutRequest = z.strictObject({
@@ -36,6 +42,9 @@ const checkoutRequest = z.strictObject({
   amount: z.int().positive().max(100_000_000),
 });
 const idempotencyHeader = z.string().min(8).max(200).optional();
+const deadlineHeader = z.coerce.number().int().positive().optional();
+/** The longest a payment attempt may take when no policy bounds it. */
+const UNBOUNDED_ATTEMPT_MS = 30_000;
 const databasePolicy = z.object({ path: z.string().min(1).optional() }).loose();
 
 const config = readServiceConfig();
@@ -58,9 +67,12 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
   };
   /** The attempt timeout of each dependency's policy: what the deadline sent with each call is computed from. */
   const attemptTimeouts = new Map<string, number>();
+  /** The overall deadline of each dependency's policy (one budget for a call and its retries). */
+  const callBudgets = new Map<string, number>();
   const guarded = (name: string, defaults: unknown): ResilientCall => {
     const policy = dependencyPolicySchema.parse(config.policies[name] ?? defaults);
     if (policy.timeout.enabled) attemptTimeouts.set(name, policy.timeout.timeout);
+    if (policy.deadline !== undefined) callBudgets.set(name, policy.deadline);
     return createResilientCall({
       dependency: name,
       policy,
@@ -72,7 +84,8 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
       seed,
     });
   };
-  const payment = dependency('payment');
+  const payment = createBalancedGrpcClient({ dependency: 'payment', urls: dependencyUrls(config, 'payment'), service: loadPaymentService(), metrics, logger, balancing: DEFAULT_BALANCING });
+  onClose(() => payment.close());
   const inventory = dependency('inventory');
   const paymentCall = guarded('payment', {});
   const inventoryCall = guarded('inventory', { circuitBreaker: { enabled: false } });
@@ -98,6 +111,30 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
       return response.body;
     });
 
+  /**
+   * A gRPC call to payment through its policies. Refusals (invalid, declined)
+   * become ProblemErrors exactly as payment's HTTP 4xx answers did.
+   */
+  const callPayment = async <T>(method: 'Charge' | 'Refund', request: Record<string, unknown>, key: string, callerDeadline: number | undefined): Promise<T> => {
+    const budget = callBudgets.get('payment');
+    const callDeadline = Math.min(callerDeadline ?? Infinity, budget !== undefined ? Date.now() + budget : Infinity);
+    return paymentCall.execute(async (signal) => {
+      const attemptTimeout = attemptTimeouts.get('payment') ?? UNBOUNDED_ATTEMPT_MS;
+      const deadline = Math.min(callDeadline, Date.now() + attemptTimeout);
+      try {
+        return await payment.unary<Record<string, unknown>, T>({ method, request: { ...request, idempotencyKey: key }, deadline, metadata: { [GRPC_METADATA.idempotencyKey]: key }, signal });
+      } catch (error) {
+        if (!(error instanceof GrpcRefusedError)) throw error;
+        throw new ProblemError({
+          type: error.problemType ?? problemType('payment-refused'),
+          title: error.problemTitle ?? 'payment refused',
+          status: [402, 409, 422].includes(error.httpStatus) ? error.httpStatus : 502,
+          detail: error.details,
+        });
+      }
+    });
+  };
+
   const step = (name: string, result: string, attributes: Record<string, string> = {}) => {
     steps.inc({ step: name, [SHOP_LABEL.result]: result });
     trace.getActiveSpan()?.addEvent(SHOP_SPAN_EVENT.sagaStep, { step: name, result, ...attributes });
@@ -122,7 +159,8 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     let undone = true;
     if (charged !== false) {
       try {
-        await post(paymentCall, payment, '/refunds', {}, key);
+        // Undoing is owed whether or not the caller still waits: no caller deadline here.
+        await callPayment('Refund', {}, key, undefined);
         step('refund', 'ok');
       } catch (error) {
         undone = false;
@@ -151,6 +189,7 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
   app.post('/checkout', async (req, res) => {
     const headerKey = parseOrProblem(idempotencyHeader, req.get(HEADER.idempotencyKey), `header.${HEADER.idempotencyKey}`);
     const body = parseOrProblem(checkoutRequest, req.body, 'body');
+    const callerDeadline = parseOrProblem(deadlineHeader, req.get(HEADER.deadline), `header.${HEADER.deadline}`);
     const key = headerKey ?? `order-${randomUUID()}`;
     const hash = requestHash(body);
 
@@ -188,7 +227,7 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     // 2. Charge (idempotent per key: retries never charge twice).
     let paymentId: string;
     try {
-      const paid = await post<{ paymentId: string }>(paymentCall, payment, '/payments', { orderId: order.orderId, amount: body.amount }, key);
+      const paid = await callPayment<{ paymentId: string }>('Charge', { orderId: order.orderId, amount: body.amount }, key, callerDeadline);
       paymentId = paid.paymentId;
       store.update(order.orderId, { paymentId });
       step('charge', 'ok');

@@ -26,6 +26,8 @@ export const LAB_METRIC = {
   collectorReceived: 'collector_received_total',
   collectorDropped: 'collector_dropped_total',
   collectorExported: 'collector_exported_total',
+  collectorForwarded: 'collector_forwarded_total',
+  collectorForwardFailed: 'collector_forward_failed_total',
 } as const;
 
 /** Metric label names (OpenTelemetry HTTP semantic conventions, Prometheus spelling). */
@@ -162,4 +164,85 @@ export const LOAD_LABEL = {
   journey: 'journey',
   step: 'step',
   status: 'status',
+} as const;
+
+/** W3C baggage the load generator puts on every request (header `baggage`), so synthetic traffic can be told apart downstream. */
+export const LOAD_BAGGAGE = {
+  /** `true` on every generated request. */
+  synthetic: 'synthetic',
+  /** The journey the request belongs to (browse, recommendations, cart, checkout). */
+  journey: 'faultline.journey',
+  /** The step of the journey (list-products, view-product, ...). */
+  step: 'faultline.step',
+} as const;
+
+/** Labels Prometheus puts on every scraped series (deploy/prometheus/prometheus.yml, runner/monitoring.ts): job = service or lab part, instance = instance id. */
+export const SCRAPE_LABEL = {
+  job: 'job',
+  instance: 'instance',
+} as const;
+
+/** prom-client's default Node.js and process metrics (collectDefaultMetrics in kit/metrics.ts), the ones the runtime dashboard reads. */
+export const RUNTIME_METRIC = {
+  cpuSeconds: 'process_cpu_seconds_total',
+  cpuUserSeconds: 'process_cpu_user_seconds_total',
+  cpuSystemSeconds: 'process_cpu_system_seconds_total',
+  residentMemory: 'process_resident_memory_bytes',
+  eventLoopLagP50: 'nodejs_eventloop_lag_p50_seconds',
+  eventLoopLagP99: 'nodejs_eventloop_lag_p99_seconds',
+  eventLoopLagMax: 'nodejs_eventloop_lag_max_seconds',
+  heapUsed: 'nodejs_heap_size_used_bytes',
+  heapTotal: 'nodejs_heap_size_total_bytes',
+  heapSpaceUsed: 'nodejs_heap_space_size_used_bytes',
+  externalMemory: 'nodejs_external_memory_bytes',
+  gcDuration: 'nodejs_gc_duration_seconds',
+  /** By handle type; prom-client's misnamed gauge nodejs_active_handles_total is dropped (kit/runtime-metrics.ts). */
+  activeHandles: 'nodejs_active_handles',
+} as const;
+
+/** Label names of RUNTIME_METRIC. */
+export const RUNTIME_LABEL = {
+  gcKind: 'kind',
+  heapSpace: 'space',
+} as const;
+
+/** The series Prometheus keeps for every pending or firing alert, and its labels. */
+export const ALERTS_SERIES = {
+  metric: 'ALERTS',
+  alertName: 'alertname',
+  alertState: 'alertstate',
+  severity: 'severity',
+} as const;
+
+/** gRPC client metrics (OpenTelemetry RPC semantic conventions, Prometheus spelling) and the balancer's passive health. */
+export const RPC_METRIC = {
+  /** rpc.client.call.duration: one histogram sample per attempt (retries included), by dependency, method and status. */
+  clientCallDuration: 'rpc_client_call_duration_seconds',
+  /** 1 while a dependency's instance is ejected by passive health checks, 0 while it is in rotation. */
+  balancerEjected: 'balancer_instance_ejected',
+  /** Ejections and re-admissions of a dependency's instances. */
+  balancerEvents: 'balancer_instance_events_total',
+} as const;
+
+/** Label names of RPC_METRIC (beside LABEL.serverAddress = the dependency's name). */
+export const RPC_LABEL = {
+  system: 'rpc_system',
+  service: 'rpc_service',
+  method: 'rpc_method',
+  grpcStatusCode: 'rpc_grpc_status_code',
+  /** A dependency's instance as the caller numbers it (`payment-1`); `instance` is taken by the scrape. */
+  endpoint: 'endpoint',
+  event: 'event',
+} as const;
+
+/** gRPC metadata keys the lab relies on (lower case, as gRPC requires). */
+export const GRPC_METADATA = {
+  idempotencyKey: 'idempotency-key',
+  /** On an error: the HTTP status the same failure has on the HTTP API, so callers map it back exactly. */
+  httpStatus: 'x-faultline-http-status',
+  /** On an error: the problem+json type and title, beside the status details. */
+  problemType: 'x-faultline-problem-type',
+  problemTitle: 'x-faultline-problem-title',
+  /** On RESOURCE_EXHAUSTED or UNAVAILABLE: how long to wait before trying again, in milliseconds. */
+  retryAfterMs: 'retry-after-ms',
 } as const;

@@ -5,9 +5,10 @@
 // converted from the same output by `toPrometheusText`.
 
 import client from 'prom-client';
+import { collectRuntimeMetrics } from './runtime-metrics.ts';
 import { CIRCUIT_STATES, LABEL, LATENCY_BUCKETS, METRIC, type CircuitState, type Outcome } from './conventions.ts';
 
-const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = client;
+const { Counter, Gauge, Histogram, Registry } = client;
 
 export const OPENMETRICS_CONTENT_TYPE = Registry.OPENMETRICS_CONTENT_TYPE;
 export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
@@ -36,7 +37,7 @@ export interface ResilienceMetrics {
 export function createServiceMetrics(options: { defaultMetrics?: boolean } = {}): ServiceMetrics {
   const registry = new Registry<client.OpenMetricsContentType>();
   registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics !== false) collectRuntimeMetrics(registry);
   const registers = [registry];
 
   const httpServerDuration = new Histogram({

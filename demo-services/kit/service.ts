@@ -31,6 +31,8 @@ export interface ServiceContext {
   metrics: ServiceMetrics;
   /** Work to run during shutdown after requests have drained (close pools, databases). */
   onClose(task: () => Promise<void> | void): void;
+  /** Another port this service listens on (e.g. `grpc`), announced with the HTTP port in the ready message. */
+  announcePort(name: string, port: number): void;
 }
 
 export interface RunningService {
@@ -113,7 +115,17 @@ export async function startService(
   });
   app.use('/admin/faults', faults.router());
 
-  const service: ServiceContext = { config, app, logger, metrics, onClose: (task) => closeTasks.push(task) };
+  const extraPorts: Record<string, number> = {};
+  const service: ServiceContext = {
+    config,
+    app,
+    logger,
+    metrics,
+    onClose: (task) => closeTasks.push(task),
+    announcePort: (name, port) => {
+      extraPorts[name] = port;
+    },
+  };
   await defineRoutes(service);
 
   app.use((req: Request, res: Response) => {
@@ -172,6 +184,6 @@ export async function startService(
 
   ready = true;
   logger.info({ port }, 'listening');
-  announceReady(config.instance, { http: port });
+  announceReady(config.instance, { ...extraPorts, http: port });
   return { port, context: service, close };
 }

@@ -1,11 +1,13 @@
 // Tracing for a lab process: OpenTelemetry SDK, W3C trace context and baggage,
-// OTLP/gRPC export to the collector, and the HTTP (server), express and undici
-// (client) instrumentations. It must run before express or undici is loaded,
+// OTLP/gRPC export of spans and logs to the collector (logger.ts feeds pino's
+// records to the log provider set up here), and the HTTP (server), express, undici
+// (client) and gRPC (both sides) instrumentations. It must run before express or undici is loaded,
 // which is why services start with `--import demo-services/kit/instrument.ts`.
 // The SDK packages are imported dynamically so a process with telemetry off
 // (the benchmark baseline) never pays for loading them.
 
 import { context, propagation, trace } from '@opentelemetry/api';
+import type { Logger as OtlpLogger } from '@opentelemetry/api-logs';
 import type { ServiceConfig } from './config.ts';
 import { SPAN_ATTR } from './conventions.ts';
 
@@ -13,6 +15,37 @@ import { SPAN_ATTR } from './conventions.ts';
 const UNTRACED_PATHS = new Set(['/metrics', '/healthz', '/readyz']);
 
 let flushAndShutdown: (() => Promise<void>) | undefined;
+let otlpLogger: OtlpLogger | undefined;
+
+/** Where log records go over OTLP, once initTelemetry set it up with a collector endpoint; else undefined. */
+export function otlpLogSink(): OtlpLogger | undefined {
+  return otlpLogger;
+}
+
+/** The resource every signal of a lab process carries. */
+function resourceAttributes(config: ServiceConfig): Record<string, string> {
+  return { 'service.name': config.name, 'service.instance.id': config.instance, 'service.namespace': 'faultline' };
+}
+
+/** A log provider batching records to the collector over OTLP/gRPC. */
+async function startOtlpLogs(config: ServiceConfig, endpoint: string): Promise<{ shutdown(): Promise<void> }> {
+  const [{ resourceFromAttributes }, { BatchLogRecordProcessor, LoggerProvider }, { OTLPLogExporter }] = await Promise.all([
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-logs'),
+    import('@opentelemetry/exporter-logs-otlp-grpc'),
+  ]);
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes(resourceAttributes(config)),
+    processors: [new BatchLogRecordProcessor({ exporter: new OTLPLogExporter({ url: endpoint }), scheduledDelayMillis: 500 })],
+  });
+  otlpLogger = provider.getLogger('faultline-pino');
+  return {
+    async shutdown() {
+      otlpLogger = undefined;
+      await provider.shutdown();
+    },
+  };
+}
 
 export async function initTelemetry(config: ServiceConfig): Promise<void> {
   if (!config.telemetry) return;
@@ -26,6 +59,8 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
     { HttpInstrumentation },
     { ExpressInstrumentation, ExpressLayerType },
     { UndiciInstrumentation },
+    { GrpcInstrumentation },
+    { dependencyOrigins, grpcDependencyNamer, UNTRACED_GRPC_METHODS },
   ] = await Promise.all([
     import('@opentelemetry/context-async-hooks'),
     import('@opentelemetry/core'),
@@ -36,6 +71,8 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
     import('@opentelemetry/instrumentation-http'),
     import('@opentelemetry/instrumentation-express'),
     import('@opentelemetry/instrumentation-undici'),
+    import('@opentelemetry/instrumentation-grpc'),
+    import('./grpc-telemetry.ts'),
   ]);
 
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
@@ -46,14 +83,11 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
     ? [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: config.otlpEndpoint }), scheduledDelayMillis: 500 })]
     : [];
   const provider = new TracerProvider({
-    resource: resourceFromAttributes({
-      'service.name': config.name,
-      'service.instance.id': config.instance,
-      'service.namespace': 'faultline',
-    }),
-    spanProcessors,
+    resource: resourceFromAttributes(resourceAttributes(config)),
+    spanProcessors: [grpcDependencyNamer(dependencyOrigins(config)), ...spanProcessors],
   });
   trace.setGlobalTracerProvider(provider);
+  const logs = config.otlpEndpoint ? await startOtlpLogs(config, config.otlpEndpoint) : undefined;
 
   // Client spans name the dependency they call, so traces can be queried by
   // dependency rather than by ephemeral port.
@@ -71,6 +105,8 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
       // Only route handlers get spans (they name the route); a span per middleware
       // layer would triple the spans per request for nothing a person reads.
       new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
+      // Client and server spans of gRPC hops, W3C context in the metadata.
+      new GrpcInstrumentation({ ignoreGrpcMethods: UNTRACED_GRPC_METHODS }),
       new UndiciInstrumentation({
         startSpanHook: (request) => {
           const dependency = dependencyByOrigin.get(request.origin.toString());
@@ -82,11 +118,11 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
 
   flushAndShutdown = async () => {
     await provider.forceFlush();
-    await provider.shutdown();
+    await Promise.all([provider.shutdown(), logs?.shutdown()]);
   };
 }
 
-/** Flush every pending span and stop exporting; safe to call when telemetry is off. */
+/** Flush every pending span and log record and stop exporting; safe to call when telemetry is off. */
 export async function shutdownTelemetry(): Promise<void> {
   await flushAndShutdown?.();
 }

@@ -9,7 +9,12 @@
 // offset has passed, each with its own intended start, so a late timer (GC
 // pause, busy event loop) is caught up at once instead of shifting the rest
 // of the schedule. Offsets come from the index (schedule.ts), so there is no
-// drift to correct over a long run.
+// drift to correct over a long run. Node's timers have millisecond
+// resolution and fire up to a millisecond late (or early) against the
+// monotonic clock; with the system clock the timer is armed a millisecond
+// early and an arrival due within that slack starts on this wake-up, and then
+// its intended start is the moment it actually started (never a time in the
+// future, so latency is never measured from before the request left).
 //
 // VUs are concurrency slots, as in k6: `preAllocatedVUs` exist from the
 // start, more are added up to `maxVUs` when all are busy, and an iteration
@@ -123,6 +128,8 @@ export interface ResolvedOptions {
 
 // setTimeout cannot wait longer than 2^31-1 ms; long gaps are walked in steps.
 const MAX_TIMER_MS = 60_000;
+/** How early (ms) an arrival may start when the timer woke just before it (system clock only; see the opening comment). */
+const TIMER_SLACK_MS = 1;
 
 export function resolveConstantArrivalRateOptions(options: ConstantArrivalRateOptions): ResolvedOptions {
   const problems: string[] = [];
@@ -199,6 +206,7 @@ class ConstantArrivalRun {
   private readonly runtime: ExecutorRuntime;
   private readonly resolve: (result: ExecutorResult) => void;
   private readonly clock: Clock;
+  private readonly slackMs: number;
   private readonly planned: number;
   private readonly hardStop = new AbortController();
   private readonly freeVUs: number[] = [];
@@ -233,6 +241,7 @@ class ConstantArrivalRun {
     this.runtime = runtime;
     this.resolve = resolve;
     this.clock = runtime.clock ?? systemClock;
+    this.slackMs = runtime.clock === undefined ? TIMER_SLACK_MS : 0;
     this.planned = plan.planned;
     // Highest id first so pop() hands out VU 1 first.
     for (let vu = options.preAllocatedVUs; vu >= 1; vu -= 1) this.freeVUs.push(vu);
@@ -261,7 +270,7 @@ class ConstantArrivalRun {
     if (this.phase !== 'running') return;
     const plan = this.plan;
     let elapsed = this.clock.now() - this.startMono;
-    while (this.next < this.planned && plan.offset(this.next) <= elapsed) {
+    while (this.next < this.planned && plan.offset(this.next) <= elapsed + this.slackMs) {
       this.startOne(this.next);
       this.next += 1;
       if (this.phase !== 'running') return;
@@ -272,12 +281,14 @@ class ConstantArrivalRun {
       this.beginStopping();
       return;
     }
-    const delay = Math.min(Math.max(0, Math.ceil(wakeAt - elapsed)), MAX_TIMER_MS);
+    // With slack, wake up to slackMs early (timers tend to fire late by about as much); what is then due within the slack starts at once.
+    const delay = Math.min(Math.max(0, this.slackMs === 0 ? Math.ceil(wakeAt - elapsed) : Math.floor(wakeAt - elapsed - this.slackMs)), MAX_TIMER_MS);
     this.timer = setTimeout(() => this.pump(), delay);
   }
 
   private startOne(index: number): void {
-    const intendedStartMs = this.startWall + this.plan.offset(index);
+    // Started early within the timer slack: the actual start is the intended one.
+    const intendedStartMs = this.slackMs === 0 ? this.startWall + this.plan.offset(index) : Math.min(this.startWall + this.plan.offset(index), this.clock.wallNow());
     this.scheduled += 1;
     let vu = this.freeVUs.pop();
     if (vu === undefined && this.allocatedVUs < this.options.maxVUs) {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../../runner/topology.ts';
 import { isAlive, runCli, startUp } from './cli.ts';
+import { monitoringAvailability } from '../../runner/monitoring.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -78,7 +79,7 @@ describe('faultline CLI errors', () => {
     const port = (blocker.address() as { port: number }).port;
     try {
       const runsDir = join(dir, 'up-busy');
-      const result = await runCli(['up', '--gateway-port', String(port), '--collector-port', '0', '--chaos-port', '0', '--runs-dir', runsDir], { timeoutMs: 60_000 });
+      const result = await runCli(['up', '--gateway-port', String(port), '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--runs-dir', runsDir], { timeoutMs: 60_000 });
       expect(result.code).toBe(2);
       expect(result.stderr.trim()).toBe(`faultline: gateway: port ${port} is already in use`);
     } finally {
@@ -92,7 +93,10 @@ describe('faultline CLI errors', () => {
       expect(stdout).toMatch(/gateway \(shop API\)\s+http:\/\/127\.0\.0\.1:\d+\/api\/checkout/);
       expect(stdout).toMatch(/fault proxy admin \(Toxiproxy API\)\s+http:\/\/127\.0\.0\.1:\d+\/proxies/);
       expect(stdout).toMatch(/curl -s -X POST http:\/\/127\.0\.0\.1:\d+\/api\/checkout .*authorization: Bearer /);
-      expect(pids.length).toBe(2 + SERVICES.reduce((sum, service) => sum + service.instances, 0));
+      // collector and fault proxy, every instance, and Prometheus and Alertmanager where installed.
+      const monitoring = (await monitoringAvailability()).available ? 2 : 0;
+      expect(pids.length).toBe(2 + SERVICES.reduce((sum, service) => sum + service.instances, 0) + monitoring);
+      if (monitoring) expect(stdout).toMatch(/prometheus \(SLO rules at lab scale\)\s+http:\/\/127\.0\.0\.1:\d+\/alerts/);
     } finally {
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
       child.kill('SIGTERM');

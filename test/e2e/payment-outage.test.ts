@@ -7,11 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { groupByTrace, readSpans } from '../../collector/trace-query.ts';
-import { instanceNames, JOURNEY_SERVICES, servicesFor } from '../../runner/topology.ts';
+import { dashboardQueries } from '../../dashboards/queries.ts';
+import { monitoringAvailability, servePrometheusData } from '../../runner/monitoring.ts';
+import { journeyServices } from '../../load/journeys/mix.ts';
+import { instanceNames, servicesFor } from '../../runner/topology.ts';
 import { isAlive, runCli, startedPids } from './cli.ts';
+
+const monitoringInstalled = (await monitoringAvailability()).available;
 
 describe('faultline run payment-outage', () => {
   let runsDir: string;
+  let finishedRun: string | undefined;
   afterAll(async () => {
     if (runsDir) await rm(runsDir, { recursive: true, force: true });
   });
@@ -19,9 +25,13 @@ describe('faultline run payment-outage', () => {
   it('passes, writes its record, and leaves no process behind', { timeout: 150_000 }, async () => {
     runsDir = await mkdtemp(join(tmpdir(), 'faultline-e2e-'));
     const result = await runCli(['run', 'payment-outage', '--time-scale', '0.5', '--runs-dir', runsDir]);
+    const [runId] = await readdir(runsDir);
+    if (runId !== undefined) finishedRun = join(runsDir, runId);
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(/breaker (open|half_open)/);
-    expect(result.stdout, result.stdout).toContain('PASS: payment-outage, 6/6 expectations held');
+    // The two alert expectations need Prometheus and Alertmanager (.ci/run installs them).
+    const monitoring = monitoringInstalled;
+    expect(result.stdout, result.stdout).toContain(monitoring ? 'PASS: payment-outage, 8/8 expectations held' : 'PASS: payment-outage, 6/8 expectations held, 2 skipped');
     expect(result.code).toBe(0);
 
     const [id] = await readdir(runsDir);
@@ -30,20 +40,39 @@ describe('faultline run payment-outage', () => {
       expect((await stat(join(runDir, file))).size, file).toBeGreaterThan(0);
     }
     const logs = await readdir(join(runDir, 'logs'));
-    const processes = ['collector', 'chaos', ...[...servicesFor(JOURNEY_SERVICES.checkout ?? [])].flatMap((service) => instanceNames(service))];
-    expect(logs.sort()).toEqual(processes.map((name) => `${name}.jsonl`).sort());
+    const processes = ['collector', 'chaos', ...[...servicesFor(journeyServices({ journey: 'checkout' }))].flatMap((service) => instanceNames(service))];
+    const monitoringLogs = monitoringInstalled ? ['prometheus.log', 'alertmanager.log'] : [];
+    expect(logs.sort()).toEqual([...processes.map((name) => `${name}.jsonl`), ...monitoringLogs].sort());
     const checkoutLog = (await readFile(join(runDir, 'logs', 'checkout.jsonl'), 'utf8')).split('\n').find((line) => line.includes('order confirmed'));
     expect(JSON.parse(checkoutLog as string)).toMatchObject({ service: 'checkout', trace_id: expect.stringMatching(/^[0-9a-f]{32}$/), span_id: expect.stringMatching(/^[0-9a-f]{16}$/) });
 
     const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8'));
     expect(summary.verdict).toBe('pass');
-    expect(summary.expectations).toHaveLength(6);
+    expect(summary.expectations).toHaveLength(8);
     expect(summary.books).toMatchObject({ ok: true, violations: [] });
     expect(summary.books.orders.confirmed).toBeGreaterThan(0);
     expect(summary.books.orders.compensated).toBeGreaterThan(0);
     const junit = await readFile(join(runDir, 'junit.xml'), 'utf8');
-    expect(junit).toContain('tests="6" failures="0"');
-    expect(junit.match(/<testcase /g)).toHaveLength(6);
+    expect(junit).toContain('tests="8" failures="0"');
+    expect(junit.match(/<testcase /g)).toHaveLength(8);
+
+    if (monitoring) {
+      // The run's own Prometheus measured every SLO, and the checkout page fired in the outage and cleared after it.
+      const ids = summary.slo.map((slo: { id: string }) => slo.id);
+      expect(ids).toEqual(expect.arrayContaining(['checkout-availability', 'checkout-latency', 'gateway-availability']));
+      const checkout = summary.slo.find((slo: { id: string }) => slo.id === 'checkout-availability');
+      const phase = (name: string) => checkout.phases.find((p: { name: string }) => p.name === name);
+      expect(phase('baseline').sli).toBeGreaterThan(0.99);
+      expect(phase('outage').sli).toBeLessThan(0.9);
+      expect(checkout.run.budgetConsumed).toBeGreaterThan(0);
+      expect(checkout.peakBurnRates['5m']).toBeGreaterThan(14.4);
+      const page = checkout.alerts.find((a: { labels: Record<string, string> }) => a.labels.tier === 'page-1h');
+      expect(page.resolvedAtMs).toBeGreaterThan(page.firedAtMs);
+      const alerts = (await readFile(join(runDir, 'alerts.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+      expect(alerts).toContainEqual(expect.objectContaining({ alertname: 'CheckoutAvailabilityBudgetBurn', status: 'firing' }));
+      expect(alerts).toContainEqual(expect.objectContaining({ alertname: 'CheckoutAvailabilityBudgetBurn', status: 'resolved' }));
+      expect(result.stdout).toMatch(/CheckoutAvailabilityBudgetBurn page-1h: fired at \+[\d.]+s \(\+[\d.]+m?s from bank-outage starting\), resolved at/);
+    }
     const faults = (await readFile(join(runDir, 'faults.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
     expect(faults.map((f) => f.action)).toEqual(['apply', 'remove']);
 
@@ -68,5 +97,30 @@ describe('faultline run payment-outage', () => {
     expect([...new Set(chain)]).toEqual(['bank', 'payment', 'checkout', 'gateway']);
 
     for (const pid of await startedPids(runDir)) expect(isAlive(pid), `process ${pid} still running`).toBe(false);
+  });
+
+  // Grafana cannot run here: instead, every query of every dashboard panel
+  // (variables filled with their All values, as Grafana opens them) is run
+  // against the Prometheus data of the run above, and must return data.
+  it.skipIf(!monitoringInstalled)('gives every dashboard panel data over the run, fault included', { timeout: 60_000 }, async () => {
+    expect(finishedRun, 'the run above left a record').toBeDefined();
+    const runDir = finishedRun as string;
+    const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8'));
+    const prometheus = await servePrometheusData({ dataDir: join(runDir, 'monitoring', 'prometheus-data'), logFile: join(runDir, 'logs', 'prometheus-replay.log') });
+    try {
+      const startMs = Date.parse(summary.startedAt);
+      const endMs = Date.parse(summary.endedAt);
+      // Grafana's $__rate_interval is four scrape intervals (1 s here); $__range the run.
+      const queries = dashboardQueries({ __rate_interval: '4s', __range: `${Math.round((endMs - startMs) / 1_000)}s` });
+      expect(queries.length).toBeGreaterThan(50);
+      const empty: string[] = [];
+      for (const { dashboard, panel, expr } of queries) {
+        const series = await prometheus.queryRange(expr, startMs, endMs, 1_000);
+        if (series.length === 0) empty.push(`${dashboard} / ${panel}: ${expr}`);
+      }
+      expect(empty, 'panels without data').toEqual([]);
+    } finally {
+      await prometheus.stop();
+    }
   });
 });

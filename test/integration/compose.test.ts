@@ -27,6 +27,8 @@ const CONFIG_FILES = [
   'slo/generated/production/alertmanager.yaml',
 ];
 const SERVICE_PORT = 8080;
+/** The gRPC port of services that serve gRPC (payment), the upstream of a tcp edge. */
+const GRPC_PORT = 9090;
 
 interface ComposeService {
   image?: string;
@@ -52,7 +54,15 @@ function readYaml<T>(relative: string): T {
 const compose = parse(interpolateDefaults(readFileSync(COMPOSE_FILE, 'utf8')), { merge: true }) as { services: Record<string, ComposeService> };
 const services = compose.services;
 
-function serviceConfig(instance: string): { name: string; instance: string; port: number; host: string; otlpEndpoint: string; dependencies: Record<string, string | string[]> } {
+function serviceConfig(instance: string): {
+  name: string;
+  instance: string;
+  port: number;
+  host: string;
+  otlpEndpoint: string;
+  dependencies: Record<string, string | string[]>;
+  policies: Record<string, unknown>;
+} {
   const raw = services[instance]?.environment?.FAULTLINE_SERVICE_CONFIG;
   expect(raw, `${instance}: FAULTLINE_SERVICE_CONFIG`).toBeTypeOf('string');
   return JSON.parse(raw as string) as ReturnType<typeof serviceConfig>;
@@ -140,7 +150,11 @@ describe('compose deployment: the topology of runner/topology.ts', () => {
         expect(match, `${instance} -> ${call.service}: ${url} goes through the fault proxy`).not.toBeNull();
         const proxy = proxyByPort.get(Number(match?.[1]));
         expect(proxy?.name).toBe(proxyName(node.name, call.service, i + 1));
-        expect(proxy?.upstream).toBe(`http://${targets[i]}:${SERVICE_PORT}`);
+        // A tcp edge is a gRPC hop: it carries the stream to the target's gRPC port, which the target is configured to bind.
+        if (call.mode === 'tcp') {
+          expect(proxy?.upstream).toBe(`${targets[i]}:${GRPC_PORT}`);
+          expect(serviceConfig(targets[i] as string).policies).toMatchObject({ grpc: { port: GRPC_PORT } });
+        } else expect(proxy?.upstream).toBe(`http://${targets[i]}:${SERVICE_PORT}`);
         expect(proxy?.mode ?? 'http').toBe(call.mode);
       });
     }

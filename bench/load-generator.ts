@@ -1,0 +1,297 @@
+// How much load the lab's generator can offer, and what it adds to the
+// latency it reports, against a trivial HTTP server in a child process
+// (issue 5 goals: a sustained arrival rate of at least 0.8 of autocannon's
+// throughput on the same target; a p50 overhead under 0.5 ms).
+//
+// - Sustained rate: constant-arrival-rate steps of --step seconds, the rate
+//   growing by --factor each step, each iteration one GET through the real
+//   HTTP client into the real recorder; a step is sustained when under 1 % of
+//   its iterations are dropped (all --max-vus busy) and at least 97 % of the
+//   target rate completed within the step. The highest sustained step counts.
+//   The generator gets --connections connections, as autocannon and wrk do
+//   (the lab's default is a connection per request in flight).
+// - Beside it, closed-loop tools on the same target: autocannon (in this
+//   process, like the generator) and wrk (a C program, its own process).
+// - Overhead: at --moderate-rate, rounds alternating the generator and a
+//   raw undici baseline paced the same way; p50 of the generator's honest
+//   latency (from intended start) and naive latency (from the actual send)
+//   against the baseline's p50 (from the call to the end of the body).
+//
+//   node bench/load-generator.ts [--start-rate 2000] [--factor 1.25] [--step 3] [--max-vus 1000]
+//                                [--connections 64] [--duration 5] [--moderate-rate 200] [--rounds 4] [--pin]
+//
+// --pin puts the server on CPU 1 and everything else (generator, autocannon,
+// wrk) on CPU 0 with taskset, so the clients do not compete with the server.
+//
+// Prints a markdown table with the command line and the machine.
+
+import { execFile, execFileSync, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs, promisify } from 'node:util';
+import autocannon from 'autocannon';
+import { Agent, request } from 'undici';
+import { runConstantArrivalRate } from '../load/executors/constant-arrival-rate.ts';
+import { createHttpClient } from '../load/http-client.ts';
+import { createLoadRecorder } from '../load/recorder.ts';
+
+const BODY = Buffer.from(JSON.stringify({ sku: 'sku-1', name: 'Trail runner', priceCents: 8_999 }));
+const TAGS = Object.freeze({ journey: 'bench', step: 'get' });
+
+function serve(): void {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': BODY.length });
+    res.end(BODY);
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+  process.on('disconnect', () => process.exit(0));
+}
+
+async function startServerProcess(): Promise<{ child: ChildProcess; url: string }> {
+  const child = fork(new URL(import.meta.url).pathname, ['--serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (message) => resolve((message as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before it was ready`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}/` };
+}
+
+interface Step {
+  rate: number;
+  dropped: number;
+  started: number;
+  completed: number;
+  failed: number;
+  achieved: number;
+  p50: number;
+  p99: number;
+  /** This process's CPU time per completed request (µs): what the generator costs, whatever else the machine runs. */
+  cpuPerRequestUs: number;
+  sustained: boolean;
+}
+
+async function generatorStep(url: string, rate: number, seconds: number, maxVUs: number, connections: number): Promise<Step> {
+  // The same connection count as autocannon and wrk: iterations beyond it queue in the client, and that wait is in the honest latency.
+  const client = createHttpClient({ timeoutMs: 5_000, connections });
+  const recorder = createLoadRecorder();
+  const cpuBefore = process.cpuUsage();
+  try {
+    const result = await runConstantArrivalRate(
+      { rate, duration: seconds * 1_000, preAllocatedVUs: Math.min(64, maxVUs), maxVUs, gracefulStop: '2s' },
+      async (ctx) => {
+        await client.request({ url, intendedStartMs: ctx.intendedStartMs, tags: TAGS, signal: ctx.signal, recorder });
+      },
+    );
+    const cpu = process.cpuUsage(cpuBefore);
+    const summary = recorder.summary();
+    // Requests that completed, per second of schedule (a generator that falls behind finishes late: the drain is not counted as time).
+    const achieved = (summary.count - summary.failed) / seconds;
+    const droppedShare = result.dropped / Math.max(1, result.scheduled);
+    return {
+      rate,
+      dropped: result.dropped,
+      started: result.started,
+      completed: result.completed,
+      failed: summary.failed,
+      achieved,
+      p50: summary.latency.p50,
+      p99: summary.latency.p99,
+      cpuPerRequestUs: (cpu.user + cpu.system) / Math.max(1, result.completed),
+      sustained: droppedShare < 0.01 && summary.failed === 0 && achieved >= 0.97 * rate,
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+async function wrkThroughput(url: string, connections: number, seconds: number): Promise<number | undefined> {
+  try {
+    const { stdout } = await promisify(execFile)('/usr/bin/wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, url]);
+    const match = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function percentile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((q / 100) * sorted.length) - 1))] ?? 0;
+}
+
+/**
+ * The raw baseline: undici's request(), paced on the same even schedule (a
+ * timer per arrival, like the executor), timed from the call to the end of
+ * the body, and from the arrival's due time (what the generator's honest
+ * latency is measured from: timer lateness counts in both).
+ */
+async function rawUndici(url: string, rate: number, seconds: number, dispatcher: Agent): Promise<{ fromCall: number[]; fromDue: number[] }> {
+  const latencies: number[] = [];
+  const fromDue: number[] = [];
+  const interval = 1_000 / rate;
+  const n = Math.round(rate * seconds);
+  const start = performance.now();
+  const pending: Array<Promise<void>> = [];
+  for (let i = 0; i < n; i += 1) {
+    const due = start + i * interval;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const t0 = performance.now();
+    pending.push(
+      request(url, { dispatcher }).then(async (response) => {
+        await response.body.arrayBuffer();
+        const end = performance.now();
+        latencies.push(end - t0);
+        fromDue.push(end - due);
+      }),
+    );
+  }
+  await Promise.all(pending);
+  return { fromCall: latencies, fromDue };
+}
+
+async function overhead(
+  url: string,
+  rate: number,
+  rounds: number,
+): Promise<{ raw: number; rawDue: number; honest: number; naive: number; rawP99: number; rawDueP99: number; honestP99: number; naiveP99: number }> {
+  const dispatcher = new Agent({ keepAliveTimeout: 10_000 });
+  const raw: number[] = [];
+  const rawDue: number[] = [];
+  const honest: number[] = [];
+  const naive: number[] = [];
+  const client = createHttpClient({ timeoutMs: 5_000 });
+  try {
+    // Warm both paths (connections, JIT) before measuring.
+    await rawUndici(url, rate, 1, dispatcher);
+    await runConstantArrivalRate({ rate, duration: 1_000, preAllocatedVUs: 16 }, async (ctx) => {
+      await client.request({ url, intendedStartMs: ctx.intendedStartMs, tags: TAGS, signal: ctx.signal });
+    });
+    for (let round = 0; round < rounds; round += 1) {
+      const baseline = await rawUndici(url, rate, 2, dispatcher);
+      raw.push(...baseline.fromCall);
+      rawDue.push(...baseline.fromDue);
+      const recorder = createLoadRecorder();
+      await runConstantArrivalRate({ rate, duration: 2_000, preAllocatedVUs: 16 }, async (ctx) => {
+        await client.request({ url, intendedStartMs: ctx.intendedStartMs, tags: TAGS, signal: ctx.signal, recorder });
+      });
+      const intended = recorder.distribution(undefined, 'intended');
+      const sent = recorder.distribution(undefined, 'sent');
+      // Per-round p50s, combined below by their median: the recorder keeps distributions, not raw samples.
+      honest.push(intended.p(50), intended.p(99));
+      naive.push(sent.p(50), sent.p(99));
+    }
+  } finally {
+    await client.close();
+    await dispatcher.close();
+  }
+  const evens = (values: number[]) => values.filter((_, i) => i % 2 === 0);
+  const odds = (values: number[]) => values.filter((_, i) => i % 2 === 1);
+  return {
+    raw: percentile(raw, 50),
+    rawP99: percentile(raw, 99),
+    rawDue: percentile(rawDue, 50),
+    rawDueP99: percentile(rawDue, 99),
+    honest: percentile(evens(honest), 50),
+    honestP99: percentile(odds(honest), 50),
+    naive: percentile(evens(naive), 50),
+    naiveP99: percentile(odds(naive), 50),
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      serve: { type: 'boolean', default: false },
+      'start-rate': { type: 'string', default: '2000' },
+      factor: { type: 'string', default: '1.25' },
+      step: { type: 'string', default: '3' },
+      'max-vus': { type: 'string', default: '1000' },
+      connections: { type: 'string', default: '64' },
+      duration: { type: 'string', default: '5' },
+      'moderate-rate': { type: 'string', default: '200' },
+      rounds: { type: 'string', default: '4' },
+      pin: { type: 'boolean', default: false },
+    },
+  });
+  if (values.serve) {
+    serve();
+    return;
+  }
+  const numbers = Object.fromEntries(
+    Object.entries(values)
+      .filter(([key]) => key !== 'serve' && key !== 'pin')
+      .map(([key, value]) => {
+        const n = Number(value);
+        if (!Number.isFinite(n) || n <= 0) throw new Error(`--${key}: must be a number > 0 (got ${String(value)})`);
+        return [key, n];
+      }),
+  ) as Record<'start-rate' | 'factor' | 'step' | 'max-vus' | 'connections' | 'duration' | 'moderate-rate' | 'rounds', number>;
+  if (numbers.factor <= 1) throw new Error(`--factor: must be > 1 (got ${numbers.factor})`);
+
+  const loadBefore = loadavg().map((l) => l.toFixed(1)).join(' ');
+  const cores = availableParallelism();
+  const server = await startServerProcess();
+  if (values.pin) {
+    // Every thread of each process (-a): the server on CPU 1, this process (and the wrk it starts) on CPU 0.
+    execFileSync('taskset', ['-a', '-p', '-c', '1', String(server.child.pid)], { stdio: 'ignore' });
+    execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  }
+  try {
+    await autocannon({ url: server.url, connections: numbers.connections, duration: 1 });
+    const cannonCpuBefore = process.cpuUsage();
+    const cannon = await autocannon({ url: server.url, connections: numbers.connections, duration: numbers.duration });
+    const cannonCpu = process.cpuUsage(cannonCpuBefore);
+    const cannonCpuPerRequestUs = (cannonCpu.user + cannonCpu.system) / Math.max(1, cannon.requests.total);
+    const wrk = await wrkThroughput(server.url, numbers.connections, numbers.duration);
+
+    const steps: Step[] = [];
+    for (let rate = numbers['start-rate']; ; rate = Math.round(rate * numbers.factor)) {
+      const step = await generatorStep(server.url, rate, numbers.step, numbers['max-vus'], numbers.connections);
+      steps.push(step);
+      process.stderr.write(
+        `rate ${rate}/s: achieved ${step.achieved.toFixed(0)}/s, dropped ${step.dropped}/${step.started + step.dropped}, p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms -> ${step.sustained ? 'sustained' : 'not sustained'}\n`,
+      );
+      if (!step.sustained || rate > 4 * cannon.requests.average) break;
+      await sleep(500);
+    }
+    const best = steps.filter((s) => s.sustained).at(-1);
+    const o = await overhead(server.url, numbers['moderate-rate'], numbers.rounds);
+
+    const sustained = best?.rate ?? 0;
+    const ratio = sustained / cannon.requests.average;
+    const cpu = cpus()[0]?.model ?? 'unknown CPU';
+    const command = `node bench/load-generator.ts ${process.argv.slice(2).join(' ')}`.trim();
+    const lines = [
+      `\`${command}\` on ${cores} × ${cpu}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+      '',
+      '| measure | value | goal |',
+      '| --- | --- | --- |',
+      `| generator, ${numbers.connections} connections: highest sustained arrival rate (<1 % dropped, ≥97 % completed), ${numbers.step} s steps ×${numbers.factor} | ${sustained.toLocaleString('en')} /s | |`,
+      `| autocannon, ${numbers.connections} connections, ${numbers.duration} s | ${Math.round(cannon.requests.average).toLocaleString('en')} req/s | |`,
+      `| wrk -t1 -c${numbers.connections}, ${numbers.duration} s | ${wrk === undefined ? 'n/a' : `${Math.round(wrk).toLocaleString('en')} req/s`} | |`,
+      `| client CPU per request: generator (at ${sustained}/s) / autocannon | ${best === undefined ? 'n/a' : best.cpuPerRequestUs.toFixed(1)} / ${cannonCpuPerRequestUs.toFixed(1)} µs | |`,
+      `| generator / autocannon | ${ratio.toFixed(2)} | ≥ 0.8 ${ratio >= 0.8 ? 'met' : `**missed** by ${(0.8 - ratio).toFixed(2)}`} |`,
+      `| raw undici at ${numbers['moderate-rate']}/s, from the call: p50 / p99 | ${o.raw.toFixed(3)} / ${o.rawP99.toFixed(3)} ms | |`,
+      `| raw undici, from the arrival's due time: p50 / p99 | ${o.rawDue.toFixed(3)} / ${o.rawDueP99.toFixed(3)} ms | |`,
+      `| generator, naive (from send): p50 / p99 | ${o.naive.toFixed(3)} / ${o.naiveP99.toFixed(3)} ms | |`,
+      `| generator, honest (from intended start): p50 / p99 | ${o.honest.toFixed(3)} / ${o.honestP99.toFixed(3)} ms | |`,
+      `| overhead at p50, honest − raw from due time (like for like) | ${(o.honest - o.rawDue).toFixed(3)} ms | < 0.5 ms ${o.honest - o.rawDue < 0.5 ? 'met' : `**missed** by ${(o.honest - o.rawDue - 0.5).toFixed(3)} ms`} |`,
+      `| overhead at p50, honest − raw from the call (timer lateness included) | ${(o.honest - o.raw).toFixed(3)} ms | < 0.5 ms ${o.honest - o.raw < 0.5 ? 'met' : `**missed** by ${(o.honest - o.raw - 0.5).toFixed(3)} ms`} |`,
+      `| overhead at p50, naive − raw from the call | ${(o.naive - o.raw).toFixed(3)} ms | |`,
+      '',
+      `Load average before / after: ${loadBefore} / ${loadavg().map((l) => l.toFixed(1)).join(' ')}. Steps: ` + steps.map((s) => `${s.rate}/s ${s.sustained ? '✓' : '✗'} (achieved ${s.achieved.toFixed(0)}, dropped ${s.dropped})`).join('; '),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    server.child.disconnect();
+    await once(server.child, 'exit');
+  }
+}
+
+await main();

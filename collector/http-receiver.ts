@@ -1,0 +1,193 @@
+// The OTLP/HTTP receiver: POST /v1/traces, /v1/metrics and /v1/logs with
+// protobuf (application/x-protobuf) or JSON (application/json) bodies,
+// optionally gzip-compressed, answered as the OTLP specification says: 200 with
+// an Export*ServiceResponse in the request's encoding (partial_success when
+// items were dropped), 400 with a google.rpc.Status for a malformed payload,
+// 413 for a body over the size limit (compressed or not), 415 for another
+// content type or encoding, and 503 with Retry-After when the write queue is
+// full or the collector is closing. Plain node:http: a few fixed routes.
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { CollectorError, isCollectorError } from './collector-error.ts';
+import { decodeJsonExportRequest } from './otlp-json-decode.ts';
+import { SIGNALS, TELEMETRY_SIGNALS, decodeExportRequest, encodeExportResponse, exportResponseObject } from './otlp-signals.ts';
+import type { DecodedExportRequest, ExportOutcome, SignalSpec, TelemetrySignal } from './otlp-signals.ts';
+import { RPC_CODE, encodeRpcStatus, rpcStatusJson } from './rpc-status.ts';
+import type { RpcStatus } from './rpc-status.ts';
+
+const gunzipAsync = promisify(gunzip);
+
+const PROTOBUF = 'application/x-protobuf';
+const JSON_TYPE = 'application/json';
+type BodyEncoding = typeof PROTOBUF | typeof JSON_TYPE;
+
+export interface HttpReceiverOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Same contract as the gRPC receiver's onExport. */
+  onExport: (signal: TelemetrySignal, request: DecodedExportRequest) => ExportOutcome;
+  /** A request was refused; `status` is the HTTP status sent. */
+  onRejected?: (signal: TelemetrySignal | undefined, reason: string, status: number) => void;
+  /** Largest body accepted, before and after decompression. Default 16 MiB. */
+  maxRequestBytes?: number;
+  /** Seconds an overloaded client is told to wait. Default 1. */
+  retryAfterSeconds?: number;
+}
+
+export interface HttpReceiver {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** A refusal: HTTP status plus the google.rpc.Status body. */
+class HttpRefusal extends Error {
+  readonly status: number;
+  readonly rpc: RpcStatus;
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, rpc: RpcStatus, headers: Record<string, string> = {}) {
+    super(rpc.message);
+    this.status = status;
+    this.rpc = rpc;
+    this.headers = headers;
+  }
+}
+
+export async function startHttpReceiver(options: HttpReceiverOptions): Promise<HttpReceiver> {
+  const maxBytes = options.maxRequestBytes ?? 16 * 1024 * 1024;
+  const retryAfterSeconds = options.retryAfterSeconds ?? 1;
+  const onRejected = options.onRejected ?? (() => {});
+  const byPath = new Map<string, SignalSpec>(TELEMETRY_SIGNALS.map((signal) => [SIGNALS[signal].httpPath, SIGNALS[signal]]));
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    const spec = byPath.get(path);
+    // Errors before the body's encoding is known are answered in JSON.
+    let encoding: BodyEncoding = JSON_TYPE;
+    try {
+      if (spec === undefined) throw new HttpRefusal(404, { code: RPC_CODE.INVALID_ARGUMENT, message: `no OTLP route ${path}` });
+      if (request.method !== 'POST') {
+        throw new HttpRefusal(405, { code: RPC_CODE.INVALID_ARGUMENT, message: `${path} accepts POST` }, { allow: 'POST' });
+      }
+      const mediaType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+      if (mediaType !== PROTOBUF && mediaType !== JSON_TYPE) {
+        throw new HttpRefusal(415, {
+          code: RPC_CODE.INVALID_ARGUMENT,
+          message: `content-type ${mediaType || '(none)'} is not supported: send ${PROTOBUF} or ${JSON_TYPE}`,
+        });
+      }
+      encoding = mediaType;
+      const contentEncoding = (request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+      if (contentEncoding !== 'identity' && contentEncoding !== 'gzip') {
+        throw new HttpRefusal(415, { code: RPC_CODE.INVALID_ARGUMENT, message: `content-encoding ${contentEncoding} is not supported: send gzip or identity` });
+      }
+      const raw = await readBody(request, maxBytes);
+      const body = contentEncoding === 'gzip' ? await decompress(raw, maxBytes) : raw;
+      let decoded: DecodedExportRequest;
+      try {
+        decoded = encoding === PROTOBUF ? decodeExportRequest(spec, body) : decodeJsonExportRequest(spec, body.toString('utf8'));
+      } catch (error) {
+        if (!isCollectorError(error, 'MALFORMED_OTLP')) throw error;
+        throw new HttpRefusal(400, { code: RPC_CODE.INVALID_ARGUMENT, message: error.message });
+      }
+      let outcome: ExportOutcome;
+      try {
+        outcome = options.onExport(spec.signal, decoded);
+      } catch (error) {
+        if (isCollectorError(error, 'OVERLOADED') || isCollectorError(error, 'COLLECTOR_CLOSED')) {
+          const retry = { 'retry-after': String(retryAfterSeconds) };
+          const code = error.code === 'OVERLOADED' ? RPC_CODE.RESOURCE_EXHAUSTED : RPC_CODE.UNAVAILABLE;
+          throw new HttpRefusal(503, { code, message: error.message, retryAfterSeconds }, retry);
+        }
+        throw error;
+      }
+      const payload = encoding === PROTOBUF ? encodeExportResponse(spec, outcome) : Buffer.from(JSON.stringify(exportResponseObject(spec, outcome)));
+      response.writeHead(200, { 'content-type': encoding, 'content-length': payload.length }).end(payload);
+    } catch (error) {
+      const refusal =
+        error instanceof HttpRefusal
+          ? error
+          : new HttpRefusal(500, { code: RPC_CODE.INTERNAL, message: `collector failed to process the request: ${(error as Error).message}` });
+      onRejected(spec?.signal, refusal.message, refusal.status);
+      const payload = encoding === PROTOBUF ? encodeRpcStatus(refusal.rpc) : Buffer.from(JSON.stringify(rpcStatusJson(refusal.rpc)));
+      // A body left unread (too large, wrong type) is not drained: the connection closes instead.
+      const unread = !request.complete;
+      response.writeHead(refusal.status, {
+        ...refusal.headers,
+        'content-type': encoding,
+        'content-length': payload.length,
+        ...(unread ? { connection: 'close' } : {}),
+      });
+      response.end(payload);
+      if (unread) response.once('finish', () => request.socket.destroy());
+    }
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch(() => response.destroy());
+  });
+  server.requestTimeout = 30_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const code = error.code === 'EADDRINUSE' ? 'EADDRINUSE' : 'BIND_FAILED';
+      const reason = code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound: ${error.message}`;
+      reject(new CollectorError(code, `OTLP/HTTP port ${options.port} on ${options.host} ${reason}`, { cause: error }));
+    });
+    server.listen(options.port, options.host, () => resolve());
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: (server.address() as AddressInfo).port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Requests in flight get a moment to finish, then their connections are cut.
+        setTimeout(() => server.closeAllConnections(), 2_000).unref();
+      });
+      return closing;
+    },
+  };
+}
+
+function tooLarge(maxBytes: number, what: string): HttpRefusal {
+  return new HttpRefusal(413, { code: RPC_CODE.INVALID_ARGUMENT, message: `${what} is larger than ${maxBytes} bytes` });
+}
+
+/** The whole body, refusing at once (by Content-Length) or as soon as it grows past the limit. */
+function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(request.headers['content-length'] ?? Number.NaN);
+  if (declared > maxBytes) return Promise.reject(tooLarge(maxBytes, 'request body'));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        request.off('data', onData);
+        request.pause();
+        reject(tooLarge(maxBytes, 'request body'));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    request.on('data', onData);
+    request.once('end', () => resolve(Buffer.concat(chunks, size)));
+    request.once('error', reject);
+  });
+}
+
+async function decompress(body: Buffer, maxBytes: number): Promise<Buffer> {
+  try {
+    return await gunzipAsync(body, { maxOutputLength: maxBytes });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(maxBytes, 'decompressed request body');
+    throw new HttpRefusal(400, { code: RPC_CODE.INVALID_ARGUMENT, message: `body is not valid gzip: ${(error as Error).message}` });
+  }
+}

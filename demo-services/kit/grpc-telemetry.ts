@@ -1,0 +1,42 @@
+// Tracing for the gRPC hops: the instrumentation's options, and a span
+// processor that names the dependency on gRPC client spans. The instrumentation
+// sets rpc.* and server.address/port but has no hook for extra attributes;
+// the lab's trace queries (runner/expectations.ts counts payment attempts per
+// trace) read faultline.dependency, as on HTTP client spans, so it is added
+// while the span ends, from the address it called.
+
+import type { Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { SpanKind } from '@opentelemetry/api';
+import type { ServiceConfig } from './config.ts';
+import { SPAN_ATTR } from './conventions.ts';
+
+/** Methods never traced: the OTLP exporter's own calls to the collector (tracing them would trace every export). */
+export const UNTRACED_GRPC_METHODS = ['Export'];
+
+/**
+ * Sets faultline.dependency and peer.service on gRPC client spans whose
+ * server address is a known dependency. `dependencyByOrigin` maps
+ * `http://host:port` to the dependency's name.
+ */
+export function grpcDependencyNamer(dependencyByOrigin: ReadonlyMap<string, string>): SpanProcessor {
+  return {
+    onStart: () => {},
+    onEnding(span: Span) {
+      if (span.kind !== SpanKind.CLIENT || span.attributes['rpc.system'] !== 'grpc') return;
+      const host = span.attributes['server.address'];
+      const port = span.attributes['server.port'];
+      const dependency = dependencyByOrigin.get(`http://${String(host)}:${String(port)}`);
+      if (dependency) span.setAttributes({ [SPAN_ATTR.dependency]: dependency, 'peer.service': dependency });
+    },
+    onEnd: () => {},
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  };
+}
+
+/** `http://host:port` of every dependency instance, to the dependency's name. */
+export function dependencyOrigins(config: Pick<ServiceConfig, 'dependencies'>): Map<string, string> {
+  return new Map(
+    Object.entries(config.dependencies).flatMap(([name, urls]) => (Array.isArray(urls) ? urls : [urls]).map((url) => [new URL(url).origin, name] as const)),
+  );
+}
