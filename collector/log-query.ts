@@ -4,10 +4,8 @@
 // its waterfall, so this module flattens log records into plain objects and
 // picks those of one trace id. The file is read as a stream, one line at a
 // time; a bad line is reported with its line number and skipped.
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import type { OtlpAnyValueJson, OtlpKeyValueJson } from './otlp-json.ts';
-import { anyValueToJs, attributesToRecord, nanosToMs, toNanos } from './trace-query.ts';
+import { anyValueToJs, attributesToRecord, nanosToMs, streamOtlpJsonLines, toNanos } from './trace-query.ts';
 import type { MalformedLine } from './trace-query.ts';
 
 export const LOGS_FILE_NAME = 'logs.jsonl';
@@ -60,38 +58,7 @@ export interface StreamLogsOptions {
 
 /** The log records of a logs.jsonl file, one line's records at a time. A missing file rejects with ENOENT. */
 export async function* streamLogs(file: string, options: StreamLogsOptions = {}): AsyncGenerator<FlatLogRecord[]> {
-  const onMalformed = options.onMalformed ?? (() => {});
-  const input = createReadStream(file, { encoding: 'utf8' });
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  let lineNumber = 0;
-  try {
-    for await (const line of lines) {
-      lineNumber++;
-      if (line.trim() === '') continue;
-      let data: unknown;
-      try {
-        data = JSON.parse(line);
-      } catch (error) {
-        onMalformed({ file, lineNumber, reason: `not JSON: ${(error as Error).message}` });
-        continue;
-      }
-      if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-        onMalformed({ file, lineNumber, reason: 'not an OTLP JSON LogsData object' });
-        continue;
-      }
-      let records: FlatLogRecord[];
-      try {
-        records = flattenLogsData(data as OtlpLogsDataJson);
-      } catch (error) {
-        onMalformed({ file, lineNumber, reason: `not an OTLP JSON LogsData: ${(error as Error).message}` });
-        continue;
-      }
-      if (records.length > 0) yield records;
-    }
-  } finally {
-    lines.close();
-    input.destroy();
-  }
+  yield* streamOtlpJsonLines(file, 'LogsData', options.onMalformed, (data) => flattenLogsData(data as OtlpLogsDataJson));
 }
 
 /**

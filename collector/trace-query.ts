@@ -80,7 +80,27 @@ export interface StreamSpansOptions {
  * with the fs error (code ENOENT).
  */
 export async function* streamSpans(file: string, options: StreamSpansOptions = {}): AsyncGenerator<FlatSpan[]> {
-  const onMalformed = options.onMalformed ?? (() => {});
+  yield* streamOtlpJsonLines(file, 'TracesData', options.onMalformed, (data) => {
+    const spans: FlatSpan[] = [];
+    for (const resourceSpans of (data as OtlpTracesDataJson).resourceSpans ?? []) flattenResourceSpans(resourceSpans, spans);
+    return spans;
+  });
+}
+
+/**
+ * The items of an OTLP JSON lines file (traces.jsonl, logs.jsonl), one line's
+ * items at a time, read as a stream so only one line is in memory. A line that
+ * is not JSON, not an object, or that `flatten` throws on is reported through
+ * onMalformed (with its line number) and skipped. A missing file rejects with
+ * the fs error (code ENOENT).
+ */
+export async function* streamOtlpJsonLines<T>(
+  file: string,
+  kind: string,
+  onMalformed: ((line: MalformedLine) => void) | undefined,
+  flatten: (data: object) => T[],
+): AsyncGenerator<T[]> {
+  const report = onMalformed ?? (() => {});
   const input = createReadStream(file, { encoding: 'utf8' });
   const lines = createInterface({ input, crlfDelay: Infinity });
   let lineNumber = 0;
@@ -92,21 +112,21 @@ export async function* streamSpans(file: string, options: StreamSpansOptions = {
       try {
         data = JSON.parse(line);
       } catch (error) {
-        onMalformed({ file, lineNumber, reason: `not JSON: ${(error as Error).message}` });
+        report({ file, lineNumber, reason: `not JSON: ${(error as Error).message}` });
         continue;
       }
       if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-        onMalformed({ file, lineNumber, reason: 'not an OTLP JSON TracesData object' });
+        report({ file, lineNumber, reason: `not an OTLP JSON ${kind} object` });
         continue;
       }
-      const spans: FlatSpan[] = [];
+      let items: T[];
       try {
-        for (const resourceSpans of (data as OtlpTracesDataJson).resourceSpans ?? []) flattenResourceSpans(resourceSpans, spans);
+        items = flatten(data);
       } catch (error) {
-        onMalformed({ file, lineNumber, reason: `not an OTLP JSON TracesData: ${(error as Error).message}` });
+        report({ file, lineNumber, reason: `not an OTLP JSON ${kind}: ${(error as Error).message}` });
         continue;
       }
-      if (spans.length > 0) yield spans;
+      if (items.length > 0) yield items;
     }
   } finally {
     lines.close();

@@ -2,9 +2,12 @@
 // did with each caller -> dependency call (kit/metrics.ts ResilienceMetrics):
 // breaker state over time and its transitions, calls by outcome, retries and
 // the amplification ratio (attempts per logical call), bulkhead occupancy,
-// fallbacks served, and the gateway's rate-limited and shed requests.
+// fallbacks served, the gateway's rate-limited and shed requests, and the
+// client-side load balancer's passive health (kit/grpc.ts): which endpoints
+// are ejected, and when they were ejected and re-admitted.
 
-import { CIRCUIT_STATES, LABEL, METRIC, SCRAPE_LABEL, type CircuitState, type Outcome } from '../demo-services/kit/conventions.ts';
+import { CIRCUIT_STATES, LABEL, METRIC, RPC_LABEL, RPC_METRIC, SCRAPE_LABEL, type CircuitState, type Outcome } from '../demo-services/kit/conventions.ts';
+import type { BalancerEvent } from '../demo-services/resilience/balancer.ts';
 import { quantile, renderDashboard, selector, sumRate, type GrafanaDashboard, type Matcher, type PanelSpec } from './grafana.ts';
 
 export const UID = 'faultline-resilience';
@@ -103,11 +106,53 @@ const protection: PanelSpec[] = [
   },
 ];
 
+const { endpoint, event } = RPC_LABEL;
+const ejected = RPC_METRIC.balancerEjected;
+/** Set to 0 for every endpoint when the client starts, so it is always there to draw zeros from. */
+const zeroPerEndpoint = `sum by (${job}, ${dep}, ${endpoint}) (${ejected}${sel}) * 0`;
+const balancerEvents = (value: BalancerEvent['event']): string =>
+  `sum by (${job}, ${dep}, ${endpoint}) (increase(${RPC_METRIC.balancerEvents}${selector(...base, [event, '=', value])}[$__rate_interval])) or ${zeroPerEndpoint}`;
+
+const balancing: PanelSpec[] = [
+  {
+    title: 'Balancer endpoint health',
+    description: 'Every endpoint of a load-balanced dependency (gRPC clients) over time, per caller instance: in rotation, or ejected by passive health checks after consecutive failures until its ejection time has passed.',
+    type: 'state-timeline',
+    unit: 'none',
+    width: 24,
+    height: 7,
+    mappings: [
+      { value: '0', text: 'in rotation', color: 'green' },
+      { value: '1', text: 'ejected', color: 'red' },
+    ],
+    targets: [{ expr: `max by (${instance}, ${dep}, ${endpoint}) (${ejected}${sel})`, legend: `{{${instance}}} -> {{${endpoint}}}` }],
+  },
+  {
+    title: 'Ejected endpoints',
+    description: 'Endpoints currently ejected by each caller\'s load balancer, per caller and dependency; when all are ejected, calls fail fast on the last pick.',
+    type: 'timeseries',
+    unit: 'short',
+    decimals: 0,
+    targets: [{ expr: `sum by (${job}, ${dep}) (${ejected}${sel})`, legend: `{{${job}}} -> {{${dep}}}` }],
+  },
+  {
+    title: 'Ejections and re-admissions',
+    description: 'Endpoints ejected from and re-admitted to rotation per interval, per caller, dependency and endpoint (0 when none happened).',
+    type: 'timeseries',
+    unit: 'short',
+    bars: true,
+    targets: [
+      { expr: balancerEvents('ejected'), legend: `{{${job}}} -> {{${endpoint}}} ejected` },
+      { expr: balancerEvents('readmitted'), legend: `{{${job}}} -> {{${endpoint}}} readmitted` },
+    ],
+  },
+];
+
 export function resilience(): GrafanaDashboard {
   return renderDashboard({
     uid: UID,
     title: 'Faultline / Dependencies and resilience',
-    description: 'Circuit breakers, calls by outcome, retries and amplification, bulkheads, fallbacks, rate limiting and load shedding, per caller and dependency.',
+    description: 'Circuit breakers, calls by outcome, retries and amplification, bulkheads, fallbacks, rate limiting, load shedding and load-balancer ejections, per caller and dependency.',
     tags: ['resilience', 'dependencies'],
     variables: [
       { name: 'service', label: 'Caller', selector: calls, labelName: job, description: 'Services making guarded calls (Prometheus job)' },
@@ -119,6 +164,7 @@ export function resilience(): GrafanaDashboard {
       { title: 'Retries', panels: retries },
       { title: 'Bulkheads', panels: bulkhead },
       { title: 'Fallbacks, rate limiting and shedding', panels: protection },
+      { title: 'Client-side load balancing', panels: balancing },
     ],
   });
 }

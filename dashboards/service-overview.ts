@@ -3,9 +3,11 @@
 // the server histogram every demo service exports (kit/metrics.ts); latency
 // panels carry exemplars, whose trace_id opens the trace in Jaeger (the
 // Prometheus datasource's exemplarTraceIdDestinations); series link to the
-// service's logs in Loki and traces in Jaeger; outgoing calls below.
+// service's logs in Loki and traces in Jaeger; outgoing HTTP and gRPC calls
+// (what checkout sees of payment) below.
 
-import { LABEL, METRIC, SCRAPE_LABEL } from '../demo-services/kit/conventions.ts';
+import { LABEL, METRIC, RPC_LABEL, RPC_METRIC, SCRAPE_LABEL } from '../demo-services/kit/conventions.ts';
+import { GRPC_CODE } from '../demo-services/kit/grpc-status.ts';
 import { DS_VAR, exploreUrl, quantile, renderDashboard, selector, sumRate, type DataLink, type GrafanaDashboard, type Matcher, type PanelSpec } from './grafana.ts';
 
 export const UID = 'faultline-service-overview';
@@ -79,6 +81,42 @@ const outgoing: PanelSpec[] = [
   { title: 'Failed outgoing calls', description: 'HTTP client requests per second answered 5xx or not answered at all (status 0), per caller and dependency.', type: 'timeseries', unit: 'reqps', width: 24, height: 7, targets: [{ expr: `${sumRate(`${client}_count`, client5xx, [job, LABEL.serverAddress])} or ${sumRate(`${client}_count`, clientSel, [job, LABEL.serverAddress])} * 0`, legend: `{{${job}}} -> {{${LABEL.serverAddress}}}` }] },
 ];
 
+const rpc = RPC_METRIC.clientCallDuration;
+const rpcMethod = [job, LABEL.serverAddress, RPC_LABEL.method];
+/** Any status but OK is a failed attempt. */
+const rpcFailed = selector(...base, [RPC_LABEL.grpcStatusCode, '!=', String(GRPC_CODE.OK)]);
+const rpcLegend = `{{${job}}} -> {{${LABEL.serverAddress}}} {{${RPC_LABEL.method}}}`;
+
+const outgoingGrpc: PanelSpec[] = [
+  {
+    title: 'gRPC calls by method and status',
+    description: 'gRPC client attempts per second (retries included) from the selected services, per dependency, method and gRPC status code (0 OK, 4 DEADLINE_EXCEEDED, 8 RESOURCE_EXHAUSTED, 14 UNAVAILABLE).',
+    type: 'timeseries',
+    unit: 'reqps',
+    targets: [{ expr: sumRate(`${rpc}_count`, clientSel, [...rpcMethod, RPC_LABEL.grpcStatusCode]), legend: `${rpcLegend} {{${RPC_LABEL.grpcStatusCode}}}` }],
+  },
+  {
+    title: 'gRPC call latency by method',
+    description: 'p50, p95 and p99 of gRPC client attempt duration per caller, dependency and method, failed attempts included. Diamonds are exemplars: click one to open its trace in Jaeger.',
+    type: 'timeseries',
+    unit: 's',
+    targets: [
+      { expr: quantile(0.5, rpc, clientSel, rpcMethod), legend: `${rpcLegend} p50`, exemplar: true },
+      { expr: quantile(0.95, rpc, clientSel, rpcMethod), legend: `${rpcLegend} p95`, exemplar: true },
+      { expr: quantile(0.99, rpc, clientSel, rpcMethod), legend: `${rpcLegend} p99`, exemplar: true },
+    ],
+  },
+  {
+    title: 'Failed gRPC calls',
+    description: 'gRPC client attempts per second that ended with a status other than OK, per caller, dependency and method (0 when none failed).',
+    type: 'timeseries',
+    unit: 'reqps',
+    width: 24,
+    height: 7,
+    targets: [{ expr: `${sumRate(`${rpc}_count`, rpcFailed, rpcMethod)} or ${sumRate(`${rpc}_count`, clientSel, rpcMethod)} * 0`, legend: rpcLegend }],
+  },
+];
+
 export function serviceOverview(): GrafanaDashboard {
   return renderDashboard({
     uid: UID,
@@ -99,7 +137,8 @@ export function serviceOverview(): GrafanaDashboard {
       { title: 'Rate', panels: rate },
       { title: 'Errors', panels: errors },
       { title: 'Duration', panels: duration },
-      { title: 'Outgoing calls', panels: outgoing },
+      { title: 'Outgoing HTTP calls', panels: outgoing },
+      { title: 'Outgoing gRPC calls', panels: outgoingGrpc },
     ],
   });
 }

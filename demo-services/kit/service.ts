@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type expressModule from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { context, trace } from '@opentelemetry/api';
+import { getRPCMetadata, RPCType } from '@opentelemetry/core';
 import type { ServiceConfig } from './config.ts';
 import { HEADER, LABEL } from './conventions.ts';
 import { announceReady, failStartup, onShutdown } from './lifecycle.ts';
@@ -19,8 +20,7 @@ import { ProblemError, problemType, sendProblem } from './problem.ts';
 import { createProcessFaults } from './process-faults.ts';
 import { shutdownTelemetry } from './telemetry.ts';
 
-// express is loaded through require so that the express instrumentation,
-// which hooks require(), sees it even though this module is ESM.
+// express is loaded through require, as CommonJS, like every instrumented library here.
 const require = createRequire(import.meta.url);
 const express = require('express') as typeof expressModule;
 
@@ -80,10 +80,13 @@ export async function startService(
     const traceId = trace.getSpan(context.active())?.spanContext().traceId;
     const requestId = req.get(HEADER.requestId) ?? randomUUID();
     res.setHeader(HEADER.requestId, requestId);
+    // The HTTP instrumentation names the server span `GET /route` from this, when the response ends.
+    const rpc = getRPCMetadata(context.active());
+    if (rpc?.type === RPCType.HTTP) res.once('prefinish', () => (rpc.route = routeOf(req) ?? rpc.route));
     res.on('close', () => {
       inFlight -= 1;
       if (req.path === '/metrics') return;
-      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const route = routeOf(req) ?? 'unmatched';
       const labels = { [LABEL.method]: req.method, [LABEL.route]: route, [LABEL.status]: String(res.statusCode) };
       const seconds = (performance.now() - started) / 1000;
       metrics.httpServerDuration.observe({ labels, value: seconds, ...(traceId ? { exemplarLabels: { trace_id: traceId } } : {}) });
@@ -186,4 +189,9 @@ export async function startService(
   logger.info({ port }, 'listening');
   announceReady(config.instance, { ...extraPorts, http: port });
   return { port, context: service, close };
+}
+
+/** The route pattern a request matched (`/api/products/:sku`), once routing has run. */
+function routeOf(req: Request): string | undefined {
+  return req.route ? `${req.baseUrl}${String(req.route.path)}` : undefined;
 }
