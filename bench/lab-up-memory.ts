@@ -11,7 +11,7 @@ import { mib, proportionalBytes, residentBytes, totalOf } from './process-memory
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const runsDir = await mkdtemp(join(tmpdir(), 'faultline-bench-'));
-const cli = spawn(process.execPath, [join(ROOT, 'scripts/faultline.ts'), 'up', '--gateway-port', '0', '--collector-port', '0', '--chaos-port', '0', '--runs-dir', runsDir], {
+const cli = spawn(process.execPath, [join(ROOT, 'scripts/faultline.ts'), 'up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--runs-dir', runsDir], {
   cwd: ROOT,
   stdio: ['ignore', 'pipe', 'inherit'],
 });

@@ -7,7 +7,9 @@
 //   growing by --factor each step, each iteration one GET through the real
 //   HTTP client into the real recorder; a step is sustained when under 1 % of
 //   its iterations are dropped (all --max-vus busy) and at least 97 % of the
-//   target rate completed within the step. The highest sustained step counts.
+//   target rate completed within the step. The highest sustained step counts;
+//   after the first failed step, --refine steps bisect between it and the
+//   last sustained one (the ×factor ladder alone has a 25 % resolution).
 //   The generator gets --connections connections, as autocannon and wrk do
 //   (the lab's default is a connection per request in flight).
 // - Beside it, closed-loop tools on the same target: autocannon (in this
@@ -18,7 +20,7 @@
 //   against the baseline's p50 (from the call to the end of the body).
 //
 //   node bench/load-generator.ts [--start-rate 2000] [--factor 1.25] [--step 3] [--max-vus 1000]
-//                                [--connections 64] [--duration 5] [--moderate-rate 200] [--rounds 4] [--pin]
+//                                [--connections 64] [--duration 5] [--moderate-rate 200] [--rounds 4] [--refine 2] [--pin]
 //
 // --pin puts the server on CPU 1 and everything else (generator, autocannon,
 // wrk) on CPU 0 with taskset, so the clients do not compete with the server.
@@ -216,6 +218,7 @@ async function main(): Promise<void> {
       duration: { type: 'string', default: '5' },
       'moderate-rate': { type: 'string', default: '200' },
       rounds: { type: 'string', default: '4' },
+      refine: { type: 'string', default: '2' },
       pin: { type: 'boolean', default: false },
     },
   });
@@ -228,10 +231,10 @@ async function main(): Promise<void> {
       .filter(([key]) => key !== 'serve' && key !== 'pin')
       .map(([key, value]) => {
         const n = Number(value);
-        if (!Number.isFinite(n) || n <= 0) throw new Error(`--${key}: must be a number > 0 (got ${String(value)})`);
+        if (!Number.isFinite(n) || n < 0 || (n === 0 && key !== 'refine')) throw new Error(`--${key}: must be a number > 0 (got ${String(value)})`);
         return [key, n];
       }),
-  ) as Record<'start-rate' | 'factor' | 'step' | 'max-vus' | 'connections' | 'duration' | 'moderate-rate' | 'rounds', number>;
+  ) as Record<'start-rate' | 'factor' | 'step' | 'max-vus' | 'connections' | 'duration' | 'moderate-rate' | 'rounds' | 'refine', number>;
   if (numbers.factor <= 1) throw new Error(`--factor: must be > 1 (got ${numbers.factor})`);
 
   const loadBefore = loadavg().map((l) => l.toFixed(1)).join(' ');
@@ -251,16 +254,33 @@ async function main(): Promise<void> {
     const wrk = await wrkThroughput(server.url, numbers.connections, numbers.duration);
 
     const steps: Step[] = [];
-    for (let rate = numbers['start-rate']; ; rate = Math.round(rate * numbers.factor)) {
+    const runStep = async (rate: number): Promise<Step> => {
       const step = await generatorStep(server.url, rate, numbers.step, numbers['max-vus'], numbers.connections);
       steps.push(step);
       process.stderr.write(
-        `rate ${rate}/s: achieved ${step.achieved.toFixed(0)}/s, dropped ${step.dropped}/${step.started + step.dropped}, p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms -> ${step.sustained ? 'sustained' : 'not sustained'}\n`,
+        `rate ${rate}/s: achieved ${step.achieved.toFixed(0)}/s, dropped ${step.dropped}/${step.started + step.dropped}, p50 ${step.p50.toFixed(2)} ms, p99 ${step.p99.toFixed(2)} ms, ${step.cpuPerRequestUs.toFixed(1)} µs CPU/request -> ${step.sustained ? 'sustained' : 'not sustained'}\n`,
       );
-      if (!step.sustained || rate > 4 * cannon.requests.average) break;
       await sleep(500);
+      return step;
+    };
+    let low = 0;
+    let high = 0;
+    for (let rate = numbers['start-rate']; ; rate = Math.round(rate * numbers.factor)) {
+      const step = await runStep(rate);
+      if (!step.sustained) {
+        high = rate;
+        break;
+      }
+      low = rate;
+      if (rate > 4 * cannon.requests.average) break;
     }
-    const best = steps.filter((s) => s.sustained).at(-1);
+    // The ×factor ladder only says the ceiling lies between the last sustained step and the first failed one; halve that gap --refine times.
+    for (let i = 0; i < numbers.refine && low > 0 && high > low; i += 1) {
+      const rate = Math.round((low + high) / 2);
+      if ((await runStep(rate)).sustained) low = rate;
+      else high = rate;
+    }
+    const best = steps.filter((s) => s.sustained).sort((a, b) => a.rate - b.rate).at(-1);
     const o = await overhead(server.url, numbers['moderate-rate'], numbers.rounds);
 
     const sustained = best?.rate ?? 0;

@@ -8,10 +8,15 @@
 // - latency: sequential GETs on one keep-alive connection, the three paths
 //   interleaved in rounds so drift hits all of them alike; p50 and p99 of
 //   each, and what the proxy adds to the direct path's;
-// - request throughput: autocannon, closed loop, N connections, small answers;
-// - bulk throughput: MB/s of large answers streamed one after another.
+// - request throughput: autocannon, closed loop, N connections, small answers,
+//   in interleaved rounds (the ratio to direct is taken round by round);
+// - bulk throughput: MB/s of large answers streamed one after another;
+// - CPU per request in the throughput runs, per process (client, upstream,
+//   proxy), from each process's own process.cpuUsage(): on a machine with
+//   few cores the proxy competes with the client and the upstream for CPU,
+//   so its cost per request, not its own speed, sets the throughput ratio.
 //
-//   node bench/proxy-overhead.ts [--rounds 10] [--per-round 2000] [--duration 5] [--connections 32]
+//   node bench/proxy-overhead.ts [--rounds 10] [--per-round 2000] [--duration 5] [--connections 32] [--transfers 40] [--throughput-rounds 3]
 //
 // Prints a markdown table with the command line and the machine.
 
@@ -19,7 +24,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Client } from 'undici';
@@ -34,6 +39,38 @@ interface Ports {
   tcp?: number;
 }
 
+/** A child answers 'cpu' with its process.cpuUsage() (user + system, µs). */
+interface CpuAnswer {
+  cpu: number;
+}
+
+function answerCpuQueries(): void {
+  process.on('message', (message) => {
+    if (message === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      process.send?.({ cpu: user + system } satisfies CpuAnswer);
+    }
+  });
+}
+
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown): void => {
+      if (typeof message === 'object' && message !== null && 'cpu' in message) {
+        child.off('message', onMessage);
+        resolve((message as CpuAnswer).cpu);
+      }
+    };
+    child.on('message', onMessage);
+    child.send('cpu');
+  });
+}
+
+function ownCpu(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
 async function runUpstream(): Promise<void> {
   const bulk = Buffer.alloc(BULK_BYTES, 7);
   const server = createServer((req, res) => {
@@ -46,6 +83,7 @@ async function runUpstream(): Promise<void> {
     res.end(SMALL_BODY);
   });
   server.keepAliveTimeout = 60_000;
+  answerCpuQueries();
   server.listen(0, '127.0.0.1', () => process.send?.({ upstream: (server.address() as AddressInfo).port } satisfies Ports));
   process.on('disconnect', () => process.exit(0));
 }
@@ -59,6 +97,7 @@ async function runProxies(upstreamPort: number): Promise<void> {
       { name: 'bench-tcp', upstream, mode: 'tcp' },
     ],
   });
+  answerCpuQueries();
   process.send?.({ http: server.getProxy('bench-http').port, tcp: server.getProxy('bench-tcp').port } satisfies Ports);
   process.on('disconnect', () => {
     void server.close().finally(() => process.exit(0));
@@ -72,6 +111,12 @@ function start(role: string, ...args: string[]): { child: ChildProcess; ports: P
     child.once('exit', (code) => reject(new Error(`${role} exited with ${code} before it was ready`)));
   });
   return { child, ports };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -90,8 +135,12 @@ interface PathResult {
   name: string;
   port: number;
   latencies: number[];
+  /** Median req/s over the throughput rounds, and the median of its per-round ratios to direct. */
   rps?: number;
+  rpsRatio?: number;
   mbps?: number;
+  /** CPU µs per request in the throughput run: client, upstream, proxy process. */
+  cpuPerRequest?: [number, number, number];
 }
 
 async function measureLatency(paths: PathResult[], rounds: number, perRound: number): Promise<void> {
@@ -133,6 +182,7 @@ async function main(): Promise<void> {
       duration: { type: 'string', default: '5' },
       connections: { type: 'string', default: '32' },
       transfers: { type: 'string', default: '40' },
+      'throughput-rounds': { type: 'string', default: '3' },
     },
   });
   if (values.role === 'upstream') return runUpstream();
@@ -143,6 +193,8 @@ async function main(): Promise<void> {
   const duration = Number(values.duration);
   const connections = Number(values.connections);
   const transfers = Number(values.transfers);
+  const throughputRounds = Number(values['throughput-rounds']);
+  const loadBefore = loadavg()[0] as number;
   const upstream = start('upstream');
   const upstreamPort = (await upstream.ports).upstream as number;
   const proxies = start('proxies', '--upstream', String(upstreamPort));
@@ -154,14 +206,31 @@ async function main(): Promise<void> {
       { name: 'tcp-mode proxy', port: proxyPorts.tcp as number, latencies: [] },
     ];
     await measureLatency(paths, rounds, perRound);
+    for (const path of paths) await autocannon({ url: `http://127.0.0.1:${path.port}/small`, connections, duration: 1 });
+    const cpu = new Map(paths.map((path) => [path.name, { used: [0, 0, 0], requests: 0, rps: [] as number[] }]));
+    for (let round = 0; round < throughputRounds; round += 1) {
+      // Same rotation as the latency rounds: load that comes and goes on the machine hits every path alike.
+      for (let i = 0; i < paths.length; i += 1) {
+        const path = paths[(i + round) % paths.length] as PathResult;
+        const tally = cpu.get(path.name) as { used: number[]; requests: number; rps: number[] };
+        const before = [ownCpu(), await cpuOf(upstream.child), await cpuOf(proxies.child)];
+        const result = await autocannon({ url: `http://127.0.0.1:${path.port}/small`, connections, duration });
+        const after = [ownCpu(), await cpuOf(upstream.child), await cpuOf(proxies.child)];
+        if (result.errors > 0 || result.non2xx > 0) throw new Error(`${path.name}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
+        tally.rps[round] = result.requests.average;
+        tally.requests += result.requests.total;
+        for (let j = 0; j < 3; j += 1) (tally.used[j] as number) += (after[j] as number) - (before[j] as number);
+      }
+    }
+    const directRps = (cpu.get(paths[0]?.name as string) as { rps: number[] }).rps;
     for (const path of paths) {
-      await autocannon({ url: `http://127.0.0.1:${path.port}/small`, connections, duration: 1 });
-      const result = await autocannon({ url: `http://127.0.0.1:${path.port}/small`, connections, duration });
-      if (result.errors > 0 || result.non2xx > 0) throw new Error(`${path.name}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
-      path.rps = result.requests.average;
+      const tally = cpu.get(path.name) as { used: number[]; requests: number; rps: number[] };
+      path.rps = median(tally.rps);
+      path.rpsRatio = median(tally.rps.map((rps, round) => rps / (directRps[round] as number)));
+      path.cpuPerRequest = [0, 1, 2].map((j) => (tally.used[j] as number) / tally.requests) as [number, number, number];
     }
     for (const path of paths) await measureBulk(path, transfers);
-    process.stdout.write(render(paths, { rounds, perRound, duration, connections, transfers }));
+    process.stdout.write(render(paths, { rounds, perRound, duration, connections, transfers, throughputRounds, loadBefore, loadAfter: loadavg()[0] as number }));
   } finally {
     proxies.child.disconnect();
     upstream.child.disconnect();
@@ -169,27 +238,46 @@ async function main(): Promise<void> {
   }
 }
 
-function render(paths: PathResult[], settings: { rounds: number; perRound: number; duration: number; connections: number; transfers: number }): string {
+function render(
+  paths: PathResult[],
+  settings: {
+    rounds: number;
+    perRound: number;
+    duration: number;
+    connections: number;
+    transfers: number;
+    throughputRounds: number;
+    loadBefore: number;
+    loadAfter: number;
+  },
+): string {
   const direct = paths[0] as PathResult;
   const sortedDirect = [...direct.latencies].sort((a, b) => a - b);
   const ms = (value: number): string => value.toFixed(3);
   const ratio = (value: number | undefined, base: number | undefined): string => (value === undefined || !base ? '-' : (value / base).toFixed(2));
+  const cpu = (path: PathResult): string => {
+    if (!path.cpuPerRequest) return '-';
+    const [client, upstream, proxy] = path.cpuPerRequest;
+    return `${client.toFixed(1)} / ${upstream.toFixed(1)} / ${path === direct ? '-' : proxy.toFixed(1)}`;
+  };
   const rows = paths.map((path) => {
     const sorted = [...path.latencies].sort((a, b) => a - b);
     const p50 = percentile(sorted, 50);
     const p99 = percentile(sorted, 99);
     const added = path === direct ? ['-', '-'] : [ms(p50 - percentile(sortedDirect, 50)), ms(p99 - percentile(sortedDirect, 99))];
-    return `| ${path.name} | ${ms(p50)} | ${ms(p99)} | ${added[0]} | ${added[1]} | ${Math.round(path.rps ?? 0)} | ${ratio(path.rps, direct.rps)} | ${(path.mbps ?? 0).toFixed(0)} | ${ratio(path.mbps, direct.mbps)} |`;
+    return `| ${path.name} | ${ms(p50)} | ${ms(p99)} | ${added[0]} | ${added[1]} | ${Math.round(path.rps ?? 0)} | ${path === direct ? '1.00' : (path.rpsRatio ?? 0).toFixed(2)} | ${(path.mbps ?? 0).toFixed(0)} | ${ratio(path.mbps, direct.mbps)} | ${cpu(path)} |`;
   });
-  const command = `node bench/proxy-overhead.ts --rounds ${settings.rounds} --per-round ${settings.perRound} --duration ${settings.duration} --connections ${settings.connections} --transfers ${settings.transfers}`;
+  const command = `node bench/proxy-overhead.ts --rounds ${settings.rounds} --per-round ${settings.perRound} --duration ${settings.duration} --connections ${settings.connections} --transfers ${settings.transfers} --throughput-rounds ${settings.throughputRounds}`;
   return [
     `Command: \`${command}\``,
     `Machine: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}; upstream, proxies and client in three processes.`,
     '',
-    `| path | p50 ms | p99 ms | added p50 ms | added p99 ms | req/s (${settings.connections} conns, ${settings.duration}s) | vs direct | MB/s (8 MiB answers) | vs direct |`,
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| path | p50 ms | p99 ms | added p50 ms | added p99 ms | req/s (${settings.connections} conns, median of ${settings.throughputRounds} x ${settings.duration}s) | vs direct | MB/s (8 MiB answers) | vs direct | CPU µs/req client / upstream / proxy |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
+    `Load average (1 min) ${settings.loadBefore.toFixed(2)} before, ${settings.loadAfter.toFixed(2)} after (this bench alone adds about 2).`,
+    `Throughput: ${settings.throughputRounds} interleaved rounds of ${settings.duration} s per path; vs direct is the median of the per-round ratios; CPU per request is each process's own CPU time over all rounds divided by the requests answered.`,
     `Latency: ${settings.rounds} rounds x ${settings.perRound} sequential GETs per path on one keep-alive connection, paths interleaved; 64-byte JSON answers.`,
     '',
   ].join('\n');

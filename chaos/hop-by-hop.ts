@@ -18,9 +18,14 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
-function connectionTokens(value: string | string[] | undefined): Set<string> {
+const NO_TOKENS: ReadonlySet<string> = new Set();
+
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> {
+  // Most messages carry no Connection header, or one naming a header dropped anyway (keep-alive):
+  // no set to build per message.
+  if (value === undefined || (typeof value === 'string' && HOP_BY_HOP.has(value.toLowerCase()))) return NO_TOKENS;
   const tokens = new Set<string>();
-  for (const line of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+  for (const line of Array.isArray(value) ? value : [value]) {
     for (const token of line.split(',')) {
       const trimmed = token.trim().toLowerCase();
       if (trimmed !== '') tokens.add(trimmed);
@@ -49,7 +54,8 @@ export function requestHeadersToForward(rawHeaders: readonly string[], connectio
 export function responseHeadersToForward(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const named = connectionTokens(headers.connection);
   const forwarded: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
     forwarded[name] = value;
   }

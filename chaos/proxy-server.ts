@@ -159,8 +159,23 @@ export async function createProxyServer(options: ProxyServerOptions = {}): Promi
     labelNames: [LABEL.fault, LABEL.target],
     registers: [registry],
   });
-  const proxyRequests = new client.Counter({
+  /**
+   * Outcomes counted since the last scrape, per proxy: a request costs one
+   * increment here, and the label hashing of prom-client's inc() happens once
+   * per proxy and outcome at scrape time (collect), not on every request.
+   */
+  const pendingOutcomes = new Map<string, Record<ProxyOutcome, number>>();
+  const proxyRequests: client.Counter = new client.Counter({
     name: LAB_METRIC.proxyRequests,
+    collect() {
+      for (const [proxy, counts] of pendingOutcomes) {
+        for (const outcome of OUTCOMES) {
+          if (counts[outcome] === 0) continue;
+          proxyRequests.inc({ [LABEL.proxy]: proxy, [LABEL.outcome]: outcome }, counts[outcome]);
+          counts[outcome] = 0;
+        }
+      }
+    },
     help: 'Requests (http-mode proxies) or connections (tcp-mode proxies) through the fault proxies, by proxy and outcome.',
     labelNames: [LABEL.proxy, LABEL.outcome],
     registers: [registry],
@@ -216,6 +231,12 @@ export async function createProxyServer(options: ProxyServerOptions = {}): Promi
     const listenHost = spec.listenHost ?? host;
     const listenPort = spec.listenPort ?? 0;
     for (const outcome of OUTCOMES) proxyRequests.inc({ [LABEL.proxy]: spec.name, [LABEL.outcome]: outcome }, 0);
+    let pending = pendingOutcomes.get(spec.name);
+    if (!pending) {
+      pending = { forwarded: 0, injected_error: 0, upstream_error: 0 };
+      pendingOutcomes.set(spec.name, pending);
+    }
+    const counts = pending;
     const proxyOptions = {
       name: spec.name,
       listenHost,
@@ -224,7 +245,9 @@ export async function createProxyServer(options: ProxyServerOptions = {}): Promi
       seed: deriveSeed(seed, spec.name),
       ...(spec.enabled === undefined ? {} : { enabled: spec.enabled }),
       onEvent,
-      onOutcome: (outcome: ProxyOutcome) => proxyRequests.inc({ [LABEL.proxy]: spec.name, [LABEL.outcome]: outcome }),
+      onOutcome: (outcome: ProxyOutcome) => {
+        counts[outcome] += 1;
+      },
     };
     const proxy = await (mode === 'http' ? createHttpProxy(proxyOptions) : createTcpProxy(proxyOptions)).catch((error: unknown) => {
       throw bindError(error, listenHost, listenPort);

@@ -134,6 +134,55 @@ describe('createHttpClient', () => {
     expect((await first).ok).toBe(true);
   });
 
+  it('keeps every request to its own deadline when timeouts differ and requests end out of order', async () => {
+    const server = await serve((req, res) => {
+      if (req.url === '/fast') res.writeHead(200).end('ok');
+    });
+    const http = client({ recorder: createLoadRecorder(), timeoutMs: 300 });
+    const started = performance.now();
+    const at = (): number => performance.now() - started;
+    const ended = (result: Promise<{ ok: boolean; errorClass?: string }>) => result.then((r) => ({ ...r, at: at() }));
+    const long = ended(http.request({ url: `${server.url}/hang`, intendedStartMs: systemClock.wallNow(), tags: TAGS }));
+    const short = ended(http.request({ url: `${server.url}/hang`, intendedStartMs: systemClock.wallNow(), tags: TAGS, timeoutMs: 100 }));
+    const fast = await http.request({ url: `${server.url}/fast`, intendedStartMs: systemClock.wallNow(), tags: TAGS });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Same timeout as `long` but started later: it must not expire with it.
+    const later = ended(http.request({ url: `${server.url}/hang`, intendedStartMs: systemClock.wallNow(), tags: TAGS }));
+    expect(fast.ok).toBe(true);
+    const [l, s, t] = await Promise.all([long, short, later]);
+    expect(s).toMatchObject({ ok: false, errorClass: 'timeout' });
+    expect(l).toMatchObject({ ok: false, errorClass: 'timeout' });
+    expect(t).toMatchObject({ ok: false, errorClass: 'timeout' });
+    expect(s.at).toBeGreaterThanOrEqual(95);
+    expect(s.at).toBeLessThan(l.at);
+    expect(l.at).toBeGreaterThanOrEqual(295);
+    expect(t.at - l.at).toBeGreaterThanOrEqual(80);
+  });
+
+  it('leaves no timer behind once nothing is in flight', async () => {
+    const server = await serve((_req, res) => res.writeHead(200).end('ok'));
+    const http = client({ recorder: createLoadRecorder() });
+    const timers = (): number => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
+    const before = timers();
+    const results = await Promise.all(Array.from({ length: 20 }, () => http.request({ url: server.url, intendedStartMs: systemClock.wallNow(), tags: TAGS })));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(timers()).toBe(before);
+  });
+
+  it('keeps a body that came in several chunks, up to maxResponseBytes', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('ab');
+      setTimeout(() => res.write('cd'), 20);
+      setTimeout(() => res.end('ef'), 40);
+    });
+    const whole = await client().request({ url: server.url, intendedStartMs: systemClock.wallNow(), tags: TAGS });
+    expect(whole.response?.body).toBe('abcdef');
+    const capped = await client({ maxResponseBytes: 3 }).request({ url: server.url, intendedStartMs: systemClock.wallNow(), tags: TAGS });
+    expect(capped.response?.body).toBe('abc');
+    expect(capped.response?.json()).toBeUndefined();
+  });
+
   it('does not record requests cut off by the run stopping', async () => {
     const server = await serve(() => {});
     const recorder = createLoadRecorder();

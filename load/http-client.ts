@@ -9,7 +9,10 @@
 //   from there and the honest one from the intended start it is given;
 // - a per-request timeout covers the whole exchange, including time queued
 //   for a connection, and resolves the request at the deadline even if undici
-//   has not yet picked it up;
+//   has not yet picked it up (all deadlines share one timer per client);
+// - per request in flight there is one object (Exchange), and the body is
+//   decoded only if read: at tens of thousands of requests a second the
+//   client's own allocations were a large share of the generator's CPU;
 // - a network failure never throws: it is classified (refused, reset,
 //   timeout, status, other), recorded and returned.
 // Work cut off because the run itself stopped (the iteration signal) is not
@@ -138,52 +141,88 @@ function statusExpected(status: number, expectation: StatusExpectation | undefin
   return expectation.includes(status);
 }
 
-function makeResponse(status: number, headers: IncomingHttpHeaders, body: string): HttpResponse {
-  let parsed: { value: unknown } | undefined;
-  return {
-    status,
-    headers,
-    body,
-    json(): unknown {
-      if (parsed === undefined) {
-        try {
-          parsed = { value: JSON.parse(body) as unknown };
-        } catch {
-          parsed = { value: undefined };
-        }
+/**
+ * A response whose body text is decoded only when someone reads it: most
+ * load iterations look at the status alone, and decoding (plus joining
+ * chunks) every body was measurable at thousands of requests a second.
+ */
+class LazyResponse implements HttpResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  private raw: Buffer | Buffer[] | undefined;
+  private readonly limit: number;
+  private text: string | undefined;
+  private parsed: { value: unknown } | undefined;
+
+  constructor(status: number, headers: IncomingHttpHeaders, raw: Buffer | Buffer[] | undefined, limit: number) {
+    this.status = status;
+    this.headers = headers;
+    this.raw = raw;
+    this.limit = limit;
+  }
+
+  get body(): string {
+    if (this.text === undefined) {
+      const raw = this.raw;
+      if (raw === undefined) this.text = '';
+      else {
+        const joined = Array.isArray(raw) ? Buffer.concat(raw) : raw;
+        this.text = joined.subarray(0, this.limit).toString('utf8');
       }
-      return parsed.value;
-    },
-  };
+      this.raw = undefined;
+    }
+    return this.text;
+  }
+
+  json(): unknown {
+    if (this.parsed === undefined) {
+      try {
+        this.parsed = { value: JSON.parse(this.body) as unknown };
+      } catch {
+        this.parsed = { value: undefined };
+      }
+    }
+    return this.parsed.value;
+  }
+}
+
+/** Something in flight that must end when the run's signal aborts. */
+interface Stoppable {
+  stop(): void;
 }
 
 /**
- * Per-request callbacks for when a run's signal aborts, behind ONE listener
+ * In-flight requests to stop when a run's signal aborts, behind ONE listener
  * per signal. Thousands of requests in flight share the run's signal, and
  * EventTarget.addEventListener scans the listeners it already holds, so a
  * listener per request costs O(in flight) each: at high rates that scan was
  * a tenth of the generator's CPU (docs/benchmarks.md, Load generator).
  */
-function createStopWatch(): (signal: AbortSignal, onStop: () => void) => () => void {
-  const watchers = new WeakMap<AbortSignal, Set<() => void>>();
-  return (signal, onStop) => {
-    let set = watchers.get(signal);
-    if (set === undefined) {
-      const callbacks = new Set<() => void>();
-      set = callbacks;
-      watchers.set(signal, callbacks);
-      signal.addEventListener(
-        'abort',
-        () => {
-          for (const callback of [...callbacks]) callback();
-          callbacks.clear();
-        },
-        { once: true },
-      );
-    }
-    const callbacks = set;
-    callbacks.add(onStop);
-    return () => callbacks.delete(onStop);
+function createStopWatch(): { watch(signal: AbortSignal, what: Stoppable): Set<Stoppable> } {
+  const watchers = new WeakMap<AbortSignal, Set<Stoppable>>();
+  let lastSignal: AbortSignal | undefined;
+  let lastSet: Set<Stoppable> | undefined;
+  return {
+    watch(signal, what) {
+      let set = signal === lastSignal ? lastSet : watchers.get(signal);
+      if (set === undefined) {
+        const members = new Set<Stoppable>();
+        set = members;
+        watchers.set(signal, members);
+        signal.addEventListener(
+          'abort',
+          () => {
+            for (const member of [...members]) member.stop();
+            members.clear();
+          },
+          { once: true },
+        );
+      }
+      lastSignal = signal;
+      lastSet = set;
+      set.add(what);
+      return set;
+    },
   };
 }
 
@@ -202,12 +241,295 @@ function createUrlParser(): (url: string) => { origin: string; path: string } {
   };
 }
 
+interface ClientContext {
+  clock: Clock;
+  maxResponseBytes: number;
+}
+
+/** Requests with the same timeout, in the order they started (so also in deadline order). */
+interface Lane {
+  items: Exchange[];
+  head: number;
+}
+
+/**
+ * Every request's deadline behind ONE timer per client, armed for the
+ * earliest. Requests that share a timeout expire in the order they started,
+ * so each distinct timeout is a FIFO lane; a settled request leaves its lane
+ * when it reaches the head (requests mostly end in the order they started,
+ * so a lane holds about what is in flight, and at most what started within
+ * one timeout). A Node timer per request cost an allocation and two list
+ * operations each, at tens of thousands a second.
+ */
+class Deadlines {
+  private readonly lanes = new Map<number, Lane>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private armedAt = Infinity;
+  /** Requests added and not yet settled: at 0 the timer goes, so an idle client keeps no process alive. */
+  private live = 0;
+  private readonly fire = (): void => this.expire();
+
+  add(exchange: Exchange, timeoutMs: number): void {
+    let lane = this.lanes.get(timeoutMs);
+    if (lane === undefined) {
+      lane = { items: [], head: 0 };
+      this.lanes.set(timeoutMs, lane);
+    }
+    exchange.deadline = performance.now() + timeoutMs;
+    exchange.lane = lane;
+    lane.items.push(exchange);
+    this.live += 1;
+    if (exchange.deadline < this.armedAt) this.arm(exchange.deadline);
+  }
+
+  /** A request of this lane settled (called once per request): drop settled requests from the lane's head. */
+  settled(lane: Lane): void {
+    this.live -= 1;
+    const items = lane.items;
+    let head = lane.head;
+    while (head < items.length && (items[head] as Exchange).done) head += 1;
+    if (head === items.length) {
+      items.length = 0;
+      head = 0;
+    } else if (head >= 1_024 && head * 2 >= items.length) {
+      items.splice(0, head);
+      head = 0;
+    }
+    lane.head = head;
+    if (this.live === 0) this.disarm();
+  }
+
+  private arm(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.armedAt = at;
+    this.timer = setTimeout(this.fire, Math.max(1, Math.ceil(at - performance.now())));
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedAt = Infinity;
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    this.armedAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    let failure: { error: unknown } | undefined;
+    for (const lane of this.lanes.values()) {
+      const items = lane.items;
+      while (lane.head < items.length) {
+        const exchange = items[lane.head] as Exchange;
+        if (exchange.done) {
+          lane.head += 1;
+          continue;
+        }
+        if (exchange.deadline > now) {
+          next = Math.min(next, exchange.deadline);
+          break;
+        }
+        // Settling moves the lane's head past this request (settled() above).
+        try {
+          exchange.timeout();
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    }
+    if (next < Infinity && this.timer === undefined) this.arm(next);
+    // What a recorder threw while a request timed out surfaces as before (from a timer), after the other deadlines were served.
+    if (failure !== undefined) throw failure.error;
+  }
+
+  clear(): void {
+    this.disarm();
+    this.lanes.clear();
+    this.live = 0;
+  }
+}
+
+/**
+ * One request in flight: its own undici dispatch handler, deadline and
+ * settlement in a single object (methods on the prototype), instead of a
+ * dozen closures and objects per request; at high rates that churn was a
+ * large share of the generator's CPU (docs/benchmarks.md, Load generator).
+ */
+class Exchange implements Dispatcher.DispatchHandler, Stoppable {
+  private readonly req: HttpRequest;
+  private readonly context: ClientContext;
+  private readonly recorder: LoadRecorder | undefined;
+  private readonly timeoutMs: number;
+  private readonly resolve: (result: HttpResult) => void;
+  private readonly handedAt: number;
+  private sentAtMs = -1;
+  private controller: Dispatcher.DispatchController | undefined;
+  private settled = false;
+  private status = 0;
+  private responseHeaders: IncomingHttpHeaders = EMPTY_HEADERS;
+  // One chunk (the usual case for small bodies) is kept as is; more become an array.
+  private body: Buffer | Buffer[] | undefined;
+  private kept = 0;
+  private watchers: Set<Stoppable> | undefined;
+  /** Monotonic ms at which the request times out (set by Deadlines). */
+  deadline = Infinity;
+  lane: Lane | undefined;
+  private readonly deadlines: Deadlines;
+
+  constructor(
+    req: HttpRequest,
+    context: ClientContext,
+    deadlines: Deadlines,
+    recorder: LoadRecorder | undefined,
+    timeoutMs: number,
+    resolve: (result: HttpResult) => void,
+  ) {
+    this.req = req;
+    this.deadlines = deadlines;
+    this.context = context;
+    this.recorder = recorder;
+    this.timeoutMs = timeoutMs;
+    this.resolve = resolve;
+    this.handedAt = context.clock.wallNow();
+  }
+
+  /** Arm the deadline and watch the run's signal; false when the run has already stopped (resolved, nothing to send). */
+  begin(stopWatch: ReturnType<typeof createStopWatch>): boolean {
+    const signal = this.req.signal;
+    if (signal?.aborted) {
+      this.stop();
+      return false;
+    }
+    this.deadlines.add(this, this.timeoutMs);
+    if (signal !== undefined) this.watchers = stopWatch.watch(signal, this);
+    return true;
+  }
+
+  /** Settled, or stopped by the run: nothing more to do. */
+  get done(): boolean {
+    return this.settled;
+  }
+
+  private cleanup(): void {
+    if (this.lane !== undefined) this.deadlines.settled(this.lane);
+    this.watchers?.delete(this);
+    this.body = undefined;
+  }
+
+  private settle(ok: boolean, status: number, errorClass: ErrorClass | undefined, failure: string | undefined, response: HttpResponse | undefined): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.cleanup();
+    const sample: RequestSample = {
+      intendedStartMs: this.req.intendedStartMs,
+      sentAtMs: this.sentAtMs < 0 ? this.handedAt : this.sentAtMs,
+      endMs: this.context.clock.wallNow(),
+      status,
+      ok,
+      tags: this.req.tags,
+    };
+    if (errorClass !== undefined) sample.errorClass = errorClass;
+    const result: HttpResult = { ok, status, sample };
+    if (errorClass !== undefined) result.errorClass = errorClass;
+    if (failure !== undefined) result.failure = failure;
+    if (response !== undefined) result.response = response;
+    try {
+      this.recorder?.record(sample);
+    } finally {
+      this.resolve(result);
+    }
+  }
+
+  private cancel(reason: Error): void {
+    const controller = this.controller;
+    if (controller !== undefined && !controller.aborted) controller.abort(reason);
+  }
+
+  timeout(): void {
+    const reason = new RequestTimeoutError(this.timeoutMs);
+    try {
+      this.settle(false, 0, 'timeout', reason.message, undefined);
+    } finally {
+      this.cancel(reason);
+    }
+  }
+
+  /** The run's signal aborted: cancel, and resolve without recording. */
+  stop(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.cleanup();
+    const signalReason: unknown = this.req.signal?.reason;
+    const reason = signalReason instanceof Error ? signalReason : new Error('run stopped');
+    this.cancel(reason);
+    this.resolve({ ok: false, status: 0, failure: `not recorded: ${reason.message}` });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // Timed out or stopped while queued for a connection: do not send it at all.
+    if (this.settled) {
+      controller.abort(new RequestTimeoutError(this.timeoutMs));
+      return;
+    }
+    this.sentAtMs = this.context.clock.wallNow();
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.status = statusCode;
+    this.responseHeaders = headers;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled || this.kept >= this.context.maxResponseBytes) return;
+    const body = this.body;
+    if (body === undefined) this.body = chunk;
+    else if (Array.isArray(body)) body.push(chunk);
+    else this.body = [body, chunk];
+    this.kept += chunk.length;
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    const status = this.status;
+    const req = this.req;
+    const response = new LazyResponse(status, this.responseHeaders, this.body, this.context.maxResponseBytes);
+    if (!statusExpected(status, req.expectStatus)) {
+      this.settle(false, status, 'status', `unexpected status ${status}`, response);
+      return;
+    }
+    if (req.check === undefined) {
+      this.settle(true, status, undefined, undefined, response);
+      return;
+    }
+    let verdict: true | string;
+    try {
+      verdict = req.check(response);
+    } catch (error) {
+      verdict = `check threw: ${describeError(error)}`;
+    }
+    if (verdict === true) this.settle(true, status, undefined, undefined, response);
+    else this.settle(false, status, 'other', verdict, response);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.settle(false, this.status, classifyNetworkError(error), describeError(error), undefined);
+  }
+}
+
+const EMPTY_HEADERS: IncomingHttpHeaders = Object.freeze({}) as IncomingHttpHeaders;
+
+function hasContentType(headers: Record<string, string>): boolean {
+  for (const name in headers) if (name.toLowerCase() === 'content-type') return true;
+  return false;
+}
+
 export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
-  const clock = options.clock ?? systemClock;
-  const watchStop = createStopWatch();
+  const context: ClientContext = { clock: options.clock ?? systemClock, maxResponseBytes: options.maxResponseBytes ?? 1_048_576 };
+  const stopWatch = createStopWatch();
+  const deadlines = new Deadlines();
   const parseUrl = createUrlParser();
   const defaultTimeoutMs = options.timeoutMs ?? 10_000;
-  const maxResponseBytes = options.maxResponseBytes ?? 1_048_576;
   const agent = new Agent({
     ...(options.connections === undefined ? {} : { connections: options.connections }),
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
@@ -217,129 +539,29 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     bodyTimeout: 0,
   });
 
-  async function request(req: HttpRequest): Promise<HttpResult> {
+  function request(req: HttpRequest): Promise<HttpResult> {
     // Programming errors (not network failures) reject, before anything is sent.
-    if (!Number.isFinite(req.intendedStartMs)) throw new TypeError(`request: intendedStartMs must be a finite epoch ms (got ${req.intendedStartMs})`);
-    const url = parseUrl(req.url);
+    if (!Number.isFinite(req.intendedStartMs)) return Promise.reject(new TypeError(`request: intendedStartMs must be a finite epoch ms (got ${req.intendedStartMs})`));
+    let url: { origin: string; path: string };
+    let dispatchOptions: Dispatcher.DispatchOptions;
+    try {
+      url = parseUrl(req.url);
+      let headers = req.headers;
+      let body: string | Uint8Array | undefined = req.body;
+      if (req.json !== undefined) {
+        body = JSON.stringify(req.json);
+        if (headers === undefined || !hasContentType(headers)) headers = { ...headers, 'content-type': 'application/json' };
+      }
+      // undici neither keeps nor changes the headers object: the caller's is passed as is.
+      dispatchOptions = { origin: url.origin, path: url.path, method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body };
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     const timeoutMs = req.timeoutMs ?? defaultTimeoutMs;
     const recorder = req.recorder ?? options.recorder;
-    const headers: Record<string, string> = { ...req.headers };
-    let body: string | Uint8Array | undefined = req.body;
-    if (req.json !== undefined) {
-      body = JSON.stringify(req.json);
-      if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
-    }
-    const dispatchOptions: Dispatcher.DispatchOptions = {
-      origin: url.origin,
-      path: url.path,
-      method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-      headers,
-      ...(body === undefined ? {} : { body }),
-    };
-
     return new Promise<HttpResult>((resolve) => {
-      const handedAt = clock.wallNow();
-      let sentAtMs: number | undefined;
-      let controller: Dispatcher.DispatchController | undefined;
-      let settled = false;
-      let status = 0;
-      let responseHeaders: IncomingHttpHeaders = {};
-      const chunks: Buffer[] = [];
-      let kept = 0;
-
-      let unwatch: (() => void) | undefined;
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        unwatch?.();
-      };
-
-      const settle = (result: Omit<HttpResult, 'sample'>): void => {
-        if (settled) return;
-        settled = true;
-        cleanup();
-        const endMs = clock.wallNow();
-        const sample: RequestSample = {
-          intendedStartMs: req.intendedStartMs,
-          sentAtMs: sentAtMs ?? handedAt,
-          endMs,
-          status: result.status,
-          ok: result.ok,
-          ...(result.errorClass === undefined ? {} : { errorClass: result.errorClass }),
-          tags: req.tags,
-        };
-        try {
-          recorder?.record(sample);
-        } finally {
-          resolve({ ...result, sample });
-        }
-      };
-
-      const cancel = (reason: Error): void => {
-        if (controller !== undefined && !controller.aborted) controller.abort(reason);
-      };
-
-      const timer = setTimeout(() => {
-        const reason = new RequestTimeoutError(timeoutMs);
-        settle({ ok: false, status: 0, errorClass: 'timeout', failure: reason.message });
-        cancel(reason);
-      }, timeoutMs);
-
-      const onRunStopped = (): void => {
-        if (settled) return;
-        settled = true;
-        cleanup();
-        const reason = req.signal?.reason instanceof Error ? req.signal.reason : new Error('run stopped');
-        cancel(reason);
-        resolve({ ok: false, status: 0, failure: `not recorded: ${reason.message}` });
-      };
-      if (req.signal?.aborted) {
-        onRunStopped();
-        return;
-      }
-      if (req.signal !== undefined) unwatch = watchStop(req.signal, onRunStopped);
-
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart(ctrl) {
-          controller = ctrl;
-          // Timed out or stopped while queued for a connection: do not send it at all.
-          if (settled) {
-            ctrl.abort(new RequestTimeoutError(timeoutMs));
-            return;
-          }
-          sentAtMs = clock.wallNow();
-        },
-        onResponseStart(_ctrl, statusCode, receivedHeaders) {
-          status = statusCode;
-          responseHeaders = receivedHeaders;
-        },
-        onResponseData(_ctrl, chunk) {
-          if (kept < maxResponseBytes) {
-            chunks.push(chunk);
-            kept += chunk.length;
-          }
-        },
-        onResponseEnd() {
-          const text = Buffer.concat(chunks).subarray(0, maxResponseBytes).toString('utf8');
-          const response = makeResponse(status, responseHeaders, text);
-          if (!statusExpected(status, req.expectStatus)) {
-            settle({ ok: false, status, errorClass: 'status', failure: `unexpected status ${status}`, response });
-            return;
-          }
-          let verdict: true | string;
-          try {
-            verdict = req.check === undefined ? true : req.check(response);
-          } catch (error) {
-            verdict = `check threw: ${describeError(error)}`;
-          }
-          if (verdict === true) settle({ ok: true, status, response });
-          else settle({ ok: false, status, errorClass: 'other', failure: verdict, response });
-        },
-        onResponseError(_ctrl, error) {
-          settle({ ok: false, status, errorClass: classifyNetworkError(error), failure: describeError(error) });
-        },
-      };
-
-      agent.dispatch(dispatchOptions, handler);
+      const exchange = new Exchange(req, context, deadlines, recorder, timeoutMs, resolve);
+      if (exchange.begin(stopWatch)) agent.dispatch(dispatchOptions, exchange);
     });
   }
 
@@ -347,6 +569,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     request,
     async close() {
       await agent.destroy();
+      deadlines.clear();
     },
   };
 }

@@ -19,6 +19,22 @@ function sample(overrides: Partial<RequestSample> & { at: number; latency: numbe
 }
 
 describe('createLoadRecorder', () => {
+  it('files a reused tags object under what it holds at each record, even if it changed in between', () => {
+    const recorder = createLoadRecorder();
+    const tags: Record<string, string> = { journey: 'browse', step: 'list' };
+    recorder.record(sample({ at: 0, latency: 5, tags }));
+    recorder.record(sample({ at: 1, latency: 5, tags }));
+    tags.step = 'detail';
+    recorder.record(sample({ at: 2, latency: 5, tags }));
+    tags.extra = 'x';
+    recorder.record(sample({ at: 3, latency: 5, tags }));
+    // A different object with the same contents shares the set.
+    recorder.record(sample({ at: 4, latency: 5, tags: { step: 'list', journey: 'browse' } }));
+    expect(recorder.summary({ tags: { journey: 'browse', step: 'list' } }).count).toBe(3);
+    expect(recorder.summary({ tags: { step: 'detail' } }).count).toBe(2);
+    expect(recorder.summary({ tags: { extra: 'x' } }).count).toBe(1);
+  });
+
   it('keeps latency from intended start and from send apart', () => {
     const recorder = createLoadRecorder();
     // 99 fast requests and one that waited 900 ms for a connection before a 100 ms exchange.

@@ -257,24 +257,49 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
   let firstIntended = Infinity;
   let lastEnd = -Infinity;
 
+  // The second most samples fall into: the last one used, found without a Map lookup.
+  let lastSecond = Number.NaN;
+  let lastBucket: SecondBucket | undefined;
+
   function bucket(ms: number): SecondBucket {
     const t = Math.floor(ms / 1_000);
+    if (t === lastSecond && lastBucket !== undefined) return lastBucket;
     let found = seconds.get(t);
     if (found === undefined) {
       found = { ok: 0, failed: 0, dropped: 0, histogram: undefined };
       seconds.set(t, found);
     }
+    lastSecond = t;
+    lastBucket = found;
     return found;
   }
 
+  // Journeys pass the same (usually frozen) tags object with every request of
+  // a step: remember the id per object, and the contents it had, so the
+  // common case costs a WeakMap lookup and a comparison, not a sorted JSON key.
+  const internedByObject = new WeakMap<Record<string, string>, { id: number; snapshot: Record<string, string>; size: number }>();
+
+  function sameTags(tags: Record<string, string>, snapshot: Record<string, string>, size: number): boolean {
+    let n = 0;
+    for (const key in tags) {
+      if (tags[key] !== snapshot[key]) return false;
+      n += 1;
+    }
+    return n === size;
+  }
+
   function internTags(tags: Record<string, string>): number {
-    const key = JSON.stringify(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const known = internedByObject.get(tags);
+    if (known !== undefined && sameTags(tags, known.snapshot, known.size)) return known.id;
+    const entries = Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const key = JSON.stringify(entries);
     let id = tagSetIds.get(key);
     if (id === undefined) {
       id = tagSets.length;
       tagSets.push({ ...tags });
       tagSetIds.set(key, id);
     }
+    internedByObject.set(tags, { id, snapshot: tagSets[id] as Record<string, string>, size: entries.length });
     return id;
   }
 

@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { renderAlertmanagerConfig } from '../slo/alertmanager.ts';
 import { GENERATED_DIR, LAB_TIME_SCALE, RULES_DIR } from '../slo/generate.ts';
@@ -234,6 +234,13 @@ export async function servePrometheusData(options: { dataDir: string; logFile: s
   });
   const url = `http://${prometheus.address}`;
   return { url, ...prometheusClient(url), stop: () => prometheus.stop() };
+}
+
+/** Add Prometheus and Alertmanager to the run's processes.json, beside the lab's processes, so they are accounted for (and checked gone) like the rest. */
+export async function recordMonitoringProcesses(runDir: string, monitoring: Monitoring): Promise<void> {
+  const file = join(runDir, 'processes.json');
+  const listed = JSON.parse(await readFile(file, 'utf8')) as unknown[];
+  await writeFile(file, `${JSON.stringify([...listed, ...monitoring.processes()], null, 2)}\n`);
 }
 
 export interface PrometheusConfigOptions {

@@ -17,7 +17,7 @@ import { watchCircuit } from './circuit-watch.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
 import { evaluateExpectations, type AlertingMeasurement } from './expectations.ts';
 import { ALERTS_FILE_NAME } from './alert-webhook.ts';
-import { monitoringAvailability, startMonitoring, type Monitoring, type ScrapeTarget } from './monitoring.ts';
+import { monitoringAvailability, recordMonitoringProcesses, startMonitoring, type Monitoring, type ScrapeTarget } from './monitoring.ts';
 import { alertIntervals, renderSloReports, sloRunReports, type SloRunReport } from './slo-run-report.ts';
 import { LAB_TIME_SCALE } from '../slo/generate.ts';
 import { loadSloSpecs } from '../slo/spec.ts';
@@ -252,6 +252,7 @@ async function startRunMonitoring(wanted: boolean, runDir: string, targets: Scra
   }
   const monitoring = await startMonitoring({ runDir, targets });
   try {
+    await recordMonitoringProcesses(runDir, monitoring);
     await monitoring.waitForTargets();
   } catch (error) {
     await monitoring.stop();

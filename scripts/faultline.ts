@@ -8,13 +8,13 @@ import { basename } from 'node:path';
 import { issueToken } from '../demo-services/kit/jwt.ts';
 import { FaultlineError } from '../runner/errors.ts';
 import { startLab, type Lab } from '../runner/lab.ts';
-import { monitoringAvailability, startMonitoring, type Monitoring } from '../runner/monitoring.ts';
+import { monitoringAvailability, recordMonitoringProcesses, startMonitoring, type Monitoring } from '../runner/monitoring.ts';
 import { newRunId, runScenario } from '../runner/run-scenario.ts';
 import { adjustScenario, listScenarioFiles, loadScenario } from '../runner/scenario.ts';
 import { POLICY_NAMES } from '../demo-services/resilience/policy-config.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 
 import { PROJECT_ROOT } from '../runner/supervisor.ts';
 
@@ -241,9 +241,7 @@ async function startUpMonitoring(flags: UpFlags, runDir: string, lab: Lab): Prom
     return undefined;
   }
   const monitoring = await startMonitoring({ runDir, targets: lab.scrapeTargets(), ports: { prometheus: flags.prometheusPort, alertmanager: flags.alertmanagerPort } });
-  const processesFile = join(runDir, 'processes.json');
-  const listed = JSON.parse(await readFile(processesFile, 'utf8')) as unknown[];
-  await writeFile(processesFile, `${JSON.stringify([...listed, ...monitoring.processes()], null, 2)}\n`);
+  await recordMonitoringProcesses(runDir, monitoring);
   return monitoring;
 }
 
