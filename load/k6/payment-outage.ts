@@ -11,7 +11,7 @@
 //   - no checkout in the outage makes more payment attempts than the retry policy allows (a trace expectation: needs the lab's own telemetry)
 //   - the books balance (every confirmed order charged once, failed ones compensated) (a books expectation: needs the lab's own telemetry)
 //   - the checkout availability page fires soon after the bank fails, and clears after it is back (a alert expectation: needs the lab's own telemetry)
-//   - no alert fires during the baseline (a no-alert expectation: needs the lab's own telemetry)
+//   - no page fires during the baseline (a no-alert expectation: needs the lab's own telemetry)
 
 import type { Options } from 'k6/options';
 import { runIteration, setupRun } from './lib/shop.ts';
