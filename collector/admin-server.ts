@@ -3,10 +3,9 @@
 // need a framework. Binds 127.0.0.1 unless told otherwise.
 import { createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { PROBLEM_CONTENT_TYPE } from '../demo-services/kit/conventions.ts';
-import { CollectorError } from './collector-error.ts';
+import { listenHttp } from './listen.ts';
 
 export interface AdminServerOptions {
   host?: string;
@@ -44,18 +43,11 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     );
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      const code = error.code === 'EADDRINUSE' ? 'EADDRINUSE' : 'BIND_FAILED';
-      const reason = code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound: ${error.message}`;
-      reject(new CollectorError(code, `collector admin HTTP port ${options.port} on ${host} ${reason}`, { cause: error }));
-    });
-    server.listen(options.port, host, () => resolve());
-  });
+  const port = await listenHttp(server, options.port, host, 'collector admin HTTP');
 
   let closing: Promise<void> | undefined;
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -8,14 +8,14 @@
 // full or the collector is closing. Plain node:http: a few fixed routes.
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import { CollectorError, isCollectorError } from './collector-error.ts';
+import { isCollectorError } from './collector-error.ts';
 import { decodeJsonExportRequest } from './otlp-json-decode.ts';
 import { SIGNALS, TELEMETRY_SIGNALS, decodeExportRequest, encodeExportResponse, exportResponseObject } from './otlp-signals.ts';
 import type { DecodedExportRequest, ExportOutcome, SignalSpec, TelemetrySignal } from './otlp-signals.ts';
 import { RPC_CODE, encodeRpcStatus, rpcStatusJson } from './rpc-status.ts';
+import { listenHttp } from './listen.ts';
 import type { RpcStatus } from './rpc-status.ts';
 
 const gunzipAsync = promisify(gunzip);
@@ -132,18 +132,11 @@ export async function startHttpReceiver(options: HttpReceiverOptions): Promise<H
   });
   server.requestTimeout = 30_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      const code = error.code === 'EADDRINUSE' ? 'EADDRINUSE' : 'BIND_FAILED';
-      const reason = code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound: ${error.message}`;
-      reject(new CollectorError(code, `OTLP/HTTP port ${options.port} on ${options.host} ${reason}`, { cause: error }));
-    });
-    server.listen(options.port, options.host, () => resolve());
-  });
+  const port = await listenHttp(server, options.port, options.host, 'OTLP/HTTP');
 
   let closing: Promise<void> | undefined;
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

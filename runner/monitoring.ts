@@ -236,11 +236,29 @@ export async function servePrometheusData(options: { dataDir: string; logFile: s
   return { url, ...prometheusClient(url), stop: () => prometheus.stop() };
 }
 
-/** Add Prometheus and Alertmanager to the run's processes.json, beside the lab's processes, so they are accounted for (and checked gone) like the rest. */
-export async function recordMonitoringProcesses(runDir: string, monitoring: Monitoring): Promise<void> {
-  const file = join(runDir, 'processes.json');
-  const listed = JSON.parse(await readFile(file, 'utf8')) as unknown[];
-  await writeFile(file, `${JSON.stringify([...listed, ...monitoring.processes()], null, 2)}\n`);
+/**
+ * Prometheus and Alertmanager for a session (`run` or `up`) when installed,
+ * added to the session's processes.json beside the lab's processes so they are
+ * accounted for (and checked gone) like the rest; when not installed, what is
+ * missing and how to install it.
+ */
+export async function startMonitoringIfInstalled(options: MonitoringOptions): Promise<{ monitoring: Monitoring } | { unavailable: string }> {
+  let monitoring: Monitoring;
+  try {
+    monitoring = await startMonitoring(options);
+  } catch (error) {
+    if (error instanceof FaultlineError && error.code === ERROR_CODE.monitoringUnavailable) return { unavailable: error.message };
+    throw error;
+  }
+  try {
+    const file = join(options.runDir, 'processes.json');
+    const listed = JSON.parse(await readFile(file, 'utf8')) as unknown[];
+    await writeFile(file, `${JSON.stringify([...listed, ...monitoring.processes()], null, 2)}\n`);
+  } catch (error) {
+    await monitoring.stop();
+    throw error;
+  }
+  return { monitoring };
 }
 
 export interface PrometheusConfigOptions {

@@ -17,7 +17,7 @@ import { watchCircuit } from './circuit-watch.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
 import { evaluateExpectations, type AlertingMeasurement } from './expectations.ts';
 import { ALERTS_FILE_NAME } from './alert-webhook.ts';
-import { monitoringAvailability, recordMonitoringProcesses, startMonitoring, type Monitoring, type ScrapeTarget } from './monitoring.ts';
+import { startMonitoringIfInstalled, type Monitoring, type ScrapeTarget } from './monitoring.ts';
 import { alertIntervals, renderSloReports, sloRunReports, type SloRunReport } from './slo-run-report.ts';
 import { LAB_TIME_SCALE } from '../slo/generate.ts';
 import { loadSloSpecs } from '../slo/spec.ts';
@@ -90,13 +90,16 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   // Every virtual user gets its own token before the run starts: signing is configure-time work.
   const maxVUs = executorMaxVUs(loadConfig);
   const tokens = await Promise.all(Array.from({ length: maxVUs + 1 }, (_, vu) => issueToken(lab.authSecret, `user-${vu}`)));
-  const journey = createJourneyMix({
+  const journeyOptions = {
     journeys: journeyWeights(scenario.load),
-    ...(scenario.load.thinkTime === undefined ? {} : { thinkTime: scenario.load.thinkTime }),
-    tokenFor: (vu) => tokens[vu] ?? (tokens[0] as string),
+    tokenFor: (vu: number) => tokens[vu] ?? (tokens[0] as string),
     gatewayUrl: lab.gatewayUrl,
-    recorder,
     timeoutMs: scenario.load.requestTimeout,
+  };
+  const journey = createJourneyMix({
+    ...journeyOptions,
+    ...(scenario.load.thinkTime === undefined ? {} : { thinkTime: scenario.load.thinkTime }),
+    recorder,
     seed: scenario.seed,
     runId: id,
   });
@@ -110,16 +113,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     say(`lab up: gateway ${lab.gatewayUrl}, fault proxy ${lab.chaosAdminUrl}, load generator metrics ${metricsServer.url}; ${totalMs / 1_000}s of ${loadConfig.executor} load`);
     // Warm-up: a few unrecorded journeys, before Prometheus's first scrape, so
     // JIT compilation and first connections are not measured as the baseline.
-    const warmUp = createJourneyMix({
-      journeys: journeyWeights(scenario.load),
-      thinkTime: { min: 0, max: 0 },
-      tokenFor: (vu) => tokens[vu] ?? (tokens[0] as string),
-      gatewayUrl: lab.gatewayUrl,
-      recorder: createLoadRecorder(),
-      timeoutMs: scenario.load.requestTimeout,
-      seed: scenario.seed + 1,
-      runId: `${id}-warm-up`,
-    });
+    const warmUp = createJourneyMix({ ...journeyOptions, thinkTime: { min: 0, max: 0 }, recorder: createLoadRecorder(), seed: scenario.seed + 1, runId: `${id}-warm-up` });
     for (let wave = 0; wave < WARM_UP_WAVES; wave += 1) {
       await Promise.all(
         Array.from({ length: WARM_UP_CONCURRENCY }, (_, i) => warmUp({ vu: i + 1, iteration: wave * WARM_UP_CONCURRENCY + i, intendedStartMs: Date.now(), signal: abortLoad.signal })),
@@ -243,20 +237,16 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   return { summary, runDir };
 }
 
-/** Start Prometheus and Alertmanager for a run when wanted and installed; otherwise say why not, once. */
+/** Start Prometheus and Alertmanager for a run when wanted and installed, scraping every target before the load; otherwise say why not, once. */
 async function startRunMonitoring(wanted: boolean, runDir: string, targets: ScrapeTarget[]): Promise<{ monitoring?: Monitoring; note?: string }> {
   if (!wanted) return { note: 'Prometheus and Alertmanager turned off (--no-monitoring): SLO report and alert expectations skipped' };
-  const availability = await monitoringAvailability();
-  if (!availability.available) {
-    return { note: `${availability.missing.join(' and ')} not on PATH: SLO report and alert expectations skipped (install: ${availability.install})` };
-  }
-  const monitoring = await startMonitoring({ runDir, targets });
+  const started = await startMonitoringIfInstalled({ runDir, targets });
+  if ('unavailable' in started) return { note: `${started.unavailable}: SLO report and alert expectations skipped` };
   try {
-    await recordMonitoringProcesses(runDir, monitoring);
-    await monitoring.waitForTargets();
+    await started.monitoring.waitForTargets();
   } catch (error) {
-    await monitoring.stop();
+    await started.monitoring.stop();
     throw error;
   }
-  return { monitoring };
+  return { monitoring: started.monitoring };
 }

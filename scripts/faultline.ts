@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import { issueToken } from '../demo-services/kit/jwt.ts';
 import { FaultlineError } from '../runner/errors.ts';
 import { startLab, type Lab } from '../runner/lab.ts';
-import { monitoringAvailability, recordMonitoringProcesses, startMonitoring, type Monitoring } from '../runner/monitoring.ts';
+import { startMonitoringIfInstalled, type Monitoring } from '../runner/monitoring.ts';
 import { newRunId, runScenario } from '../runner/run-scenario.ts';
 import { adjustScenario, listScenarioFiles, loadScenario } from '../runner/scenario.ts';
 import { POLICY_NAMES } from '../demo-services/resilience/policy-config.ts';
@@ -232,17 +232,15 @@ interface UpFlags {
   runsDir: string;
 }
 
-/** Prometheus and Alertmanager for `up` when installed (their pids join processes.json); a note once when not. */
+/** Prometheus and Alertmanager for `up` when installed; a note once when not. */
 async function startUpMonitoring(flags: UpFlags, runDir: string, lab: Lab): Promise<Monitoring | undefined> {
   if (!flags.monitoring) return undefined;
-  const availability = await monitoringAvailability();
-  if (!availability.available) {
-    process.stdout.write(`note: ${availability.missing.join(' and ')} not on PATH, so no local Prometheus or Alertmanager (install: ${availability.install})\n`);
+  const started = await startMonitoringIfInstalled({ runDir, targets: lab.scrapeTargets(), ports: { prometheus: flags.prometheusPort, alertmanager: flags.alertmanagerPort } });
+  if ('unavailable' in started) {
+    process.stdout.write(`note: ${started.unavailable}, so no local Prometheus or Alertmanager\n`);
     return undefined;
   }
-  const monitoring = await startMonitoring({ runDir, targets: lab.scrapeTargets(), ports: { prometheus: flags.prometheusPort, alertmanager: flags.alertmanagerPort } });
-  await recordMonitoringProcesses(runDir, monitoring);
-  return monitoring;
+  return started.monitoring;
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -30,8 +30,7 @@ describe('faultline run payment-outage', () => {
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(/breaker (open|half_open)/);
     // The two alert expectations need Prometheus and Alertmanager (.ci/run installs them).
-    const monitoring = monitoringInstalled;
-    expect(result.stdout, result.stdout).toContain(monitoring ? 'PASS: payment-outage, 8/8 expectations held' : 'PASS: payment-outage, 6/8 expectations held, 2 skipped');
+    expect(result.stdout, result.stdout).toContain(monitoringInstalled ? 'PASS: payment-outage, 8/8 expectations held' : 'PASS: payment-outage, 6/8 expectations held, 2 skipped');
     expect(result.code).toBe(0);
 
     const [id] = await readdir(runsDir);
@@ -56,7 +55,7 @@ describe('faultline run payment-outage', () => {
     expect(junit).toContain('tests="8" failures="0"');
     expect(junit.match(/<testcase /g)).toHaveLength(8);
 
-    if (monitoring) {
+    if (monitoringInstalled) {
       // The run's own Prometheus measured every SLO, and the checkout page fired in the outage and cleared after it.
       const ids = summary.slo.map((slo: { id: string }) => slo.id);
       expect(ids).toEqual(expect.arrayContaining(['checkout-availability', 'checkout-latency', 'gateway-availability']));
