@@ -35,6 +35,8 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import { traceRequestToOtlpJson } from '../collector/otlp-json.ts';
 import { OTLP_TRACE_TYPES, TRACE_EXPORT_METHOD_PATH } from '../collector/otlp-schema.ts';
 import { decodeTraceExportRequest } from '../collector/trace-request.ts';
+import { serviceDefinition } from '../collector/grpc-receiver.ts';
+import { SIGNALS } from '../collector/otlp-signals.ts';
 import { LAB_METRIC } from '../demo-services/kit/conventions.ts';
 import { PROJECT_ROOT, createSupervisor } from '../runner/supervisor.ts';
 import { mib, residentBytes } from './process-memory.ts';
@@ -190,17 +192,8 @@ async function sendFor(command: SendCommand, batches: Buffer[]): Promise<SendRes
 
 async function runDiscard(): Promise<void> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
-  const definition: grpc.ServiceDefinition = {
-    Export: {
-      path: TRACE_EXPORT_METHOD_PATH,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: passThrough,
-      requestDeserialize: passThrough,
-      responseSerialize: passThrough,
-      responseDeserialize: passThrough,
-    },
-  };
+  // The collector's own service definition (raw bytes in and out), so only the handler differs.
+  const definition = serviceDefinition(SIGNALS.traces);
   // An empty ExportTraceServiceResponse (full success) is zero bytes.
   const empty = Buffer.alloc(0);
   server.addService(definition, { Export: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) => callback(null, empty) });

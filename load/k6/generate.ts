@@ -27,6 +27,18 @@ import { shapeStages } from '../shapes.ts';
 import { parseThreshold } from '../thresholds.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** The k6 entry points every generated script ends with: set the run up, then one lab iteration per k6 iteration. */
+const ENTRY_POINTS = [
+  'export function setup(): RunData {',
+  '  return setupRun();',
+  '}',
+  '',
+  'export default function (data: RunData): void {',
+  '  runIteration(mix, data);',
+  '}',
+  '',
+];
 export const K6_SCRIPTS_DIR = HERE;
 /** Files in load/k6/ that are not k6 scripts. */
 export const NOT_K6_SCRIPTS = ['generate.ts', 'k6.test.ts'];
@@ -221,14 +233,7 @@ export function scenarioScript(file: string, document: ScenarioDocument): string
     '',
     `const mix: ShopMix = ${stringify(shopMix)};`,
     '',
-    'export function setup(): RunData {',
-    '  return setupRun();',
-    '}',
-    '',
-    'export default function (data: RunData): void {',
-    '  runIteration(mix, data);',
-    '}',
-    '',
+    ...ENTRY_POINTS,
   ].join('\n');
 }
 
@@ -292,14 +297,7 @@ export function shapeScript(): string {
     '  requestTimeoutMs: 5_000,',
     '};',
     '',
-    'export function setup(): RunData {',
-    '  return setupRun();',
-    '}',
-    '',
-    'export default function (data: RunData): void {',
-    '  runIteration(mix, data);',
-    '}',
-    '',
+    ...ENTRY_POINTS,
   ].join('\n');
 }
 
