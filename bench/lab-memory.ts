@@ -25,7 +25,7 @@ const pids = async (): Promise<number[]> => {
 };
 
 // The CLI exactly as `npm start` runs it; it hosts the runner and the load generator.
-const cli = spawn(process.execPath, [join(ROOT, 'scripts/faultline.ts'), 'run', scenarioName, '--time-scale', String(timeScale), '--runs-dir', runsDir], {
+const cli = spawn(process.execPath, [join(ROOT, 'scripts/faultline.js'), 'run', scenarioName, '--time-scale', String(timeScale), '--runs-dir', runsDir], {
   cwd: ROOT,
   stdio: ['ignore', 'pipe', 'inherit'],
 });

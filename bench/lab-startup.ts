@@ -14,7 +14,7 @@ const extraFlags = process.argv.slice(3);
 
 async function once(runsDir: string): Promise<number> {
   const started = performance.now();
-  const child = spawn(process.execPath, [join(ROOT, 'scripts/faultline.ts'), 'up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--runs-dir', runsDir, ...extraFlags], {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts/faultline.js'), 'up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--runs-dir', runsDir, ...extraFlags], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -11,7 +11,7 @@ import { mib, proportionalBytes, residentBytes, totalOf } from './process-memory
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const runsDir = await mkdtemp(join(tmpdir(), 'faultline-bench-'));
-const cli = spawn(process.execPath, [join(ROOT, 'scripts/faultline.ts'), 'up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--runs-dir', runsDir], {
+const cli = spawn(process.execPath, [join(ROOT, 'scripts/faultline.js'), 'up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--runs-dir', runsDir], {
   cwd: ROOT,
   stdio: ['ignore', 'pipe', 'inherit'],
 });
@@ -24,14 +24,19 @@ await new Promise<void>((resolve, reject) => {
   cli.once('exit', () => reject(new Error(`faultline up exited:\n${output}`)));
 });
 const [id] = await readdir(runsDir);
-const lab = (JSON.parse(await readFile(join(runsDir, id as string, 'processes.json'), 'utf8')) as Array<{ pid: number }>).map((p) => p.pid);
-const all = [...lab, cli.pid as number];
+const named = [...(JSON.parse(await readFile(join(runsDir, id as string, 'processes.json'), 'utf8')) as Array<{ name: string; pid: number }>), { name: 'CLI', pid: cli.pid as number }];
+const lab = named.slice(0, -1).map((p) => p.pid);
+const all = named.map((p) => p.pid);
+/** PSS of each process, to say where the memory is. */
+const perProcess = async (): Promise<number[]> => Promise.all(all.map(proportionalBytes));
 const curl = /curl -s -X POST (\S+) .*authorization: Bearer ([^']+)'/.exec(output);
 const [gateway, token] = [curl?.[1] ?? '', curl?.[2] ?? ''];
 
 const sample = async () => ({ pss: await totalOf(proportionalBytes, all), rss: await totalOf(residentBytes, all) });
 await new Promise((resolve) => setTimeout(resolve, 2_000));
 const idle = await sample();
+const idleEach = await perProcess();
+let peakEach = idleEach;
 // Light traffic for 10 s: 20 storefront reads and 10 checkouts a second.
 const base = gateway.replace(/\/api\/checkout$/, '');
 const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -46,7 +51,10 @@ for (let second = 0; second < 10; second += 1) {
   await Promise.all(requests.map((request) => request.then((response) => response.arrayBuffer(), () => undefined)));
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   const now = await sample();
-  if (now.pss > peak.pss) peak = now;
+  if (now.pss > peak.pss) {
+    peak = now;
+    peakEach = await perProcess();
+  }
 }
 cli.kill('SIGTERM');
 await new Promise((resolve) => cli.once('exit', resolve));
@@ -54,3 +62,4 @@ await rm(runsDir, { recursive: true, force: true });
 console.log(`whole shop: ${all.length} processes (${lab.length} lab + the CLI)`);
 console.log(`| idle after start | PSS ${mib(idle.pss)} | RSS ${mib(idle.rss)} |`);
 console.log(`| peak under light load (20 reads + 10 checkouts / s) | PSS ${mib(peak.pss)} | RSS ${mib(peak.rss)} |`);
+console.log(`PSS per process, idle / at the peak: ${named.map((p, i) => `${p.name} ${mib(idleEach[i] ?? 0)} / ${mib(peakEach[i] ?? 0)}`).join(', ')}`);

@@ -28,6 +28,7 @@ import { createProgressPrinter } from './progress.ts';
 import { renderVerdictTable, writeRunRecord, type RunSummary } from './report.ts';
 import { executorConfig, phaseWindows, totalDurationMs, type Scenario } from './scenario.ts';
 import { PROJECT_ROOT } from './supervisor.ts';
+import { newRunId } from './run-id.ts';
 
 export interface RunOptions {
   runsDir?: string;
@@ -48,11 +49,6 @@ export interface RunResult {
 /** Journeys run before the load starts: waves of a few at once. */
 const WARM_UP_WAVES = 4;
 const WARM_UP_CONCURRENCY = 5;
-
-export function newRunId(scenario: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return `${stamp}-${scenario}-${process.pid}`;
-}
 
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
   const id = newRunId(scenario.name);

@@ -4,19 +4,18 @@
 // is printed only for a bug.
 
 import { Command, InvalidArgumentError } from 'commander';
-import { basename } from 'node:path';
-import { issueToken } from '../demo-services/kit/jwt.ts';
-import { FaultlineError } from '../runner/errors.ts';
-import { startLab, type Lab } from '../runner/lab.ts';
-import { startMonitoringIfInstalled, type Monitoring } from '../runner/monitoring.ts';
-import { newRunId, runScenario } from '../runner/run-scenario.ts';
-import { adjustScenario, listScenarioFiles, loadScenario } from '../runner/scenario.ts';
-import { POLICY_NAMES } from '../demo-services/resilience/policy-config.ts';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { mkdir, readFile } from 'node:fs/promises';
-
+import { basename, join } from 'node:path';
+import { POLICY_NAMES } from '../demo-services/resilience/policy-config.ts';
+import { FaultlineError } from '../runner/errors.ts';
+import type { Lab } from '../runner/lab.ts';
+import type { Monitoring } from '../runner/monitoring.ts';
 import { PROJECT_ROOT } from '../runner/supervisor.ts';
+
+// Commands load what they use (dynamic imports below): `up` keeps the CLI
+// process beside the lab for the whole session, so it should not carry the
+// scenario runner, the load generator or the reports in memory.
 
 const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
 
@@ -63,6 +62,7 @@ export function buildCli(): Command {
     .command('list')
     .description('list the scenarios, one line each')
     .action(async () => {
+      const { listScenarioFiles, loadScenario } = await import('../runner/scenario.ts');
       const files = await listScenarioFiles();
       const width = Math.max(24, ...files.map((file) => basename(file, '.yaml').length));
       for (const file of files) {
@@ -86,6 +86,7 @@ export function buildCli(): Command {
     .option('--no-monitoring', 'do not start Prometheus and Alertmanager, even when installed (no SLO report, alert expectations skipped)')
     .action(async (name: string, flags: { disable?: string[]; timeScale?: number; runsDir: string; monitoring: boolean }) => {
       const signal = interruptSignal();
+      const [{ adjustScenario, loadScenario }, { runScenario }] = await Promise.all([import('../runner/scenario.ts'), import('../runner/run-scenario.ts')]);
       const scenario = adjustScenario(await loadScenario(name), { disable: flags.disable ?? [], timeScale: flags.timeScale ?? 1 });
       const { summary } = await runScenario(scenario, {
         runsDir: flags.runsDir,
@@ -107,7 +108,6 @@ export function buildCli(): Command {
       const runDir = existsSync(run) ? run : join(flags.runsDir, run);
       if (!existsSync(runDir)) throw new FaultlineError('FL_RUN_NOT_FOUND', `no run '${run}' (looked in ${runDir})`);
       const summary = await readFile(join(runDir, 'summary.json'), 'utf8').then((text) => JSON.parse(text) as { endedAt?: string }, () => ({}) as { endedAt?: string });
-      // Commands load what they use: a `run` should not carry the SLO generator or the Chaos Mesh exporter in memory.
       const { checkBooks, renderBooks } = await import('../runner/books.ts');
       const report = checkBooks(runDir, summary.endedAt ? Date.parse(summary.endedAt) + 10_000 : Date.now());
       process.stdout.write(`${renderBooks(report)}\n`);
@@ -137,6 +137,7 @@ export function buildCli(): Command {
     .option('--namespace <ns>', 'Kubernetes namespace of the services', 'faultline')
     .option('--schedule <cron>', 'wrap the timeline in a Schedule with this cron expression')
     .action(async (scenario: string, flags: { outDir: string; namespace: string; schedule?: string }) => {
+      const { loadScenario } = await import('../runner/scenario.ts');
       await loadScenario(scenario);
       const { writeChaosMeshExport } = await import('../chaos/chaos-mesh/write.ts');
       const written = await writeChaosMeshExport(scenario, flags.outDir, { namespace: flags.namespace, ...(flags.schedule ? { schedule: flags.schedule } : {}) });
@@ -181,6 +182,11 @@ export function buildCli(): Command {
     .action(async (flags: UpFlags) => {
       const signal = interruptSignal();
       const started = performance.now();
+      const [{ newRunId }, { startLab }, { issueToken }] = await Promise.all([
+        import('../runner/run-id.ts'),
+        import('../runner/lab.ts'),
+        import('../demo-services/kit/jwt.ts'),
+      ]);
       const runDir = join(flags.runsDir, newRunId('up'));
       await mkdir(runDir, { recursive: true });
       const lab = await startLab({
@@ -235,6 +241,7 @@ interface UpFlags {
 /** Prometheus and Alertmanager for `up` when installed; a note once when not. */
 async function startUpMonitoring(flags: UpFlags, runDir: string, lab: Lab): Promise<Monitoring | undefined> {
   if (!flags.monitoring) return undefined;
+  const { startMonitoringIfInstalled } = await import('../runner/monitoring.ts');
   const started = await startMonitoringIfInstalled({ runDir, targets: lab.scrapeTargets(), ports: { prometheus: flags.prometheusPort, alertmanager: flags.alertmanagerPort } });
   if ('unavailable' in started) {
     process.stdout.write(`note: ${started.unavailable}, so no local Prometheus or Alertmanager\n`);

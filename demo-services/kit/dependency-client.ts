@@ -1,10 +1,12 @@
 // Outgoing HTTP calls from one service to a dependency: a keep-alive undici
 // pool per dependency, the client-duration metric labelled with the
 // dependency's name, JSON in and out, and network failures turned into
-// errors with stable codes that the resilience policies classify.
+// errors with stable codes that the resilience policies classify. Each call
+// is a CLIENT span carrying the trace context onward (http-tracing.ts).
 
 import { Pool, errors as undiciErrors } from 'undici';
 import { LABEL } from './conventions.ts';
+import { dependencyOrigin, endClientSpan, startClientSpan } from './http-tracing.ts';
 import type { ServiceMetrics } from './metrics.ts';
 
 export type DependencyErrorCode = 'FL_DEP_REFUSED' | 'FL_DEP_RESET' | 'FL_DEP_TIMEOUT' | 'FL_DEP_ABORTED' | 'FL_DEP_NETWORK';
@@ -43,16 +45,20 @@ export interface DependencyClient {
 
 export function createDependencyClient(name: string, baseUrl: string, metrics: ServiceMetrics, options: { connections?: number } = {}): DependencyClient {
   const pool = new Pool(baseUrl, { connections: options.connections ?? 64, keepAliveTimeout: 30_000 });
+  const target = dependencyOrigin(name, baseUrl);
   return {
     name,
     async request<T>(request: DependencyRequest): Promise<DependencyResponse<T>> {
       const started = performance.now();
       let status = 0;
+      const headers: Record<string, string> = { ...(request.body !== undefined ? { 'content-type': 'application/json' } : {}), ...request.headers };
+      const span = startClientSpan(target, request.method, request.path, headers);
+      let failure: DependencyError | undefined;
       try {
         const response = await pool.request({
           method: request.method,
           path: request.path,
-          headers: { ...(request.body !== undefined ? { 'content-type': 'application/json' } : {}), ...request.headers },
+          headers,
           ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
           ...(request.signal ? { signal: request.signal } : {}),
         });
@@ -68,8 +74,10 @@ export function createDependencyClient(name: string, baseUrl: string, metrics: S
         }
         return { status, headers: response.headers, body: body as T };
       } catch (error) {
-        throw classify(name, error, request.signal);
+        failure = classify(name, error, request.signal);
+        throw failure;
       } finally {
+        endClientSpan(span, status, failure);
         metrics.httpClientDuration.observe({
           labels: { [LABEL.method]: request.method, [LABEL.serverAddress]: name, [LABEL.status]: String(status) },
           value: (performance.now() - started) / 1000,

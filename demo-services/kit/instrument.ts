@@ -1,6 +1,6 @@
 // Preloaded with `node --import` before a service's own modules, so that the
-// HTTP, express and undici instrumentations are in place before those
-// modules are first loaded.
+// gRPC instrumentation is in place before grpc-js is first loaded, and the
+// kit's HTTP spans are on before the first request.
 import { readServiceConfig } from './config.ts';
 import { initTelemetry } from './telemetry.ts';
 

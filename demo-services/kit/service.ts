@@ -5,16 +5,16 @@
 
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type expressModule from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { context, trace } from '@opentelemetry/api';
-import { getRPCMetadata, RPCType } from '@opentelemetry/core';
 import type { ServiceConfig } from './config.ts';
 import { HEADER, LABEL } from './conventions.ts';
 import { announceReady, failStartup, onShutdown } from './lifecycle.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { traceIncomingRequests } from './http-tracing.ts';
 import { createServiceMetrics, wantsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, type ServiceMetrics } from './metrics.ts';
 import { ProblemError, problemType, sendProblem } from './problem.ts';
 import { createProcessFaults } from './process-faults.ts';
@@ -80,9 +80,6 @@ export async function startService(
     const traceId = trace.getSpan(context.active())?.spanContext().traceId;
     const requestId = req.get(HEADER.requestId) ?? randomUUID();
     res.setHeader(HEADER.requestId, requestId);
-    // The HTTP instrumentation names the server span `GET /route` from this, when the response ends.
-    const rpc = getRPCMetadata(context.active());
-    if (rpc?.type === RPCType.HTTP) res.once('prefinish', () => (rpc.route = routeOf(req) ?? rpc.route));
     res.on('close', () => {
       inFlight -= 1;
       if (req.path === '/metrics') return;
@@ -109,7 +106,10 @@ export async function startService(
     const body = await metrics.render(openMetrics);
     res.type(openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE).send(body);
   });
-  app.use(express.json({ limit: '64kb' }));
+  // The body parser calls on from the request stream's 'end' event, which runs
+  // outside the request's trace context: carry the context across it.
+  const parseJson = express.json({ limit: '64kb' });
+  app.use((req: Request, res: Response, next: NextFunction) => parseJson(req, res, context.bind(context.active(), next)));
   app.use((req: Request, _res: Response, next: NextFunction) => {
     if (jsonDepth(req.body) > MAX_JSON_DEPTH) {
       throw new ProblemError({ type: problemType('malformed-body'), title: 'Body nested too deeply', status: 400, detail: `body: nested deeper than ${MAX_JSON_DEPTH} levels` });
@@ -153,10 +153,12 @@ export async function startService(
     sendProblem(res, { type: problemType('internal'), title: 'Internal error', status: 500, detail: 'the service failed to handle this request' });
   });
 
-  const server: Server = await new Promise((resolve) => {
-    const listening = app.listen(config.port, config.host);
-    listening.once('listening', () => resolve(listening));
-    listening.once('error', (error) => failStartup(config.instance, error, config.port));
+  // Each request runs in its server span, named by the route it matched.
+  const server: Server = createServer(traceIncomingRequests(app, (req: IncomingMessage) => routeOf(req as Request)));
+  await new Promise<void>((resolve) => {
+    server.once('listening', () => resolve());
+    server.once('error', (error) => failStartup(config.instance, error, config.port));
+    server.listen(config.port, config.host);
   });
   server.keepAliveTimeout = 65_000;
   const port = (server.address() as AddressInfo).port;

@@ -1,18 +1,16 @@
 // Tracing for a lab process: OpenTelemetry SDK, W3C trace context and baggage,
 // OTLP/gRPC export of spans and logs to the collector (logger.ts feeds pino's
-// records to the log provider set up here), and the HTTP (server), undici (client)
-// and gRPC (both sides) instrumentations. It must run before http, undici or grpc-js is loaded,
-// which is why services start with `--import demo-services/kit/instrument.ts`.
+// records to the log provider set up here), the kit's own HTTP server and
+// client spans (http-tracing.ts), and the gRPC instrumentation (both sides).
+// It must run before grpc-js is loaded, which is why services start with
+// `--import demo-services/kit/instrument.ts`.
 // The SDK packages are imported dynamically so a process with telemetry off
 // (the benchmark baseline) never pays for loading them.
 
 import { context, propagation, trace } from '@opentelemetry/api';
 import type { Logger as OtlpLogger } from '@opentelemetry/api-logs';
 import type { ServiceConfig } from './config.ts';
-import { SPAN_ATTR } from './conventions.ts';
-
-/** Paths that are scraped or probed, not served: no spans for them. */
-const UNTRACED_PATHS = new Set(['/metrics', '/healthz', '/readyz']);
+import { disableHttpTracing, enableHttpTracing } from './http-tracing.ts';
 
 let flushAndShutdown: (() => Promise<void>) | undefined;
 let otlpLogger: OtlpLogger | undefined;
@@ -56,8 +54,6 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
     { BatchSpanProcessor, TracerProvider },
     { OTLPTraceExporter },
     { registerInstrumentations },
-    { HttpInstrumentation },
-    { UndiciInstrumentation },
     { GrpcInstrumentation },
     { dependencyOrigins, grpcDependencyNamer, UNTRACED_GRPC_METHODS },
   ] = await Promise.all([
@@ -67,8 +63,6 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
     import('@opentelemetry/sdk-trace'),
     import('@opentelemetry/exporter-trace-otlp-grpc'),
     import('@opentelemetry/instrumentation'),
-    import('@opentelemetry/instrumentation-http'),
-    import('@opentelemetry/instrumentation-undici'),
     import('@opentelemetry/instrumentation-grpc'),
     import('./grpc-telemetry.ts'),
   ]);
@@ -87,34 +81,17 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
   trace.setGlobalTracerProvider(provider);
   const logs = config.otlpEndpoint ? await startOtlpLogs(config, config.otlpEndpoint) : undefined;
 
-  // Client spans name the dependency they call, so traces can be queried by
-  // dependency rather than by ephemeral port.
-  const dependencyByOrigin = new Map(
-    Object.entries(config.dependencies).flatMap(([name, urls]) => (Array.isArray(urls) ? urls : [urls]).map((url) => [new URL(url).origin, name] as const)),
-  );
+  enableHttpTracing(provider);
   registerInstrumentations({
     tracerProvider: provider,
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? '').split('?')[0] ?? ''),
-        // Outgoing calls go through undici, whose instrumentation makes the client spans.
-        ignoreOutgoingRequestHook: () => true,
-      }),
-      // No express instrumentation: it wraps every layer of every request and adds
-      // a span per route handler that repeats the server span. The kit names the
-      // server span by its route instead (service.ts), for about half the cost.
-      // Client and server spans of gRPC hops, W3C context in the metadata.
-      new GrpcInstrumentation({ ignoreGrpcMethods: UNTRACED_GRPC_METHODS }),
-      new UndiciInstrumentation({
-        startSpanHook: (request) => {
-          const dependency = dependencyByOrigin.get(request.origin.toString());
-          return dependency ? { [SPAN_ATTR.dependency]: dependency, 'peer.service': dependency } : {};
-        },
-      }),
-    ],
+    // Client and server spans of gRPC hops, W3C context in the metadata. No
+    // HTTP, undici or express instrumentation: http-tracing.ts makes those spans
+    // at a fraction of the cost (docs/benchmarks.md).
+    instrumentations: [new GrpcInstrumentation({ ignoreGrpcMethods: UNTRACED_GRPC_METHODS })],
   });
 
   flushAndShutdown = async () => {
+    disableHttpTracing();
     await provider.forceFlush();
     await Promise.all([provider.shutdown(), logs?.shutdown()]);
   };

@@ -15,7 +15,7 @@ export interface CliResult {
 
 export function runCli(args: string[], options: { timeoutMs?: number; onStdout?: (text: string) => void } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'scripts/faultline.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(ROOT, 'scripts/faultline.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -50,7 +50,7 @@ export async function startedPids(runDir: string): Promise<number[]> {
 
 /** `faultline up` on ephemeral ports, resolved once it printed its URLs, with the pids it started. */
 export async function startUp(runsDir: string): Promise<{ child: ChildProcess; stdout: string; pids: number[] }> {
-  const child = spawn(process.execPath, [join(ROOT, 'scripts/faultline.ts'), 'up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--runs-dir', runsDir], {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts/faultline.js'), 'up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--runs-dir', runsDir], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
