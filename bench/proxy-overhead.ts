@@ -16,19 +16,32 @@
 //   few cores the proxy competes with the client and the upstream for CPU,
 //   so its cost per request, not its own speed, sets the throughput ratio.
 //
-//   node bench/proxy-overhead.ts [--rounds 10] [--per-round 2000] [--duration 5] [--connections 32] [--transfers 40] [--throughput-rounds 3]
+// - the same for HAProxy (bench/haproxy.ts), a C proxy and the industry
+//   reference, in tcp mode (kernel splicing on) and http mode (keep-alive to
+//   the upstream), with one thread like our proxy's one event loop and with
+//   two: what any userspace proxy reaches on this machine, measured in the
+//   same interleaved rounds. Its CPU comes from /proc/<pid>/stat. The rows
+//   are added whenever the haproxy binary is found (--reference auto, the
+//   default); --reference haproxy makes a missing binary an error, --reference
+//   none leaves them out. When it is missing, one line says so and how to
+//   install it, and the rest is measured as before.
+//
+//   node bench/proxy-overhead.ts [--rounds 10] [--per-round 2000] [--duration 5] [--connections 32] [--transfers 40] [--throughput-rounds 3] [--reference auto|haproxy|none]
 //
 // Prints a markdown table with the command line and the machine.
 
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Client } from 'undici';
 import { createProxyServer } from '../chaos/proxy-server.ts';
+import { findHaproxy, HAPROXY_INSTALL, startHaproxy, type HaproxyInstance } from './haproxy.ts';
 
 const SMALL_BODY = Buffer.from(JSON.stringify({ id: 'ch_0001', status: 'approved', amount: 4200, currency: 'EUR' }));
 const BULK_BYTES = 8 * 1024 * 1024;
@@ -135,6 +148,8 @@ interface PathResult {
   name: string;
   port: number;
   latencies: number[];
+  /** CPU µs used so far by the proxy process on this path (absent for direct). */
+  proxyCpu?: () => Promise<number>;
   /** Median req/s over the throughput rounds, and the median of its per-round ratios to direct. */
   rps?: number;
   rpsRatio?: number;
@@ -183,8 +198,10 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: '32' },
       transfers: { type: 'string', default: '40' },
       'throughput-rounds': { type: 'string', default: '3' },
+      reference: { type: 'string', default: 'auto' },
     },
   });
+  if (!['auto', 'haproxy', 'none'].includes(values.reference)) throw new Error(`--reference must be auto, haproxy or none, not ${values.reference}`);
   if (values.role === 'upstream') return runUpstream();
   if (values.role === 'proxies') return runProxies(Number(values.upstream));
 
@@ -199,12 +216,29 @@ async function main(): Promise<void> {
   const upstreamPort = (await upstream.ports).upstream as number;
   const proxies = start('proxies', '--upstream', String(upstreamPort));
   const proxyPorts = await proxies.ports;
+  const haproxyDir = await mkdtemp(join(tmpdir(), 'faultline-proxy-overhead-'));
+  const haproxies: HaproxyInstance[] = [];
   try {
+    const ourProxyCpu = (): Promise<number> => cpuOf(proxies.child);
     const paths: PathResult[] = [
       { name: 'direct', port: upstreamPort, latencies: [] },
-      { name: 'http-mode proxy', port: proxyPorts.http as number, latencies: [] },
-      { name: 'tcp-mode proxy', port: proxyPorts.tcp as number, latencies: [] },
+      { name: 'http-mode proxy', port: proxyPorts.http as number, latencies: [], proxyCpu: ourProxyCpu },
+      { name: 'tcp-mode proxy', port: proxyPorts.tcp as number, latencies: [], proxyCpu: ourProxyCpu },
     ];
+    const haproxy = values.reference === 'none' ? undefined : await findHaproxy();
+    if (values.reference !== 'none' && !haproxy) {
+      if (values.reference === 'haproxy') throw new Error(`haproxy not found; install it with: ${HAPROXY_INSTALL}`);
+      process.stdout.write(`haproxy not installed: no reference rows (install it with: ${HAPROXY_INSTALL})\n`);
+    }
+    if (haproxy) {
+      for (const threads of [1, 2]) {
+        const instance = await startHaproxy({ binary: haproxy.binary, upstreamPort, threads, dir: haproxyDir });
+        haproxies.push(instance);
+        const label = `${threads} thread${threads === 1 ? '' : 's'}`;
+        paths.push({ name: `haproxy http mode, ${label}`, port: instance.ports.http, latencies: [], proxyCpu: () => instance.cpuMicros() });
+        paths.push({ name: `haproxy tcp mode, ${label}`, port: instance.ports.tcp, latencies: [], proxyCpu: () => instance.cpuMicros() });
+      }
+    }
     await measureLatency(paths, rounds, perRound);
     for (const path of paths) await autocannon({ url: `http://127.0.0.1:${path.port}/small`, connections, duration: 1 });
     const cpu = new Map(paths.map((path) => [path.name, { used: [0, 0, 0], requests: 0, rps: [] as number[] }]));
@@ -213,9 +247,10 @@ async function main(): Promise<void> {
       for (let i = 0; i < paths.length; i += 1) {
         const path = paths[(i + round) % paths.length] as PathResult;
         const tally = cpu.get(path.name) as { used: number[]; requests: number; rps: number[] };
-        const before = [ownCpu(), await cpuOf(upstream.child), await cpuOf(proxies.child)];
+        const proxyCpu = path.proxyCpu ?? (() => Promise.resolve(0));
+        const before = [ownCpu(), await cpuOf(upstream.child), await proxyCpu()];
         const result = await autocannon({ url: `http://127.0.0.1:${path.port}/small`, connections, duration });
-        const after = [ownCpu(), await cpuOf(upstream.child), await cpuOf(proxies.child)];
+        const after = [ownCpu(), await cpuOf(upstream.child), await proxyCpu()];
         if (result.errors > 0 || result.non2xx > 0) throw new Error(`${path.name}: ${result.errors} errors, ${result.non2xx} non-2xx answers`);
         tally.rps[round] = result.requests.average;
         tally.requests += result.requests.total;
@@ -230,8 +265,13 @@ async function main(): Promise<void> {
       path.cpuPerRequest = [0, 1, 2].map((j) => (tally.used[j] as number) / tally.requests) as [number, number, number];
     }
     for (const path of paths) await measureBulk(path, transfers);
-    process.stdout.write(render(paths, { rounds, perRound, duration, connections, transfers, throughputRounds, loadBefore, loadAfter: loadavg()[0] as number }));
+    const reference = haproxy ? `${haproxy.version.replace(/ - https?:\S+$/, '')} (${haproxy.binary})` : undefined;
+    process.stdout.write(
+      render(paths, { rounds, perRound, duration, connections, transfers, throughputRounds, reference: values.reference, haproxy: reference, loadBefore, loadAfter: loadavg()[0] as number }),
+    );
   } finally {
+    await Promise.all(haproxies.map((instance) => instance.stop()));
+    await rm(haproxyDir, { recursive: true, force: true });
     proxies.child.disconnect();
     upstream.child.disconnect();
     await Promise.all([once(proxies.child, 'exit'), once(upstream.child, 'exit')]);
@@ -247,6 +287,9 @@ function render(
     connections: number;
     transfers: number;
     throughputRounds: number;
+    reference: string;
+    /** The HAProxy version measured, when its rows are in the table. */
+    haproxy: string | undefined;
     loadBefore: number;
     loadAfter: number;
   },
@@ -267,10 +310,10 @@ function render(
     const added = path === direct ? ['-', '-'] : [ms(p50 - percentile(sortedDirect, 50)), ms(p99 - percentile(sortedDirect, 99))];
     return `| ${path.name} | ${ms(p50)} | ${ms(p99)} | ${added[0]} | ${added[1]} | ${Math.round(path.rps ?? 0)} | ${path === direct ? '1.00' : (path.rpsRatio ?? 0).toFixed(2)} | ${(path.mbps ?? 0).toFixed(0)} | ${ratio(path.mbps, direct.mbps)} | ${cpu(path)} |`;
   });
-  const command = `node bench/proxy-overhead.ts --rounds ${settings.rounds} --per-round ${settings.perRound} --duration ${settings.duration} --connections ${settings.connections} --transfers ${settings.transfers} --throughput-rounds ${settings.throughputRounds}`;
+  const command = `node bench/proxy-overhead.ts --rounds ${settings.rounds} --per-round ${settings.perRound} --duration ${settings.duration} --connections ${settings.connections} --transfers ${settings.transfers} --throughput-rounds ${settings.throughputRounds} --reference ${settings.reference}`;
   return [
     `Command: \`${command}\``,
-    `Machine: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}; upstream, proxies and client in three processes.`,
+    `Machine: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}; upstream, proxies and client in three processes${settings.haproxy ? `; reference: ${settings.haproxy}, its own process per thread count (tcp mode with option splice-auto, http mode with http-reuse always)` : ''}.`,
     '',
     `| path | p50 ms | p99 ms | added p50 ms | added p99 ms | req/s (${settings.connections} conns, median of ${settings.throughputRounds} x ${settings.duration}s) | vs direct | MB/s (8 MiB answers) | vs direct | CPU µs/req client / upstream / proxy |`,
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -1,8 +1,10 @@
 // `faultline check <run>`: whether the shop's books balance after a run, read
 // from the databases the services left under runs/<id>/data/: every confirmed
 // order charged exactly once, no charge without an order (unless refunded),
-// no order left half-placed, and the inventory's own invariants (stock never
-// negative, no hold past its TTL, units accounted for).
+// no order left half-placed, no order still owing its compensation (a refund
+// or release the checkout sweeper had not finished when the run ended), and
+// the inventory's own invariants (stock never negative, no hold past its TTL,
+// units accounted for).
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +18,7 @@ export interface BooksViolation {
 
 export interface BooksReport {
   ok: boolean;
-  orders: { confirmed: number; failed: number; compensated: number; pending: number };
+  orders: { confirmed: number; failed: number; compensated: number; compensating: number; pending: number };
   charges: { total: number; refunded: number };
   violations: BooksViolation[];
   /** Databases that were not there (a lab that ran without that service). */
@@ -37,7 +39,7 @@ export function checkBooks(runDir: string, asOf = Date.now()): BooksReport {
   const add = (code: string, message: string) => {
     if (violations.filter((v) => v.code === code).length < MAX_LISTED) violations.push({ code, message });
   };
-  const orders = { confirmed: 0, failed: 0, compensated: 0, pending: 0 };
+  const orders = { confirmed: 0, failed: 0, compensated: 0, compensating: 0, pending: 0 };
   const charges = { total: 0, refunded: 0 };
 
   const checkout = open(join(dataDir, 'checkout.sqlite'));
@@ -50,6 +52,7 @@ export function checkBooks(runDir: string, asOf = Date.now()): BooksReport {
     const orderRows = (checkout?.prepare('SELECT order_id, state FROM orders').all() ?? []) as Array<{ order_id: string; state: keyof typeof orders }>;
     for (const order of orderRows) orders[order.state] += 1;
     for (const order of orderRows.filter((o) => o.state === 'pending')) add('order-pending', `order ${order.order_id} was left half-placed (pending)`);
+    if (checkout) for (const owed of owedCompensations(checkout, orderRows)) add('compensation-owed', owed);
 
     const chargeRows = (bank?.prepare('SELECT c.charge_id, c.order_id, r.refund_id FROM charges c LEFT JOIN refunds r ON r.charge_id = c.charge_id').all() ?? []) as Array<{
       charge_id: string;
@@ -82,9 +85,33 @@ export function checkBooks(runDir: string, asOf = Date.now()): BooksReport {
   return { ok: violations.length === 0, orders, charges, violations, missing };
 }
 
+/** One line per order still 'compensating': what it owes and after how many attempts (from `compensations` when the database has it). */
+function owedCompensations(checkout: DatabaseSync, orderRows: Array<{ order_id: string; state: string }>): string[] {
+  const compensating = orderRows.filter((o) => o.state === 'compensating');
+  if (compensating.length === 0) return [];
+  const hasTable = checkout.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'compensations'").get() !== undefined;
+  const owed = new Map<string, { refund_owed: number; release_owed: number; attempts: number; last_error: string | null }>();
+  if (hasTable) {
+    const rows = checkout.prepare('SELECT order_id, refund_owed, release_owed, attempts, last_error FROM compensations').all() as Array<{
+      order_id: string;
+      refund_owed: number;
+      release_owed: number;
+      attempts: number;
+      last_error: string | null;
+    }>;
+    for (const row of rows) owed.set(row.order_id, row);
+  }
+  return compensating.map((order) => {
+    const row = owed.get(order.order_id);
+    if (!row) return `order ${order.order_id} is still compensating (nothing recorded as owed)`;
+    const what = [row.refund_owed ? 'a refund' : '', row.release_owed ? 'a release' : ''].filter(Boolean).join(' and ');
+    return `order ${order.order_id} still owes ${what} after ${row.attempts} attempts${row.last_error ? ` (last: ${row.last_error})` : ''}`;
+  });
+}
+
 export function renderBooks(report: BooksReport): string {
   const lines = [
-    `orders: ${report.orders.confirmed} confirmed, ${report.orders.compensated} compensated, ${report.orders.failed} failed, ${report.orders.pending} pending`,
+    `orders: ${report.orders.confirmed} confirmed, ${report.orders.compensated} compensated, ${report.orders.compensating} still compensating, ${report.orders.failed} failed, ${report.orders.pending} pending`,
     `charges: ${report.charges.total} (${report.charges.refunded} refunded)`,
     ...(report.missing.length ? [`not in this run: ${report.missing.join(', ')}`] : []),
     ...report.violations.map((v) => `VIOLATION ${v.code}: ${v.message}`),

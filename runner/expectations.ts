@@ -161,7 +161,7 @@ function evaluateBooks(expectation: Extract<Expectation, { type: 'books' }>, run
   const books = run.books;
   if (!books) return { ...base, ok: false, measured: 'the books were not checked' };
   const { orders, charges } = books;
-  const counts = `${orders.confirmed} confirmed, ${orders.compensated} compensated, ${orders.failed} failed; ${charges.total} charges, ${charges.refunded} refunded`;
+  const counts = `${orders.confirmed} confirmed, ${orders.compensated} compensated, ${orders.failed} failed${orders.compensating ? `, ${orders.compensating} still compensating` : ''}; ${charges.total} charges, ${charges.refunded} refunded`;
   if (books.missing.length) return { ...base, ok: false, measured: `no books for ${books.missing.join(', ')}` };
   return { ...base, ok: books.ok, measured: books.ok ? counts : `${books.violations.length} violations, first: ${books.violations[0]?.message}` };
 }

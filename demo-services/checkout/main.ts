@@ -10,6 +10,9 @@
 // over gRPC, balanced over its instances with passive health checks; each
 // attempt's gRPC deadline is what is left of the call's budget (the attempt
 // timeout, cut to the policy's overall deadline and the caller's own).
+// A compensation that fails is not given up: the order is left 'compensating'
+// with what it still owes, and the compensation sweeper retries it with the
+// same idempotency keys until it is done.
 
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'express';
@@ -18,11 +21,12 @@ import client from 'prom-client';
 import { z } from 'zod';
 import { createBalancedClient, DEFAULT_BALANCING } from '../kit/balanced-client.ts';
 import { dependencyUrls, readServiceConfig } from '../kit/config.ts';
-import { GRPC_METADATA, HEADER, PROBLEM_CONTENT_TYPE, SHOP_HEADER, SHOP_LABEL, SHOP_METRIC, SHOP_SPAN_EVENT, SPAN_ATTR } from '../kit/conventions.ts';
+import { CHECKOUT_METRIC, GRPC_METADATA, HEADER, PROBLEM_CONTENT_TYPE, SHOP_HEADER, SHOP_LABEL, SHOP_METRIC, SHOP_SPAN_EVENT, SPAN_ATTR } from '../kit/conventions.ts';
 import type { DependencyClient } from '../kit/dependency-client.ts';
 import { createBalancedGrpcClient } from '../kit/grpc.ts';
 import { GrpcRefusedError } from '../kit/grpc-status.ts';
 import { ProblemError, problemType, type Problem } from '../kit/problem.ts';
+import { deriveSeed, mulberry32 } from '../kit/random.ts';
 import { startService } from '../kit/service.ts';
 import { parseOrProblem } from '../kit/validation.ts';
 import { BulkheadRejectedError } from '../resilience/bulkhead.ts';
@@ -31,6 +35,7 @@ import { isTransient, problemForFailure, upstreamErrorFor } from '../resilience/
 import { dependencyPolicySchema } from '../resilience/policy-config.ts';
 import { createResilientCall, type ResilientCall } from '../resilience/resilient-call.ts';
 import { loadPaymentService } from '../payment/proto.ts';
+import { compensationPolicySchema, createCompensationSweeper, nextAttemptAt, type CompensationOutcome } from './compensation-sweeper.ts';
 import { openOrderStore, requestHash, type Order, type OrderState } from './order-store.ts';
 
 const checkoutRequest = z.strictObject({
@@ -51,13 +56,42 @@ const config = readServiceConfig();
 await startService(config, ({ app, metrics, logger, onClose }) => {
   const seed = Number(process.env.FAULTLINE_SEED ?? 1);
   const store = openOrderStore(parseOrProblem(databasePolicy, config.policies.database ?? {}, 'policies.database').path);
-  onClose(() => store.close());
+  const compensationPolicy = parseOrProblem(compensationPolicySchema, config.policies.compensation ?? {}, 'policies.compensation');
+  const compensationRandom = mulberry32(deriveSeed(seed, `${config.instance}:compensation`));
   const orders = new client.Counter({ name: SHOP_METRIC.checkoutOrders, help: 'Orders by final state.', labelNames: [SHOP_LABEL.state], registers: [metrics.registry] });
   const steps = new client.Counter({
     name: SHOP_METRIC.sagaSteps,
     help: 'Saga steps by step and result.',
     labelNames: ['step', SHOP_LABEL.result],
     registers: [metrics.registry],
+  });
+  new client.Gauge({
+    name: CHECKOUT_METRIC.compensationsOwed,
+    help: "Orders whose compensation (refund, release) is not done yet: state 'compensating'.",
+    registers: [metrics.registry],
+    collect() {
+      this.set(store.owedCount());
+    },
+  });
+  const compensationRetries = new client.Counter({
+    name: CHECKOUT_METRIC.compensationRetries,
+    help: 'Compensations retried by the sweeper, by result (done, partial, failed).',
+    labelNames: [SHOP_LABEL.result],
+    registers: [metrics.registry],
+  });
+  // Orders owing a refund or a release are retried until done (compensate is defined below, with the clients it calls).
+  const sweeper = createCompensationSweeper({
+    store,
+    compensate: (owed) => compensate(owed.orderId, owed.idempotencyKey, owed.reservationId, owed),
+    policy: compensationPolicy,
+    random: compensationRandom,
+    onRetry: (_owed, result) => compensationRetries.inc({ [SHOP_LABEL.result]: result }),
+    logger,
+  });
+  // Registered before the clients: the sweep in flight finishes before they, and the store, close.
+  onClose(async () => {
+    await sweeper.stop();
+    store.close();
   });
 
   const dependency = (name: string): DependencyClient => {
@@ -141,7 +175,8 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
   };
 
   const answer = (res: Response, order: Order, state: OrderState, status: number, body: Record<string, unknown>, problem: boolean) => {
-    store.update(order.orderId, { state, response: { status, body } });
+    // 'compensating' was recorded with what is owed (the sweeper may even have finished it since): not overwritten here.
+    store.update(order.orderId, { ...(state === 'compensating' ? {} : { state }), response: { status, body } });
     orders.inc({ [SHOP_LABEL.state]: state });
     res.status(status).type(problem ? PROBLEM_CONTENT_TYPE : 'application/json').send(JSON.stringify(body));
   };
@@ -151,33 +186,68 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
   };
 
   /**
-   * Undo what was done: refund whatever may have been charged under the key,
+   * Undo what is owed: refund whatever may have been charged under the key,
    * then release the reservation (even if the refund failed: the stock must
-   * not stay held). True when everything was undone.
+   * not stay held). Answers what is still owed. The saga and the sweeper
+   * both come here, with the same keys, so a retry never undoes twice. A
+   * refusal (a 4xx answer: the units were already sold, say) is not owed any
+   * more, since no retry can change it, but the order cannot be 'compensated'.
    */
-  const compensate = async (order: Order, key: string, reservationId: string, charged: boolean | 'unknown') => {
-    let undone = true;
-    if (charged !== false) {
+  const compensate = async (orderId: string, key: string, reservationId: string, owed: { refund: boolean; release: boolean }): Promise<CompensationOutcome> => {
+    const left: CompensationOutcome = { refund: false, release: false };
+    const errors: string[] = [];
+    if (owed.refund) {
       try {
         // Undoing is owed whether or not the caller still waits: no caller deadline here.
         await callPayment('Refund', {}, key, undefined);
         step('refund', 'ok');
       } catch (error) {
-        undone = false;
-        step('refund', 'failed');
-        logger.error({ orderId: order.orderId, err: String(error) }, 'compensation failed: refund');
+        const refused = error instanceof ProblemError;
+        if (refused) left.refused = true;
+        else left.refund = true;
+        errors.push(`refund: ${String(error)}`);
+        step('refund', refused ? 'refused' : 'failed');
+        logger.error({ orderId, err: String(error) }, `compensation ${refused ? 'refused' : 'failed'}: refund`);
       }
     }
-    try {
-      await post(inventoryCall, inventory, `/reservations/${reservationId}/release`, {}, `${key}:release`);
-      step('release', 'ok');
-    } catch (error) {
-      undone = false;
-      step('release', 'failed');
-      logger.error({ orderId: order.orderId, err: String(error) }, 'compensation failed: release');
+    if (owed.release) {
+      try {
+        await post(inventoryCall, inventory, `/reservations/${reservationId}/release`, {}, `${key}:release`);
+        step('release', 'ok');
+      } catch (error) {
+        const refused = error instanceof ProblemError;
+        if (refused) left.refused = true;
+        else left.release = true;
+        errors.push(`release: ${String(error)}`);
+        step('release', refused ? 'refused' : 'failed');
+        logger.error({ orderId, err: String(error) }, `compensation ${refused ? 'refused' : 'failed'}: release`);
+      }
     }
-    return undone;
+    return errors.length ? { ...left, error: errors.join('; ') } : left;
   };
+
+  /**
+   * The saga's own compensation, answering the order's state: 'compensated'
+   * when everything was undone, 'failed' when a part was refused, else
+   * 'compensating', recorded as owing the rest, for the sweeper.
+   */
+  const compensateOrder = async (order: Order, key: string, reservationId: string, charged: boolean | 'unknown'): Promise<OrderState> => {
+    const left = await compensate(order.orderId, key, reservationId, { refund: charged !== false, release: true });
+    if (!left.refund && !left.release) return left.refused ? 'failed' : 'compensated';
+    store.oweCompensation({
+      orderId: order.orderId,
+      idempotencyKey: key,
+      reservationId,
+      refund: left.refund,
+      release: left.release,
+      nextAttemptAt: nextAttemptAt(Date.now(), 1, compensationPolicy, compensationRandom),
+      ...(left.refused ? { refused: true } : {}),
+      ...(left.error ? { lastError: left.error } : {}),
+    });
+    return 'compensating';
+  };
+
+  sweeper.start();
 
   /** Whether a failed charge may still have gone through at the bank (a timeout or a lost answer). */
   const mayHaveCharged = (error: unknown): boolean | 'unknown' => {
@@ -233,11 +303,11 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
       step('charge', 'ok');
     } catch (error) {
       step('charge', 'failed');
-      const compensated = await compensate(order, key, reservationId, mayHaveCharged(error));
+      const state = await compensateOrder(order, key, reservationId, mayHaveCharged(error));
       const failure = problemBody(error, 'payment');
       store.update(order.orderId, { failure: String(failure.body.detail) });
       logger.warn({ orderId: order.orderId, err: String(failure.body.detail) }, 'order failed');
-      return answer(res, order, compensated ? 'compensated' : 'failed', failure.status, failure.body, true);
+      return answer(res, order, state, failure.status, failure.body, true);
     }
 
     // 3. Confirm the reservation: the units leave the shelf.
@@ -246,10 +316,10 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
       step('confirm', 'ok');
     } catch (error) {
       step('confirm', 'failed');
-      const compensated = await compensate(order, key, reservationId, true);
+      const state = await compensateOrder(order, key, reservationId, true);
       const failure = problemBody(error, 'inventory');
       store.update(order.orderId, { failure: String(failure.body.detail) });
-      return answer(res, order, compensated ? 'compensated' : 'failed', failure.status, failure.body, true);
+      return answer(res, order, state, failure.status, failure.body, true);
     }
 
     logger.info({ orderId: order.orderId, paymentId }, 'order confirmed');

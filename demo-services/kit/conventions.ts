@@ -246,3 +246,20 @@ export const GRPC_METADATA = {
   /** On RESOURCE_EXHAUSTED or UNAVAILABLE: how long to wait before trying again, in milliseconds. */
   retryAfterMs: 'retry-after-ms',
 } as const;
+
+/** Checkout's compensation sweeper (checkout/compensation-sweeper.ts): orders that still owe a refund or a release, and its retries. */
+export const CHECKOUT_METRIC = {
+  /** Gauge: orders in state 'compensating' (a refund or release still owed). */
+  compensationsOwed: 'checkout_compensations_owed',
+  /** Counter: retried compensations by `result` (COMPENSATION_RESULTS). */
+  compensationRetries: 'checkout_compensation_retries_total',
+} as const;
+
+/** Results of one retried compensation (label `result`): everything undone, some of it, nothing, or ended by a refusal (nothing left to retry, not undone). */
+export const COMPENSATION_RESULTS = ['done', 'partial', 'failed', 'refused'] as const;
+export type CompensationResult = (typeof COMPENSATION_RESULTS)[number];
+
+/** The span around one retried compensation (with SPAN_ATTR.orderId and SPAN_ATTR.retryAttempt). */
+export const CHECKOUT_SPAN = {
+  compensationRetry: 'checkout compensation retry',
+} as const;

@@ -76,6 +76,30 @@ describe('books check', () => {
     expect(cli.stdout).toContain('the books do not balance');
   });
 
+  it('an order still owing its compensation at the end of a run is counted and reported, with what it owes', async () => {
+    const data = join(runDir, 'data');
+    const orders = openOrderStore(join(data, 'checkout.sqlite'));
+    const bank = openBankStore(join(data, 'bank.sqlite'));
+    orders.create({ orderId: 'order-owing', idempotencyKey: 'key-owing-01', requestHash: 'h', userId: 'u', amount: 100 });
+    bank.charge('key-owing-01', { orderId: 'order-owing', amount: 100, currency: 'EUR' });
+    orders.oweCompensation({ orderId: 'order-owing', idempotencyKey: 'key-owing-01', reservationId: 'r-x', refund: true, release: false, nextAttemptAt: 0, lastError: 'refund: payment unavailable' });
+    orders.recordCompensationAttempt('order-owing', { refund: true, release: false, nextAttemptAt: 0, error: 'refund: payment unavailable' });
+    orders.close();
+    bank.close();
+    const report = checkBooks(runDir);
+    expect(report.ok).toBe(false);
+    expect(report.orders).toMatchObject({ confirmed: 2, compensated: 1, compensating: 1 });
+    expect(report.violations).toContainEqual({ code: 'compensation-owed', message: 'order order-owing still owes a refund after 2 attempts (last: refund: payment unavailable)' });
+    // The charge it still owes is a standing charge for an order that was not confirmed.
+    expect(report.violations.map((v) => v.code)).toContain('charge-without-order');
+
+    await writeFile(join(runDir, 'summary.json'), JSON.stringify({ endedAt: new Date().toISOString() }));
+    const cli = await runCli(['check', runDir]);
+    expect(cli.code).toBe(1);
+    expect(cli.stdout).toContain('1 still compensating');
+    expect(cli.stdout).toContain('VIOLATION compensation-owed: order order-owing still owes a refund after 2 attempts');
+  });
+
   it('a confirmed order without a charge, and an order left pending, are violations', () => {
     const orders = openOrderStore(join(runDir, 'data', 'checkout.sqlite'));
     orders.create({ orderId: 'order-ghost', idempotencyKey: 'key-ghost-01', requestHash: 'h', userId: 'u', amount: 5 });

@@ -23,6 +23,7 @@ import { popularRecommendations } from '../../demo-services/recommendation/recom
 import { withFallback } from '../../demo-services/resilience/fallback.ts';
 import { skuPriceCents } from '../../load/journeys/checkout.ts';
 import { createSupervisor, type ManagedProcess, type Supervisor } from '../../runner/supervisor.ts';
+import { until } from '../until.ts';
 
 const SERVICE_NODE_ARGS = ['--import', './demo-services/kit/instrument.ts'];
 const NO_RETRY = { retry: { enabled: false }, circuitBreaker: { enabled: false }, timeout: { timeout: '2s' } };
@@ -87,16 +88,6 @@ async function metricValue(base: string, sample: string): Promise<number> {
   const text = await (await fetch(`${base}/metrics`)).text();
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${sample} `));
   return line ? Number(line.split(' ')[1]) : 0;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 8_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 beforeAll(async () => {
