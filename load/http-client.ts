@@ -1,11 +1,21 @@
 // The HTTP client journeys use. It is built for measuring, not for
 // convenience:
-// - one undici Agent with keep-alive, like a real client population, and no
+// - keep-alive connections, like a real client population, and no
 //   per-origin connection limit by default (an open model needs a connection
 //   per in-flight request; a limit would queue requests client-side);
+// - connections are undici Clients (one socket each) that this module hands
+//   out itself, per origin, instead of undici's Agent and Pool: an idle one is
+//   popped from a stack, and when the limit is reached requests wait in a
+//   plain FIFO. A finished request hands its connection straight to the next
+//   one waiting, inside the response callback, which is how undici itself
+//   chains requests queued on one connection (the socket is reused after one
+//   event-loop turn). Through the Pool a queued request waited for the
+//   connection's drain event and then another turn, and each cost a scan of
+//   the pool's clients and an AsyncResource: at the generator's ceiling
+//   (64 connections, requests queued) that was both CPU and throughput;
 // - it speaks undici's low-level dispatch API so it can stamp `sentAtMs` when
 //   the request is actually written to a connection (onRequestStart), not
-//   when it was handed to the pool; the recorder's naive latency is measured
+//   when it was handed over; the recorder's naive latency is measured
 //   from there and the honest one from the intended start it is given;
 // - a per-request timeout covers the whole exchange, including time queued
 //   for a connection, and resolves the request at the deadline even if undici
@@ -18,7 +28,7 @@
 // Work cut off because the run itself stopped (the iteration signal) is not
 // recorded: it says nothing about the system under test.
 
-import { Agent } from 'undici';
+import { Client, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import { systemClock } from './clock.ts';
@@ -226,19 +236,37 @@ function createStopWatch(): { watch(signal: AbortSignal, what: Stoppable): Set<S
   };
 }
 
+/** A URL string taken apart once, with the dispatch options of its bodiless, headerless requests by method. */
+interface ParsedUrl {
+  origin: string;
+  path: string;
+  /** undici reads dispatch options and keeps no reference to them, so one object per method serves every such request. */
+  plain: Map<string, Dispatcher.DispatchOptions>;
+}
+
 /** Origin and path of a URL string, cached: journeys send the same few URLs over and over. */
-function createUrlParser(): (url: string) => { origin: string; path: string } {
-  const cache = new Map<string, { origin: string; path: string }>();
+function createUrlParser(): (url: string) => ParsedUrl {
+  const cache = new Map<string, ParsedUrl>();
   return (url) => {
     let parsed = cache.get(url);
     if (parsed === undefined) {
       const u = new URL(url);
-      parsed = { origin: u.origin, path: `${u.pathname}${u.search}` };
+      parsed = { origin: u.origin, path: `${u.pathname}${u.search}`, plain: new Map() };
       if (cache.size >= 1_024) cache.clear();
       cache.set(url, parsed);
     }
     return parsed;
   };
+}
+
+/** The shared dispatch options of a request without headers or body (see ParsedUrl.plain). */
+function plainDispatchOptions(url: ParsedUrl, method: string): Dispatcher.DispatchOptions {
+  let options = url.plain.get(method);
+  if (options === undefined) {
+    options = { origin: url.origin, path: url.path, method: method as Dispatcher.HttpMethod };
+    url.plain.set(method, options);
+  }
+  return options;
 }
 
 interface ClientContext {
@@ -375,6 +403,11 @@ class Exchange implements Dispatcher.DispatchHandler, Stoppable {
   deadline = Infinity;
   lane: Lane | undefined;
   private readonly deadlines: Deadlines;
+  /** While it waits for a connection: what to dispatch. */
+  dispatchOptions: Dispatcher.DispatchOptions | undefined;
+  /** The connection carrying it, until undici is done with the request (which may be after it settled). */
+  connection: Client | undefined;
+  origin: OriginConnections | undefined;
 
   constructor(
     req: HttpRequest,
@@ -490,6 +523,14 @@ class Exchange implements Dispatcher.DispatchHandler, Stoppable {
   }
 
   onResponseEnd(): void {
+    try {
+      this.finishResponse();
+    } finally {
+      this.release();
+    }
+  }
+
+  private finishResponse(): void {
     if (this.settled) return;
     const status = this.status;
     const req = this.req;
@@ -512,8 +553,107 @@ class Exchange implements Dispatcher.DispatchHandler, Stoppable {
     else this.settle(false, status, 'other', verdict, response);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.settle(false, this.status, classifyNetworkError(error), describeError(error), undefined);
+  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+    try {
+      this.settle(false, this.status, classifyNetworkError(error), describeError(error), undefined);
+    } finally {
+      // undici fails requests while it empties a connection's queue (a refused connect fails them all), and a
+      // request dispatched in the middle of that would break its bookkeeping: hand the connection on afterwards.
+      this.release(true);
+    }
+  }
+
+  /** undici is done with this request: its connection goes to the next request waiting, or back to the idle stack. */
+  private release(deferred = false): void {
+    const connection = this.connection;
+    const origin = this.origin;
+    if (connection === undefined || origin === undefined) return;
+    this.connection = undefined;
+    if (deferred) queueMicrotask(() => origin.release(connection));
+    else origin.release(connection);
+  }
+}
+
+/**
+ * The connections to one origin (see the opening comment): idle ones on a
+ * stack (the most recently used first, so its socket is warm and the rest
+ * can time out), requests beyond the limit in a FIFO.
+ */
+class OriginConnections {
+  private readonly origin: string;
+  private readonly limit: number;
+  private readonly clientOptions: Client.Options;
+  private readonly idle: Client[] = [];
+  private readonly all = new Set<Client>();
+  private readonly waiting: Array<Exchange | undefined> = [];
+  private head = 0;
+  private closed = false;
+
+  constructor(origin: string, limit: number, clientOptions: Client.Options) {
+    this.origin = origin;
+    this.limit = limit;
+    this.clientOptions = clientOptions;
+  }
+
+  dispatch(options: Dispatcher.DispatchOptions, exchange: Exchange): void {
+    if (this.closed) {
+      exchange.onResponseError(null, new undiciErrors.ClientDestroyedError());
+      return;
+    }
+    let connection = this.idle.pop();
+    if (connection === undefined && this.all.size < this.limit) {
+      connection = new Client(this.origin, this.clientOptions);
+      this.all.add(connection);
+    }
+    if (connection === undefined) {
+      exchange.dispatchOptions = options;
+      this.waiting.push(exchange);
+      return;
+    }
+    this.send(connection, options, exchange);
+  }
+
+  private send(connection: Client, options: Dispatcher.DispatchOptions, exchange: Exchange): void {
+    exchange.connection = connection;
+    exchange.origin = this;
+    connection.dispatch(options, exchange);
+  }
+
+  release(connection: Client): void {
+    if (this.closed) return;
+    const waiting = this.waiting;
+    while (this.head < waiting.length) {
+      const next = waiting[this.head] as Exchange;
+      waiting[this.head] = undefined;
+      this.head += 1;
+      if (this.head === waiting.length) {
+        waiting.length = 0;
+        this.head = 0;
+      } else if (this.head >= 1_024 && this.head * 2 >= waiting.length) {
+        waiting.splice(0, this.head);
+        this.head = 0;
+      }
+      const options = next.dispatchOptions as Dispatcher.DispatchOptions;
+      next.dispatchOptions = undefined;
+      // Timed out or stopped while it waited: it was never sent, and never will be.
+      if (next.done) continue;
+      this.send(connection, options, next);
+      return;
+    }
+    this.idle.push(connection);
+  }
+
+  /** Destroy every connection (what runs on them fails with UND_ERR_DESTROYED); requests still waiting fail the same way. */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    const waiting = this.waiting.splice(this.head);
+    this.waiting.length = 0;
+    this.head = 0;
+    this.idle.length = 0;
+    await Promise.all([...this.all].map((connection) => connection.destroy()));
+    this.all.clear();
+    const error = new undiciErrors.ClientDestroyedError();
+    for (const exchange of waiting) if (exchange !== undefined && !exchange.done) exchange.onResponseError(null, error);
   }
 }
 
@@ -530,22 +670,38 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   const deadlines = new Deadlines();
   const parseUrl = createUrlParser();
   const defaultTimeoutMs = options.timeoutMs ?? 10_000;
-  const agent = new Agent({
-    ...(options.connections === undefined ? {} : { connections: options.connections }),
+  const clientOptions: Client.Options = {
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
     pipelining: 1,
     // The client's own deadline covers the whole exchange; undici's partial timers would only muddle the classification.
     headersTimeout: 0,
     bodyTimeout: 0,
-  });
+  };
+  const limit = options.connections ?? Infinity;
+  const origins = new Map<string, OriginConnections>();
+  let closed = false;
+  const dispatch = (dispatchOptions: Dispatcher.DispatchOptions, exchange: Exchange): void => {
+    // After close(), as with a destroyed undici dispatcher: every request fails with UND_ERR_DESTROYED.
+    if (closed) {
+      exchange.onResponseError(null, new undiciErrors.ClientDestroyedError());
+      return;
+    }
+    const origin = dispatchOptions.origin as string;
+    let connections = origins.get(origin);
+    if (connections === undefined) {
+      connections = new OriginConnections(origin, limit, clientOptions);
+      origins.set(origin, connections);
+    }
+    connections.dispatch(dispatchOptions, exchange);
+  };
 
   function request(req: HttpRequest): Promise<HttpResult> {
     // Programming errors (not network failures) reject, before anything is sent.
     if (!Number.isFinite(req.intendedStartMs)) return Promise.reject(new TypeError(`request: intendedStartMs must be a finite epoch ms (got ${req.intendedStartMs})`));
-    let url: { origin: string; path: string };
     let dispatchOptions: Dispatcher.DispatchOptions;
     try {
-      url = parseUrl(req.url);
+      const url = parseUrl(req.url);
+      const method = req.method ?? 'GET';
       let headers = req.headers;
       let body: string | Uint8Array | undefined = req.body;
       if (req.json !== undefined) {
@@ -553,7 +709,10 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
         if (headers === undefined || !hasContentType(headers)) headers = { ...headers, 'content-type': 'application/json' };
       }
       // undici neither keeps nor changes the headers object: the caller's is passed as is.
-      dispatchOptions = { origin: url.origin, path: url.path, method: (req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body };
+      dispatchOptions =
+        headers === undefined && body === undefined
+          ? plainDispatchOptions(url, method)
+          : { origin: url.origin, path: url.path, method: method as Dispatcher.HttpMethod, headers, body };
     } catch (error) {
       return Promise.reject(error as Error);
     }
@@ -561,14 +720,16 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     const recorder = req.recorder ?? options.recorder;
     return new Promise<HttpResult>((resolve) => {
       const exchange = new Exchange(req, context, deadlines, recorder, timeoutMs, resolve);
-      if (exchange.begin(stopWatch)) agent.dispatch(dispatchOptions, exchange);
+      if (exchange.begin(stopWatch)) dispatch(dispatchOptions, exchange);
     });
   }
 
   return {
     request,
     async close() {
-      await agent.destroy();
+      closed = true;
+      await Promise.all([...origins.values()].map((connections) => connections.destroy()));
+      origins.clear();
       deadlines.clear();
     },
   };

@@ -132,6 +132,40 @@ describe('createLoadRecorder', () => {
     expect(recorder.summary({ fromMs: T0 + 3_250 }).dropped).toBe(1);
   });
 
+  it('gives every second the percentiles of its own samples, in whatever order seconds arrive and however many are in flight', () => {
+    const recorder = createLoadRecorder();
+    // Twelve seconds, samples interleaved across seconds (stragglers for old seconds after newer ones), latencies distinct per second.
+    const expected = new Map<number, number[]>();
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 48_271) % 2_147_483_647;
+      return seed / 2_147_483_647;
+    };
+    const order: Array<{ second: number; latency: number }> = [];
+    for (let second = 0; second < 12; second += 1) {
+      for (let i = 0; i < 200; i += 1) order.push({ second, latency: Math.round(1 + second * 10 + random() * 50 * (second + 1)) });
+    }
+    // Mostly in time order, with a quarter of the samples arriving up to eight seconds late.
+    const arrival = order.map((entry, i) => ({ entry, key: i + (random() < 0.25 ? random() * 1_600 : 0) })).sort((a, b) => a.key - b.key);
+    for (const { entry } of arrival) {
+      recorder.record(sample({ at: entry.second * 1_000 + 10, latency: entry.latency }));
+      const list = expected.get(entry.second) ?? [];
+      list.push(entry.latency);
+      expected.set(entry.second, list);
+    }
+    const series = recorder.timeSeries();
+    expect(series).toHaveLength(12);
+    for (const point of series) {
+      const latencies = (expected.get(point.t - T0 / 1_000) ?? []).sort((a, b) => a - b);
+      expect(point.started).toBe(200);
+      // Nearest rank; HDR keeps 3 significant digits.
+      for (const [q, got] of [[50, point.p50], [95, point.p95], [99, point.p99]] as const) {
+        const want = latencies[Math.ceil((q / 100) * latencies.length) - 1]!;
+        expect(Math.abs(got - want)).toBeLessThanOrEqual(want * 0.001 + 1e-9);
+      }
+    }
+  });
+
   it('drops the oldest samples beyond maxSamples but keeps all-time totals', () => {
     const recorder = createLoadRecorder({ maxSamples: 5 });
     for (let i = 0; i < 12; i += 1) recorder.record(sample({ at: i * 100, latency: i + 1 }));

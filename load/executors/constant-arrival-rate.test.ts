@@ -44,8 +44,10 @@ describe('runConstantArrivalRate (fake timers)', () => {
     expect(log.map((entry) => entry.at)).toEqual([0, 100, 200, 300, 400, 500, 600, 700, 800, 900]);
     expect(log.map((entry) => entry.ctx.iteration)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(log.map((entry) => entry.ctx.intendedStartMs)).toEqual(log.map((_, i) => EPOCH + i * 100));
-    // At most 3 in flight at once, so VUs 1..3 are reused.
-    expect(new Set(log.map((entry) => entry.ctx.vu))).toEqual(new Set([1, 2, 3]));
+    // Idle VUs are handed out first in, first out (as k6 does): iterations rotate
+    // over the five pre-allocated VUs, although at most 3 are in flight at once.
+    expect(log.slice(0, 5).map((entry) => entry.ctx.vu)).toEqual([1, 2, 3, 4, 5]);
+    expect(new Set(log.map((entry) => entry.ctx.vu))).toEqual(new Set([1, 2, 3, 4, 5]));
     expect(result).toMatchObject({ planned: 10, scheduled: 10, started: 10, completed: 10, failed: 0, dropped: 0, interrupted: 0, aborted: false });
     // Ends when the schedule ends (1 s) and the last iteration (started at 900 ms) finishes at 1150 ms.
     expect(result.durationMs).toBe(1_150);

@@ -209,7 +209,14 @@ class ConstantArrivalRun {
   private readonly slackMs: number;
   private readonly planned: number;
   private readonly hardStop = new AbortController();
-  private readonly freeVUs: number[] = [];
+  /**
+   * Idle VUs, first in first out (as k6 hands them out): iterations rotate
+   * over the pool, so each virtual user (its token, its per-client rate
+   * limit) carries rate / VUs, not most of the load. A ring of maxVUs slots.
+   */
+  private readonly freeVUs: Int32Array;
+  private freeHead = 0;
+  private freeCount = 0;
 
   private phase: 'running' | 'stopping' | 'done' = 'running';
   private startMono = 0;
@@ -243,8 +250,8 @@ class ConstantArrivalRun {
     this.clock = runtime.clock ?? systemClock;
     this.slackMs = runtime.clock === undefined ? TIMER_SLACK_MS : 0;
     this.planned = plan.planned;
-    // Highest id first so pop() hands out VU 1 first.
-    for (let vu = options.preAllocatedVUs; vu >= 1; vu -= 1) this.freeVUs.push(vu);
+    this.freeVUs = new Int32Array(Math.max(1, options.maxVUs));
+    for (let vu = 1; vu <= options.preAllocatedVUs; vu += 1) this.releaseVU(vu);
     this.allocatedVUs = options.preAllocatedVUs;
   }
 
@@ -290,7 +297,7 @@ class ConstantArrivalRun {
     // Started early within the timer slack: the actual start is the intended one.
     const intendedStartMs = this.slackMs === 0 ? this.startWall + this.plan.offset(index) : Math.min(this.startWall + this.plan.offset(index), this.clock.wallNow());
     this.scheduled += 1;
-    let vu = this.freeVUs.pop();
+    let vu = this.takeVU();
     if (vu === undefined && this.allocatedVUs < this.options.maxVUs) {
       this.allocatedVUs += 1;
       vu = this.allocatedVUs;
@@ -320,11 +327,24 @@ class ConstantArrivalRun {
     );
   }
 
+  private takeVU(): number | undefined {
+    if (this.freeCount === 0) return undefined;
+    const vu = this.freeVUs[this.freeHead] as number;
+    this.freeHead = (this.freeHead + 1) % this.freeVUs.length;
+    this.freeCount -= 1;
+    return vu;
+  }
+
+  private releaseVU(vu: number): void {
+    this.freeVUs[(this.freeHead + this.freeCount) % this.freeVUs.length] = vu;
+    this.freeCount += 1;
+  }
+
   private settle(vu: number): void {
     if (this.phase === 'done') return;
     this.completed += 1;
     this.inFlight -= 1;
-    this.freeVUs.push(vu);
+    this.releaseVU(vu);
     if (this.phase === 'stopping' && this.inFlight === 0) this.finish(false);
   }
 
