@@ -66,7 +66,7 @@ export interface Monitoring extends PrometheusQueries {
   scrapeIntervalMs: number;
   /** Scrape targets as Prometheus sees them. */
   targets(): Promise<Array<{ job: string; instance: string; health: string; lastError: string }>>;
-  /** Resolves once every target has been scraped successfully; rejects naming the ones that were not. */
+  /** Resolves once every target has been scraped successfully and every rule group evaluated after that; rejects naming what was not. */
   waitForTargets(timeoutMs?: number): Promise<void>;
   /** Alert notifications received so far. */
   alerts(): AlertEvent[];
@@ -157,11 +157,21 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
         for (;;) {
           const seen = await monitoring.targets().catch(() => []);
           const notUp = options.targets.filter((t) => !seen.some((s) => s.job === t.job && s.instance === t.instance && s.health === 'up'));
-          if (notUp.length === 0) return;
+          if (notUp.length === 0) break;
           if (Date.now() > deadline) {
             const why = notUp.map((t) => `${t.instance} (${seen.find((s) => s.instance === t.instance)?.lastError || 'not scraped yet'})`);
             throw new FaultlineError(ERROR_CODE.monitoringStart, `Prometheus could not scrape ${why.join(', ')} within ${timeoutMs / 1_000}s`);
           }
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        // Then one evaluation of every rule group over scraped data: the first
+        // one is Prometheus's heaviest moment (every SLO rule on a fresh
+        // head), and traffic measured while it runs pays for it.
+        const upAt = Date.now();
+        for (;;) {
+          const evaluated = await ruleGroupsEvaluatedSince(prometheusUrl, upAt).catch(() => false);
+          if (evaluated) return;
+          if (Date.now() > deadline) throw new FaultlineError(ERROR_CODE.monitoringStart, `Prometheus did not evaluate its rules within ${timeoutMs / 1_000}s`);
           await new Promise((resolve) => setTimeout(resolve, 200));
         }
       },
@@ -321,6 +331,13 @@ interface GoProcess {
  * (docs/benchmarks.md). A GOGC in the environment wins.
  */
 const LAB_GOGC = '50';
+
+/** Whether every rule group has been evaluated after `since` (ms since the epoch). */
+async function ruleGroupsEvaluatedSince(prometheusUrl: string, since: number): Promise<boolean> {
+  const response = await fetch(`${prometheusUrl}/api/v1/rules`, { signal: AbortSignal.timeout(10_000) });
+  const body = (await response.json()) as { data: { groups: Array<{ lastEvaluation?: string }> } };
+  return body.data.groups.every((group) => Date.parse(group.lastEvaluation ?? '') >= since);
+}
 
 interface GoProcessSpec {
   name: string;
