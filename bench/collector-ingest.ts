@@ -23,7 +23,7 @@
 
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,6 +40,7 @@ import { SIGNALS } from '../collector/otlp-signals.ts';
 import { LAB_METRIC } from '../demo-services/kit/conventions.ts';
 import { PROJECT_ROOT, createSupervisor } from '../runner/supervisor.ts';
 import { mib, residentBytes } from './process-memory.ts';
+import { cpuMicrosOf } from './process-cpu.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -241,11 +242,9 @@ function pin(pid: number, cpu: number): void {
   execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
 }
 
-/** User + system CPU seconds of a process so far (Linux /proc; clock ticks of 1/100 s). */
+/** User + system CPU seconds of a process so far. */
 async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return (await cpuMicrosOf(pid)) / 1e6;
 }
 
 async function scrapeCounters(port: number): Promise<{ received: number; dropped: number; exported: number }> {

@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpuMicrosFromStat, findHaproxy, HAPROXY_INSTALL, renderHaproxyConfig, startHaproxy, tryStartHaproxy } from './haproxy.ts';
+import { findHaproxy, HAPROXY_INSTALL, renderHaproxyConfig, startHaproxy, tryStartHaproxy } from './haproxy.ts';
+import { cpuMicrosFromStat } from './process-cpu.ts';
 
 const haproxy = await findHaproxy();
 const skipNote = haproxy ? '' : ` (skipped: haproxy not installed; ${HAPROXY_INSTALL})`;

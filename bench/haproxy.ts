@@ -23,10 +23,11 @@
 
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { findTool } from '../slo/tools.ts';
+import { cpuMicrosOf } from './process-cpu.ts';
 
 export const HAPROXY_INSTALL = 'apt-get install -y haproxy';
 
@@ -35,8 +36,6 @@ const CANDIDATES = ['haproxy', '/usr/sbin/haproxy'];
 const START_ATTEMPTS = 5;
 const READY_TIMEOUT_MS = 5_000;
 const STOP_GRACE_MS = 3_000;
-/** Clock ticks per second in /proc/<pid>/stat (USER_HZ, 100 on every Linux this runs on). */
-const CLOCK_TICKS = 100;
 const READY_URI = '/haproxy-ready';
 
 export interface HaproxyBinary {
@@ -104,19 +103,6 @@ export function renderHaproxyConfig(options: { upstreamPort: number; threads: nu
     `  server upstream 127.0.0.1:${upstreamPort}`,
     '',
   ].join('\n');
-}
-
-/** User + system CPU time of a process (all its threads) in µs, from the fields after the command name in /proc/<pid>/stat. */
-export function cpuMicrosFromStat(stat: string): number {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`not a /proc/<pid>/stat line: ${stat.slice(0, 80)}`);
-  return ((utime + stime) * 1e6) / CLOCK_TICKS;
-}
-
-export async function cpuMicrosOf(pid: number): Promise<number> {
-  return cpuMicrosFromStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
 }
 
 /** Free ports on 127.0.0.1, held open together so they differ, then released. */

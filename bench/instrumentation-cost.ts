@@ -13,6 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueToken } from '../demo-services/kit/jwt.ts';
 import { startLab, type Lab } from '../runner/lab.ts';
+import { median } from './stats.ts';
 
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 16);
@@ -42,12 +43,6 @@ async function measure(target: Target, duration: number): Promise<Round> {
   const result = await autocannon({ ...target.options, duration });
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx };
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
 
 const off = await startTarget(false);
 const on = await startTarget(true);

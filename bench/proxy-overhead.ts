@@ -42,6 +42,7 @@ import autocannon from 'autocannon';
 import { Client } from 'undici';
 import { createProxyServer } from '../chaos/proxy-server.ts';
 import { findHaproxy, HAPROXY_INSTALL, startHaproxy, type HaproxyInstance } from './haproxy.ts';
+import { median } from './stats.ts';
 
 const SMALL_BODY = Buffer.from(JSON.stringify({ id: 'ch_0001', status: 'approved', amount: 4200, currency: 'EUR' }));
 const BULK_BYTES = 8 * 1024 * 1024;
@@ -124,12 +125,6 @@ function start(role: string, ...args: string[]): { child: ChildProcess; ports: P
     child.once('exit', (code) => reject(new Error(`${role} exited with ${code} before it was ready`)));
   });
   return { child, ports };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 function percentile(sorted: readonly number[], p: number): number {

@@ -196,33 +196,23 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
   const compensate = async (orderId: string, key: string, reservationId: string, owed: { refund: boolean; release: boolean }): Promise<CompensationOutcome> => {
     const left: CompensationOutcome = { refund: false, release: false };
     const errors: string[] = [];
-    if (owed.refund) {
+    /** One part of the undoing; a failure leaves it owed, a refusal ends it. */
+    const undo = async (part: 'refund' | 'release', action: () => Promise<unknown>): Promise<void> => {
       try {
-        // Undoing is owed whether or not the caller still waits: no caller deadline here.
-        await callPayment('Refund', {}, key, undefined);
-        step('refund', 'ok');
+        await action();
+        step(part, 'ok');
       } catch (error) {
         const refused = error instanceof ProblemError;
         if (refused) left.refused = true;
-        else left.refund = true;
-        errors.push(`refund: ${String(error)}`);
-        step('refund', refused ? 'refused' : 'failed');
-        logger.error({ orderId, err: String(error) }, `compensation ${refused ? 'refused' : 'failed'}: refund`);
+        else left[part] = true;
+        errors.push(`${part}: ${String(error)}`);
+        step(part, refused ? 'refused' : 'failed');
+        logger.error({ orderId, err: String(error) }, `compensation ${refused ? 'refused' : 'failed'}: ${part}`);
       }
-    }
-    if (owed.release) {
-      try {
-        await post(inventoryCall, inventory, `/reservations/${reservationId}/release`, {}, `${key}:release`);
-        step('release', 'ok');
-      } catch (error) {
-        const refused = error instanceof ProblemError;
-        if (refused) left.refused = true;
-        else left.release = true;
-        errors.push(`release: ${String(error)}`);
-        step('release', refused ? 'refused' : 'failed');
-        logger.error({ orderId, err: String(error) }, `compensation ${refused ? 'refused' : 'failed'}: release`);
-      }
-    }
+    };
+    // Undoing is owed whether or not the caller still waits: no caller deadline here.
+    if (owed.refund) await undo('refund', () => callPayment('Refund', {}, key, undefined));
+    if (owed.release) await undo('release', () => post(inventoryCall, inventory, `/reservations/${reservationId}/release`, {}, `${key}:release`));
     return errors.length ? { ...left, error: errors.join('; ') } : left;
   };
 

@@ -24,10 +24,11 @@ export function otlpLogSink(): OtlpLogger | undefined {
  * How spans and log records are batched for export: every 500 ms, or as soon
  * as 128 are waiting (the SDK's default is 512). Under load a smaller batch
  * leaves the process sooner, so its spans die in V8's young generation
- * instead of being promoted and swept by full collections: the gateway kept
- * about 0.72 of its untraced throughput with 128, 0.59 with 512 and 256, in
- * the same runs (docs/benchmarks.md). At the lab's usual rates the timer
- * sends first and nothing changes.
+ * instead of being promoted and swept by full collections. In side-by-side
+ * runs on a busy machine the gateway kept 0.71-0.72 of its untraced
+ * throughput with 128, 0.59 with 256 or 512; a quiet run shows less of the
+ * gain (docs/benchmarks.md). At the lab's usual rates the timer sends first
+ * and nothing changes.
  */
 const EXPORT_BATCHING = { scheduledDelayMillis: 500, maxExportBatchSize: 128 } as const;
 
