@@ -28,6 +28,7 @@ import { createOtlpForwarder } from './otlp-forwarder.ts';
 import type { OtlpForwarder } from './otlp-forwarder.ts';
 import { SIGNALS, TELEMETRY_SIGNALS, countItems, keepFirstItems } from './otlp-signals.ts';
 import type { DecodedExportRequest, ExportOutcome, SignalSpec, TelemetrySignal } from './otlp-signals.ts';
+import { transcodeTraceRequest } from './otlp-transcode.ts';
 import { openTraceStore } from './trace-store.ts';
 import type { TraceStore } from './trace-store.ts';
 
@@ -184,6 +185,26 @@ export async function startEmbeddedCollector(options: EmbeddedCollectorOptions):
       errorMessage: `collector write queue full (maxQueuedItems ${config.maxQueuedItems}): dropped ${rejected} of ${items} ${spec.itemName}`,
     };
   };
+  /**
+   * The ingest fast path: a trace request written to its JSON line straight
+   * from the protobuf (otlp-transcode.ts). Taken when nothing needs the decoded
+   * request (no forwarder) and all its spans fit; anything else goes the
+   * general way through accept().
+   */
+  const acceptBody = (signal: TelemetrySignal, body: Buffer): ExportOutcome | undefined => {
+    if (signal !== 'traces' || forwarder || closing) return undefined;
+    const transcoded = transcodeTraceRequest(body);
+    if (!transcoded || transcoded.spans > config.maxQueuedItems - queuedItems()) return undefined;
+    const pipeline = pipelines.traces;
+    pipeline.stats.received += transcoded.spans;
+    pipeline.counters.received.inc(transcoded.spans);
+    if (transcoded.spans > 0) pipeline.store.appendEncoded(transcoded.json, transcoded.spans);
+    if (droppingSince !== undefined) {
+      logger.info({ dropped: dropBurst, durationMs: Date.now() - droppingSince }, 'write queue has room again');
+      droppingSince = undefined;
+    }
+    return { rejectedItems: 0 };
+  };
   const onRejected = (signal: TelemetrySignal | undefined, reason: string, code: number): void => {
     rejectedRequests++;
     logger.warn({ signal, code, reason }, 'export request refused');
@@ -198,6 +219,7 @@ export async function startEmbeddedCollector(options: EmbeddedCollectorOptions):
       port: config.grpcPort,
       maxReceiveMessageBytes: config.maxRequestBytes,
       onExport: accept,
+      onExportBody: acceptBody,
       onRejected,
     });
     httpReceiver = await startHttpReceiver({
@@ -205,6 +227,7 @@ export async function startEmbeddedCollector(options: EmbeddedCollectorOptions):
       port: config.otlpHttpPort,
       maxRequestBytes: config.maxRequestBytes,
       onExport: accept,
+      onExportBody: acceptBody,
       onRejected,
     });
     admin = await startAdminServer({ port: config.httpPort, registry: metrics.registry });

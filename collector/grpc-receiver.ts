@@ -38,6 +38,12 @@ export interface GrpcReceiverOptions {
    * Throw COLLECTOR_CLOSED or OVERLOADED to refuse it as a whole.
    */
   onExport: (signal: TelemetrySignal, request: DecodedExportRequest) => ExportOutcome;
+  /**
+   * Offered the raw body before it is decoded: take it and say what was kept,
+   * or return undefined to have it decoded and given to onExport. Throws as
+   * onExport does.
+   */
+  onExportBody?: (signal: TelemetrySignal, body: Buffer) => ExportOutcome | undefined;
   /** A request was refused (malformed, overloaded, closing, or failed inside onExport); `reason` says why. */
   onRejected?: (signal: TelemetrySignal, reason: string, code: grpc.status) => void;
   /** Maximum request size; default 16 MiB (grpc-js would refuse above 4 MiB). */
@@ -73,16 +79,22 @@ export async function startGrpcReceiver(options: GrpcReceiverOptions): Promise<G
         callback({ code, details, metadata });
       }
     };
-    let request: DecodedExportRequest;
-    try {
-      request = decodeExportRequest(spec, call.request);
-    } catch (error) {
-      refuse(grpc.status.INVALID_ARGUMENT, isCollectorError(error) ? error.message : `malformed ${spec.requestType.name}`);
-      return;
-    }
+    /** Decode and hand over; undefined when the body was refused as malformed (already answered). */
+    const decodeAndExport = (): ExportOutcome | undefined => {
+      let request: DecodedExportRequest;
+      try {
+        request = decodeExportRequest(spec, call.request);
+      } catch (error) {
+        refuse(grpc.status.INVALID_ARGUMENT, isCollectorError(error) ? error.message : `malformed ${spec.requestType.name}`);
+        return undefined;
+      }
+      return options.onExport(spec.signal, request);
+    };
     let response: Buffer;
     try {
-      response = encodeExportResponse(spec, options.onExport(spec.signal, request));
+      const outcome = options.onExportBody?.(spec.signal, call.request) ?? decodeAndExport();
+      if (outcome === undefined) return;
+      response = encodeExportResponse(spec, outcome);
     } catch (error) {
       if (isCollectorError(error, 'COLLECTOR_CLOSED')) refuse(grpc.status.UNAVAILABLE, 'collector is shutting down');
       else if (isCollectorError(error, 'OVERLOADED')) refuse(grpc.status.RESOURCE_EXHAUSTED, error.message, error.message, retryAfterSeconds);

@@ -30,6 +30,8 @@ export interface HttpReceiverOptions {
   port: number;
   /** Same contract as the gRPC receiver's onExport. */
   onExport: (signal: TelemetrySignal, request: DecodedExportRequest) => ExportOutcome;
+  /** Same contract as the gRPC receiver's onExportBody; offered protobuf bodies only. */
+  onExportBody?: (signal: TelemetrySignal, body: Buffer) => ExportOutcome | undefined;
   /** A request was refused; `status` is the HTTP status sent. */
   onRejected?: (signal: TelemetrySignal | undefined, reason: string, status: number) => void;
   /** Largest body accepted, before and after decompression. Default 16 MiB. */
@@ -87,16 +89,9 @@ export async function startHttpReceiver(options: HttpReceiverOptions): Promise<H
       }
       const raw = await readBody(request, maxBytes);
       const body = contentEncoding === 'gzip' ? await decompress(raw, maxBytes) : raw;
-      let decoded: DecodedExportRequest;
-      try {
-        decoded = encoding === PROTOBUF ? decodeExportRequest(spec, body) : decodeJsonExportRequest(spec, body.toString('utf8'));
-      } catch (error) {
-        if (!isCollectorError(error, 'MALFORMED_OTLP')) throw error;
-        throw new HttpRefusal(400, { code: RPC_CODE.INVALID_ARGUMENT, message: error.message });
-      }
       let outcome: ExportOutcome;
       try {
-        outcome = options.onExport(spec.signal, decoded);
+        outcome = (encoding === PROTOBUF ? options.onExportBody?.(spec.signal, body) : undefined) ?? options.onExport(spec.signal, decode(spec, encoding, body));
       } catch (error) {
         if (isCollectorError(error, 'OVERLOADED') || isCollectorError(error, 'COLLECTOR_CLOSED')) {
           const retry = { 'retry-after': String(retryAfterSeconds) };
@@ -147,6 +142,16 @@ export async function startHttpReceiver(options: HttpReceiverOptions): Promise<H
       return closing;
     },
   };
+}
+
+/** A body in its encoding, decoded and validated; a malformed one is refused with 400 naming the problem. */
+function decode(spec: SignalSpec, encoding: string, body: Buffer): DecodedExportRequest {
+  try {
+    return encoding === PROTOBUF ? decodeExportRequest(spec, body) : decodeJsonExportRequest(spec, body.toString('utf8'));
+  } catch (error) {
+    if (!isCollectorError(error, 'MALFORMED_OTLP')) throw error;
+    throw new HttpRefusal(400, { code: RPC_CODE.INVALID_ARGUMENT, message: error.message });
+  }
 }
 
 function tooLarge(maxBytes: number, what: string): HttpRefusal {

@@ -37,6 +37,8 @@ export interface TraceStore<T extends object = OtlpTracesDataJson> {
   readonly repairedBytes: number;
   /** Queue one TracesData as one line. Throws COLLECTOR_CLOSED after close(). */
   append(data: T): void;
+  /** Queue one line already written as UTF-8 JSON (without its newline), holding `items` items. */
+  appendEncoded(line: Buffer, items: number): void;
   /** Resolve once everything appended before the call is written; reject if some of it could not be. */
   flush(): Promise<void>;
   /** Flush, sync to disk and close the file. Idempotent. */
@@ -60,9 +62,10 @@ class FileTraceStore<T extends object> implements TraceStore<T> {
   readonly #onWriteFailed: (spans: number, error: Error) => void;
   readonly #countItems: (data: T) => number;
 
-  #lines: string[] = [];
+  #lines: Array<string | Buffer> = [];
   #bufferedBytes = 0;
   #bufferedSpans = 0;
+  #bufferedLines = 0;
   #writingSpans = 0;
   /** Lines appended so far, and lines whose write has finished (written or failed). */
   #appendedLines = 0;
@@ -89,12 +92,21 @@ class FileTraceStore<T extends object> implements TraceStore<T> {
   }
 
   append(data: T): void {
+    this.#queue(`${JSON.stringify(data)}\n`, undefined, this.#countItems(data));
+  }
+
+  appendEncoded(line: Buffer, items: number): void {
+    this.#queue(line, NEWLINE, items);
+  }
+
+  #queue(line: string | Buffer, newline: Buffer | undefined, items: number): void {
     if (this.#closing) throw new CollectorError('COLLECTOR_CLOSED', `trace store ${this.file} is closed`);
-    const line = `${JSON.stringify(data)}\n`;
     this.#lines.push(line);
+    if (newline) this.#lines.push(newline);
     this.#appendedLines++;
-    this.#bufferedBytes += line.length;
-    this.#bufferedSpans += this.#countItems(data);
+    this.#bufferedLines++;
+    this.#bufferedBytes += line.length + (newline ? 1 : 0);
+    this.#bufferedSpans += items;
     if (this.#bufferedBytes >= this.#maxBufferedBytes) this.#startWrite();
     else this.#timer ??= setTimeout(() => this.#startWrite(), this.#flushIntervalMs).unref();
   }
@@ -144,10 +156,12 @@ class FileTraceStore<T extends object> implements TraceStore<T> {
 
   /** Write the buffered lines; never rejects (failures are counted and reported). */
   async #writeChunk(): Promise<void> {
-    const chunk = this.#lines.join('');
-    const lines = this.#lines.length;
+    const parts = this.#lines;
+    const chunk = parts.every((part) => typeof part === 'string') ? parts.join('') : Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'utf8') : part)));
+    const lines = this.#bufferedLines;
     const spans = this.#bufferedSpans;
     this.#lines = [];
+    this.#bufferedLines = 0;
     this.#bufferedBytes = 0;
     this.#bufferedSpans = 0;
     this.#writingSpans = spans;
@@ -177,6 +191,8 @@ function guard(listener: () => void): void {
     // A failing listener only loses its own notification.
   }
 }
+
+const NEWLINE = Buffer.from('\n');
 
 function countSpans(data: OtlpTracesDataJson): number {
   let count = 0;

@@ -1,7 +1,8 @@
 // Tracing for a lab process: OpenTelemetry SDK, W3C trace context and baggage,
-// OTLP/gRPC export of spans and logs to the collector (logger.ts feeds pino's
-// records to the log provider set up here), the kit's own HTTP server and
-// client spans (http-tracing.ts), and the gRPC instrumentation (both sides).
+// OTLP/gRPC export of spans (span-export.ts) and logs to the collector
+// (logger.ts feeds pino's records to the log provider set up here), the kit's
+// own HTTP server and client spans (http-tracing.ts), and the gRPC
+// instrumentation (both sides).
 // It must run before grpc-js is loaded, which is why services start with
 // `--import demo-services/kit/instrument.ts`.
 // The SDK packages are imported dynamically so a process with telemetry off
@@ -21,16 +22,12 @@ export function otlpLogSink(): OtlpLogger | undefined {
 }
 
 /**
- * How spans and log records are batched for export: every 500 ms, or as soon
- * as 128 are waiting (the SDK's default is 512). Under load a smaller batch
- * leaves the process sooner, so its spans die in V8's young generation
- * instead of being promoted and swept by full collections. In side-by-side
- * runs on a busy machine the gateway kept 0.71-0.72 of its untraced
- * throughput with 128, 0.59 with 256 or 512; a quiet run shows less of the
- * gain (docs/benchmarks.md). At the lab's usual rates the timer sends first
- * and nothing changes.
+ * How log records are batched for export: every 500 ms, or as soon as 128 are
+ * waiting (the SDK's default is 512), so that under load records leave the
+ * process before V8 promotes them out of its young generation. Spans are
+ * encoded as they end and batched by span-export.ts.
  */
-const EXPORT_BATCHING = { scheduledDelayMillis: 500, maxExportBatchSize: 128 } as const;
+const LOG_BATCHING = { scheduledDelayMillis: 500, maxExportBatchSize: 128 } as const;
 
 /** The resource every signal of a lab process carries. */
 function resourceAttributes(config: ServiceConfig): Record<string, string> {
@@ -46,7 +43,7 @@ async function startOtlpLogs(config: ServiceConfig, endpoint: string): Promise<{
   ]);
   const provider = new LoggerProvider({
     resource: resourceFromAttributes(resourceAttributes(config)),
-    processors: [new BatchLogRecordProcessor({ exporter: new OTLPLogExporter({ url: endpoint }), ...EXPORT_BATCHING })],
+    processors: [new BatchLogRecordProcessor({ exporter: new OTLPLogExporter({ url: endpoint }), ...LOG_BATCHING })],
   });
   otlpLogger = provider.getLogger('faultline-pino');
   return {
@@ -63,8 +60,8 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
     { AsyncLocalStorageContextManager },
     { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator },
     { resourceFromAttributes },
-    { BatchSpanProcessor, TracerProvider },
-    { OTLPTraceExporter },
+    { TracerProvider },
+    { EncodingSpanProcessor },
     { registerInstrumentations },
     { GrpcInstrumentation },
     { dependencyOrigins, grpcDependencyNamer, UNTRACED_GRPC_METHODS },
@@ -73,7 +70,7 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
     import('@opentelemetry/core'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/sdk-trace'),
-    import('@opentelemetry/exporter-trace-otlp-grpc'),
+    import('./span-export.ts'),
     import('@opentelemetry/instrumentation'),
     import('@opentelemetry/instrumentation-grpc'),
     import('./grpc-telemetry.ts'),
@@ -84,7 +81,7 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
     new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   );
   const spanProcessors = config.otlpEndpoint
-    ? [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: config.otlpEndpoint }), ...EXPORT_BATCHING })]
+    ? [new EncodingSpanProcessor({ endpoint: config.otlpEndpoint })]
     : [];
   const provider = new TracerProvider({
     resource: resourceFromAttributes(resourceAttributes(config)),
