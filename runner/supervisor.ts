@@ -79,7 +79,11 @@ export function createSupervisor(options: { logDir: string }): Supervisor {
       // after the first start they skip compiling them (measured in docs/benchmarks.md).
       // Two malloc arenas instead of one per thread: V8's and libuv's threads
       // allocate little, and every extra arena keeps its own free memory resident.
-      env: { NODE_COMPILE_CACHE: COMPILE_CACHE_DIR, MALLOC_ARENA_MAX: '2', ...process.env, ...spec.env },
+      // A fixed mmap threshold of 128 KiB: blocks that large (V8's compiler
+      // zones, big buffers) are mapped and unmapped, instead of glibc raising
+      // the threshold after the first free and keeping them on the heap, which
+      // left each traffic-carrying service ~5-9 MiB larger after some load.
+      env: { NODE_COMPILE_CACHE: COMPILE_CACHE_DIR, MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...process.env, ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     child.stdout?.pipe(log, { end: false });
