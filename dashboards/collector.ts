@@ -1,9 +1,11 @@
 // Collector: the embedded OTLP collector's own counters (collector/
 // collector-metrics.ts), per signal: what arrived, what was dropped (write
-// queue full or write failed) and what was written. A drop here means the
+// queue full or write failed) and what was written; and, from the other end,
+// what each service's span exporter delivered or dropped before the
+// collector saw it (demo-services/kit/span-export.ts). A drop here means the
 // traces behind every other dashboard's exemplars are incomplete.
 
-import { LAB_METRIC, LABEL } from '../demo-services/kit/conventions.ts';
+import { LAB_METRIC, LABEL, SCRAPE_LABEL } from '../demo-services/kit/conventions.ts';
 import { renderDashboard, selector, sumRate, type GrafanaDashboard, type PanelSpec } from './grafana.ts';
 
 export const UID = 'faultline-collector';
@@ -42,16 +44,31 @@ const flow: PanelSpec[] = [
   },
 ];
 
+const job = SCRAPE_LABEL.job;
+const senders: PanelSpec[] = [
+  {
+    title: 'Spans sent by each service',
+    description: "Spans per second each service's exporter delivered to the collector, and spans it dropped (export queue full, collector unreachable or refusing). Dropped should stay at 0.",
+    type: 'timeseries',
+    unit: 'short',
+    targets: [
+      { expr: sumRate(LAB_METRIC.spansExported, '', [job]), legend: `{{${job}}} exported` },
+      { expr: sumRate(LAB_METRIC.spansDropped, '', [job]), legend: `{{${job}}} dropped` },
+    ],
+  },
+];
+
 export function collector(): GrafanaDashboard {
   return renderDashboard({
     uid: UID,
     title: 'Faultline / Collector',
-    description: 'The embedded OTLP collector: items received, dropped and exported per signal.',
+    description: 'The embedded OTLP collector: items received, dropped and exported per signal; spans each service exported or dropped.',
     tags: ['telemetry'],
     variables: [{ name: 'signal', label: 'Signal', selector: received, labelName: signal, description: 'Telemetry signals the collector takes' }],
     rows: [
       { title: 'In the time range', panels: summary },
       { title: 'Flow', panels: flow },
+      { title: 'Senders', panels: senders },
     ],
   });
 }

@@ -28,6 +28,9 @@ export const LAB_METRIC = {
   collectorExported: 'collector_exported_total',
   collectorForwarded: 'collector_forwarded_total',
   collectorForwardFailed: 'collector_forward_failed_total',
+  /** Spans a service's exporter delivered to the collector, and spans it dropped (queue full, collector away, refused). */
+  spansExported: 'telemetry_spans_exported_total',
+  spansDropped: 'telemetry_spans_dropped_total',
 } as const;
 
 /** Metric label names (OpenTelemetry HTTP semantic conventions, Prometheus spelling). */

@@ -6,7 +6,8 @@
 
 import client from 'prom-client';
 import { collectRuntimeMetrics } from './runtime-metrics.ts';
-import { CIRCUIT_STATES, LABEL, LATENCY_BUCKETS, METRIC, type CircuitState, type Outcome } from './conventions.ts';
+import { CIRCUIT_STATES, LABEL, LAB_METRIC, LATENCY_BUCKETS, METRIC, type CircuitState, type Outcome } from './conventions.ts';
+import { spanExportStats } from './telemetry.ts';
 
 const { Counter, Gauge, Histogram, Registry } = client;
 
@@ -109,6 +110,26 @@ export function createServiceMetrics(options: { defaultMetrics?: boolean } = {})
     name: METRIC.resilienceRateLimited,
     help: 'Requests rejected by a rate limiter.',
     registers,
+  });
+
+  // The span exporter keeps its own counts (span-export.ts); read at scrape time.
+  new Counter({
+    name: LAB_METRIC.spansExported,
+    help: 'Spans this process exported to the collector.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(spanExportStats().exported);
+    },
+  });
+  new Counter({
+    name: LAB_METRIC.spansDropped,
+    help: 'Spans this process dropped instead of exporting: queue full, collector unreachable or refusing.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(spanExportStats().dropped);
+    },
   });
 
   const resilience: ResilienceMetrics = {

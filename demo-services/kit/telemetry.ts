@@ -12,8 +12,15 @@ import { context, propagation, trace } from '@opentelemetry/api';
 import type { Logger as OtlpLogger } from '@opentelemetry/api-logs';
 import type { ServiceConfig } from './config.ts';
 import { disableHttpTracing, enableHttpTracing } from './http-tracing.ts';
+import type { SpanExportStats } from './span-export.ts';
 
 let flushAndShutdown: (() => Promise<void>) | undefined;
+let spanExport: { stats(): SpanExportStats } | undefined;
+
+/** What the span exporter has delivered and dropped so far; zeros when telemetry is off. */
+export function spanExportStats(): SpanExportStats {
+  return spanExport?.stats() ?? { exported: 0, dropped: 0, failedCalls: 0 };
+}
 let otlpLogger: OtlpLogger | undefined;
 
 /** Where log records go over OTLP, once initTelemetry set it up with a collector endpoint; else undefined. */
@@ -80,9 +87,9 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
   propagation.setGlobalPropagator(
     new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
   );
-  const spanProcessors = config.otlpEndpoint
-    ? [new EncodingSpanProcessor({ endpoint: config.otlpEndpoint })]
-    : [];
+  const exporter = config.otlpEndpoint ? new EncodingSpanProcessor({ endpoint: config.otlpEndpoint }) : undefined;
+  spanExport = exporter;
+  const spanProcessors = exporter ? [exporter] : [];
   const provider = new TracerProvider({
     resource: resourceFromAttributes(resourceAttributes(config)),
     spanProcessors: [grpcDependencyNamer(dependencyOrigins(config)), ...spanProcessors],

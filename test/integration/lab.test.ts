@@ -13,6 +13,7 @@ import { issueToken } from '../../demo-services/kit/jwt.ts';
 import { serviceFaultTarget } from '../../runner/chaos-target.ts';
 import { startLab, type Lab } from '../../runner/lab.ts';
 import { parseScenario } from '../../runner/scenario.ts';
+import { until } from '../until.ts';
 
 let lab: Lab;
 let runDir: string;
@@ -64,6 +65,12 @@ describe('the lab', () => {
     expect(gateway).toMatch(/http_server_request_duration_seconds_count\{http_request_method="POST",http_route="\/api\/checkout",http_response_status_code="201"\} \d+/);
     expect(gateway).toMatch(/http_client_request_duration_seconds_count\{http_request_method="POST",server_address="checkout",http_response_status_code="201"\}/);
     expect(gateway).toContain('nodejs_eventloop_lag_seconds');
+    // The span exporter's own counts: the spans of the requests above, nothing dropped.
+    const exported = await until('the gateway to count exported spans', async () => {
+      const text = await (await fetch(`${lab.gatewayUrl}/metrics`)).text();
+      return /telemetry_spans_exported_total [1-9]/.test(text) ? text : undefined;
+    });
+    expect(exported).toContain('telemetry_spans_dropped_total 0');
     const checkoutMetrics = await (await fetch(`${lab.serviceUrl('checkout')}/metrics`)).text();
     expect(checkoutMetrics).toMatch(/resilience_calls_total\{dependency="payment",outcome="success"\} \d+/);
     expect(checkoutMetrics).toContain('resilience_circuit_state{dependency="payment",state="closed"} 1');
