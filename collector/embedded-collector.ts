@@ -153,6 +153,19 @@ export async function startEmbeddedCollector(options: EmbeddedCollectorOptions):
     dropBurst += items;
   };
 
+  const countReceived = (pipeline: SignalPipeline, items: number): void => {
+    pipeline.stats.received += items;
+    pipeline.counters.received.inc(items);
+  };
+  /** A request was kept whole: if items were being dropped, say that the queue has room again. */
+  const keptWhole = (): ExportOutcome => {
+    if (droppingSince !== undefined) {
+      logger.info({ dropped: dropBurst, durationMs: Date.now() - droppingSince }, 'write queue has room again');
+      droppingSince = undefined;
+    }
+    return { rejectedItems: 0 };
+  };
+
   const accept = (signal: TelemetrySignal, request: DecodedExportRequest): ExportOutcome => {
     if (closing) throw new CollectorError('COLLECTOR_CLOSED', 'collector is closing');
     const pipeline = pipelines[signal];
@@ -160,25 +173,17 @@ export async function startEmbeddedCollector(options: EmbeddedCollectorOptions):
     const items = countItems(spec, request);
     const room = Math.max(0, config.maxQueuedItems - queuedItems());
     if (items > 0 && room === 0) {
-      pipeline.stats.received += items;
-      pipeline.counters.received.inc(items);
+      countReceived(pipeline, items);
       countDrop(pipeline, items);
       throw new CollectorError('OVERLOADED', `collector write queue full (maxQueuedItems ${config.maxQueuedItems}): retry later`);
     }
     const rejected = items > room ? keepFirstItems(spec, request, room) : 0;
     // Converted before anything is counted: if conversion throws, the request is refused as a whole.
     const data = items - rejected > 0 ? messageToOtlpJson(spec.requestType, request) : undefined;
-    pipeline.stats.received += items;
-    pipeline.counters.received.inc(items);
+    countReceived(pipeline, items);
     if (data) pipeline.store.append(data);
     forwarder?.send(spec, request, items - rejected);
-    if (rejected === 0) {
-      if (droppingSince !== undefined) {
-        logger.info({ dropped: dropBurst, durationMs: Date.now() - droppingSince }, 'write queue has room again');
-        droppingSince = undefined;
-      }
-      return { rejectedItems: 0 };
-    }
+    if (rejected === 0) return keptWhole();
     countDrop(pipeline, rejected);
     return {
       rejectedItems: rejected,
@@ -195,15 +200,9 @@ export async function startEmbeddedCollector(options: EmbeddedCollectorOptions):
     if (signal !== 'traces' || forwarder || closing) return undefined;
     const transcoded = transcodeTraceRequest(body);
     if (!transcoded || transcoded.spans > config.maxQueuedItems - queuedItems()) return undefined;
-    const pipeline = pipelines.traces;
-    pipeline.stats.received += transcoded.spans;
-    pipeline.counters.received.inc(transcoded.spans);
-    if (transcoded.spans > 0) pipeline.store.appendEncoded(transcoded.json, transcoded.spans);
-    if (droppingSince !== undefined) {
-      logger.info({ dropped: dropBurst, durationMs: Date.now() - droppingSince }, 'write queue has room again');
-      droppingSince = undefined;
-    }
-    return { rejectedItems: 0 };
+    countReceived(pipelines.traces, transcoded.spans);
+    if (transcoded.spans > 0) pipelines.traces.store.appendEncoded(transcoded.json, transcoded.spans);
+    return keptWhole();
   };
   const onRejected = (signal: TelemetrySignal | undefined, reason: string, code: number): void => {
     rejectedRequests++;

@@ -8,10 +8,10 @@
 // snake_case, enums may be integers or their names, and trace/span ids are hex.
 import protobuf from 'protobufjs';
 import { CollectorError } from './collector-error.ts';
+import { HEX_BYTES_FIELDS } from './otlp-schema.ts';
 import { MAX_MESSAGE_DEPTH, validateExportRequest } from './otlp-signals.ts';
 import type { DecodedExportRequest, SignalSpec } from './otlp-signals.ts';
 
-const HEX_BYTES_FIELDS = new Set(['traceId', 'spanId', 'parentSpanId']);
 
 type FieldReader = (value: unknown, path: string, depth: number) => unknown;
 

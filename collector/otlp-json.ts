@@ -10,11 +10,9 @@
 // reflection, with one plan per message type built once at load time, so any
 // message added to the schema (metrics, logs) converts without new code.
 import protobuf from 'protobufjs';
-import { OTLP_TRACE_TYPES, otlpRoot } from './otlp-schema.ts';
+import { HEX_BYTES_FIELDS, OTLP_TRACE_TYPES, otlpRoot } from './otlp-schema.ts';
 import type { DecodedExportTraceServiceRequest } from './otlp-schema.ts';
 
-/** Byte fields the OTLP/JSON encoding writes as hex, in every OTLP message that has them. */
-const HEX_BYTES_FIELDS = new Set(['traceId', 'spanId', 'parentSpanId']);
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
@@ -182,13 +180,16 @@ function bytesToString(bytes: Uint8Array | number[], encoding: 'hex' | 'base64')
 function int64ToString(value: unknown): string {
   if (typeof value !== 'object' || value === null) return String(value);
   const { low, high, unsigned } = value as { low: number; high: number; unsigned?: boolean };
-  const lo = low >>> 0;
-  const hi = high >>> 0;
-  if (unsigned === true || high >= 0) {
-    const number = hi * 4_294_967_296 + lo;
-    return number <= Number.MAX_SAFE_INTEGER ? String(number) : ((BigInt(hi) << 32n) | BigInt(lo)).toString();
+  return int64Text(low >>> 0, high >>> 0, unsigned === true);
+}
+
+/** A 64-bit integer given as its unsigned 32-bit halves, as a decimal string (signed unless `unsigned`). */
+export function int64Text(low: number, high: number, unsigned: boolean): string {
+  if (unsigned || high < 0x80000000) {
+    const number = high * 4_294_967_296 + low;
+    return number <= Number.MAX_SAFE_INTEGER ? String(number) : ((BigInt(high) << 32n) | BigInt(low)).toString();
   }
-  return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)).toString();
+  return BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low)).toString();
 }
 
 /** Proto3 JSON writes non-finite floats as the strings "NaN", "Infinity", "-Infinity". */

@@ -474,6 +474,14 @@ function toNamespace(packages: Record<string, PackageDescriptor>): INamespace {
 }
 
 /** The resolved root holding every OTLP package above. */
+/**
+ * Fields holding trace and span ids, with their size in bytes. OTLP/JSON
+ * writes them as hex (other bytes as base64); a span or link must carry a
+ * trace and a span id of these sizes, a parent span id is optional.
+ */
+export const OTLP_ID_BYTES: Readonly<Record<'traceId' | 'spanId' | 'parentSpanId', number>> = { traceId: 16, spanId: 8, parentSpanId: 8 };
+export const HEX_BYTES_FIELDS: ReadonlySet<string> = new Set(Object.keys(OTLP_ID_BYTES));
+
 export const otlpRoot: protobuf.Root = protobuf.Root.fromJSON(toNamespace(OTLP_PACKAGES));
 otlpRoot.resolveAll();
 

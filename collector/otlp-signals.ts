@@ -11,6 +11,7 @@ import { CollectorError } from './collector-error.ts';
 import {
   LOGS_EXPORT_METHOD_PATH,
   METRICS_EXPORT_METHOD_PATH,
+  OTLP_ID_BYTES,
   OTLP_LOGS_TYPES,
   OTLP_METRICS_TYPES,
   OTLP_TRACE_TYPES,
@@ -220,10 +221,10 @@ function checkSize(path: PathOf, name: string, bytes: unknown, allowed: readonly
   return `${path()}.${name}: must be ${allowed.filter((n) => n > 0).join(' or ')} bytes, got ${length}`;
 }
 
-const REQUIRED_TRACE_ID = [16] as const;
-const REQUIRED_SPAN_ID = [8] as const;
-const OPTIONAL_TRACE_ID = [0, 16] as const;
-const OPTIONAL_SPAN_ID = [0, 8] as const;
+const REQUIRED_TRACE_ID = [OTLP_ID_BYTES.traceId];
+const REQUIRED_SPAN_ID = [OTLP_ID_BYTES.spanId];
+const OPTIONAL_TRACE_ID = [0, OTLP_ID_BYTES.traceId];
+const OPTIONAL_SPAN_ID = [0, OTLP_ID_BYTES.spanId];
 
 function checkSpan(span: Obj, path: PathOf): string | undefined {
   const problem =

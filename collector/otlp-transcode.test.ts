@@ -152,7 +152,7 @@ describe('OTLP trace protobuf to its JSON line in one pass', () => {
     expect(transcode(deeplyNestedRequest(10))).toEqual(generalPath(deeplyNestedRequest(10)));
   });
 
-  it('keeps every wire-level detail the general path does: repeated fields in order, the last of a repeated scalar', () => {
+  it('reads two requests written one after the other as one request, as protobuf merging does', () => {
     const span = { traceId: Buffer.alloc(16, 1), spanId: Buffer.alloc(8, 2), name: 'first' };
     const one = encode({ resourceSpans: [{ scopeSpans: [{ spans: [span] }] }] });
     const two = encode({ resourceSpans: [{ scopeSpans: [{ spans: [{ ...span, name: 'second' }] }] }] });

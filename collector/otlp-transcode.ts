@@ -19,7 +19,8 @@
 import { isUtf8 } from 'node:buffer';
 import protobuf from 'protobufjs';
 import { MAX_MESSAGE_DEPTH } from './otlp-signals.ts';
-import { OTLP_TRACE_TYPES, otlpRoot } from './otlp-schema.ts';
+import { int64Text } from './otlp-json.ts';
+import { HEX_BYTES_FIELDS, OTLP_ID_BYTES, OTLP_TRACE_TYPES, otlpRoot } from './otlp-schema.ts';
 
 type ScalarKind =
   | 'string'
@@ -45,29 +46,24 @@ interface FieldWire {
   /** `"name":` as bytes. */
   key: Buffer;
   repeated: boolean;
-  /** Index of its oneof among the message's oneofs, or -1. */
-  oneof: number;
+  /** A member of a oneof: written even with its default value, since being set is the value. */
+  oneof: boolean;
   wireType: number;
   kind: ScalarKind | 'message';
   message?: MessageWire;
-  /** traceId, spanId, parentSpanId: the size an id must have when set. */
-  idSize?: number;
+  /** traceId, spanId, parentSpanId: which id, and the size it must have when set. */
+  id?: { name: keyof typeof OTLP_ID_BYTES; size: number };
 }
 
 interface MessageWire {
   fields: FieldWire[];
   /** Fields by field number (a sparse array: OTLP numbers are small). */
   byNumber: Array<FieldWire | undefined>;
-  oneofCount: number;
   /** Span and Link: trace and span ids are required, of their sizes. */
   requiredIds: boolean;
-  /** Position of spanId among the fields (parentSpanId has the same size but is optional). */
-  spanIdIndex: number;
   countsAsItem: boolean;
 }
 
-const HEX_FIELDS = new Set(['traceId', 'spanId', 'parentSpanId']);
-const ID_SIZE: Readonly<Record<string, number>> = { traceId: 16, spanId: 8, parentSpanId: 8 };
 
 const WIRE_TYPE: Readonly<Record<string, number>> = {
   double: 1,
@@ -81,19 +77,13 @@ const WIRE_TYPE: Readonly<Record<string, number>> = {
 };
 
 const wires = new Map<protobuf.Type, MessageWire>();
+const SPAN = otlpRoot.lookupType('opentelemetry.proto.trace.v1.Span');
+const LINK = otlpRoot.lookupType('opentelemetry.proto.trace.v1.Link');
 
-function wireFor(type: protobuf.Type, spanType: protobuf.Type, linkType: protobuf.Type): MessageWire {
+function wireFor(type: protobuf.Type): MessageWire {
   const existing = wires.get(type);
   if (existing) return existing;
-  const oneofs = type.oneofsArray;
-  const wire: MessageWire = {
-    fields: [],
-    byNumber: [],
-    oneofCount: oneofs.length,
-    requiredIds: type === spanType || type === linkType,
-    spanIdIndex: type.fieldsArray.findIndex((field) => field.name === 'spanId'),
-    countsAsItem: type === spanType,
-  };
+  const wire: MessageWire = { fields: [], byNumber: [], requiredIds: type === SPAN || type === LINK, countsAsItem: type === SPAN };
   wires.set(type, wire);
   type.fieldsArray.forEach((field, index) => {
     field.resolve();
@@ -101,25 +91,28 @@ function wireFor(type: protobuf.Type, spanType: protobuf.Type, linkType: protobu
     let kind: FieldWire['kind'];
     if (resolved instanceof protobuf.Type) kind = 'message';
     else if (resolved instanceof protobuf.Enum) kind = 'int32';
-    else if (field.type === 'bytes') kind = HEX_FIELDS.has(field.name) ? 'hex' : 'base64';
+    else if (field.type === 'bytes') kind = HEX_BYTES_FIELDS.has(field.name) ? 'hex' : 'base64';
     else kind = field.type as ScalarKind;
     const entry: FieldWire = {
       index,
       key: Buffer.from(`${JSON.stringify(field.name)}:`),
       repeated: field.repeated,
-      oneof: field.partOf ? oneofs.indexOf(field.partOf) : -1,
+      oneof: field.partOf !== null,
       wireType: kind === 'message' || kind === 'hex' || kind === 'base64' ? 2 : (WIRE_TYPE[kind] ?? 0),
       kind,
     };
-    if (resolved instanceof protobuf.Type) entry.message = wireFor(resolved, spanType, linkType);
-    if (kind === 'hex') entry.idSize = ID_SIZE[field.name];
+    if (resolved instanceof protobuf.Type) entry.message = wireFor(resolved);
+    if (kind === 'hex') {
+      const name = field.name as keyof typeof OTLP_ID_BYTES;
+      entry.id = { name, size: OTLP_ID_BYTES[name] };
+    }
     wire.fields.push(entry);
     wire.byNumber[field.id] = entry;
   });
   return wire;
 }
 
-const TRACE_REQUEST = wireFor(OTLP_TRACE_TYPES.ExportTraceServiceRequest, otlpRoot.lookupType('opentelemetry.proto.trace.v1.Span'), otlpRoot.lookupType('opentelemetry.proto.trace.v1.Link'));
+const TRACE_REQUEST = wireFor(OTLP_TRACE_TYPES.ExportTraceServiceRequest);
 
 /** Thrown inside the walk when the fast path gives up; never escapes transcodeTraceRequest. */
 class NotSure extends Error {}
@@ -301,8 +294,7 @@ class Walk {
     const positions = (this.#positions[depth] ??= new FieldPositions());
     positions.count = 0;
     // First pass: where each field is; check wire types, bounds, ids and oneofs.
-    let oneofSeen = 0;
-    let oneofIndex = -1;
+    let oneofMember = -1;
     let traceIdSize = 0;
     let spanIdSize = 0;
     while (this.pos < end) {
@@ -317,25 +309,24 @@ class Walk {
       }
       if (wireType !== field.wireType) throw notSure;
       positions.add(field.index, this.pos);
-      if (field.oneof >= 0) {
+      if (field.oneof) {
         // OTLP messages have at most one oneof (AnyValue's value); two members set is left to protobufjs.
-        if (oneofSeen > 0 && oneofIndex !== field.index) throw notSure;
-        oneofSeen++;
-        oneofIndex = field.index;
+        if (oneofMember !== -1 && oneofMember !== field.index) throw notSure;
+        oneofMember = field.index;
       }
       if (wireType === 2) {
         const length = this.length();
         this.pos += length;
-        if (field.idSize !== undefined) {
-          if (length !== 0 && length !== field.idSize) throw notSure;
-          if (field.idSize === 16) traceIdSize = length;
-          else if (field.index === wire.spanIdIndex) spanIdSize = length;
+        if (field.id) {
+          if (length !== 0 && length !== field.id.size) throw notSure;
+          if (field.id.name === 'traceId') traceIdSize = length;
+          else if (field.id.name === 'spanId') spanIdSize = length;
         }
       } else this.skip(wireType);
       if (this.pos > end) throw notSure;
     }
     if (this.pos !== end) throw notSure;
-    if (wire.requiredIds && (traceIdSize !== 16 || spanIdSize !== 8)) throw notSure;
+    if (wire.requiredIds && (traceIdSize !== OTLP_ID_BYTES.traceId || spanIdSize !== OTLP_ID_BYTES.spanId)) throw notSure;
     // Second pass: write the fields in schema order; the last of a singular field wins, as when decoding.
     const count = positions.count;
     const index = positions.index;
@@ -372,7 +363,7 @@ class Walk {
       if (!first) this.byte(0x2c);
       this.raw(field.key);
       this.pos = valuePos[last] as number;
-      if (this.value(field, depth, field.oneof >= 0)) first = false;
+      if (this.value(field, depth, field.oneof)) first = false;
       else this.at = mark; // a default value: left out
     }
     this.byte(0x7d); // }
@@ -386,10 +377,8 @@ class Walk {
     switch (field.kind) {
       case 'message': {
         const length = this.length();
-        const positions = this.#positions[depth] as FieldPositions;
-        // The child pass uses the next depth's positions; this depth's stay as they are.
+        // The child's passes use the next depth's positions; this depth's stay as they are.
         this.message(field.message as MessageWire, this.pos + length, depth + 1);
-        void positions;
         return true;
       }
       case 'string':
@@ -456,12 +445,7 @@ class Walk {
 
   int64(low: number, high: number, unsigned: boolean, always: boolean): boolean {
     if (low === 0 && high === 0 && !always) return false;
-    let text: string;
-    if (unsigned || high < 0x80000000) {
-      const number = high * 4_294_967_296 + low;
-      text = number <= Number.MAX_SAFE_INTEGER ? String(number) : ((BigInt(high) << 32n) | BigInt(low)).toString();
-    } else text = BigInt.asIntN(64, (BigInt(high) << 32n) | BigInt(low)).toString();
-    this.ascii(`"${text}"`);
+    this.ascii(`"${int64Text(low, high, unsigned)}"`);
     return true;
   }
 }

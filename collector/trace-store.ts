@@ -92,20 +92,21 @@ class FileTraceStore<T extends object> implements TraceStore<T> {
   }
 
   append(data: T): void {
-    this.#queue(`${JSON.stringify(data)}\n`, undefined, this.#countItems(data));
+    this.#queue(`${JSON.stringify(data)}\n`, this.#countItems(data));
   }
 
   appendEncoded(line: Buffer, items: number): void {
-    this.#queue(line, NEWLINE, items);
+    this.#queue(line, items);
   }
 
-  #queue(line: string | Buffer, newline: Buffer | undefined, items: number): void {
+  /** A string line carries its newline; an encoded one gets it here. */
+  #queue(line: string | Buffer, items: number): void {
     if (this.#closing) throw new CollectorError('COLLECTOR_CLOSED', `trace store ${this.file} is closed`);
-    this.#lines.push(line);
-    if (newline) this.#lines.push(newline);
+    if (typeof line === 'string') this.#lines.push(line);
+    else this.#lines.push(line, NEWLINE);
     this.#appendedLines++;
     this.#bufferedLines++;
-    this.#bufferedBytes += line.length + (newline ? 1 : 0);
+    this.#bufferedBytes += line.length + (typeof line === 'string' ? 0 : 1);
     this.#bufferedSpans += items;
     if (this.#bufferedBytes >= this.#maxBufferedBytes) this.#startWrite();
     else this.#timer ??= setTimeout(() => this.#startWrite(), this.#flushIntervalMs).unref();

@@ -113,24 +113,21 @@ export function createServiceMetrics(options: { defaultMetrics?: boolean } = {})
   });
 
   // The span exporter keeps its own counts (span-export.ts); read at scrape time.
-  new Counter({
-    name: LAB_METRIC.spansExported,
-    help: 'Spans this process exported to the collector.',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(spanExportStats().exported);
-    },
-  });
-  new Counter({
-    name: LAB_METRIC.spansDropped,
-    help: 'Spans this process dropped instead of exporting: queue full, collector unreachable or refusing.',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(spanExportStats().dropped);
-    },
-  });
+  const spanCounts = [
+    [LAB_METRIC.spansExported, 'Spans this process exported to the collector.', 'exported'],
+    [LAB_METRIC.spansDropped, 'Spans this process dropped instead of exporting: queue full, collector unreachable or refusing.', 'dropped'],
+  ] as const;
+  for (const [name, help, count] of spanCounts) {
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(spanExportStats()[count]);
+      },
+    });
+  }
 
   const resilience: ResilienceMetrics = {
     call: (dependency, outcome) => calls.inc({ [LABEL.dependency]: dependency, [LABEL.outcome]: outcome }),

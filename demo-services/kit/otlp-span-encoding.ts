@@ -44,11 +44,6 @@ export class ProtoWriter {
     this.pos = 0;
   }
 
-  /** Drop what was written after `pos` (a span that would overflow a batch). */
-  truncate(pos: number): void {
-    this.pos = pos;
-  }
-
   #room(bytes: number): void {
     const needed = this.pos + bytes;
     if (needed <= this.#buffer.length) return;

@@ -125,8 +125,9 @@ export class EncodingSpanProcessor implements SpanProcessor {
       this.#drop(1, this.#stopping ? 'span ended after shutdown' : `export queue full (${this.#maxQueuedBytes} bytes)`);
       return;
     }
-    if (this.#resource && this.#resource.of !== span.resource) this.#seal();
-    if (!this.#resource) {
+    if (this.#resource?.of !== span.resource) {
+      // A batch holds one resource's spans (a provider has one; this is for a processor shared by several).
+      this.#seal();
       this.#resource = { of: span.resource, bytes: encodeResource(span.resource.attributes), schemaUrl: span.resource.schemaUrl };
     }
     const scope = this.#scopeBatch(span.instrumentationScope);

@@ -15,13 +15,13 @@ import { disableHttpTracing, enableHttpTracing } from './http-tracing.ts';
 import type { SpanExportStats } from './span-export.ts';
 
 let flushAndShutdown: (() => Promise<void>) | undefined;
+let otlpLogger: OtlpLogger | undefined;
 let spanExport: { stats(): SpanExportStats } | undefined;
 
 /** What the span exporter has delivered and dropped so far; zeros when telemetry is off. */
 export function spanExportStats(): SpanExportStats {
   return spanExport?.stats() ?? { exported: 0, dropped: 0, failedCalls: 0 };
 }
-let otlpLogger: OtlpLogger | undefined;
 
 /** Where log records go over OTLP, once initTelemetry set it up with a collector endpoint; else undefined. */
 export function otlpLogSink(): OtlpLogger | undefined {
