@@ -34,6 +34,18 @@ export const collectorConfigSchema = z.strictObject({
   maxRequestBytes: z.number().int().positive().max(256 * 1024 * 1024).default(16 * 1024 * 1024),
   /** How long accepted spans may wait in memory before they are written. */
   flushIntervalMs: z.number().int().positive().max(3_600_000).default(200),
+  /**
+   * Cap each signal's file by size: rotated (traces.1.jsonl ...) once it holds
+   * maxFileBytes, with keepFiles rotated files kept, so a signal takes at most
+   * about (keepFiles + 1) x maxFileBytes. What a rotation deletes is counted
+   * (collector_discarded_total). Absent (the default, as in `run`): keep everything.
+   */
+  rotation: z
+    .strictObject({
+      maxFileBytes: z.number().int().min(1024),
+      keepFiles: z.number().int().min(1).max(100).default(4),
+    })
+    .optional(),
   /** Also send every accepted request to an upstream OTLP endpoint; its failures are counted, never fatal. */
   forward: z
     .strictObject({

@@ -10,6 +10,8 @@ export type CollectorErrorCode =
   | 'INVALID_CONFIG'
   /** An export request is not a valid OTLP Export*ServiceRequest (protobuf or JSON). */
   | 'MALFORMED_OTLP'
+  /** An export request holds more elements than one request may cost to decode (request-limits.ts). */
+  | 'TOO_COMPLEX'
   /** The collector's write queue is full: the request is refused as a whole, to be retried later. */
   | 'OVERLOADED'
   /** The collector or its store is closing or closed and takes no more data. */

@@ -13,6 +13,11 @@ export interface SignalCounters {
   exported: Counter.Internal;
   forwarded: Counter.Internal;
   forwardFailed: Counter.Internal;
+  /** Rotation (when the files are capped): what it deleted, and how often it ran. */
+  discarded: Counter.Internal;
+  discardedBytes: Counter.Internal;
+  discardedFiles: Counter.Internal;
+  rotations: Counter.Internal;
 }
 
 export interface CollectorMetrics {
@@ -30,6 +35,10 @@ export function createCollectorMetrics(): CollectorMetrics {
   const exported = counter(LAB_METRIC.collectorExported, 'Items written to the run directory');
   const forwarded = counter(LAB_METRIC.collectorForwarded, 'Items the upstream OTLP endpoint accepted');
   const forwardFailed = counter(LAB_METRIC.collectorForwardFailed, 'Items the upstream OTLP endpoint did not take: refused, unreachable, timed out, or too many in flight');
+  const discarded = counter(LAB_METRIC.collectorDiscarded, 'Items written and later deleted because their file was rotated past the cap (items written before the collector started are not counted)');
+  const discardedBytes = counter(LAB_METRIC.collectorDiscardedBytes, 'Bytes of rotated files deleted to keep a signal under its cap');
+  const discardedFiles = counter(LAB_METRIC.collectorDiscardedFiles, 'Rotated files deleted to keep a signal under its cap');
+  const rotations = counter(LAB_METRIC.collectorRotations, 'Times a full file was rotated (traces.jsonl -> traces.1.jsonl)');
   return {
     registry,
     forSignal(signal) {
@@ -40,6 +49,10 @@ export function createCollectorMetrics(): CollectorMetrics {
         exported: exported.labels(labels),
         forwarded: forwarded.labels(labels),
         forwardFailed: forwardFailed.labels(labels),
+        discarded: discarded.labels(labels),
+        discardedBytes: discardedBytes.labels(labels),
+        discardedFiles: discardedFiles.labels(labels),
+        rotations: rotations.labels(labels),
       };
       for (const each of Object.values(counters)) each.inc(0);
       return counters;

@@ -6,7 +6,8 @@
 // yet written. A request that does not fit is cut and answered with a partial
 // success (the SDK logs it and does not retry); one that arrives at a full
 // queue is refused as retryable (RESOURCE_EXHAUSTED / 503 with Retry-After).
-// Every drop is counted per signal.
+// Every drop is counted per signal. With `rotation` each signal's file is
+// capped by size (rotated like logrotate), and what rotation deletes is counted.
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
@@ -49,10 +50,20 @@ export interface SignalStats {
   forwardFailed: number;
 }
 
+/** What capping a signal's files did (all zero without `rotation`). */
+export interface RotationStats {
+  rotations: number;
+  /** Items, bytes and files deleted to stay under the cap. */
+  discardedItems: number;
+  discardedBytes: number;
+  discardedFiles: number;
+}
+
 export interface CollectorStats {
   traces: SignalStats;
   metrics: SignalStats;
   logs: SignalStats;
+  rotation: Record<TelemetrySignal, RotationStats>;
   /** Export requests refused as a whole (malformed, too large, overloaded, or sent while closing). */
   rejectedRequests: number;
 }
@@ -83,6 +94,7 @@ interface SignalPipeline {
   store: TraceStore<JsonObject>;
   counters: SignalCounters;
   stats: SignalStats;
+  rotation: RotationStats;
 }
 
 export async function startEmbeddedCollector(options: EmbeddedCollectorOptions): Promise<EmbeddedCollector> {
@@ -100,9 +112,22 @@ export async function startEmbeddedCollector(options: EmbeddedCollectorOptions):
       const counters = metrics.forSignal(signal);
       const stats: SignalStats = { received: 0, stored: 0, dropped: 0, forwarded: 0, forwardFailed: 0 };
       const file = join(config.runDir, spec.fileName);
+      const rotation: RotationStats = { rotations: 0, discardedItems: 0, discardedBytes: 0, discardedFiles: 0 };
       const store = await openTraceStore<JsonObject>({
         file,
         flushIntervalMs: config.flushIntervalMs,
+        ...(config.rotation ? { rotation: config.rotation } : {}),
+        onRotated: (discarded) => {
+          rotation.rotations++;
+          rotation.discardedItems += discarded.items;
+          rotation.discardedBytes += discarded.bytes;
+          rotation.discardedFiles += discarded.files;
+          counters.rotations.inc();
+          counters.discarded.inc(discarded.items);
+          counters.discardedBytes.inc(discarded.bytes);
+          counters.discardedFiles.inc(discarded.files);
+          if (discarded.files > 0) logger.info({ signal, file, ...discarded }, 'rotated; deleted the oldest file to stay under the cap');
+        },
         countItems: (data) => countItems(spec, data),
         onWritten: (items) => {
           stats.stored += items;
@@ -116,7 +141,7 @@ export async function startEmbeddedCollector(options: EmbeddedCollectorOptions):
       });
       opened.push(store);
       if (store.repairedBytes > 0) logger.warn({ file, bytes: store.repairedBytes }, 'cut a partial last line left by an earlier crash');
-      pipelines[signal] = { spec, store, counters, stats };
+      pipelines[signal] = { spec, store, counters, stats, rotation };
     }
   } catch (error) {
     await Promise.allSettled(opened.map((store) => store.close()));
@@ -251,7 +276,13 @@ export async function startEmbeddedCollector(options: EmbeddedCollectorOptions):
     metricsFile: pipelines.metrics.store.file,
     logsFile: pipelines.logs.store.file,
     metricsRegistry: metrics.registry,
-    stats: () => ({ traces: snapshot('traces'), metrics: snapshot('metrics'), logs: snapshot('logs'), rejectedRequests }),
+    stats: () => ({
+      traces: snapshot('traces'),
+      metrics: snapshot('metrics'),
+      logs: snapshot('logs'),
+      rotation: { traces: { ...pipelines.traces.rotation }, metrics: { ...pipelines.metrics.rotation }, logs: { ...pipelines.logs.rotation } },
+      rejectedRequests,
+    }),
     flush: async () => {
       await Promise.all(TELEMETRY_SIGNALS.map((signal) => pipelines[signal].store.flush()));
     },

@@ -3,13 +3,15 @@
 // service definitions are written by hand with Buffer pass-through
 // (de)serializers, so grpc-js never parses the payload: decoding happens here,
 // inside a guard, and a malformed body becomes INVALID_ARGUMENT for that call
-// instead of an exception in the server. What happens to a decoded request is
+// instead of an exception in the server; so does one that would cost too
+// much to decode (request-limits.ts). What happens to a decoded request is
 // the caller's business (onExport); the receiver turns its outcome into the
 // OTLP response, and a full queue into RESOURCE_EXHAUSTED with RetryInfo.
 import * as grpc from '@grpc/grpc-js';
 import { CollectorError, isCollectorError } from './collector-error.ts';
 import { SIGNALS, TELEMETRY_SIGNALS, decodeExportRequest, encodeExportResponse } from './otlp-signals.ts';
 import type { DecodedExportRequest, ExportOutcome, SignalSpec, TelemetrySignal } from './otlp-signals.ts';
+import { checkProtobufLimits } from './request-limits.ts';
 import { encodeRpcStatus } from './rpc-status.ts';
 
 const passThrough = (buffer: Buffer): Buffer => buffer;
@@ -90,6 +92,13 @@ export async function startGrpcReceiver(options: GrpcReceiverOptions): Promise<G
       }
       return options.onExport(spec.signal, request);
     };
+    // Depth and element count before anything decodes the body (request-limits.ts).
+    try {
+      checkProtobufLimits(spec, call.request);
+    } catch (error) {
+      refuse(grpc.status.INVALID_ARGUMENT, isCollectorError(error) ? error.message : `malformed ${spec.requestType.name}`);
+      return;
+    }
     let response: Buffer;
     try {
       const outcome = options.onExportBody?.(spec.signal, call.request) ?? decodeAndExport();

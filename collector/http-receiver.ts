@@ -3,22 +3,21 @@
 // optionally gzip-compressed, answered as the OTLP specification says: 200 with
 // an Export*ServiceResponse in the request's encoding (partial_success when
 // items were dropped), 400 with a google.rpc.Status for a malformed payload,
-// 413 for a body over the size limit (compressed or not), 415 for another
+// 413 for a body over the size limit (compressed or not) or holding more
+// elements than one request may cost to decode (request-limits.ts), 415 for another
 // content type or encoding, and 503 with Retry-After when the write queue is
 // full or the collector is closing. Plain node:http: a few fixed routes.
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { isCollectorError } from './collector-error.ts';
 import { decodeJsonExportRequest } from './otlp-json-decode.ts';
 import { SIGNALS, TELEMETRY_SIGNALS, decodeExportRequest, encodeExportResponse, exportResponseObject } from './otlp-signals.ts';
 import type { DecodedExportRequest, ExportOutcome, SignalSpec, TelemetrySignal } from './otlp-signals.ts';
 import { RPC_CODE, encodeRpcStatus, rpcStatusJson } from './rpc-status.ts';
 import { listenHttp } from './listen.ts';
+import { checkJsonLimits, checkProtobufLimits, requestLimitCheck } from './request-limits.ts';
 import type { RpcStatus } from './rpc-status.ts';
-
-const gunzipAsync = promisify(gunzip);
 
 const PROTOBUF = 'application/x-protobuf';
 const JSON_TYPE = 'application/json';
@@ -88,7 +87,8 @@ export async function startHttpReceiver(options: HttpReceiverOptions): Promise<H
         throw new HttpRefusal(415, { code: RPC_CODE.INVALID_ARGUMENT, message: `content-encoding ${contentEncoding} is not supported: send gzip or identity` });
       }
       const raw = await readBody(request, maxBytes);
-      const body = contentEncoding === 'gzip' ? await decompress(raw, maxBytes) : raw;
+      // Depth and element count are checked before anything parses the body, and while gzip inflates it.
+      const body = contentEncoding === 'gzip' ? await inflateChecked(raw, maxBytes, spec, encoding) : checkedWhole(spec, encoding, raw);
       let outcome: ExportOutcome;
       try {
         outcome = (encoding === PROTOBUF ? options.onExportBody?.(spec.signal, body) : undefined) ?? options.onExport(spec.signal, decode(spec, encoding, body));
@@ -154,6 +154,24 @@ function decode(spec: SignalSpec, encoding: string, body: Buffer): DecodedExport
   }
 }
 
+/** A whole body, once its limits are checked (request-limits.ts). */
+function checkedWhole(spec: SignalSpec, encoding: BodyEncoding, body: Buffer): Buffer {
+  try {
+    if (encoding === PROTOBUF) checkProtobufLimits(spec, body);
+    else checkJsonLimits(spec, body);
+  } catch (error) {
+    throw refusalForLimit(error);
+  }
+  return body;
+}
+
+/** Too deep is a 400, too many elements a 413, both as google.rpc.Status INVALID_ARGUMENT. */
+function refusalForLimit(error: unknown): unknown {
+  if (isCollectorError(error, 'TOO_COMPLEX')) return new HttpRefusal(413, { code: RPC_CODE.INVALID_ARGUMENT, message: error.message });
+  if (isCollectorError(error, 'MALFORMED_OTLP')) return new HttpRefusal(400, { code: RPC_CODE.INVALID_ARGUMENT, message: error.message });
+  return error;
+}
+
 function tooLarge(maxBytes: number, what: string): HttpRefusal {
   return new HttpRefusal(413, { code: RPC_CODE.INVALID_ARGUMENT, message: `${what} is larger than ${maxBytes} bytes` });
 }
@@ -181,11 +199,43 @@ function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer> {
   });
 }
 
-async function decompress(body: Buffer, maxBytes: number): Promise<Buffer> {
-  try {
-    return await gunzipAsync(body, { maxOutputLength: maxBytes });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(maxBytes, 'decompressed request body');
-    throw new HttpRefusal(400, { code: RPC_CODE.INVALID_ARGUMENT, message: `body is not valid gzip: ${(error as Error).message}` });
-  }
+/**
+ * Inflate a gzip body as a stream into one growing buffer, checking the
+ * limits on each piece as it comes: a bomb is stopped after its first pieces,
+ * and the inflated size never passes maxBytes.
+ */
+function inflateChecked(body: Buffer, maxBytes: number, spec: SignalSpec, encoding: BodyEncoding): Promise<Buffer> {
+  const check = requestLimitCheck(spec, encoding === PROTOBUF ? 'protobuf' : 'json');
+  return new Promise((resolve, reject) => {
+    const gunzip = createGunzip();
+    let buffer = Buffer.allocUnsafe(Math.min(maxBytes, Math.max(64 * 1024, body.length * 4)));
+    let filled = 0;
+    const fail = (error: unknown): void => {
+      gunzip.destroy();
+      reject(error);
+    };
+    gunzip.on('data', (chunk: Buffer) => {
+      if (filled + chunk.length > maxBytes) {
+        fail(tooLarge(maxBytes, 'decompressed request body'));
+        return;
+      }
+      if (filled + chunk.length > buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.min(maxBytes, Math.max(buffer.length * 2, filled + chunk.length)));
+        buffer.copy(grown, 0, 0, filled);
+        buffer = grown;
+      }
+      chunk.copy(buffer, filled);
+      filled += chunk.length;
+      try {
+        check.update(buffer.subarray(0, filled));
+      } catch (error) {
+        fail(refusalForLimit(error));
+      }
+    });
+    gunzip.once('end', () => resolve(buffer.subarray(0, filled)));
+    gunzip.once('error', (error) => {
+      reject(new HttpRefusal(400, { code: RPC_CODE.INVALID_ARGUMENT, message: `body is not valid gzip: ${error.message}` }));
+    });
+    gunzip.end(body);
+  });
 }

@@ -3,9 +3,12 @@
 // one plain record per span, with service name, epoch-millisecond times and
 // attributes as JS values. A last line cut short by a crash is skipped; a bad
 // line anywhere else is corruption and is reported with its line number.
-import { createReadStream } from 'node:fs';
+// A capped file was rotated (rotated-files.ts): readers take traces.N.jsonl ...
+// traces.1.jsonl, then traces.jsonl, so spans still come in the order written.
 import { createInterface } from 'node:readline';
+import type { FileHandle } from 'node:fs/promises';
 import { CollectorError } from './collector-error.ts';
+import { openOldestFirst } from './rotated-files.ts';
 import type { OtlpAnyValueJson, OtlpKeyValueJson, OtlpResourceSpansJson, OtlpTracesDataJson } from './otlp-json.ts';
 
 export interface FlatSpanEvent {
@@ -35,10 +38,20 @@ export interface FlatSpan {
 
 const UNKNOWN_SERVICE = 'unknown_service';
 
-/** Every span of a traces.jsonl file, in file order. */
+/** Every span of a traces.jsonl file (and of its rotated files, oldest first), in the order written. */
 export async function readSpans(file: string): Promise<FlatSpan[]> {
   const spans: FlatSpan[] = [];
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const handles = await openOldestFirst(file);
+  try {
+    for (const { path, handle } of handles) await readSpansFrom(path, handle, spans);
+  } finally {
+    await Promise.allSettled(handles.map(({ handle }) => handle.close()));
+  }
+  return spans;
+}
+
+async function readSpansFrom(file: string, handle: FileHandle, spans: FlatSpan[]): Promise<void> {
+  const lines = createInterface({ input: handle.createReadStream({ encoding: 'utf8', autoClose: false }), crlfDelay: Infinity });
   let lineNumber = 0;
   let unparsed: { lineNumber: number; error: Error } | undefined;
   for await (const line of lines) {
@@ -57,8 +70,8 @@ export async function readSpans(file: string): Promise<FlatSpan[]> {
     }
     for (const resourceSpans of data.resourceSpans ?? []) flattenResourceSpans(resourceSpans, spans);
   }
-  return spans;
 }
+
 
 /** A line of a JSONL file that could not be read; streaming readers report it and go on. */
 export interface MalformedLine {
@@ -88,8 +101,9 @@ export async function* streamSpans(file: string, options: StreamSpansOptions = {
 }
 
 /**
- * The items of an OTLP JSON lines file (traces.jsonl, logs.jsonl), one line's
- * items at a time, read as a stream so only one line is in memory. A line that
+ * The items of an OTLP JSON lines file (traces.jsonl, logs.jsonl) and of its
+ * rotated files, oldest first, one line's items at a time, read as a stream so
+ * only one line is in memory. A line that
  * is not JSON, not an object, or that `flatten` throws on is reported through
  * onMalformed (with its line number) and skipped. A missing file rejects with
  * the fs error (code ENOENT).
@@ -100,8 +114,23 @@ export async function* streamOtlpJsonLines<T>(
   onMalformed: ((line: MalformedLine) => void) | undefined,
   flatten: (data: object) => T[],
 ): AsyncGenerator<T[]> {
+  const handles = await openOldestFirst(file);
+  try {
+    for (const { path, handle } of handles) yield* streamOneFile(path, handle, kind, onMalformed, flatten);
+  } finally {
+    await Promise.allSettled(handles.map(({ handle }) => handle.close()));
+  }
+}
+
+async function* streamOneFile<T>(
+  file: string,
+  handle: FileHandle,
+  kind: string,
+  onMalformed: ((line: MalformedLine) => void) | undefined,
+  flatten: (data: object) => T[],
+): AsyncGenerator<T[]> {
   const report = onMalformed ?? (() => {});
-  const input = createReadStream(file, { encoding: 'utf8' });
+  const input = handle.createReadStream({ encoding: 'utf8', autoClose: false });
   const lines = createInterface({ input, crlfDelay: Infinity });
   let lineNumber = 0;
   try {

@@ -6,11 +6,16 @@
 // grows large; flush() and close() write everything accepted so far, so a
 // clean shutdown loses nothing. The store reports what it holds unwritten
 // (queuedSpans: items, whatever the signal) so the collector can bound its memory.
+// With a rotation policy the file is capped by size (rotated-files.ts): the
+// oldest rotated file is deleted when a new one would pass the number kept,
+// and what it held is reported through onDiscarded.
 import { mkdir, open, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CollectorError } from './collector-error.ts';
 import type { OtlpTracesDataJson } from './otlp-json.ts';
+import { listRotated, rotate } from './rotated-files.ts';
+import type { RotationPolicy } from './rotated-files.ts';
 
 export const TRACES_FILE_NAME = 'traces.jsonl';
 
@@ -27,6 +32,10 @@ export interface TraceStoreOptions<T extends object = OtlpTracesDataJson> {
   onWriteFailed?: (spans: number, error: Error) => void;
   /** Items in one document; default counts the spans of a TracesData. */
   countItems?: (data: T) => number;
+  /** Cap the file by size, rotating it (file.1, file.2 ...); default: one file that grows without bound. */
+  rotation?: RotationPolicy;
+  /** Called after a rotation; `discarded` lists what the rotation deleted (items 0 when written before this store opened). */
+  onRotated?: (discarded: { files: number; items: number; bytes: number }) => void;
 }
 
 export interface TraceStore<T extends object = OtlpTracesDataJson> {
@@ -49,18 +58,32 @@ export async function openTraceStore<T extends object = OtlpTracesDataJson>(opti
   await mkdir(dirname(options.file), { recursive: true });
   const repairedBytes = await cutPartialLastLine(options.file);
   const handle = await open(options.file, 'a');
-  return new FileTraceStore<T>(handle, options, repairedBytes);
+  try {
+    const { size } = await handle.stat();
+    const rotatedFiles = options.rotation ? (await listRotated(options.file)).length : 0;
+    return new FileTraceStore<T>(handle, options, repairedBytes, size, rotatedFiles);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
 }
 
 class FileTraceStore<T extends object> implements TraceStore<T> {
   readonly file: string;
   readonly repairedBytes: number;
-  readonly #handle: FileHandle;
+  /** Undefined only between closing a full file and opening the next one. */
+  #handle: FileHandle | undefined;
   readonly #flushIntervalMs: number;
   readonly #maxBufferedBytes: number;
   readonly #onWritten: (spans: number) => void;
   readonly #onWriteFailed: (spans: number, error: Error) => void;
   readonly #countItems: (data: T) => number;
+  readonly #rotation: RotationPolicy | undefined;
+  readonly #onRotated: (discarded: { files: number; items: number; bytes: number }) => void;
+  /** Bytes in the live file. */
+  #fileBytes: number;
+  /** Items written to the live file (index 0) and to each rotated file (index i is file.i); 0 when unknown. */
+  #generationItems: number[];
 
   #lines: Array<string | Buffer> = [];
   #bufferedBytes = 0;
@@ -76,7 +99,7 @@ class FileTraceStore<T extends object> implements TraceStore<T> {
   #lastError: Error | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(handle: FileHandle, options: TraceStoreOptions<T>, repairedBytes: number) {
+  constructor(handle: FileHandle, options: TraceStoreOptions<T>, repairedBytes: number, fileBytes: number, rotatedFiles: number) {
     this.file = options.file;
     this.repairedBytes = repairedBytes;
     this.#handle = handle;
@@ -85,6 +108,10 @@ class FileTraceStore<T extends object> implements TraceStore<T> {
     this.#onWritten = options.onWritten ?? (() => {});
     this.#onWriteFailed = options.onWriteFailed ?? (() => {});
     this.#countItems = options.countItems ?? ((data) => countSpans(data as OtlpTracesDataJson));
+    this.#rotation = options.rotation;
+    this.#onRotated = options.onRotated ?? (() => {});
+    this.#fileBytes = fileBytes;
+    this.#generationItems = Array.from({ length: rotatedFiles + 1 }, () => 0);
   }
 
   get queuedSpans(): number {
@@ -136,9 +163,9 @@ class FileTraceStore<T extends object> implements TraceStore<T> {
   async #close(): Promise<void> {
     try {
       await this.flush();
-      await this.#handle.sync();
+      await this.#handle?.sync();
     } finally {
-      await this.#handle.close();
+      await this.#handle?.close();
     }
   }
 
@@ -168,7 +195,13 @@ class FileTraceStore<T extends object> implements TraceStore<T> {
     this.#writingSpans = spans;
     let failure: Error | undefined;
     try {
+      // Sizes only matter to rotation; a string chunk costs a scan to measure.
+      const bytes = !this.#rotation ? 0 : typeof chunk === 'string' ? Buffer.byteLength(chunk, 'utf8') : chunk.length;
+      if (this.#rotation && this.#fileBytes > 0 && this.#fileBytes + bytes > this.#rotation.maxFileBytes) await this.#rotate(this.#rotation);
+      this.#handle ??= await open(this.file, 'a');
       await this.#handle.appendFile(chunk, 'utf8');
+      this.#fileBytes += bytes;
+      this.#generationItems[0] = (this.#generationItems[0] ?? 0) + spans;
     } catch (error) {
       failure = error as Error;
     }
@@ -181,6 +214,24 @@ class FileTraceStore<T extends object> implements TraceStore<T> {
     } else {
       guard(() => this.#onWritten(spans));
     }
+  }
+
+  /** Close the full live file, rotate the set, and open a new live file. Runs inside the write loop, so never beside a write. */
+  async #rotate(policy: RotationPolicy): Promise<void> {
+    const full = this.#handle;
+    this.#handle = undefined;
+    await full?.close();
+    const deleted = await rotate(this.file, policy.keepFiles);
+    let items = 0;
+    let bytes = 0;
+    for (const file of deleted) {
+      items += this.#generationItems[file.index - 1] ?? 0;
+      bytes += file.bytes;
+    }
+    this.#generationItems = [0, ...this.#generationItems].slice(0, policy.keepFiles + 1);
+    this.#fileBytes = 0;
+    this.#handle = await open(this.file, 'a');
+    guard(() => this.#onRotated({ files: deleted.length, items, bytes }));
   }
 }
 

@@ -34,6 +34,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { systemClock } from './clock.ts';
 import type { Clock } from './clock.ts';
 import type { ErrorClass, LoadRecorder, RequestSample } from './recorder.ts';
+import { PROBLEM_CONTENT_TYPE } from '../demo-services/kit/conventions.ts';
 
 export interface HttpClientOptions {
   /** Connections per origin; default unlimited. */
@@ -194,6 +195,27 @@ class LazyResponse implements HttpResponse {
     }
     return this.parsed.value;
   }
+}
+
+/** Tag under which a failed sample keeps the last segment of its RFC 9457 problem type (`dependency-circuit-open`). */
+export const PROBLEM_TAG = 'problem';
+
+// A step's tags with a problem type added, made once per (tags, type) pair: failures are
+// rarer than successes, but an outage makes every request one, so the hot path stays a lookup.
+const withProblemCache = new WeakMap<Readonly<Record<string, string>>, Map<string, Readonly<Record<string, string>>>>();
+
+/** The tags of a failed answer: the request's, plus `problem` when the body is problem+json with a type. */
+function tagsWithProblem(tags: Readonly<Record<string, string>>, response: HttpResponse): Readonly<Record<string, string>> {
+  const contentType = response.headers['content-type'];
+  if (typeof contentType !== 'string' || !contentType.startsWith(PROBLEM_CONTENT_TYPE)) return tags;
+  const type = (response.json() as { type?: unknown } | undefined)?.type;
+  if (typeof type !== 'string' || type === '') return tags;
+  const slug = type.slice(type.lastIndexOf('/') + 1);
+  let byType = withProblemCache.get(tags);
+  if (byType === undefined) withProblemCache.set(tags, (byType = new Map()));
+  let tagged = byType.get(slug);
+  if (tagged === undefined) byType.set(slug, (tagged = Object.freeze({ ...tags, [PROBLEM_TAG]: slug })));
+  return tagged;
 }
 
 /** Something in flight that must end when the run's signal aborts. */
@@ -459,7 +481,7 @@ class Exchange implements Dispatcher.DispatchHandler, Stoppable {
       endMs: this.context.clock.wallNow(),
       status,
       ok,
-      tags: this.req.tags,
+      tags: ok || response === undefined ? this.req.tags : tagsWithProblem(this.req.tags, response),
     };
     if (errorClass !== undefined) sample.errorClass = errorClass;
     const result: HttpResult = { ok, status, sample };

@@ -1,7 +1,8 @@
 // Applies a scenario's faults: edge faults and partitions through the fault
 // proxy's admin API (the scenario's spelling becomes Toxiproxy's: proxy name,
 // toxicity, attributes in milliseconds), process faults through the lab's
-// supervisor, in-service faults through the instance's /admin/faults.
+// supervisor, in-service faults through /admin/faults on the instance's admin
+// listener (loopback only; never its public port).
 // Faults the proxy does not apply itself as toxics (a process killed or
 // paused, an edge down) are shown by it as markers, so chaos_fault_active has
 // every fault of a run; in-service faults show on the instance's own /metrics.
@@ -98,11 +99,11 @@ export function processFaultTarget(lab: Pick<Lab, 'signalInstance' | 'restartIns
   };
 }
 
-/** Faults inside a service instance (CPU burn, event-loop block, memory leak, concurrency limit) through its /admin/faults. */
-export function serviceFaultTarget(lab: Pick<Lab, 'serviceUrl'>): FaultTarget {
+/** Faults inside a service instance (CPU burn, event-loop block, memory leak, concurrency limit) through its admin listener's /admin/faults. */
+export function serviceFaultTarget(lab: Pick<Lab, 'adminUrl'>): FaultTarget {
   const admin = async (fault: FaultSpec, method: 'POST' | 'DELETE') => {
     if (isNetworkFault(fault) || fault.type === 'process' || !('target' in fault)) throw new Error(`${fault.name} is not an in-service fault`);
-    const base = `${lab.serviceUrl(fault.target)}/admin/faults`;
+    const base = `${lab.adminUrl(fault.target)}/admin/faults`;
     const response =
       method === 'POST'
         ? await fetch(base, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: fault.name, type: fault.type, attributes: fault.attributes }) })

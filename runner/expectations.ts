@@ -1,29 +1,51 @@
 // Turns what a run measured into one verdict per expectation, each with the
 // measured value beside what was expected. Pure: it reads the load recorder,
 // the spans and the run's clock; it starts nothing.
+//
+// A failure that depends on timing (latency, error rates, when a breaker or an
+// alert moved), measured in a phase the machine was too busy to measure, is
+// INCONCLUSIVE, with the reason: outside pressure only slows the shop and the
+// load generator, so it can explain a FAIL but never a PASS (pressure.ts).
+// Failures that no amount of slowness explains (the breaker never changed
+// state at all, a count of attempts, the books) stay FAIL.
 
 import type { FlatSpan } from '../collector/trace-query.ts';
 import { SPAN_ATTR } from '../demo-services/kit/conventions.ts';
 import { formatMs } from '../demo-services/kit/units.ts';
 import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
 import type { LoadRecorder, SummaryFilter } from '../load/recorder.ts';
-import { evaluateThreshold } from '../load/thresholds.ts';
+import { PROBLEM_TAG } from '../load/http-client.ts';
+import { evaluateThreshold, parseThreshold, type Threshold } from '../load/thresholds.ts';
 import type { BooksReport } from './books.ts';
 import { circuitTransitions, openIntervals } from './circuit-history.ts';
 import type { Expectation, Scenario, Window } from './scenario.ts';
 import { phaseWindows } from './scenario.ts';
 import { faultWindows } from './fault-timeline.ts';
 import { alertMatches, type AlertInterval } from './slo-run-report.ts';
+import type { PhasePressure } from './pressure.ts';
+
+export type ExpectationStatus = 'pass' | 'fail' | 'inconclusive' | 'skip';
 
 export interface ExpectationResult {
   name: string;
   type: Expectation['type'];
+  status: ExpectationStatus;
+  /** Held, or could not be judged here (skip); false for fail and inconclusive. */
   ok: boolean;
   expected: string;
   measured: string;
   /** Why it could not be judged on this machine (it then counts as held, and is shown as SKIP). */
   skipped?: string;
+  /** Why a failure was not judged: the machine was too busy in the phases it was measured in. */
+  inconclusive?: string;
 }
+
+/** What an evaluator returns: `definitive` marks a failure that no slowness can explain. */
+type Evaluated = Omit<ExpectationResult, 'status'> & {
+  definitive?: boolean;
+  /** A pass that needed the allowance measured in this phase: it stands only if that phase was measured calmly. */
+  passedOnAllowanceFrom?: string;
+};
 
 /** The alerts of a run (from Alertmanager's webhook), or why there are none to judge. */
 export type AlertingMeasurement = { available: true; alerts: AlertInterval[] } | { available: false; reason: string };
@@ -37,12 +59,76 @@ export interface RunMeasurements {
   spans: FlatSpan[];
   books?: BooksReport;
   alerting?: AlertingMeasurement;
+  /** Per-phase pressure (pressure.ts); without it nothing is inconclusive. */
+  pressure?: readonly PhasePressure[];
+}
+
+/** Expectation types whose failure can come from a slow machine rather than the shop. */
+const TIMING_SENSITIVE: ReadonlySet<Expectation['type']> = new Set(['threshold', 'circuit', 'alert', 'no-alert']);
+
+/** The verdict of a run: any failure fails it; otherwise any inconclusive makes it inconclusive. */
+export function runVerdict(results: readonly ExpectationResult[]): 'pass' | 'fail' | 'inconclusive' {
+  if (results.some((r) => r.status === 'fail')) return 'fail';
+  return results.some((r) => r.status === 'inconclusive') ? 'inconclusive' : 'pass';
 }
 
 const SPAN_KIND_CLIENT = 3;
 
 export function evaluateExpectations(run: RunMeasurements): ExpectationResult[] {
-  return run.scenario.expectations.map((expectation) => {
+  return run.scenario.expectations.map((expectation) => judge(expectation, evaluate(expectation, run), run));
+}
+
+/** Pass, fail, skip, or inconclusive when a timing-sensitive failure was measured under too much pressure. */
+function judge(expectation: Expectation, result: Evaluated, run: RunMeasurements): ExpectationResult {
+  const { definitive, passedOnAllowanceFrom, ...rest } = result;
+  if (rest.skipped) return { ...rest, status: 'skip' };
+  if (rest.ok && passedOnAllowanceFrom !== undefined) {
+    // The allowance grows with the pressure it was measured under: a pass that needed it is only as good as that phase.
+    const reasons = run.pressure?.find((p) => p.phase === passedOnAllowanceFrom)?.overLimits ?? [];
+    if (reasons.length) return { ...rest, ok: false, status: 'inconclusive', inconclusive: `passed only with the allowance from ${passedOnAllowanceFrom}, measured under pressure: ${summarizeReasons(reasons)}` };
+  }
+  if (rest.ok) return { ...rest, status: 'pass' };
+  if (definitive || !TIMING_SENSITIVE.has(expectation.type) || !run.pressure) return { ...rest, status: 'fail' };
+  const phases = new Set(expectationPhases(expectation, run));
+  const reasons = run.pressure.filter((p) => phases.has(p.phase)).flatMap((p) => p.overLimits);
+  return reasons.length ? { ...rest, status: 'inconclusive', inconclusive: summarizeReasons(reasons) } : { ...rest, status: 'fail' };
+}
+
+/** The first two reasons in full, then how many more (summary.json keeps every phase's figures). */
+function summarizeReasons(reasons: readonly string[]): string {
+  return reasons.length <= 2 ? reasons.join('; ') : `${reasons.slice(0, 2).join('; ')}; and ${reasons.length - 2} more`;
+}
+
+/** The phases an expectation's measurement comes from. */
+export function expectationPhases(expectation: Expectation, run: Pick<RunMeasurements, 'scenario' | 'spans' | 'startedAt' | 'endedAt'>): string[] {
+  const all = phaseWindows(run.scenario);
+  const overlapping = (fromMs: number, toMs: number) => all.filter((p) => p.startMs < toMs && p.endMs > fromMs).map((p) => p.name);
+  const from = (name: string) => all.slice(Math.max(0, all.findIndex((p) => p.name === name))).map((p) => p.name);
+  switch (expectation.type) {
+    case 'threshold': {
+      const window = expectation.during;
+      const reference = expectation.allowance ? [expectation.allowance.phase] : [];
+      if (window === undefined) return all.map((p) => p.name);
+      if (typeof window === 'string') return [...new Set([window, ...reference])];
+      const ranges = openIntervals(circuitTransitions(run.spans, window.circuitOpen.service, window.circuitOpen.dependency), run.endedAt);
+      return [...new Set([...ranges.flatMap((range) => overlapping(range.fromMs - run.startedAt, range.toMs - run.startedAt)), ...reference])];
+    }
+    case 'circuit':
+      return from(expectation.opensDuring);
+    case 'alert': {
+      const fault = faultWindows(run.scenario).find((window) => window.name === expectation.fault);
+      return fault ? overlapping(fault.startMs, fault.endMs + (expectation.resolvesWithin ?? expectation.firesWithin)) : [];
+    }
+    case 'no-alert':
+    case 'trace':
+      return [expectation.during];
+    case 'books':
+      return [];
+  }
+}
+
+function evaluate(expectation: Expectation, run: RunMeasurements): Evaluated {
+  {
     try {
       switch (expectation.type) {
         case 'threshold':
@@ -59,9 +145,9 @@ export function evaluateExpectations(run: RunMeasurements): ExpectationResult[] 
           return evaluateNoAlert(expectation, run);
       }
     } catch (error) {
-      return { name: expectation.name, type: expectation.type, ok: false, expected: '-', measured: `could not evaluate: ${(error as Error).message}` };
+      return { name: expectation.name, type: expectation.type, ok: false, definitive: true, expected: '-', measured: `could not evaluate: ${(error as Error).message}` };
     }
-  });
+  }
 }
 
 function phaseRange(run: RunMeasurements, phase: string): { fromMs: number; toMs: number } {
@@ -80,23 +166,39 @@ function windowRanges(run: RunMeasurements, window: Window | undefined): Array<{
 function describeWindow(window: Window | undefined): string {
   if (window === undefined) return 'whole run';
   if (typeof window === 'string') return window;
-  return `while ${window.circuitOpen.service}->${window.circuitOpen.dependency} circuit open`;
+  return `while ${window.circuitOpen.service}->${window.circuitOpen.dependency} open`;
 }
 
-function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 'threshold' }>, run: RunMeasurements): ExpectationResult {
-  const base = { name: expectation.name, type: expectation.type, expected: `${expectation.metric} ${expectation.threshold} (${describeWindow(expectation.during)})` };
+function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 'threshold' }>, run: RunMeasurements): Evaluated {
+  const problem = expectation.filter?.problem;
+  const which = problem ? `, ${problem} only` : expectation.filter?.failed === true ? ', failed requests' : expectation.filter?.failed === false ? ', successful requests' : '';
+  const base = { name: expectation.name, type: expectation.type, expected: `${expectation.metric} ${expectation.threshold} (${describeWindow(expectation.during)}${which})` };
   const ranges = windowRanges(run, expectation.during);
-  if (ranges && ranges.length === 0) return { ...base, ok: false, measured: 'the window never happened (the circuit never opened)' };
+  // The window is the breaker's open time: that it never opened is a fact about the shop, not the machine.
+  if (ranges && ranges.length === 0) return { ...base, ok: false, definitive: true, measured: 'the window never happened (the circuit never opened)' };
   const filter: SummaryFilter = {
     ...(ranges ? { ranges } : {}),
     ...(expectation.filter?.failed !== undefined ? { ok: !expectation.filter.failed } : {}),
+    ...(problem ? { ok: false, tags: { [PROBLEM_TAG]: problem } } : {}),
   };
   const summary = run.recorder.summary(filter);
   if (expectation.metric === 'http_req_duration') {
     const distribution = run.recorder.distribution(filter);
-    if (distribution.count === 0) return { ...base, ok: false, measured: 'no requests in the window' };
-    const outcome = evaluateThreshold(expectation.threshold, distribution);
-    return { ...base, ok: outcome.ok, measured: `${formatMs(outcome.actual)} over ${distribution.count} requests` };
+    if (distribution.count === 0) return { ...base, ok: false, definitive: problem !== undefined, measured: problem ? `no ${problem} failures in the window` : 'no requests in the window' };
+    const threshold = parseThreshold(expectation.threshold);
+    const allowed = expectation.allowance ? allowanceOf(threshold, expectation.allowance, run) : undefined;
+    const outcome = evaluateThreshold(allowed ? { ...threshold, value: threshold.value + allowed.allowance } : threshold, distribution);
+    const needed = allowed !== undefined && outcome.ok && !evaluateThreshold(threshold, distribution).ok;
+    // Say how many of the window's failures the filter kept, so a reader sees what was judged.
+    const of = problem ? ` (of ${run.recorder.summary({ ...(ranges ? { ranges } : {}), ok: false }).count} failed)` : '';
+    const capped = allowed !== undefined && allowed.allowance < (expectation.allowance?.factor ?? 0) * allowed.reference ? ' (capped)' : '';
+    const limit = allowed ? `; limit ${formatMs(threshold.value + allowed.allowance)} = ${formatMs(threshold.value)} + ${expectation.allowance?.factor}x ${expectation.allowance?.phase}'s ${formatMs(allowed.reference)}${capped}` : '';
+    return {
+      ...base,
+      ok: outcome.ok,
+      measured: `${formatMs(outcome.actual)} over ${distribution.count}${problem ? ` ${problem}` : ''} requests${of}${limit}`,
+      ...(needed && expectation.allowance ? { passedOnAllowanceFrom: expectation.allowance.phase } : {}),
+    };
   }
   if (expectation.metric === 'http_req_failed') {
     if (summary.count === 0) return { ...base, ok: false, measured: 'no requests in the window' };
@@ -108,7 +210,7 @@ function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 
   return { ...base, ok: outcome.ok, measured: String(count) };
 }
 
-function evaluateCircuit(expectation: Extract<Expectation, { type: 'circuit' }>, run: RunMeasurements): ExpectationResult {
+function evaluateCircuit(expectation: Extract<Expectation, { type: 'circuit' }>, run: RunMeasurements): Evaluated {
   const base = {
     name: expectation.name,
     type: expectation.type,
@@ -116,7 +218,7 @@ function evaluateCircuit(expectation: Extract<Expectation, { type: 'circuit' }>,
   };
   const transitions = circuitTransitions(run.spans, expectation.service, expectation.dependency);
   const at = (ms: number) => `+${((ms - run.startedAt) / 1_000).toFixed(1)}s`;
-  if (transitions.length === 0) return { ...base, ok: false, measured: 'the circuit never changed state' };
+  if (transitions.length === 0) return { ...base, ok: false, definitive: true, measured: 'the circuit never changed state' };
   const opens = phaseRange(run, expectation.opensDuring);
   const opened = transitions.find((t) => t.to === 'open' && t.timeMs >= opens.fromMs && t.timeMs < opens.toMs);
   const last = transitions.at(-1)!;
@@ -130,14 +232,16 @@ function evaluateCircuit(expectation: Extract<Expectation, { type: 'circuit' }>,
   return { ...base, ok: Boolean(opened && closed), measured };
 }
 
-function evaluateTrace(expectation: Extract<Expectation, { type: 'trace' }>, run: RunMeasurements): ExpectationResult {
-  const { service, dependency } = expectation.count;
+function evaluateTrace(expectation: Extract<Expectation, { type: 'trace' }>, run: RunMeasurements): Evaluated {
+  const { service, dependency, operation } = expectation.count;
   let max = expectation.max;
   if (max === 'retry-policy') {
     const policy = run.scenario.policies[service]?.[dependency] ?? dependencyPolicySchema.parse({});
     max = policy.retry.enabled ? policy.retry.maxAttempts : 1;
   }
-  const base = { name: expectation.name, type: expectation.type, expected: `at most ${max} ${service}->${dependency} attempts per trace (${expectation.during})` };
+  const calls = `${service}->${dependency}${operation ? ` ${operation}` : ''} attempts per trace`;
+  const limits = [max !== undefined ? `at most ${max}` : '', expectation.mean !== undefined ? `${max !== undefined ? 'and ' : ''}at most ${expectation.mean} on average` : ''].filter(Boolean).join(' ');
+  const base = { name: expectation.name, type: expectation.type, expected: `${limits} ${calls} (${expectation.during})` };
   const range = phaseRange(run, expectation.during);
   const roots = new Map<string, number>();
   for (const span of run.spans) {
@@ -145,18 +249,37 @@ function evaluateTrace(expectation: Extract<Expectation, { type: 'trace' }>, run
   }
   for (const span of run.spans) {
     if (!roots.has(span.traceId)) continue;
-    if (span.service === service && span.kind === SPAN_KIND_CLIENT && span.attributes[SPAN_ATTR.dependency] === dependency) {
+    if (span.service === service && span.kind === SPAN_KIND_CLIENT && span.attributes[SPAN_ATTR.dependency] === dependency && (operation === undefined || isOperation(span, operation))) {
       roots.set(span.traceId, (roots.get(span.traceId) ?? 0) + 1);
     }
   }
-  if (roots.size === 0) return { ...base, ok: false, measured: `no traces started during ${expectation.during}` };
+  // Attempts are counts: no machine is too slow to count them, so a failure here is always a FAIL.
+  if (roots.size === 0) return { ...base, ok: false, definitive: true, measured: `no traces started during ${expectation.during}` };
   const counts = [...roots.values()];
   const worst = Math.max(...counts);
-  const over = counts.filter((count) => count > max).length;
-  return { ...base, ok: over === 0, measured: `max ${worst} over ${roots.size} traces${over ? `, ${over} over the limit` : ''}` };
+  const average = counts.reduce((sum, count) => sum + count, 0) / counts.length;
+  const over = max === undefined ? 0 : counts.filter((count) => count > (max as number)).length;
+  const ok = over === 0 && (expectation.mean === undefined || average <= expectation.mean);
+  return { ...base, ok, definitive: true, measured: `max ${worst}, mean ${average.toFixed(2)} over ${roots.size} traces${over ? `, ${over} over the limit` : ''}` };
 }
 
-function evaluateBooks(expectation: Extract<Expectation, { type: 'books' }>, run: RunMeasurements): ExpectationResult {
+/**
+ * factor x the same aggregation over the successful requests of a reference phase of this run, at
+ * most the threshold itself: the limit can at most double, so no slowness turns a hang into a pass.
+ */
+function allowanceOf(threshold: Threshold, allowance: { phase: string; factor: number }, run: RunMeasurements): { allowance: number; reference: number } {
+  const reference = evaluateThreshold(threshold, run.recorder.distribution({ ...phaseRange(run, allowance.phase), ok: true })).actual;
+  return { allowance: Math.min(threshold.value, allowance.factor * reference), reference };
+}
+
+/** Whether a client span is a call of this RPC method or route: `rpc.method` (Charge), or a span name ending in `/Charge`. */
+export function isOperation(span: FlatSpan, operation: string): boolean {
+  const method = span.attributes['rpc.method'];
+  if (typeof method === 'string') return method === operation || method.endsWith(`/${operation}`);
+  return span.name === operation || span.name.endsWith(`/${operation}`) || span.name.endsWith(` ${operation}`);
+}
+
+function evaluateBooks(expectation: Extract<Expectation, { type: 'books' }>, run: RunMeasurements): Evaluated {
   const base = { name: expectation.name, type: expectation.type, expected: 'every confirmed order charged once, no stray charge, stock consistent' };
   const books = run.books;
   if (!books) return { ...base, ok: false, measured: 'the books were not checked' };
@@ -171,13 +294,13 @@ function describeAlert(alertname: string | undefined, labels: Readonly<Record<st
   return `${alertname ?? 'any alert'}${matchers.length ? `{${matchers.join(',')}}` : ''}`;
 }
 
-function alertsOrSkip(run: RunMeasurements, base: Omit<ExpectationResult, 'ok' | 'measured'>): AlertInterval[] | ExpectationResult {
+function alertsOrSkip(run: RunMeasurements, base: Omit<Evaluated, 'ok' | 'measured'>): AlertInterval[] | Evaluated {
   const alerting = run.alerting ?? { available: false, reason: 'alerts were not collected' };
   if (!alerting.available) return { ...base, ok: true, measured: 'not measured', skipped: alerting.reason };
   return alerting.alerts;
 }
 
-function evaluateAlert(expectation: Extract<Expectation, { type: 'alert' }>, run: RunMeasurements): ExpectationResult {
+function evaluateAlert(expectation: Extract<Expectation, { type: 'alert' }>, run: RunMeasurements): Evaluated {
   const what = describeAlert(expectation.alert, expectation.labels);
   const resolves = expectation.resolvesWithin === undefined ? '' : `, resolved within ${formatMs(expectation.resolvesWithin)} of its end`;
   const base = { name: expectation.name, type: expectation.type, expected: `${what} fires within ${formatMs(expectation.firesWithin)} of ${expectation.fault} starting${resolves}` };
@@ -203,9 +326,9 @@ function evaluateAlert(expectation: Extract<Expectation, { type: 'alert' }>, run
   return { ...base, ok, measured };
 }
 
-function evaluateNoAlert(expectation: Extract<Expectation, { type: 'no-alert' }>, run: RunMeasurements): ExpectationResult {
+function evaluateNoAlert(expectation: Extract<Expectation, { type: 'no-alert' }>, run: RunMeasurements): Evaluated {
   const what = describeAlert(expectation.alert, expectation.labels);
-  const base = { name: expectation.name, type: expectation.type, expected: `${what === 'any alert' ? 'no alert' : `no ${what}`} fires during ${expectation.during}` };
+  const base = { name: expectation.name, type: expectation.type, expected: `${what.startsWith('any alert') ? `no alert${what.slice('any alert'.length)}` : `no ${what}`} fires during ${expectation.during}` };
   const alerts = alertsOrSkip(run, base);
   if (!Array.isArray(alerts)) return alerts;
   const phase = phaseWindows(run.scenario).find((window) => window.name === expectation.during);

@@ -53,6 +53,29 @@ describe('fault timeline', () => {
     expect(timeline.records.every((r) => r.ok)).toBe(true);
   });
 
+  it('removes a fault before applying the next one due at the same instant, even when the clock jumps past both', async () => {
+    const back2back = parseScenario(
+      {
+        ...{ name: 'serial', description: 'back to back', phases: [{ name: 'only', duration: '2s' }] },
+        load: { executor: 'constant-arrival-rate', journey: 'checkout', rate: 1, preAllocatedVUs: 1 },
+        faults: [
+          { name: 'first', type: 'latency', edge: 'payment->bank', at: '0s', duration: '1s', latency: '10ms' },
+          { name: 'second', type: 'reset_peer', edge: 'payment->bank', at: '1s', duration: '1s' },
+        ],
+        expectations: [{ name: 'x', type: 'threshold', metric: 'http_req_failed', threshold: 'rate<1' }],
+      },
+      'test',
+    );
+    const log: string[] = [];
+    const target: FaultTarget = { apply: async (fault) => void log.push(`+${fault.name}`), remove: async (fault) => void log.push(`-${fault.name}`) };
+    const timeline = startTimeline(buildTimeline(back2back), target, { startedAt: 0 });
+    // A busy machine wakes the timeline late: both steps of t = 1 s are due at once.
+    vi.setSystemTime(1_500);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await timeline.done;
+    expect(log).toEqual(['+first', '-first', '+second', '-second']);
+  });
+
   it('stop removes the faults still active and cancels the rest', async () => {
     const applied = new Set<string>();
     const target: FaultTarget = {
@@ -166,6 +189,24 @@ describe('serial and parallel fault steps', () => {
     await timeline.done;
     expect(log).toEqual(['2000 +jitter', '5000 -jitter', '6000 +resets', '7000 +cut', '9000 -cut', '10000 -resets', '13000 +kill', '14000 -kill']);
     expect(timeline.records.map((r) => `${r.offsetMs}:${r.action}:${r.fault}:${r.target}`)).toContain('7000:apply:cut:checkout<->inventory');
+  });
+
+  it("--disable recovery switches off a service's own pattern, and names it", () => {
+    const withRecovery = parseScenario(
+      {
+        name: 'crash',
+        description: 'checkout killed',
+        services: { checkout: { recovery: {} } },
+        phases: [{ name: 'only', duration: '2s' }],
+        load: { executor: 'constant-arrival-rate', journey: 'checkout', rate: 1, preAllocatedVUs: 1 },
+        expectations: [{ name: 'books', type: 'books' }],
+      },
+      'test',
+    );
+    expect(withRecovery.services.checkout?.recovery?.enabled).toBe(true);
+    const without = adjustScenario(withRecovery, { disable: ['recovery'] });
+    expect(without.services.checkout?.recovery?.enabled).toBe(false);
+    expect(without.switchedOff).toEqual(['checkout recovery']);
   });
 
   it('scales grouped steps with --time-scale', () => {

@@ -83,7 +83,6 @@ export function startTimeline(
   const now = options.now ?? Date.now;
   const active = new Map<string, FaultSpec>();
   const records: FaultRecord[] = [];
-  const timers = new Map<NodeJS.Timeout, () => void>();
   let stopped = false;
 
   const fire = async (step: TimelineStep): Promise<void> => {
@@ -112,33 +111,37 @@ export function startTimeline(
     if (options.logFile) await appendFile(options.logFile, `${JSON.stringify(record)}\n`);
   };
 
+  // One step after another, in timeline order (removes before applies at the same instant), each
+  // waiting for its time and for the step before it: separate timers per step would fire steps due
+  // at the same millisecond in whatever order the timer lists hold them.
   let chain = Promise.resolve();
-  const done = Promise.all(
-    steps.map(
-      (step) =>
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            timers.delete(timer);
-            if (stopped) return resolve();
-            // Steps run one after another, in timeline order, even if an admin call is slow.
-            chain = chain.then(() => fire(step));
-            chain.then(resolve, resolve);
-          }, Math.max(0, options.startedAt + step.atMs - now()));
-          timers.set(timer, resolve);
-        }),
-    ),
-  ).then(() => undefined);
+  let wake: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  const sleepUntil = (atMs: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        wake = undefined;
+        resolve();
+      }, Math.max(0, options.startedAt + atMs - now()));
+      wake = { timer, resolve };
+    });
+  const done = (async () => {
+    for (const step of steps) {
+      await sleepUntil(step.atMs);
+      if (stopped) return;
+      chain = chain.then(() => fire(step));
+      await chain;
+    }
+  })();
 
   return {
     done,
     records,
     async stop() {
       stopped = true;
-      for (const [timer, resolve] of timers) {
-        clearTimeout(timer);
-        resolve();
+      if (wake) {
+        clearTimeout(wake.timer);
+        wake.resolve();
       }
-      timers.clear();
       await chain;
       for (const fault of [...active.values()]) await fire({ atMs: now() - options.startedAt, action: 'remove', fault });
     },

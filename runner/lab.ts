@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import type { ServiceConfig } from '../demo-services/kit/config.ts';
 import { SERVICE_CONFIG_ENV } from '../demo-services/kit/config.ts';
 import { createSupervisor, type ManagedProcess, type Supervisor } from './supervisor.ts';
+import type { DiskCaps } from './disk-caps.ts';
+import { removeRunLock, writeRunLock } from './run-lock.ts';
 import { createChaosClient } from '../chaos/admin-client.ts';
 import type { ScrapeTarget } from './monitoring.ts';
 import { ENTRY_SERVICE, SERVICES, instanceNames, proxyName, serviceNode, servicesFor, startLevels } from './topology.ts';
@@ -28,6 +30,8 @@ export interface LabOptions {
   services?: readonly string[];
   /** Telemetry off in every service (the benchmark baseline). */
   telemetry?: boolean;
+  /** Size caps on the collector's files and the processes' logs (`up`); none keeps everything. */
+  diskCaps?: DiskCaps;
 }
 
 export interface Lab {
@@ -42,6 +46,8 @@ export interface Lab {
   /** Every endpoint a person might open, for `up` to print. */
   urls: Array<{ name: string; url: string }>;
   serviceUrl(name: string): string;
+  /** Base URL of a service's (or instance's) admin listener: /admin/faults, /admin/behaviour, /admin/books. Loopback only. */
+  adminUrl(name: string): string;
   proxyPort(proxy: string): number;
   supervisor: Supervisor;
   processes(): ManagedProcess[];
@@ -57,10 +63,17 @@ const SERVICE_NODE_ARGS = ['--import', './demo-services/kit/instrument.ts'];
 export async function startLab(options: LabOptions): Promise<Lab> {
   const host = options.host ?? '127.0.0.1';
   const ports = options.ports ?? {};
-  const supervisor = createSupervisor({ logDir: join(options.runDir, 'logs') });
+  const supervisor = createSupervisor({
+    logDir: join(options.runDir, 'logs'),
+    ...(options.diskCaps?.processLogs ? { logRotation: options.diskCaps.processLogs } : {}),
+  });
+  // Marks the run as in progress, so `faultline runs prune` leaves it alone; removed by stop().
+  await mkdir(options.runDir, { recursive: true });
+  const lockFile = await writeRunLock(options.runDir);
   /** First instance of each service (what a person opens), and every instance by id. */
   const serviceUrls = new Map<string, string>();
   const instanceUrls = new Map<string, string>();
+  const instanceAdminUrls = new Map<string, string>();
   const authSecret = options.authSecret ?? randomBytes(32).toString('base64url');
   const proxyPorts: Record<string, number> = {};
   try {
@@ -78,6 +91,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
             otlpHttpPort: ports.collectorOtlpHttp ?? 0,
             httpPort: ports.collectorHttp ?? 0,
             runDir: options.runDir,
+            ...(options.diskCaps?.telemetry ? { rotation: options.diskCaps.telemetry } : {}),
           }),
         },
       }),
@@ -135,6 +149,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       });
       instanceUrls.set(instance, `http://${host}:${started.ports.http}`);
       instancePorts.set(instance, started.ports.http as number);
+      if (started.ports.admin !== undefined) instanceAdminUrls.set(instance, `http://${host}:${started.ports.admin}`);
       if (started.ports.grpc !== undefined) instanceGrpcPorts.set(instance, started.ports.grpc);
       serviceOf.set(instance, name);
     };
@@ -169,6 +184,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     const urls = [
       { name: 'gateway (shop API)', url: `${gatewayUrl}/api/checkout` },
       ...[...instanceUrls].map(([name, url]) => ({ name: `${name} metrics`, url: `${url}/metrics` })),
+      ...[...instanceAdminUrls].map(([name, url]) => ({ name: `${name} faults (admin, loopback)`, url: `${url}/admin/faults` })),
       { name: 'fault proxy admin (Toxiproxy API)', url: `${chaosAdminUrl}/proxies` },
       { name: 'collector OTLP/gRPC', url: otlpEndpoint },
       { name: 'collector OTLP/HTTP', url: `http://${host}:${collector.ports.otlpHttp}` },
@@ -193,6 +209,12 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         if (!url) throw new Error(`no service named ${name}`);
         return url;
       },
+      adminUrl: (name) => {
+        // Looked up on each call: a restarted instance binds a new admin port.
+        const url = instanceAdminUrls.get(name) ?? (serviceOf.has(name) ? undefined : instanceAdminUrls.get(`${name}-1`));
+        if (!url) throw new Error(`no service named ${name}`);
+        return url;
+      },
       proxyPort: (proxy) => {
         const port = proxyPorts[proxy];
         if (port === undefined) throw new Error(`no proxy named ${proxy}`);
@@ -207,10 +229,14 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         if (supervisor.processes().some((p) => p.name === instance)) await supervisor.stop(instance);
         await startInstance(name, instance);
       },
-      stop: () => supervisor.stopAll(),
+      stop: async () => {
+        await supervisor.stopAll();
+        await removeRunLock(lockFile);
+      },
     };
   } catch (error) {
     await supervisor.stopAll();
+    await removeRunLock(lockFile);
     throw error;
   }
 }

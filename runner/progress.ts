@@ -1,9 +1,11 @@
 // The live line a person watches during a run: elapsed time, phase, achieved
-// rate, latency percentiles of the last second, error share, breaker state and
-// active faults. Redrawn in place on a terminal, one line every 5 s otherwise
+// rate, latency percentiles of the last second, error share, breaker state,
+// active faults, and how busy the machine is (CPU pressure, the slowest lab
+// process's event-loop delay), so a slow second is seen to be the machine's. Redrawn in place on a terminal, one line every 5 s otherwise
 // (CI logs).
 
 import type { TimeSeriesPoint } from '../load/recorder.ts';
+import type { PressureSample } from './pressure.ts';
 
 export interface ProgressFrame {
   elapsedMs: number;
@@ -12,8 +14,17 @@ export interface ProgressFrame {
   last: TimeSeriesPoint | undefined;
   inFlight: number;
   dropped: number;
+  /** The watched breaker's state, `off` when the scenario runs without it, `-` when none is watched. */
   circuit: string;
   faults: string[];
+  pressure?: PressureSample | undefined;
+}
+
+/** CPU pressure (or run queue) and the worst lab event-loop delay of the last second. */
+export function renderPressure(sample: PressureSample | undefined): string {
+  if (!sample) return 'cpu -';
+  const cpu = sample.cpuSome !== undefined ? `cpu ${(sample.cpuSome * 100).toFixed(0)}%` : `runq ${sample.runQueuePerCore.toFixed(1)}/core`;
+  return sample.labLoopP99Ms !== undefined ? `${cpu} loop ${sample.labLoopP99Ms.toFixed(0)}ms` : cpu;
 }
 
 export function renderProgress(frame: ProgressFrame): string {
@@ -30,6 +41,7 @@ export function renderProgress(frame: ProgressFrame): string {
     `dropped ${frame.dropped}`,
     `breaker ${frame.circuit}`,
     frame.faults.length ? `faults: ${frame.faults.join(',')}` : 'no faults',
+    renderPressure(frame.pressure),
   ].join(' | ');
 }
 

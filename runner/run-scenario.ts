@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { readSpans } from '../collector/trace-query.ts';
 import { issueToken } from '../demo-services/kit/jwt.ts';
-import { createJourneyMix, journeyServices, journeyWeights } from '../load/journeys/mix.ts';
+import { createJourneyMix, journeyServices, journeyWeights, type JourneyMix } from '../load/journeys/mix.ts';
 import { createLoadRecorder } from '../load/recorder.ts';
 import { executorMaxVUs, runExecutor } from '../load/executors/index.ts';
 import { createLoadMetrics, startLoadMetricsServer } from '../load/metrics.ts';
@@ -15,7 +15,10 @@ import { checkBooks } from './books.ts';
 import { circuitTransitions } from './circuit-history.ts';
 import { watchCircuit } from './circuit-watch.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
-import { evaluateExpectations, type AlertingMeasurement } from './expectations.ts';
+import { evaluateExpectations, runVerdict, type AlertingMeasurement } from './expectations.ts';
+import { percentile, phasePressure, renderPhasePressure, type PressureLimits } from './pressure.ts';
+import { startPressureWatch, type PressureWatch } from './pressure-watch.ts';
+import { formatMs } from '../demo-services/kit/units.ts';
 import { ALERTS_FILE_NAME } from './alert-webhook.ts';
 import { startMonitoringIfInstalled, type Monitoring, type ScrapeTarget } from './monitoring.ts';
 import { alertIntervals, renderSloReports, sloRunReports, type SloRunReport } from './slo-run-report.ts';
@@ -26,6 +29,7 @@ import { chaosFaultTarget, labFaultTarget, processFaultTarget, serviceFaultTarge
 import { startLab, type Lab } from './lab.ts';
 import { createProgressPrinter } from './progress.ts';
 import { renderVerdictTable, writeRunRecord, type RunSummary } from './report.ts';
+import { writeRunReport } from './report-html/write.ts';
 import { executorConfig, phaseWindows, totalDurationMs, type Scenario } from './scenario.ts';
 import { PROJECT_ROOT } from './supervisor.ts';
 import { newRunId } from './run-id.ts';
@@ -39,6 +43,8 @@ export interface RunOptions {
   output?: NodeJS.WriteStream;
   /** Real Prometheus and Alertmanager when their binaries are on PATH (default true). */
   monitoring?: boolean;
+  /** Inconclusive counts as failure (junit and exit code), for pipelines that want only pass or fail. */
+  strict?: boolean;
 }
 
 export interface RunResult {
@@ -46,9 +52,13 @@ export interface RunResult {
   runDir: string;
 }
 
-/** Journeys run before the load starts: waves of a few at once. */
-const WARM_UP_WAVES = 4;
-const WARM_UP_CONCURRENCY = 5;
+/**
+ * Warm-up: waves of a few journeys at once until the lab is steady (the
+ * median of a wave within 25% or 5 ms of the one before, after at least
+ * three), bounded in waves and time, so a cold first run after a clone (JIT,
+ * first connections, SQLite pages) is not measured as the baseline.
+ */
+const WARM_UP = { concurrency: 5, minWaves: 3, maxWaves: 40, maxMs: 20_000, settledRatio: 0.25, settledMs: 5 } as const;
 
 export async function runScenario(scenario: Scenario, options: RunOptions = {}): Promise<RunResult> {
   const id = newRunId(scenario.name);
@@ -59,10 +69,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   if (options.signal?.aborted) throw new FaultlineError(ERROR_CODE.interrupted, 'interrupted before the run started');
 
   say(`faultline: ${scenario.name}: ${scenario.description}`);
+  if (scenario.switchedOff?.length) say(`patterns switched off: ${scenario.switchedOff.join(', ')} (--disable ${options.disabled?.join(' --disable ') ?? ''})`);
   say(`run record: ${relative(process.cwd(), runDir) || runDir}`);
   const lab: Lab = await startLab({
     runDir,
-    policies: scenario.policies,
+    // A service's own patterns (checkout's recovery) travel with its call policies, as the service reads them.
+    policies: Object.fromEntries([...new Set([...Object.keys(scenario.policies), ...Object.keys(scenario.services)])].map((service) => [service, { ...scenario.policies[service], ...scenario.services[service] }])),
     gateway: scenario.gateway,
     seed: scenario.seed,
     services: journeyServices(scenario.load),
@@ -81,7 +93,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const windows = faultWindows(scenario);
   const phases = phaseWindows(scenario);
   const watched = scenario.expectations.find((e) => e.type === 'circuit');
-  const watch = watched?.type === 'circuit' ? watchCircuit(lab.serviceUrl(watched.service), watched.dependency) : undefined;
+  const breakerOff = watched?.type === 'circuit' && scenario.policies[watched.service]?.[watched.dependency]?.circuitBreaker.enabled === false;
+  const watch = watched?.type === 'circuit' && !breakerOff ? watchCircuit(lab.serviceUrl(watched.service), watched.dependency) : undefined;
+  let pressureWatch: PressureWatch | undefined;
   const progress = createProgressPrinter(out);
   // Every virtual user gets its own token before the run starts: signing is configure-time work.
   const maxVUs = executorMaxVUs(loadConfig);
@@ -105,28 +119,36 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   let load: Awaited<ReturnType<typeof runExecutor>> | undefined;
   let monitoring: Monitoring | undefined;
   let monitoringNote: string | undefined;
+  let warmUpRecord: WarmUpResult | undefined;
   try {
     say(`lab up: gateway ${lab.gatewayUrl}, fault proxy ${lab.chaosAdminUrl}, load generator metrics ${metricsServer.url}; ${totalMs / 1_000}s of ${loadConfig.executor} load`);
-    // Warm-up: a few unrecorded journeys, before Prometheus's first scrape, so
-    // JIT compilation and first connections are not measured as the baseline.
-    const warmUp = createJourneyMix({ ...journeyOptions, thinkTime: { min: 0, max: 0 }, recorder: createLoadRecorder(), seed: scenario.seed + 1, runId: `${id}-warm-up` });
-    for (let wave = 0; wave < WARM_UP_WAVES; wave += 1) {
-      await Promise.all(
-        Array.from({ length: WARM_UP_CONCURRENCY }, (_, i) => warmUp({ vu: i + 1, iteration: wave * WARM_UP_CONCURRENCY + i, intendedStartMs: Date.now(), signal: abortLoad.signal })),
-      );
-    }
-    await warmUp.close();
+    const warmUp = await warmUpUntilSteady(
+      createJourneyMix({ ...journeyOptions, thinkTime: { min: 0, max: 0 }, recorder: createLoadRecorder(), seed: scenario.seed + 1, runId: `${id}-warm-up` }),
+      abortLoad.signal,
+    );
+    say(`warm-up: ${warmUp.waves} waves in ${(warmUp.durationMs / 1_000).toFixed(1)}s, ${warmUp.settled ? `steady at ${formatMs(warmUp.lastMedianMs)} a journey` : `not steady yet (${formatMs(warmUp.lastMedianMs)} a journey); going on`}`);
+    warmUpRecord = warmUp;
     ({ monitoring, note: monitoringNote } = await startRunMonitoring(options.monitoring !== false, runDir, [
       ...lab.scrapeTargets(),
       { job: 'loadgen', instance: 'loadgen', address: new URL(metricsServer.url).host },
     ]));
     say(monitoring ? `prometheus ${monitoring.prometheusUrl} (every process scraped each ${monitoring.scrapeIntervalMs / 1_000}s, SLO rules at lab scale x${LAB_TIME_SCALE}), alertmanager ${monitoring.alertmanagerUrl}` : `note: ${monitoringNote}`);
+    // Fault targets are left out of the event-loop figure: a paused or burning process's delay is the fault itself.
+    const faultTargets = new Set(scenario.faults.flatMap((fault) => ('target' in fault ? [fault.target] : [])));
+    pressureWatch = startPressureWatch({
+      targets: lab.scrapeTargets().map((target) => ({ name: target.instance, address: target.address })),
+      excluded: (name) => faultTargets.has(name),
+    });
+    const pressure = pressureWatch;
     startedAt = Date.now();
     const timeline = startTimeline(buildTimeline(scenario), labFaultTarget(faults, processFaultTarget(lab), serviceFaultTarget(lab)), { startedAt, logFile: join(runDir, 'faults.jsonl') });
     try {
       load = await runExecutor(
         loadConfig,
-        loadMetrics.instrumentIteration(journey),
+        loadMetrics.instrumentIteration((ctx) => {
+          pressure.recordLag(ctx.intendedStartMs, Date.now() - ctx.intendedStartMs);
+          return journey(ctx);
+        }),
         loadMetrics.instrumentRuntime({
           signal: abortLoad.signal,
           onDropped: (dropped) => recorder.recordDropped(dropped.intendedStartMs),
@@ -140,7 +162,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
               last: series.at(-2) ?? series.at(-1),
               inFlight: snapshot.inFlight,
               dropped: snapshot.dropped,
-              circuit: watch?.state() ?? '-',
+              circuit: breakerOff ? 'off' : (watch?.state() ?? '-'),
+              pressure: pressure.latest(),
               faults: windows.filter((w) => elapsed >= w.startMs && elapsed < w.endMs).map((w) => w.name),
             });
           },
@@ -154,6 +177,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     watch?.stop();
+    pressureWatch?.stop();
     await faults.reset().catch(() => undefined);
     await journey.close();
     // One more scrape and rule evaluation, so Prometheus holds the run's last second.
@@ -167,8 +191,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   // Alerts and SLOs as the run's Prometheus and Alertmanager saw them.
   let alerting: AlertingMeasurement;
   let slo: SloRunReport[] | undefined;
+  let scrapeGaps: Map<string, { missed: number; due: number }> | undefined;
   try {
     if (monitoring) {
+      scrapeGaps = await missedScrapes(monitoring, phases, startedAt, lab.scrapeTargets().length + 1);
       const alerts = alertIntervals(monitoring.alerts(), startedAt);
       alerting = { available: true, alerts };
       const running = monitoring;
@@ -192,18 +218,33 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const spans = await readSpans(join(runDir, 'traces.jsonl')).catch(() => []);
   // Holds still open when the lab stopped are judged against the stop, not against whenever this runs.
   const books = checkBooks(runDir, Date.now());
-  const expectations = evaluateExpectations({ scenario, startedAt, endedAt, recorder, spans, books, alerting });
+  const pressure = phasePressure(
+    phases.map((p) => ({ name: p.name, fromMs: startedAt + p.startMs, toMs: startedAt + p.endMs })),
+    {
+      samples: pressureWatch?.samples() ?? [],
+      lags: pressureWatch?.lags() ?? [],
+      arrivals: (fromMs, toMs) => {
+        const window = recorder.summary({ fromMs, toMs });
+        return { dropped: window.dropped, due: window.count + window.dropped };
+      },
+      ...(scrapeGaps ? { scrapeGaps } : {}),
+    },
+    scenario.pressure,
+  );
+  const expectations = evaluateExpectations({ scenario, startedAt, endedAt, recorder, spans, books, alerting, pressure });
   const traces = new Set(spans.map((span) => span.traceId));
   const circuit = watched?.type === 'circuit' ? circuitTransitions(spans, watched.service, watched.dependency).map((t) => ({ ...t, offsetMs: t.timeMs - startedAt })) : [];
   const summary: RunSummary = {
     id,
     scenario: scenario.name,
     description: scenario.description,
-    verdict: expectations.every((e) => e.ok) ? 'pass' : 'fail',
+    verdict: runVerdict(expectations),
     startedAt: new Date(startedAt).toISOString(),
     endedAt: new Date(endedAt).toISOString(),
     durationMs: endedAt - startedAt,
-    options: { disabled: options.disabled ?? [], timeScale: options.timeScale ?? 1, seed: scenario.seed },
+    options: { disabled: options.disabled ?? [], ...(scenario.switchedOff ? { switchedOff: scenario.switchedOff } : {}), timeScale: options.timeScale ?? 1, seed: scenario.seed, strict: options.strict === true },
+    pressure,
+    ...(warmUpRecord ? { warmUp: warmUpRecord } : {}),
     phases: phases.map((p) => ({ name: p.name, startMs: p.startMs, endMs: p.endMs })),
     faults: windows,
     load: { executor: scenario.load, result: load, summary: recorder.summary(), stats: recorder.stats() },
@@ -229,7 +270,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   await writeRunRecord(runDir, summary);
   say('');
   if (slo) say(`${renderSloReports(slo, windows)}\n`);
+  say(`machine, per phase (limits: ${describeLimits(scenario.pressure)}):\n${renderPhasePressure(pressure)}\n`);
   say(renderVerdictTable(summary));
+  // report.html: the run drawn for people; its path is the run's last line. A report that cannot be built does not change the verdict.
+  say(await writeRunReport(runDir).then((file) => `report: ${file}`, (error: Error) => `report not built: ${error.message}`));
   return { summary, runDir };
 }
 
@@ -245,4 +289,58 @@ async function startRunMonitoring(wanted: boolean, runDir: string, targets: Scra
     throw error;
   }
   return { monitoring: started.monitoring };
+}
+
+interface WarmUpResult {
+  waves: number;
+  settled: boolean;
+  lastMedianMs: number;
+  durationMs: number;
+}
+
+/** Unrecorded journeys in waves until a wave's median settles (see WARM_UP); the mix is closed after. */
+async function warmUpUntilSteady(mix: JourneyMix, signal: AbortSignal): Promise<WarmUpResult> {
+  const started = performance.now();
+  const medians: number[] = [];
+  let settled = false;
+  try {
+    for (let wave = 0; wave < WARM_UP.maxWaves && !signal.aborted && performance.now() - started < WARM_UP.maxMs; wave += 1) {
+      const times = await Promise.all(
+        Array.from({ length: WARM_UP.concurrency }, async (_, i) => {
+          const begun = performance.now();
+          await mix({ vu: i + 1, iteration: wave * WARM_UP.concurrency + i, intendedStartMs: Date.now(), signal });
+          return performance.now() - begun;
+        }),
+      );
+      medians.push(percentile(times, 50));
+      if (medians.length >= WARM_UP.minWaves) {
+        const [before, last] = medians.slice(-2) as [number, number];
+        if (Math.abs(last - before) <= Math.max(WARM_UP.settledMs, WARM_UP.settledRatio * before)) {
+          settled = true;
+          break;
+        }
+      }
+    }
+  } finally {
+    await mix.close();
+  }
+  return { waves: medians.length, settled, lastMedianMs: medians.at(-1) ?? 0, durationMs: performance.now() - started };
+}
+
+/** Scrapes Prometheus missed per phase: `up` samples it has against what every target should have had at its interval. */
+async function missedScrapes(monitoring: Monitoring, phases: ReadonlyArray<{ name: string; startMs: number; endMs: number }>, startedAt: number, targets: number): Promise<Map<string, { missed: number; due: number }>> {
+  const gaps = new Map<string, { missed: number; due: number }>();
+  for (const phase of phases) {
+    const seconds = Math.floor((phase.endMs - phase.startMs) / 1_000);
+    if (seconds < 2) continue;
+    const got = (await monitoring.query(`sum(count_over_time(up[${seconds}s]))`, startedAt + phase.endMs).catch(() => []))[0]?.value;
+    if (got === undefined || Number.isNaN(got)) continue;
+    const due = Math.floor((seconds * 1_000) / monitoring.scrapeIntervalMs) * targets;
+    gaps.set(phase.name, { missed: Math.max(0, due - got), due });
+  }
+  return gaps;
+}
+
+function describeLimits(limits: PressureLimits): string {
+  return `cpu pressure ${(limits.cpuPressure * 100).toFixed(0)}%, generator lag ${limits.generatorLag}ms, event loop ${limits.eventLoopDelay}ms, dropped ${(limits.dropped * 100).toFixed(0)}%`;
 }

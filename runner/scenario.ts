@@ -21,6 +21,7 @@ import { executorDurationMs, parseExecutorConfig, type ExecutorConfig } from '..
 import { LoadOptionsError } from '../load/schedule.ts';
 import { journeyLoadFields, refineJourneyChoice } from '../load/journeys/mix.ts';
 import { PROJECT_ROOT } from './supervisor.ts';
+import { pressureLimitsSchema } from './pressure.ts';
 import { instanceNames, SERVICES } from './topology.ts';
 
 export const SCENARIO_DIR = join(PROJECT_ROOT, 'scenarios');
@@ -185,7 +186,17 @@ const expectationSchema = z.discriminatedUnion('type', [
     metric: z.enum(['http_req_duration', 'http_req_failed', 'iterations', 'dropped_iterations']),
     threshold: z.string().min(1),
     during: windowSchema.optional(),
-    filter: z.strictObject({ failed: z.boolean().optional() }).optional(),
+    /** failed: only failed (or only successful) requests; problem: only failures whose problem+json type ends in this slug (dependency-circuit-open: the breaker short-circuited them). */
+    /**
+     * Latency only: the limit is the threshold (what the pattern itself may cost: timeouts, retries,
+     * backoff) plus `factor` times the same figure of the successful requests of `phase` in this run
+     * (what the shop's own work costs on this machine today), so a machine that slows everything
+     * down moves the limit with it, and a missing pattern (seconds of hanging) still fails it. The
+     * allowance is at most the threshold itself (the limit at most doubles), and a pass that needed it
+     * is INCONCLUSIVE when the reference phase was measured under too much pressure.
+     */
+    allowance: z.strictObject({ phase: name, factor: z.number().positive() }).optional(),
+    filter: z.strictObject({ failed: z.boolean().optional(), problem: z.string().regex(/^[a-z0-9-]+$/, 'must be a problem type slug such as dependency-circuit-open').optional() }).optional(),
   }),
   z.strictObject({
     type: z.literal('circuit'),
@@ -206,10 +217,13 @@ const expectationSchema = z.discriminatedUnion('type', [
     type: z.literal('trace'),
     name: z.string().min(1),
     during: name,
-    count: z.strictObject({ service: name, dependency: name }),
-    /** A number, or `retry-policy` for what the caller's retry policy allows. */
-    max: z.union([z.int().min(0), z.literal('retry-policy')]),
-  }),
+    /** Client spans of service calling dependency; with operation, only that RPC method or route (Charge, not the compensating Refund). */
+    count: z.strictObject({ service: name, dependency: name, operation: z.string().min(1).optional() }),
+    /** Most attempts any one trace may make: a number, or `retry-policy` for what the caller's retry policy allows. */
+    max: z.union([z.int().min(0), z.literal('retry-policy')]).optional(),
+    /** Most attempts per trace on average: how much of the load reached the dependency (a breaker spares it). */
+    mean: z.number().min(0).optional(),
+  }).refine((e) => e.max !== undefined || e.mean !== undefined, { message: 'give max, mean or both', path: ['max'] }),
   z.strictObject({
     /** An alert (from the SLO rules, through Prometheus and Alertmanager) fires soon after a fault starts, and maybe resolves after it ends. */
     type: z.literal('alert'),
@@ -240,6 +254,8 @@ export const scenarioSchema = z.strictObject({
   seed: z.int().default(1),
   /** caller service -> dependency -> policy. */
   policies: z.record(name, z.record(name, dependencyPolicySchema)).default({}),
+  /** Patterns of a service as a whole, not of one of its calls: checkout's crash recovery (resume the sagas a dead process left pending). */
+  services: z.record(name, z.strictObject({ recovery: z.strictObject({ enabled: z.boolean().default(true) }).optional() })).default({}),
   /** The gateway's own policies: auth, rate limiting, load shedding, timeouts, balancing. */
   gateway: gatewayPolicySchema.prefault({}),
   phases: z.array(z.strictObject({ name, duration: durationMs })).min(1),
@@ -247,10 +263,16 @@ export const scenarioSchema = z.strictObject({
   /** Faults, or serial/parallel groups of them; laid flat on the run's clock by parseScenario. */
   faults: z.array(faultEntrySchema).default([]),
   expectations: z.array(expectationSchema).min(1),
+  /** How busy the machine may be while a phase is measured before its timing-sensitive failures are INCONCLUSIVE (runner/pressure.ts). */
+  pressure: pressureLimitsSchema.prefault({}),
 });
 
 /** A parsed scenario; its faults are flat (groups laid out: each step has its own at and duration). */
-export type Scenario = Omit<z.infer<typeof scenarioSchema>, 'faults'> & { faults: FaultSpec[] };
+export type Scenario = Omit<z.infer<typeof scenarioSchema>, 'faults'> & {
+  faults: FaultSpec[];
+  /** Patterns `run --disable` switched off, as `caller->dependency policy` (set by adjustScenario, for the banner and the record). */
+  switchedOff?: string[];
+};
 export type Expectation = Scenario['expectations'][number];
 export type Window = z.infer<typeof windowSchema>;
 
@@ -330,6 +352,10 @@ function crossCheck(scenario: Scenario, faultPaths: readonly string[] = []): str
     if (expectation.type === 'circuit') refs.push(['opensDuring', expectation.opensDuring], ['closesAfter', expectation.closesAfter]);
     if (expectation.type === 'trace') refs.push(['during', expectation.during]);
     if (expectation.type === 'threshold' && typeof expectation.during === 'string') refs.push(['during', expectation.during]);
+    if (expectation.type === 'threshold' && expectation.allowance) {
+      refs.push(['allowance.phase', expectation.allowance.phase]);
+      if (expectation.metric !== 'http_req_duration') errors.push(`${at}.allowance: only for http_req_duration thresholds`);
+    }
     if (expectation.type === 'no-alert') refs.push(['during', expectation.during]);
     for (const [field, phase] of refs) if (!phases.has(phase)) errors.push(`${at}.${field}: no phase named '${phase}'`);
     if (expectation.type === 'alert' && !names.has(expectation.fault)) errors.push(`${at}.fault: no fault named '${expectation.fault}'`);
@@ -404,18 +430,28 @@ export async function listScenarioFiles(): Promise<string[]> {
 /** A copy of the scenario with policies switched off or durations scaled, for `run --disable` and `--time-scale`. */
 export function adjustScenario(scenario: Scenario, changes: { disable?: string[]; timeScale?: number }): Scenario {
   const copy = structuredClone(scenario) as Scenario;
+  const switchedOff: string[] = [];
   for (const policy of changes.disable ?? []) {
     let found = false;
-    for (const dependencies of Object.values(copy.policies)) {
-      for (const settings of Object.values(dependencies)) {
+    for (const [service, patterns] of Object.entries(copy.services)) {
+      const target = (patterns as Record<string, { enabled: boolean } | undefined>)[policy];
+      if (target) {
+        if (target.enabled) switchedOff.push(`${service} ${policy}`);
+        target.enabled = false;
+        found = true;
+      }
+    }
+    for (const [caller, dependencies] of Object.entries(copy.policies)) {
+      for (const [dependency, settings] of Object.entries(dependencies)) {
         const target = (settings as unknown as Record<string, { enabled: boolean } | undefined>)[policy];
         if (target && typeof target === 'object') {
+          if (target.enabled) switchedOff.push(`${caller}->${dependency} ${policy}`);
           target.enabled = false;
           found = true;
         }
       }
     }
-    if (!found) throw new FaultlineError(ERROR_CODE.badOption, `--disable ${policy}: no policy of that name in scenario '${scenario.name}' (try timeout, retry or circuitBreaker)`);
+    if (!found) throw new FaultlineError(ERROR_CODE.badOption, `--disable ${policy}: no policy of that name in scenario '${scenario.name}' (try timeout, retry, circuitBreaker, bulkhead or recovery)`);
   }
   const scale = changes.timeScale ?? 1;
   if (!(scale > 0)) throw new FaultlineError(ERROR_CODE.badOption, `--time-scale ${scale}: must be a number > 0`);
@@ -429,6 +465,7 @@ export function adjustScenario(scenario: Scenario, changes: { disable?: string[]
       if (fault.duration !== undefined) fault.duration = Math.round(fault.duration * scale);
     }
   }
+  if (switchedOff.length) copy.switchedOff = switchedOff;
   return deepFreeze(copy);
 }
 

@@ -118,4 +118,11 @@ describe('renderSloReports', () => {
     expect(text).toContain('CheckoutAvailabilityBudgetBurn page-1h: fired at +10.4s (+2.40s from bank-outage starting), resolved at +23.0s');
     expect(faultBefore(2_000, faults)).toEqual(faults[0]);
   });
+
+  it('lists an alert once when two SLO reports carry it', async () => {
+    const [report] = await sloRunReports({ slos: [slo!], query: async () => 10, startedAt: 0, endedAt: 20_000, phases: [], alerts: [], timeScale: 100 });
+    const alert = { alertname: 'CheckoutAvailabilityBudgetBurn', labels: { tier: 'page-1h' }, firedAtMs: 10_400, notifiedAtMs: 10_500, resolvedAtMs: 23_000 };
+    const text = renderSloReports([{ ...report!, alerts: [alert] }, { ...report!, id: 'other', alerts: [{ ...alert }] }], []);
+    expect(text.match(/CheckoutAvailabilityBudgetBurn page-1h: fired/g)).toHaveLength(1);
+  });
 });

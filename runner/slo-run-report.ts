@@ -166,7 +166,8 @@ export function renderSloReports(reports: readonly SloRunReport[], faults: Reado
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i] as number)).join('  ').trimEnd();
   const lines = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
-  const alerts = reports.flatMap((r) => r.alerts);
+  // An alert can belong to several SLOs' reports (same rule, shared labels): list it once.
+  const alerts = [...new Map(reports.flatMap((r) => r.alerts).map((a) => [`${a.alertname}|${JSON.stringify(a.labels)}|${a.firedAtMs}`, a])).values()].sort((a, b) => a.firedAtMs - b.firedAtMs);
   if (alerts.length === 0) lines.push('', 'alerts: none fired');
   else {
     lines.push('', 'alerts:');

@@ -1,17 +1,25 @@
 // Starts the lab's processes, waits for each to announce the ports it bound,
 // writes their output to the run's log files, and stops all of them: in
-// reverse start order with SIGTERM (so they drain and flush), then SIGKILL for
-// any that do not exit. Children also exit by themselves if the supervisor
-// dies, because they watch the IPC channel (see demo-services/kit/lifecycle.ts).
+// reverse start order with SIGTERM (so callers drain while what they call is
+// still up, and flush), then SIGKILL for any that do not exit within the
+// longer of the stop's grace and the drain bound the process announced. A
+// restarted process keeps its place in that order. If the supervisor dies
+// (even SIGKILLed, even with a process paused), its watchdog
+// (runner/watchdog.ts) stops the lab in the same order: no orphan is left
+// (see demo-services/kit/lifecycle.ts for the children's side).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type { RotationPolicy } from '../collector/rotated-files.ts';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isReadyMessage } from '../demo-services/kit/lifecycle.ts';
+import { isReadyMessage, LOG_FILE_ENV } from '../demo-services/kit/lifecycle.ts';
 import { EXIT_PORT_IN_USE } from '../demo-services/kit/lifecycle.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
 import { createEntryResolver } from './lab-build.ts';
+import { createLogFile } from './rotating-log.ts';
+import { processStat, type WatchMessage, type WatchedProcess } from './watchdog.ts';
 
 export interface ProcessSpec {
   /** Unique name, e.g. `payment-1`. */
@@ -29,6 +37,8 @@ export interface ManagedProcess {
   pid: number;
   ports: Record<string, number>;
   child: ChildProcess;
+  /** The longest its stop may take, as it announced (0 when it did not say). */
+  stopGraceMs: number;
 }
 
 export interface Supervisor {
@@ -55,9 +65,10 @@ const LAB_NODE_FLAGS = ['--max-semi-space-size=2'];
 /** Where lab processes keep V8's compiled code between starts (gitignored, like the build). */
 const COMPILE_CACHE_DIR = join(PROJECT_ROOT, '.lab', 'compile-cache');
 
-export function createSupervisor(options: { logDir: string }): Supervisor {
+/** logRotation caps each process's log file by size (as in `up`); without it the files keep everything. */
+export function createSupervisor(options: { logDir: string; logRotation?: RotationPolicy }): Supervisor {
   const running = new Map<string, ManagedProcess>();
-  const logs: WriteStream[] = [];
+  const logs: Writable[] = [];
   const exitListeners: Array<(name: string, code: number | null, signal: string | null) => void> = [];
   let stopping = false;
   const stoppedOnPurpose = new WeakSet<ManagedProcess>();
@@ -67,10 +78,55 @@ export function createSupervisor(options: { logDir: string }): Supervisor {
     return managed;
   };
   const resolveEntry = createEntryResolver(PROJECT_ROOT);
+  /** Place of each name in the start order, kept across restarts: stops go in reverse of it. */
+  const rank = new Map<string, number>();
+  const inStopOrder = () => [...running.values()].sort((a, b) => (rank.get(b.name) ?? 0) - (rank.get(a.name) ?? 0));
+  const startTimes = new WeakMap<ManagedProcess, string | undefined>();
+  /** Spawned, not ready yet: watched too (stopped first, with the default grace). */
+  const starting = new Map<ChildProcess, WatchedProcess>();
+  const DEFAULT_GRACE_MS = 8_000;
+
+  // The watchdog lives while there is something to watch.
+  let watchdog: ChildProcess | undefined;
+  const updateWatchdog = (): void => {
+    const processes: WatchedProcess[] = [
+      ...starting.values(),
+      ...inStopOrder().map((managed) => {
+        const startTime = startTimes.get(managed);
+        return { name: managed.name, pid: managed.pid, graceMs: Math.max(DEFAULT_GRACE_MS, managed.stopGraceMs), ...(startTime ? { startTime } : {}) };
+      }),
+    ];
+    if (processes.length === 0) {
+      if (watchdog?.connected) {
+        watchdog.send({ type: 'watch', processes } satisfies WatchMessage);
+        watchdog.disconnect();
+      }
+      watchdog = undefined;
+      return;
+    }
+    if (!watchdog) {
+      const logFd = openSync(join(options.logDir, 'watchdog.log'), 'a');
+      try {
+        // Its own session: a terminal's Ctrl-C to our process group must not reach it.
+        watchdog = spawn(process.execPath, [join(PROJECT_ROOT, 'runner/watchdog.ts')], { cwd: PROJECT_ROOT, detached: true, stdio: ['ignore', logFd, logFd, 'ipc'] });
+      } finally {
+        closeSync(logFd);
+      }
+      // Neither the process nor its channel keeps the supervisor alive.
+      const started = watchdog;
+      started.on('error', () => undefined);
+      started.once('exit', () => {
+        if (watchdog === started) watchdog = undefined;
+      });
+      started.unref();
+      started.channel?.unref();
+    }
+    if (watchdog.connected) watchdog.send({ type: 'watch', processes } satisfies WatchMessage);
+  };
 
   const start = async (spec: ProcessSpec): Promise<ManagedProcess> => {
     await mkdir(options.logDir, { recursive: true });
-    const log = createWriteStream(join(options.logDir, `${spec.name}.jsonl`), { flags: 'a' });
+    const log = createLogFile(join(options.logDir, `${spec.name}.jsonl`), options.logRotation);
     logs.push(log);
     const nodeArgs = (spec.nodeArgs ?? []).map((arg) => (arg.endsWith('.ts') ? resolveEntry(arg) : arg));
     const child = spawn(process.execPath, [...LAB_NODE_FLAGS, ...nodeArgs, resolveEntry(spec.entry)], {
@@ -83,16 +139,36 @@ export function createSupervisor(options: { logDir: string }): Supervisor {
       // zones, big buffers) are mapped and unmapped, instead of glibc raising
       // the threshold after the first free and keeping them on the heap, which
       // left each traffic-carrying service ~5-9 MiB larger after some load.
-      env: { NODE_COMPILE_CACHE: COMPILE_CACHE_DIR, MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...process.env, ...spec.env },
+      env: {
+        NODE_COMPILE_CACHE: COMPILE_CACHE_DIR,
+        MALLOC_ARENA_MAX: '2',
+        MALLOC_MMAP_THRESHOLD_: '131072',
+        ...process.env,
+        // Where the process writes its own output once we are gone (demo-services/kit/lifecycle.ts).
+        [LOG_FILE_ENV]: join(options.logDir, `${spec.name}.jsonl`),
+        ...spec.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     child.stdout?.pipe(log, { end: false });
+    if (child.pid !== undefined) {
+      const startTime = processStat(child.pid)?.startTime;
+      starting.set(child, { name: spec.name, pid: child.pid, graceMs: DEFAULT_GRACE_MS, ...(startTime ? { startTime } : {}) });
+      updateWatchdog();
+      const settled = () => {
+        starting.delete(child);
+        updateWatchdog();
+      };
+      child.once('message', settled);
+      child.once('exit', settled);
+    }
     let stderrTail = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       log.write(chunk);
       stderrTail = (stderrTail + chunk.toString()).slice(-2_000);
     });
 
+    let stopGraceMs = 0;
     const ready = await new Promise<Record<string, number>>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
@@ -101,6 +177,7 @@ export function createSupervisor(options: { logDir: string }): Supervisor {
       child.on('message', (message) => {
         if (isReadyMessage(message)) {
           clearTimeout(timer);
+          stopGraceMs = message.stopGraceMs ?? 0;
           resolve(message.ports);
         }
       });
@@ -112,11 +189,15 @@ export function createSupervisor(options: { logDir: string }): Supervisor {
       });
     });
 
-    const managed: ManagedProcess = { name: spec.name, pid: child.pid as number, ports: ready, child };
+    const managed: ManagedProcess = { name: spec.name, pid: child.pid as number, ports: ready, child, stopGraceMs };
+    if (!rank.has(spec.name)) rank.set(spec.name, rank.size);
+    startTimes.set(managed, processStat(managed.pid)?.startTime);
     running.set(spec.name, managed);
+    updateWatchdog();
     child.once('exit', (code, signal) => {
       // A restarted process reuses the name: only forget the entry if it is still this one.
       if (running.get(spec.name) === managed) running.delete(spec.name);
+      updateWatchdog();
       if (!stopping && !stoppedOnPurpose.has(managed)) for (const listener of exitListeners) listener(spec.name, code, signal);
     });
     return managed;
@@ -129,7 +210,7 @@ export function createSupervisor(options: { logDir: string }): Supervisor {
         resolve();
         return;
       }
-      const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const killer = setTimeout(() => child.kill('SIGKILL'), Math.max(graceMs, managed.stopGraceMs));
       child.once('exit', () => {
         clearTimeout(killer);
         resolve();
@@ -146,16 +227,17 @@ export function createSupervisor(options: { logDir: string }): Supervisor {
     signal(name, signal) {
       byName(name).child.kill(signal);
     },
-    async stop(name, graceMs = 8_000) {
+    async stop(name, graceMs = DEFAULT_GRACE_MS) {
       const managed = byName(name);
       stoppedOnPurpose.add(managed);
       await stopOne(managed, graceMs);
     },
-    async stopAll(graceMs = 8_000) {
+    async stopAll(graceMs = DEFAULT_GRACE_MS) {
       stopping = true;
       // Reverse start order: entry services drain first while what they call is still up,
       // and the collector (started first) stops last, after receiving everyone's final flush.
-      for (const managed of [...running.values()].reverse()) await stopOne(managed, graceMs);
+      for (const managed of inStopOrder()) await stopOne(managed, graceMs);
+      updateWatchdog();
       await Promise.all(logs.map((log) => new Promise<void>((resolve) => log.end(() => resolve()))));
     },
   };

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { POLICY_NAMES } from '../demo-services/resilience/policy-config.ts';
+import { DEFAULT_UP_CAPS, diskCaps } from '../runner/disk-caps.ts';
 import { FaultlineError } from '../runner/errors.ts';
 import type { Lab } from '../runner/lab.ts';
 import type { Monitoring } from '../runner/monitoring.ts';
@@ -17,7 +18,8 @@ import { PROJECT_ROOT } from '../runner/supervisor.ts';
 // process beside the lab for the whole session, so it should not carry the
 // scenario runner, the load generator or the reports in memory.
 
-const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
+/** The verdict as an exit code: 0 pass, 1 fail, 2 error (the run could not be made), 3 inconclusive (the machine was too busy to judge). */
+const EXIT = { pass: 0, fail: 1, error: 2, inconclusive: 3, interrupted: 130 } as const;
 
 /** One abort signal for the whole command: Ctrl-C or SIGTERM stops whatever is running. */
 function interruptSignal(): AbortSignal {
@@ -47,8 +49,18 @@ function positive(value: string): number {
   return parsed;
 }
 
+/** A size limit in megabytes; 0 turns the cap off. */
+function megabytes(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed) || parsed < 0) throw new InvalidArgumentError('must be a number of megabytes >= 0 (0: no cap)');
+  return parsed;
+}
+
+/** What `--disable` switches off: a call policy, or a service's own pattern (checkout's crash recovery). */
+const SWITCH_NAMES: readonly string[] = [...POLICY_NAMES, 'recovery'];
+
 function policyName(value: string, previous: string[] = []): string[] {
-  if (!(POLICY_NAMES as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${POLICY_NAMES.join(', ')}`);
+  if (!SWITCH_NAMES.includes(value)) throw new InvalidArgumentError(`must be one of ${SWITCH_NAMES.join(', ')}`);
   return [...previous, value];
 }
 
@@ -80,11 +92,12 @@ export function buildCli(): Command {
     .command('run')
     .description('start the lab, run a scenario, tear everything down; the exit code is the verdict')
     .argument('<scenario>', 'scenario name (see `faultline list`) or path to a scenario YAML file')
-    .option('--disable <policy>', `switch a resilience policy off everywhere (${POLICY_NAMES.join(', ')}); repeatable`, policyName)
+    .option('--disable <policy>', `switch a resilience policy off everywhere (${SWITCH_NAMES.join(', ')}); repeatable`, policyName)
     .option('--time-scale <factor>', 'multiply every phase and fault duration (0.5 runs twice as fast)', positive)
     .option('--runs-dir <dir>', 'where run records go', join(PROJECT_ROOT, 'runs'))
     .option('--no-monitoring', 'do not start Prometheus and Alertmanager, even when installed (no SLO report, alert expectations skipped)')
-    .action(async (name: string, flags: { disable?: string[]; timeScale?: number; runsDir: string; monitoring: boolean }) => {
+    .option('--strict', 'an INCONCLUSIVE verdict (the machine too busy to judge) fails: exit 1 instead of 3, failures in junit.xml')
+    .action(async (name: string, flags: { disable?: string[]; timeScale?: number; runsDir: string; monitoring: boolean; strict?: boolean }) => {
       const signal = interruptSignal();
       const [{ adjustScenario, loadScenario }, { runScenario }] = await Promise.all([import('../runner/scenario.ts'), import('../runner/run-scenario.ts')]);
       const scenario = adjustScenario(await loadScenario(name), { disable: flags.disable ?? [], timeScale: flags.timeScale ?? 1 });
@@ -95,8 +108,9 @@ export function buildCli(): Command {
         signal,
         output: process.stdout,
         monitoring: flags.monitoring,
+        strict: flags.strict === true,
       });
-      process.exitCode = summary.verdict === 'pass' ? EXIT.pass : EXIT.fail;
+      process.exitCode = summary.verdict === 'pass' ? EXIT.pass : summary.verdict === 'inconclusive' && !flags.strict ? EXIT.inconclusive : EXIT.fail;
     });
 
   program
@@ -112,6 +126,22 @@ export function buildCli(): Command {
       const report = checkBooks(runDir, summary.endedAt ? Date.parse(summary.endedAt) + 10_000 : Date.now());
       process.stdout.write(`${renderBooks(report)}\n`);
       process.exitCode = report.ok ? EXIT.pass : EXIT.fail;
+    });
+
+  program
+    .command('recover')
+    .description("finish what a stopped or killed run left in flight (pending orders, owed refunds and releases) on that run's data, then check its books")
+    .argument('<run>', 'a run directory (runs/<id>) or a run id')
+    .option('--runs-dir <dir>', 'where run records are', join(PROJECT_ROOT, 'runs'))
+    .option('--timeout <seconds>', 'give up waiting for the in-flight work after this long', positive, 60)
+    .action(async (run: string, flags: { runsDir: string; timeout: number }) => {
+      const signal = interruptSignal();
+      const runDir = existsSync(run) ? run : join(flags.runsDir, run);
+      if (!existsSync(runDir)) throw new FaultlineError('FL_RUN_NOT_FOUND', `no run '${run}' (looked in ${runDir})`);
+      const [{ recoverRun }, { renderBooks }] = await Promise.all([import('../runner/recover.ts'), import('../runner/books.ts')]);
+      const { after } = await recoverRun(runDir, { timeoutMs: flags.timeout * 1_000, signal, say: (line) => process.stdout.write(`${line}\n`) });
+      process.stdout.write(`${renderBooks(after)}\n`);
+      process.exitCode = after.ok ? EXIT.pass : EXIT.fail;
     });
 
   program
@@ -169,6 +199,47 @@ export function buildCli(): Command {
     });
 
   program
+    .command('report')
+    .description("(re)build a run's report.html; with two runs, a page comparing them on one time axis")
+    .argument('<run>', 'a run directory (runs/<id>) or a run id')
+    .argument('[runB]', 'a second run to compare with the first')
+    .option('--out <file>', 'where to write the comparison page (default: compare-<runB id>.html in the first run)')
+    .option('--runs-dir <dir>', 'where run records are', join(PROJECT_ROOT, 'runs'))
+    .action(async (run: string, runB: string | undefined, flags: { out?: string; runsDir: string }) => {
+      const dirOf = (id: string) => {
+        const dir = existsSync(id) ? id : join(flags.runsDir, id);
+        if (!existsSync(dir)) throw new FaultlineError('FL_RUN_NOT_FOUND', `no run '${id}' (looked in ${dir})`);
+        return dir;
+      };
+      const { writeComparisonReport, writeRunReport } = await import('../runner/report-html/write.ts');
+      const dirA = dirOf(run);
+      const file = runB === undefined ? await writeRunReport(dirA) : await writeComparisonReport(dirA, dirOf(runB), flags.out ?? join(dirA, `compare-${basename(dirOf(runB))}.html`));
+      process.stdout.write(`report: ${file}\n`);
+    });
+
+  const runs = program.command('runs').description('the run records under runs/');
+  runs
+    .command('list')
+    .description('every run, newest first: age, size on disk, verdict or "in progress"')
+    .option('--runs-dir <dir>', 'where run records are', join(PROJECT_ROOT, 'runs'))
+    .action(async (flags: { runsDir: string }) => {
+      const { listRuns, renderRunList } = await import('../runner/runs-prune.ts');
+      process.stdout.write(`${renderRunList(await listRuns(flags.runsDir))}\n`);
+    });
+  runs
+    .command('prune')
+    .description('delete old runs: past the newest N (--keep) and/or started longer ago than --older-than; never one in progress')
+    .option('--keep <n>', 'keep the N newest runs')
+    .option('--older-than <duration>', 'only delete runs that started longer ago than this (12h, 7d)')
+    .option('--dry-run', 'say what would be deleted, delete nothing')
+    .option('--runs-dir <dir>', 'where run records are', join(PROJECT_ROOT, 'runs'))
+    .action(async (flags: { keep?: string; olderThan?: string; dryRun?: boolean; runsDir: string }) => {
+      const { parsePruneFlags, pruneRuns, renderPrune } = await import('../runner/runs-prune.ts');
+      const options = parsePruneFlags(flags);
+      process.stdout.write(`${renderPrune(await pruneRuns(flags.runsDir, options), options.dryRun === true)}\n`);
+    });
+
+  program
     .command('up')
     .description('start the lab and keep it running until Ctrl-C, printing every URL')
     .option('--gateway-port <port>', 'gateway port', port, 8080)
@@ -179,6 +250,8 @@ export function buildCli(): Command {
     .option('--alertmanager-port <port>', 'Alertmanager port (when installed)', port, 9093)
     .option('--no-monitoring', 'do not start Prometheus and Alertmanager, even when installed')
     .option('--runs-dir <dir>', 'where the session record goes', join(PROJECT_ROOT, 'runs'))
+    .option('--max-telemetry-mb <mb>', 'cap per telemetry signal: traces, logs and metrics files each rotate to stay under it (0: no cap)', megabytes, DEFAULT_UP_CAPS.telemetryMbPerSignal)
+    .option('--max-log-mb <mb>', "cap per lab process's log file in runs/<id>/logs (0: no cap)", megabytes, DEFAULT_UP_CAPS.processLogMb)
     .action(async (flags: UpFlags) => {
       const signal = interruptSignal();
       const started = performance.now();
@@ -192,6 +265,7 @@ export function buildCli(): Command {
       const lab = await startLab({
         runDir,
         ports: { gateway: flags.gatewayPort, collectorGrpc: flags.collectorPort, collectorOtlpHttp: flags.collectorHttpPort, chaosAdmin: flags.chaosPort },
+        diskCaps: diskCaps({ telemetryMbPerSignal: flags.maxTelemetryMb, processLogMb: flags.maxLogMb }),
       });
       let monitoring: Monitoring | undefined;
       try {
@@ -236,6 +310,8 @@ interface UpFlags {
   alertmanagerPort: number;
   monitoring: boolean;
   runsDir: string;
+  maxTelemetryMb: number;
+  maxLogMb: number;
 }
 
 /** Prometheus and Alertmanager for `up` when installed; a note once when not. */

@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
+import { boundWal, closeCheckpointed } from '../kit/sqlite-close.ts';
 
 export interface Charge {
   chargeId: string;
@@ -59,6 +60,7 @@ export function openBankStore(path = ':memory:'): BankStore {
       created_at TEXT NOT NULL
     );
   `);
+  boundWal(db);
   const byKey = db.prepare('SELECT * FROM charges WHERE idempotency_key = ?');
   const byId = db.prepare('SELECT * FROM charges WHERE charge_id = ?');
   const insertCharge = db.prepare('INSERT INTO charges (charge_id, idempotency_key, order_id, amount, currency, created_at) VALUES (?, ?, ?, ?, ?, ?)');
@@ -90,6 +92,6 @@ export function openBankStore(path = ':memory:'): BankStore {
     },
     charges: () => (db.prepare('SELECT * FROM charges ORDER BY created_at').all() as Array<Record<string, unknown>>).map(row),
     refunds: () => (db.prepare('SELECT * FROM refunds ORDER BY created_at').all() as Array<Record<string, unknown>>).map(toRefund),
-    close: () => db.close(),
+    close: () => closeCheckpointed(db),
   };
 }

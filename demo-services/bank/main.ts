@@ -1,8 +1,9 @@
 // bank: the simulated third-party card processor, the thing that fails.
 // Charges at most once per idempotency key: a replay returns the first charge.
 // Refunds undo a charge once. Its own latency and failure knobs (set at start
-// from policies.behaviour, or at run time through a loopback-only admin
-// endpoint) let a fault timeline make the bank itself slow or flaky.
+// from policies.behaviour, or at run time through /admin/behaviour on the
+// admin listener, never the public port) let a fault timeline make the bank
+// itself slow or flaky.
 
 import { z } from 'zod';
 import { readServiceConfig } from '../kit/config.ts';
@@ -33,22 +34,19 @@ const behaviourSchema = z.strictObject({
 });
 
 const config = readServiceConfig();
-await startService(config, ({ app, logger, onClose }) => {
+await startService(config, ({ app, admin, logger, onClose }) => {
   const store = openBankStore(parseOrProblem(databasePolicy, config.policies.database ?? {}, 'policies.database').path);
   onClose(() => store.close());
   let behaviour = parseOrProblem(behaviourSchema, config.policies.behaviour ?? {}, 'policies.behaviour');
   const random = mulberry32(deriveSeed(Number(process.env.FAULTLINE_SEED ?? 1), config.instance));
 
-  // Knobs for the fault timeline; loopback callers only, whatever the bind address.
-  app.post('/admin/behaviour', (req, res) => {
-    if (!['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(req.socket.remoteAddress ?? '')) {
-      throw new ProblemError({ type: problemType('forbidden'), title: 'Forbidden', status: 403, detail: 'admin endpoints answer loopback callers only' });
-    }
+  // Knobs for the fault timeline, on the admin listener (loopback, or a token).
+  admin.post('/behaviour', (req, res) => {
     behaviour = parseOrProblem(behaviourSchema, req.body, 'body');
     logger.warn({ behaviour }, 'bank behaviour changed');
     res.json(behaviour);
   });
-  app.get('/admin/behaviour', (_req, res) => {
+  admin.get('/behaviour', (_req, res) => {
     res.json(behaviour);
   });
 

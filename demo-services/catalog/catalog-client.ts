@@ -12,7 +12,7 @@ import type { ServiceMetrics } from '../kit/metrics.ts';
 import { ProblemError, problemType } from '../kit/problem.ts';
 import { formatIssues } from '../kit/schema.ts';
 import type { BalancerOptions } from '../resilience/balancer.ts';
-import { isTransient, problemForFailure, upstreamErrorFor } from '../resilience/http-failures.ts';
+import { isRefusalStatus, isTransient, problemForFailure, refusalFor, upstreamErrorFor } from '../resilience/http-failures.ts';
 import type { DependencyPolicy } from '../resilience/policy-config.ts';
 import { createResilientCall } from '../resilience/resilient-call.ts';
 import { skuSchema, type Product } from './product.ts';
@@ -33,7 +33,7 @@ export interface CatalogClientOptions {
 }
 
 export interface CatalogClient {
-  /** The product, or undefined when the catalog has no such SKU. Throws a ProblemError (502/503/504) when the catalog fails. */
+  /** The product, or undefined when the catalog has no such SKU. Throws a ProblemError: the catalog's refusal (4xx), or 502/503/504 when it fails. */
   product(sku: string): Promise<Product | undefined>;
   /** The first `limit` products. Throws a ProblemError when the catalog fails. */
   products(limit: number): Promise<Product[]>;
@@ -68,6 +68,8 @@ export function createCatalogClient(options: CatalogClientOptions): CatalogClien
       return { status: 200, body: parsed.data };
     }
     if (accept(response.status)) return { status: response.status, body: undefined };
+    // A refusal (a SKU the catalog will not take) is the caller's client error, passed on with its fields; never retried, never a breaker failure.
+    if (isRefusalStatus(response.status)) throw refusalFor(CATALOG_DEPENDENCY, response.status, response.body);
     throw upstreamErrorFor(CATALOG_DEPENDENCY, response);
   };
 

@@ -107,6 +107,21 @@ describe('the sweeper on a timer', () => {
     await sweeper.stop();
   });
 
+  it('while a stop drains the service, every owed order is due at once, backoff or not', async () => {
+    const store = memoryStore([owed('soon', { nextAttemptAt: 10_050 }), owed('later', { nextAttemptAt: 70_000 })]);
+    let draining = false;
+    const compensate = vi.fn(async (): Promise<CompensationOutcome> => ({ refund: false, release: false }));
+    const sweeper = createCompensationSweeper({ store, compensate, policy: POLICY, random: () => 0.5, hurry: () => draining });
+    sweeper.start();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(store.compensated).toEqual(['soon']);
+    draining = true;
+    await vi.advanceTimersByTimeAsync(100);
+    // Due at 70 s, retried at 10.2 s: the stop must not wait a backoff out.
+    expect(store.compensated).toEqual(['soon', 'later']);
+    await sweeper.stop();
+  });
+
   it('runs one sweep at a time, however long a compensation takes', async () => {
     const store = memoryStore([owed('slow', { nextAttemptAt: 0 }), owed('next', { nextAttemptAt: 1 })]);
     let inFlight = 0;

@@ -6,7 +6,8 @@
 // (so a recovering payment service is not hit by every owed order at once),
 // through the same resilient calls and the same idempotency keys the saga
 // used, so a retry never refunds twice. One sweep at a time; the timer is
-// unref'd and stopped at shutdown, after the sweep in flight has finished.
+// unref'd and stopped at shutdown, after the sweep in flight has finished;
+// while a stop drains the service, every owed order is due (no backoff wait).
 // The scheduling is pure logic over an injected clock, store and compensator,
 // so it is unit-tested with fake timers.
 
@@ -77,6 +78,8 @@ export interface CompensationSweeperOptions {
   /** After each retried compensation (metrics). */
   onRetry?: (owed: OwedCompensation, result: CompensationResult) => void;
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** True while a stop drains the service: every owed compensation is due at once, backoff or not, so the stop can finish them. */
+  hurry?: () => boolean;
 }
 
 export interface CompensationSweeper {
@@ -132,7 +135,7 @@ export function createCompensationSweeper(options: CompensationSweeperOptions): 
   };
 
   const sweepOnce = async (): Promise<number> => {
-    const due = dueCompensations(store.owedCompensations(), now(), policy.maxPerSweep);
+    const due = dueCompensations(store.owedCompensations(), options.hurry?.() ? Infinity : now(), policy.maxPerSweep);
     let retried = 0;
     // One order after another: a recovering dependency sees a trickle, not a burst.
     for (const owed of due) {

@@ -13,9 +13,15 @@
 // A compensation that fails is not given up: the order is left 'compensating'
 // with what it still owes, and the compensation sweeper retries it with the
 // same idempotency keys until it is done.
+// Nothing is left half-placed by a stop or a crash. A stop (SIGTERM) takes no
+// new order and waits, within SAGA_DRAIN_MS, until every saga under way has
+// ended and every owed compensation is done ("in flight" counts unfinished
+// orders, not open requests: a saga goes on when its client hangs up). A
+// crash leaves orders 'pending' in the durable order log; the next start
+// resumes each from its last recorded step with the original idempotency
+// keys (policies.recovery switches this off, to show what it is for).
 
 import { randomUUID } from 'node:crypto';
-import type { Response } from 'express';
 import { trace } from '@opentelemetry/api';
 import client from 'prom-client';
 import { z } from 'zod';
@@ -25,18 +31,18 @@ import { CHECKOUT_METRIC, GRPC_METADATA, HEADER, PROBLEM_CONTENT_TYPE, SHOP_HEAD
 import type { DependencyClient } from '../kit/dependency-client.ts';
 import { createBalancedGrpcClient } from '../kit/grpc.ts';
 import { GrpcRefusedError } from '../kit/grpc-status.ts';
-import { ProblemError, problemType, type Problem } from '../kit/problem.ts';
+import { ProblemError, problemType } from '../kit/problem.ts';
 import { deriveSeed, mulberry32 } from '../kit/random.ts';
 import { startService } from '../kit/service.ts';
 import { parseOrProblem } from '../kit/validation.ts';
 import { BulkheadRejectedError } from '../resilience/bulkhead.ts';
 import { CircuitOpenError, UpstreamStatusError } from '../resilience/errors.ts';
-import { isTransient, problemForFailure, upstreamErrorFor } from '../resilience/http-failures.ts';
+import { isRefusalStatus, isTransient, problemForFailure, refusalFor, upstreamErrorFor } from '../resilience/http-failures.ts';
 import { dependencyPolicySchema } from '../resilience/policy-config.ts';
 import { createResilientCall, type ResilientCall } from '../resilience/resilient-call.ts';
 import { loadPaymentService } from '../payment/proto.ts';
 import { compensationPolicySchema, createCompensationSweeper, nextAttemptAt, type CompensationOutcome } from './compensation-sweeper.ts';
-import { openOrderStore, requestHash, type Order, type OrderState } from './order-store.ts';
+import { openOrderStore, requestHash, type Order, type OrderItem, type OrderState } from './order-store.ts';
 
 const checkoutRequest = z.strictObject({
   userId: z.string().min(1).max(100),
@@ -51,13 +57,27 @@ const deadlineHeader = z.coerce.number().int().positive().optional();
 /** The longest a payment attempt may take when no policy bounds it. */
 const UNBOUNDED_ATTEMPT_MS = 30_000;
 const databasePolicy = z.object({ path: z.string().min(1).optional() }).loose();
+/** `policies.recovery`: resume the sagas a previous process left pending (the pattern a crash scenario switches off). */
+const recoveryPolicySchema = z.strictObject({ enabled: z.boolean().default(true) });
+/**
+ * How long a stop waits for the sagas under way and the compensations owed:
+ * a saga's steps and undoing, each with its policy's attempts and backoff,
+ * fit in it with the lab's policies. A saga still unfinished then stays
+ * 'pending' in the log, and the next start resumes it.
+ */
+const SAGA_DRAIN_MS = 15_000;
+/** A resumed saga waits at most this long for the dead process's last attempt to pass its deadline. */
+const MAX_RECOVERY_SETTLE_MS = 5_000;
+/** Sagas resumed at once after a restart: enough to catch up quickly, few enough to leave room for new orders. */
+const RECOVERY_CONCURRENCY = 8;
 
 const config = readServiceConfig();
-await startService(config, ({ app, metrics, logger, onClose }) => {
+await startService(config, ({ app, metrics, logger, onClose, drainAlso, isStopping }) => {
   const seed = Number(process.env.FAULTLINE_SEED ?? 1);
   const store = openOrderStore(parseOrProblem(databasePolicy, config.policies.database ?? {}, 'policies.database').path);
   const compensationPolicy = parseOrProblem(compensationPolicySchema, config.policies.compensation ?? {}, 'policies.compensation');
   const compensationRandom = mulberry32(deriveSeed(seed, `${config.instance}:compensation`));
+  const recoveryPolicy = parseOrProblem(recoveryPolicySchema, config.policies.recovery ?? {}, 'policies.recovery');
   const orders = new client.Counter({ name: SHOP_METRIC.checkoutOrders, help: 'Orders by final state.', labelNames: [SHOP_LABEL.state], registers: [metrics.registry] });
   const steps = new client.Counter({
     name: SHOP_METRIC.sagaSteps,
@@ -87,6 +107,7 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     random: compensationRandom,
     onRetry: (_owed, result) => compensationRetries.inc({ [SHOP_LABEL.result]: result }),
     logger,
+    hurry: isStopping,
   });
   // Registered before the clients: the sweep in flight finishes before they, and the store, close.
   onClose(async () => {
@@ -131,17 +152,9 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
       const timeout = attemptTimeouts.get(target.name);
       const headers = { [HEADER.idempotencyKey]: key, ...(timeout !== undefined ? { [HEADER.deadline]: String(Date.now() + timeout) } : {}) };
       const response = await target.request<T>({ method: 'POST', path, body, headers, signal });
-      if (response.status >= 500 || response.status === 429) throw upstreamErrorFor(target.name, response);
-      if (response.status >= 400) {
-        const problem = (typeof response.body === 'object' && response.body !== null ? response.body : {}) as Partial<Problem>;
-        throw new ProblemError({
-          type: problem.type ?? problemType(`${target.name}-refused`),
-          title: problem.title ?? `${target.name} refused`,
-          // Business answers pass through (stock, unknown product, declined); anything else is the dependency failing us.
-          status: [402, 409, 422].includes(response.status) ? response.status : 502,
-          detail: problem.detail ?? `${target.name} answered ${response.status}`,
-        });
-      }
+      // A refusal (validation, stock, unknown product) passes through with its fields; a 401/404 is the dependency failing us (http-failures.ts).
+      if (isRefusalStatus(response.status)) throw refusalFor(target.name, response.status, response.body);
+      if (response.status >= 400) throw upstreamErrorFor(target.name, response);
       return response.body;
     });
 
@@ -149,7 +162,14 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
    * A gRPC call to payment through its policies. Refusals (invalid, declined)
    * become ProblemErrors exactly as payment's HTTP 4xx answers did.
    */
-  const callPayment = async <T>(method: 'Charge' | 'Refund', request: Record<string, unknown>, key: string, callerDeadline: number | undefined): Promise<T> => {
+  const callPayment = async <T>(
+    method: 'Charge' | 'Refund',
+    request: Record<string, unknown>,
+    key: string,
+    callerDeadline: number | undefined,
+    /** Set when any attempt failed in a way that may have charged (a timeout): the last attempt's error alone does not tell. */
+    outcome?: { mayHaveCharged: boolean },
+  ): Promise<T> => {
     const budget = callBudgets.get('payment');
     const callDeadline = Math.min(callerDeadline ?? Infinity, budget !== undefined ? Date.now() + budget : Infinity);
     return paymentCall.execute(async (signal) => {
@@ -158,11 +178,12 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
       try {
         return await payment.unary<Record<string, unknown>, T>({ method, request: { ...request, idempotencyKey: key }, deadline, metadata: { [GRPC_METADATA.idempotencyKey]: key }, signal });
       } catch (error) {
+        if (outcome && !(error instanceof GrpcRefusedError) && mayHaveCharged(error) !== false) outcome.mayHaveCharged = true;
         if (!(error instanceof GrpcRefusedError)) throw error;
-        throw new ProblemError({
-          type: error.problemType ?? problemType('payment-refused'),
-          title: error.problemTitle ?? 'payment refused',
-          status: [402, 409, 422].includes(error.httpStatus) ? error.httpStatus : 502,
+        // The same pass-through rule as for an HTTP refusal.
+        throw refusalFor('payment', error.httpStatus, {
+          ...(error.problemType ? { type: error.problemType } : {}),
+          ...(error.problemTitle ? { title: error.problemTitle } : {}),
           detail: error.details,
         });
       }
@@ -174,11 +195,11 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     trace.getActiveSpan()?.addEvent(SHOP_SPAN_EVENT.sagaStep, { step: name, result, ...attributes });
   };
 
-  const answer = (res: Response, order: Order, state: OrderState, status: number, body: Record<string, unknown>, problem: boolean) => {
+  /** The saga's end in the log: its state and the answer a replay gets. */
+  const record = (order: Order, { state, status, body }: SagaOutcome) => {
     // 'compensating' was recorded with what is owed (the sweeper may even have finished it since): not overwritten here.
     store.update(order.orderId, { ...(state === 'compensating' ? {} : { state }), response: { status, body } });
     orders.inc({ [SHOP_LABEL.state]: state });
-    res.status(status).type(problem ? PROBLEM_CONTENT_TYPE : 'application/json').send(JSON.stringify(body));
   };
   const problemBody = (error: unknown, dependencyName: string) => {
     const problem = error instanceof ProblemError ? error : problemForFailure(dependencyName, error);
@@ -246,6 +267,128 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     return 'unknown';
   };
 
+  /** What a saga ends with: the order's state and the answer its client gets (now, or on a replay). */
+  interface SagaOutcome {
+    state: OrderState;
+    status: number;
+    body: Record<string, unknown>;
+    problem: boolean;
+  }
+  const failed = (state: OrderState, order: Order, error: unknown, dependencyName: string): SagaOutcome => {
+    const failure = problemBody(error, dependencyName);
+    store.update(order.orderId, { failure: String(failure.body.detail) });
+    return { state, status: failure.status, body: failure.body, problem: true };
+  };
+
+  /**
+   * The saga, from wherever the order's log says it stands: a step whose
+   * result is recorded (the reservation, the payment) is not taken again;
+   * every other step is taken with the order's own idempotency keys, so a
+   * resumed saga that repeats a step the dead process had begun gets the
+   * first result back (inventory and bank answer replays) and never a second
+   * reservation or charge.
+   */
+  const runSaga = async (order: Order, items: OrderItem[], key: string, callerDeadline: number | undefined): Promise<SagaOutcome> => {
+    // 1. Reserve the stock (idempotent per order id).
+    let reservationId = order.reservationId;
+    if (reservationId === undefined) {
+      try {
+        const reservation = await post<{ id: string }>(inventoryCall, inventory, '/reservations', { orderId: order.orderId, items }, `${key}:reserve`);
+        reservationId = reservation.id;
+        store.update(order.orderId, { reservationId });
+        step('reserve', 'ok');
+      } catch (error) {
+        step('reserve', 'failed');
+        return failed('failed', order, error, 'inventory');
+      }
+    }
+
+    // 2. Charge (idempotent per key: retries never charge twice).
+    let paymentId = order.paymentId;
+    if (paymentId === undefined) {
+      // An attempt that timed out may have charged even when a later one was short-circuited by the breaker.
+      const attempts = { mayHaveCharged: false };
+      try {
+        const paid = await callPayment<{ paymentId: string }>('Charge', { orderId: order.orderId, amount: order.amount }, key, callerDeadline, attempts);
+        paymentId = paid.paymentId;
+        store.update(order.orderId, { paymentId });
+        step('charge', 'ok');
+      } catch (error) {
+        step('charge', 'failed');
+        const state = await compensateOrder(order, key, reservationId, attempts.mayHaveCharged ? 'unknown' : mayHaveCharged(error));
+        const outcome = failed(state, order, error, 'payment');
+        logger.warn({ orderId: order.orderId, err: String(outcome.body.detail) }, 'order failed');
+        return outcome;
+      }
+    }
+
+    // 3. Confirm the reservation: the units leave the shelf.
+    try {
+      await post(inventoryCall, inventory, `/reservations/${reservationId}/confirm`, {}, `${key}:confirm`);
+      step('confirm', 'ok');
+    } catch (error) {
+      step('confirm', 'failed');
+      const state = await compensateOrder(order, key, reservationId, true);
+      return failed(state, order, error, 'inventory');
+    }
+
+    logger.info({ orderId: order.orderId, paymentId }, 'order confirmed');
+    return { state: 'confirmed', status: 201, body: { orderId: order.orderId, status: 'confirmed', paymentId, reservationId }, problem: false };
+  };
+
+  // Sagas under way in this process: a stop waits for them (and for owed
+  // compensations), even when their client has hung up, for at most SAGA_DRAIN_MS.
+  const sagas = new Set<Promise<unknown>>();
+  const track = <T>(saga: Promise<T>): Promise<T> => {
+    sagas.add(saga);
+    const forget = () => sagas.delete(saga);
+    saga.then(forget, forget);
+    return saga;
+  };
+  drainAlso(() => sagas.size + (store.isOpen() ? store.owedCount() : 0), SAGA_DRAIN_MS);
+
+  /**
+   * Crash recovery: orders a previous process left 'pending' (it died, or
+   * its stop ran out of time, mid-saga) are resumed from the log, a few at a
+   * time, and end confirmed or compensated like any other; their answer is
+   * recorded, so the client's retry with the same key gets it. Each waits
+   * until an attempt the dead process may still have had in flight is past
+   * its deadline (payment refuses it then), so a resumed saga never races it.
+   * A stop meanwhile lets them finish (they are in flight like any saga).
+   */
+  const recoverPendingOrders = async (pending: Order[]): Promise<void> => {
+    const settleMs = Math.min(attemptTimeouts.get('payment') ?? UNBOUNDED_ATTEMPT_MS, MAX_RECOVERY_SETTLE_MS);
+    const queue = [...pending];
+    const worker = async (): Promise<void> => {
+      for (let order = queue.shift(); order; order = queue.shift()) await recoverOne(order, settleMs);
+    };
+    await Promise.all(Array.from({ length: RECOVERY_CONCURRENCY }, worker));
+  };
+  const recoverOne = async (order: Order, settleMs: number): Promise<void> => {
+    const wait = Date.parse(order.updatedAt) + settleMs - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (!order.items && order.reservationId === undefined) {
+      // Written before items were kept: the reservation cannot be replayed, so it is left to a person (and the hold to its TTL).
+      logger.error({ orderId: order.orderId }, 'a pending order without its items cannot be resumed');
+      return;
+    }
+    try {
+      const outcome = await runSaga(order, order.items ?? [], order.idempotencyKey, undefined);
+      record(order, outcome);
+      logger.info({ orderId: order.orderId, state: outcome.state }, 'order recovered after a restart');
+    } catch (error) {
+      logger.error({ orderId: order.orderId, err: String(error) }, 'order recovery failed; it stays pending');
+    }
+  };
+  const left = store.pending();
+  if (left.length > 0 && recoveryPolicy.enabled) {
+    logger.warn({ orders: left.length }, 'resuming orders a previous process left pending');
+    // After start-up: the service answers while it recovers.
+    setImmediate(() => void track(recoverPendingOrders(left)));
+  } else if (left.length > 0) {
+    logger.warn({ orders: left.length }, 'orders a previous process left pending stay pending: recovery is off');
+  }
+
   app.post('/checkout', async (req, res) => {
     const headerKey = parseOrProblem(idempotencyHeader, req.get(HEADER.idempotencyKey), `header.${HEADER.idempotencyKey}`);
     const body = parseOrProblem(checkoutRequest, req.body, 'body');
@@ -266,53 +409,16 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     };
     const existing = store.byKey(key);
     if (existing) return replay(existing);
-    const order = store.create({ orderId: randomUUID(), idempotencyKey: key, requestHash: hash, userId: body.userId, amount: body.amount });
+    // A stopping checkout begins no new saga (its callers retry elsewhere, or later).
+    if (isStopping()) {
+      throw new ProblemError({ type: problemType('shutting-down'), title: 'Shutting down', status: 503, detail: 'checkout is stopping and takes no new orders' }, { 'retry-after': '1' });
+    }
+    const order = store.create({ orderId: randomUUID(), idempotencyKey: key, requestHash: hash, userId: body.userId, amount: body.amount, items: body.items });
     if (!order) return replay(store.byKey(key) as Order);
     trace.getActiveSpan()?.setAttributes({ [SPAN_ATTR.orderId]: order.orderId, [SPAN_ATTR.idempotencyKey]: key });
 
-    // 1. Reserve the stock (idempotent per order id).
-    let reservationId: string;
-    try {
-      const reservation = await post<{ id: string }>(inventoryCall, inventory, '/reservations', { orderId: order.orderId, items: body.items }, `${key}:reserve`);
-      reservationId = reservation.id;
-      store.update(order.orderId, { reservationId });
-      step('reserve', 'ok');
-    } catch (error) {
-      step('reserve', 'failed');
-      const failure = problemBody(error, 'inventory');
-      store.update(order.orderId, { failure: String(failure.body.detail) });
-      return answer(res, order, 'failed', failure.status, failure.body, true);
-    }
-
-    // 2. Charge (idempotent per key: retries never charge twice).
-    let paymentId: string;
-    try {
-      const paid = await callPayment<{ paymentId: string }>('Charge', { orderId: order.orderId, amount: body.amount }, key, callerDeadline);
-      paymentId = paid.paymentId;
-      store.update(order.orderId, { paymentId });
-      step('charge', 'ok');
-    } catch (error) {
-      step('charge', 'failed');
-      const state = await compensateOrder(order, key, reservationId, mayHaveCharged(error));
-      const failure = problemBody(error, 'payment');
-      store.update(order.orderId, { failure: String(failure.body.detail) });
-      logger.warn({ orderId: order.orderId, err: String(failure.body.detail) }, 'order failed');
-      return answer(res, order, state, failure.status, failure.body, true);
-    }
-
-    // 3. Confirm the reservation: the units leave the shelf.
-    try {
-      await post(inventoryCall, inventory, `/reservations/${reservationId}/confirm`, {}, `${key}:confirm`);
-      step('confirm', 'ok');
-    } catch (error) {
-      step('confirm', 'failed');
-      const state = await compensateOrder(order, key, reservationId, true);
-      const failure = problemBody(error, 'inventory');
-      store.update(order.orderId, { failure: String(failure.body.detail) });
-      return answer(res, order, state, failure.status, failure.body, true);
-    }
-
-    logger.info({ orderId: order.orderId, paymentId }, 'order confirmed');
-    return answer(res, order, 'confirmed', 201, { orderId: order.orderId, status: 'confirmed', paymentId, reservationId }, false);
+    const outcome = await track(runSaga(order, body.items, key, callerDeadline));
+    record(order, outcome);
+    res.status(outcome.status).type(outcome.problem ? PROBLEM_CONTENT_TYPE : 'application/json').send(JSON.stringify(outcome.body));
   });
 });

@@ -59,6 +59,26 @@ describe('owed compensations', () => {
   });
 });
 
+describe('the saga log', () => {
+  it("keeps each order's items, and lists the orders still pending, oldest first, for a restart to resume", () => {
+    const store = openOrderStore();
+    const items = [{ sku: 'sku-1', quantity: 2 }];
+    store.create({ orderId: 'o-1', idempotencyKey: 'key-0000001', requestHash: 'h', userId: 'u', amount: 10, items });
+    store.create({ orderId: 'o-2', idempotencyKey: 'key-0000002', requestHash: 'h', userId: 'u', amount: 10, items });
+    store.create({ orderId: 'o-3', idempotencyKey: 'key-0000003', requestHash: 'h', userId: 'u', amount: 10, items });
+    store.update('o-1', { reservationId: 'r-1', paymentId: 'p-1' });
+    store.update('o-2', { state: 'confirmed', response: { status: 201, body: {} } });
+    expect(store.pending().map((o) => [o.orderId, o.reservationId, o.paymentId])).toEqual([
+      ['o-1', 'r-1', 'p-1'],
+      ['o-3', undefined, undefined],
+    ]);
+    expect(store.pending()[0]?.items).toEqual(items);
+    expect(store.isOpen()).toBe(true);
+    store.close();
+    expect(store.isOpen()).toBe(false);
+  });
+});
+
 describe('migration', () => {
   it("opens a database whose CHECK predates 'compensating', keeping its orders", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'faultline-orders-'));
@@ -79,6 +99,8 @@ describe('migration', () => {
 
     const store = openOrderStore(path);
     expect(store.byKey('key-old-0001')).toMatchObject({ orderId: 'old-1', state: 'confirmed', reservationId: 'r-9', paymentId: 'p-9', response: { status: 201 } });
+    // Items were not kept then: the column is added, empty on the old row.
+    expect(store.byKey('key-old-0001')?.items).toBeUndefined();
     store.create({ orderId: 'new-1', idempotencyKey: 'key-new-0001', requestHash: 'h', userId: 'u', amount: 3 });
     store.oweCompensation({ orderId: 'new-1', idempotencyKey: 'key-new-0001', reservationId: 'r-1', refund: true, release: false, nextAttemptAt: 0 });
     expect(store.byKey('key-new-0001')?.state).toBe('compensating');

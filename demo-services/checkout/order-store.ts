@@ -5,12 +5,22 @@
 // An order whose compensation did not finish (a refund or release failed) is
 // 'compensating' and has a row in `compensations` saying what it still owes,
 // so the sweeper (compensation-sweeper.ts) keeps undoing it until it is done.
+// The table is also the saga's durable log: an order is written 'pending'
+// with its items before the first step, and each step's result (reservation,
+// payment) as it comes, so a checkout that died mid-saga can resume it at
+// its next start (see recoverPendingOrders in main.ts).
 
 import { createHash } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
+import { boundWal, closeCheckpointed } from '../kit/sqlite-close.ts';
 
 export const ORDER_STATES = ['pending', 'confirmed', 'failed', 'compensating', 'compensated'] as const;
 export type OrderState = (typeof ORDER_STATES)[number];
+
+export interface OrderItem {
+  sku: string;
+  quantity: number;
+}
 
 export interface Order {
   orderId: string;
@@ -23,6 +33,8 @@ export interface Order {
   paymentId?: string;
   failure?: string;
   response?: { status: number; body: unknown };
+  /** What was ordered, kept so a saga can be resumed (replaying the reservation); absent on orders written before it was kept. */
+  items?: OrderItem[];
   createdAt: string;
   updatedAt: string;
 }
@@ -59,9 +71,11 @@ export interface OrderStore {
   /** The order for this key, if any. */
   byKey(key: string): Order | undefined;
   /** Create a pending order; undefined when the key already exists (a concurrent replay). */
-  create(order: Pick<Order, 'orderId' | 'idempotencyKey' | 'requestHash' | 'userId' | 'amount'>): Order | undefined;
+  create(order: Pick<Order, 'orderId' | 'idempotencyKey' | 'requestHash' | 'userId' | 'amount' | 'items'>): Order | undefined;
   update(orderId: string, change: Partial<Pick<Order, 'state' | 'reservationId' | 'paymentId' | 'failure' | 'response'>>): void;
   all(): Order[];
+  /** Orders whose saga has not ended ('pending'), oldest first: what a restart must resume. */
+  pending(): Order[];
   /** Mark the order 'compensating' and record what it owes (the saga's attempt counts as the first). */
   oweCompensation(owed: Omit<OwedCompensation, 'attempts'> & { refused?: boolean }): void;
   /** Every owed compensation, the most overdue first. */
@@ -70,6 +84,8 @@ export interface OrderStore {
   owedCount(): number;
   /** Record one more attempt: what is still owed, or, when nothing is, the order becomes 'compensated' ('failed' if any part was ever refused). */
   recordCompensationAttempt(orderId: string, progress: CompensationProgress): void;
+  /** False once closed. */
+  isOpen(): boolean;
   close(): void;
 }
 
@@ -89,8 +105,15 @@ const ORDERS_COLUMNS = `
       failure TEXT,
       response TEXT,
       created_at TEXT NOT NULL,
-      updated_at TEXT NOT NULL
+      updated_at TEXT NOT NULL,
+      items TEXT
     `;
+
+/** A database written before items were kept gets the column (last, as in ORDERS_COLUMNS; empty on old rows). */
+function migrateOrderItems(db: DatabaseSync): void {
+  const columns = db.prepare("SELECT name FROM pragma_table_info('orders')").all() as Array<{ name: string }>;
+  if (columns.length > 0 && !columns.some((column) => column.name === 'items')) db.exec('ALTER TABLE orders ADD COLUMN items TEXT');
+}
 
 /**
  * A database written before 'compensating' existed has a CHECK that refuses
@@ -124,6 +147,8 @@ function inTransaction(db: DatabaseSync, work: () => void): void {
 export function openOrderStore(path = ':memory:'): OrderStore {
   const db = new DatabaseSync(path, { timeout: 5_000 });
   db.exec('PRAGMA journal_mode = WAL;');
+  boundWal(db);
+  migrateOrderItems(db);
   migrateOrderStates(db);
   db.exec(`
     CREATE TABLE IF NOT EXISTS orders (${ORDERS_COLUMNS});
@@ -175,12 +200,13 @@ export function openOrderStore(path = ':memory:'): OrderStore {
     ...(row.payment_id ? { paymentId: row.payment_id as string } : {}),
     ...(row.failure ? { failure: row.failure as string } : {}),
     ...(row.response ? { response: JSON.parse(row.response as string) as Order['response'] } : {}),
+    ...(row.items ? { items: JSON.parse(row.items as string) as OrderItem[] } : {}),
     createdAt: row.created_at as string,
     updatedAt: row.updated_at as string,
   });
   const byKey = db.prepare('SELECT * FROM orders WHERE idempotency_key = ?');
   const insert = db.prepare(
-    "INSERT INTO orders (order_id, idempotency_key, request_hash, user_id, amount, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+    "INSERT INTO orders (order_id, idempotency_key, request_hash, user_id, amount, state, created_at, updated_at, items) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
   );
   return {
     byKey: (key) => {
@@ -189,7 +215,7 @@ export function openOrderStore(path = ':memory:'): OrderStore {
     },
     create(order) {
       const now = new Date().toISOString();
-      const { changes } = insert.run(order.orderId, order.idempotencyKey, order.requestHash, order.userId, order.amount, now, now);
+      const { changes } = insert.run(order.orderId, order.idempotencyKey, order.requestHash, order.userId, order.amount, now, now, order.items ? JSON.stringify(order.items) : null);
       return changes === 0 ? undefined : { ...order, state: 'pending', createdAt: now, updatedAt: now };
     },
     update(orderId, change) {
@@ -204,6 +230,7 @@ export function openOrderStore(path = ':memory:'): OrderStore {
       db.prepare(`UPDATE orders SET ${names.map((name) => `${name} = ?`).join(', ')} WHERE order_id = ?`).run(...Object.values(columns), orderId);
     },
     all: () => (db.prepare('SELECT * FROM orders ORDER BY created_at').all() as Array<Record<string, unknown>>).map(toOrder),
+    pending: () => (db.prepare("SELECT * FROM orders WHERE state = 'pending' ORDER BY created_at").all() as Array<Record<string, unknown>>).map(toOrder),
     oweCompensation(owed) {
       const now = new Date().toISOString();
       transaction(() => {
@@ -235,6 +262,7 @@ export function openOrderStore(path = ':memory:'): OrderStore {
         updateOwed.run(progress.refund ? 1 : 0, progress.release ? 1 : 0, progress.refused ? 1 : 0, Math.round(progress.nextAttemptAt), progress.error ?? null, now, orderId);
       });
     },
-    close: () => db.close(),
+    isOpen: () => db.isOpen,
+    close: () => closeCheckpointed(db),
   };
 }

@@ -13,6 +13,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
+import { boundWal, closeCheckpointed } from '../kit/sqlite-close.ts';
 
 export interface ReservationItem {
   sku: string;
@@ -169,7 +170,10 @@ export function normaliseItems(items: readonly ReservationItem[]): ReservationIt
 export function openInventoryStore(options: InventoryStoreOptions): InventoryStore {
   const now = options.now ?? Date.now;
   const db = new DatabaseSync(options.path ?? ':memory:', { timeout: 5_000 });
-  if (options.path && options.path !== ':memory:') db.exec('PRAGMA journal_mode = WAL');
+  if (options.path && options.path !== ':memory:') {
+    db.exec('PRAGMA journal_mode = WAL');
+    boundWal(db);
+  }
   db.exec(INVENTORY_SCHEMA);
 
   const transaction = <T>(work: () => T): T => {
@@ -327,6 +331,6 @@ export function openInventoryStore(options: InventoryStoreOptions): InventorySto
       return found ? toStock(found) : undefined;
     },
     allStock: () => (q.allStock.all() as unknown as StockRow[]).map(toStock),
-    close: () => db.close(),
+    close: () => closeCheckpointed(db),
   };
 }

@@ -2,8 +2,9 @@
 // target. The books are an embedded SQLite database (inventory-store.ts):
 // reservations are all-or-nothing transactions, idempotent per order id and
 // Idempotency-Key, held for a TTL and expired by a sweeper when the saga never
-// confirms or releases them. GET /admin/books shows the books and whether they
-// balance (invariants.ts), for a scenario's invariant checks.
+// confirms or releases them. GET /admin/books, on the admin listener (never the
+// public port), shows the books and whether they balance (invariants.ts), for a
+// scenario's invariant checks.
 
 import { trace } from '@opentelemetry/api';
 import type { Response } from 'express';
@@ -121,7 +122,7 @@ function applyOperation(metrics: InventoryMetrics, operation: InventoryOperation
   }
 }
 
-await startService(config, ({ app, metrics, logger, onClose }) => {
+await startService(config, ({ app, admin, metrics, logger, onClose }) => {
   const initialStock = Object.fromEntries(SEED_PRODUCTS.map((product) => [product.sku, policy.stock.initial]));
   Object.assign(initialStock, policy.stock.overrides);
   const store = openInventoryStore({ ...(policy.database.path ? { path: policy.database.path } : {}), initialStock });
@@ -193,7 +194,7 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     res.json(level);
   });
 
-  app.get('/admin/books', (req, res) => {
+  admin.get('/books', (req, res) => {
     const { state, limit } = parseOrProblem(booksQuery, req.query, 'query');
     res.json({
       stock: store.allStock(),

@@ -28,6 +28,11 @@ export const LAB_METRIC = {
   collectorExported: 'collector_exported_total',
   collectorForwarded: 'collector_forwarded_total',
   collectorForwardFailed: 'collector_forward_failed_total',
+  /** Items, bytes and files deleted by rotation once a signal's files passed their cap, and rotations done. */
+  collectorDiscarded: 'collector_discarded_total',
+  collectorDiscardedBytes: 'collector_discarded_bytes_total',
+  collectorDiscardedFiles: 'collector_discarded_files_total',
+  collectorRotations: 'collector_rotations_total',
   /** Spans a service's exporter delivered to the collector, and spans it dropped (queue full, collector away, refused). */
   spansExported: 'telemetry_spans_exported_total',
   spansDropped: 'telemetry_spans_dropped_total',

@@ -1,8 +1,9 @@
 // Faults injected inside a service process, for what a proxy in front of it
 // cannot fake: a hot CPU, a blocked event loop, a growing heap, a service that
-// sheds load early. A fault timeline drives them through a loopback-only admin
-// API in the fault proxy's dialect (GET/POST /admin/faults, DELETE
-// /admin/faults/{name}). Every fault ends by itself when its duration runs out
+// sheds load early. A fault timeline drives them through an admin API in the
+// fault proxy's dialect (GET/POST /admin/faults, DELETE /admin/faults/{name}),
+// served on the service's admin listener only (admin-listener.ts: loopback, or
+// a token), never on its public port. Every fault ends by itself when its duration runs out
 // and all end when the service shuts down; each is visible as
 // chaos_fault_active{fault,target}, in the log, and as a span event on the
 // requests it touches.
@@ -121,7 +122,7 @@ export interface ProcessFaults {
   removeAll(): void;
   /** Express middleware: concurrency limit and span marking. Mount before the routes. */
   middleware(req: Request, res: Response, next: NextFunction): void;
-  /** The admin API, to mount at /admin/faults (after the JSON body parser). */
+  /** The admin API, to mount at /admin/faults of the admin listener (after its guard and JSON body parser). */
   router(): Router;
 }
 
@@ -315,12 +316,6 @@ export function createProcessFaults(options: ProcessFaultsOptions): ProcessFault
 
   const router = (): Router => {
     const admin = express.Router();
-    admin.use((req, _res, next) => {
-      if (!isLoopbackAddress(req.socket.remoteAddress)) {
-        throw new ProblemError({ type: problemType('forbidden'), title: 'Forbidden', status: 403, detail: 'admin endpoints answer loopback callers only' });
-      }
-      next();
-    });
     const translate = (error: unknown): never => {
       if (error instanceof ProcessFaultError) {
         throw new ProblemError({

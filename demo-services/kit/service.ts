@@ -1,7 +1,9 @@
 // The shared skeleton of a demo service: express with JSON bodies, request ids,
 // RED metrics per route, /metrics, /healthz and /readyz, problem+json for every
 // error, and a graceful shutdown that stops taking traffic, drains requests in
-// flight, then flushes logs and telemetry before the process exits.
+// flight and any work a service registered as begun (drainAlso: checkout's
+// sagas), within a bound it announces to its supervisor, then flushes logs
+// and telemetry before the process exits.
 
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -12,11 +14,13 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import { context, trace } from '@opentelemetry/api';
 import type { ServiceConfig } from './config.ts';
 import { HEADER, LABEL } from './conventions.ts';
+import { adminPolicyProblem, adminPolicySchema, createAdminApp, publicAdminGuard, startAdminListener } from './admin-listener.ts';
 import { announceReady, failStartup, onShutdown } from './lifecycle.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { traceIncomingRequests } from './http-tracing.ts';
 import { createServiceMetrics, wantsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, type ServiceMetrics } from './metrics.ts';
 import { ProblemError, problemType, sendProblem } from './problem.ts';
+import { formatIssues } from './schema.ts';
 import { createProcessFaults } from './process-faults.ts';
 import { shutdownTelemetry } from './telemetry.ts';
 
@@ -27,10 +31,20 @@ const express = require('express') as typeof expressModule;
 export interface ServiceContext {
   config: ServiceConfig;
   app: Express;
+  /** Routes on the admin listener only (loopback, or a token), under /admin: knobs, books. Never on `app`. */
+  admin: expressModule.Router;
   logger: Logger;
   metrics: ServiceMetrics;
   /** Work to run during shutdown after requests have drained (close pools, databases). */
   onClose(task: () => Promise<void> | void): void;
+  /**
+   * Work a stop must also wait for besides open requests (checkout: orders
+   * whose saga has not ended, even when their client hung up), for at most
+   * `timeoutMs` (which then bounds this service's whole drain).
+   */
+  drainAlso(unfinished: () => number, timeoutMs: number): void;
+  /** Whether the service is stopping: it takes no new work. */
+  isStopping(): boolean;
   /** Another port this service listens on (e.g. `grpc`), announced with the HTTP port in the ready message. */
   announcePort(name: string, port: number): void;
 }
@@ -42,6 +56,8 @@ export interface RunningService {
 }
 
 const DRAIN_TIMEOUT_MS = 4_000;
+/** Closing pools and databases and flushing telemetry after the drain. */
+const STOP_MARGIN_MS = 3_000;
 
 /** No request body of the shop nests deeper; deeper ones are hostile and would overflow the stack when re-serialised. */
 const MAX_JSON_DEPTH = 32;
@@ -72,7 +88,18 @@ export async function startService(
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   let ready = false;
+  let stopping = false;
   let inFlight = 0;
+  const unfinishedWork: Array<() => number> = [];
+  let drainTimeoutMs = DRAIN_TIMEOUT_MS;
+  const parsedAdmin = adminPolicySchema.safeParse(config.policies.admin ?? {});
+  if (!parsedAdmin.success) failStartup(config.instance, new Error(formatIssues(parsedAdmin.error, 'policies.admin').join('; ')));
+  const adminPolicy = parsedAdmin.data;
+  const adminProblem = adminPolicyProblem(adminPolicy);
+  if (adminProblem) failStartup(config.instance, new Error(adminProblem));
+
+  // Admin paths, in whatever spelling, are not served on the public port (admin-listener.ts).
+  app.use(publicAdminGuard);
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const started = performance.now();
@@ -91,7 +118,7 @@ export async function startService(
     next();
   });
 
-  // In-process chaos (CPU burn, event-loop block, memory leak, concurrency limit), driven through /admin/faults.
+  // In-process chaos (CPU burn, event-loop block, memory leak, concurrency limit), driven through the admin listener's /admin/faults.
   const faults = createProcessFaults({ target: config.instance, registry: metrics.registry, logger });
   app.use(faults.middleware);
 
@@ -116,15 +143,25 @@ export async function startService(
     }
     next();
   });
-  app.use('/admin/faults', faults.router());
+  const adminRoutes = express.Router();
+  const adminApp = createAdminApp(adminPolicy, logger, (admin) => {
+    admin.use('/admin/faults', faults.router());
+    admin.use('/admin', adminRoutes);
+  });
 
   const extraPorts: Record<string, number> = {};
   const service: ServiceContext = {
     config,
     app,
+    admin: adminRoutes,
     logger,
     metrics,
     onClose: (task) => closeTasks.push(task),
+    drainAlso: (unfinished, timeoutMs) => {
+      unfinishedWork.push(unfinished);
+      drainTimeoutMs = Math.max(drainTimeoutMs, timeoutMs);
+    },
+    isStopping: () => stopping,
     announcePort: (name, port) => {
       extraPorts[name] = port;
     },
@@ -162,20 +199,26 @@ export async function startService(
   });
   server.keepAliveTimeout = 65_000;
   const port = (server.address() as AddressInfo).port;
+  const adminListener = await startAdminListener(adminPolicy, adminApp).catch((error: unknown) => failStartup(config.instance, error, adminPolicy.port));
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       ready = false;
+      stopping = true;
       faults.removeAll();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const deadline = Date.now() + DRAIN_TIMEOUT_MS;
-      while (inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      // In flight: open requests and begun work (a saga whose client hung up is still in flight).
+      const unfinished = () => inFlight + unfinishedWork.reduce((sum, count) => sum + count(), 0);
+      const deadline = Date.now() + drainTimeoutMs;
+      while (unfinished() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      const left = unfinished();
       server.closeAllConnections();
       await drained;
+      await adminListener.close();
       for (const task of closeTasks) await task();
-      logger.info({ inFlightLeft: inFlight }, 'drained and stopped');
+      logger.info({ inFlightLeft: left }, 'drained and stopped');
       await shutdownTelemetry().catch((error: unknown) => logger.warn({ err: String(error) }, 'could not flush telemetry'));
       logger.flush();
     })();
@@ -185,11 +228,11 @@ export async function startService(
   onShutdown(async (reason) => {
     logger.info({ reason }, 'shutting down');
     await close();
-  }, DRAIN_TIMEOUT_MS + 3_000);
+  }, drainTimeoutMs + STOP_MARGIN_MS);
 
   ready = true;
   logger.info({ port }, 'listening');
-  announceReady(config.instance, { ...extraPorts, http: port });
+  announceReady(config.instance, { ...extraPorts, http: port, admin: adminListener.port }, drainTimeoutMs + STOP_MARGIN_MS);
   return { port, context: service, close };
 }
 

@@ -15,7 +15,7 @@ import { ProblemError, problemType } from '../kit/problem.ts';
 import { startService } from '../kit/service.ts';
 import { parseOrProblem } from '../kit/validation.ts';
 import { BulkheadRejectedError } from '../resilience/bulkhead.ts';
-import { problemForFailure, upstreamErrorFor } from '../resilience/http-failures.ts';
+import { isRefusalStatus, isTransient, problemForFailure, refusalFor, upstreamErrorFor } from '../resilience/http-failures.ts';
 import { dependencyPolicySchema } from '../resilience/policy-config.ts';
 import { createResilientCall } from '../resilience/resilient-call.ts';
 import { loadPaymentService, type ChargeReply, type ChargeRequest, type RefundReply, type RefundRequest } from './proto.ts';
@@ -45,7 +45,9 @@ await startService(config, async ({ app, metrics, logger, onClose, announcePort 
     policy: bankPolicy,
     metrics: metrics.resilience,
     logger,
-    retryable: () => true,
+    // Charges and refunds carry their idempotency key, so a transient failure may be retried; a refusal (4xx) never is,
+    // nor does it count against a breaker (the default isFailure).
+    retryable: isTransient,
   });
 
   /** The problem a failed bank call becomes; a full bulkhead is "too many requests", not "bank unreachable". */
@@ -72,10 +74,9 @@ await startService(config, async ({ app, metrics, logger, onClose, announcePort 
           headers: { [HEADER.idempotencyKey]: key, [HEADER.deadline]: String(Math.round(deadline)) },
           signal: attemptSignal,
         });
-        if (response.status >= 500 || response.status === 429) throw upstreamErrorFor('bank', response);
-        if (response.status >= 400) {
-          throw new ProblemError({ type: problemType('charge-declined'), title: 'Charge declined', status: 402, detail: `bank answered ${response.status}` });
-        }
+        // A refusal (a declined card, a reused key, a field the bank will not take) reaches the caller as the bank said it.
+        if (isRefusalStatus(response.status)) throw refusalFor('bank', response.status, response.body);
+        if (response.status >= 400) throw upstreamErrorFor('bank', response);
         return response.body;
       }, signal);
       return { paymentId: randomUUID(), orderId: body.orderId, chargeId: charged.chargeId };
@@ -91,8 +92,8 @@ await startService(config, async ({ app, metrics, logger, onClose, announcePort 
       const refunded = await bankCall.execute(async (attemptSignal) => {
         const response = await bank.request<{ refundId: string }>({ method: 'POST', path: '/refunds', body: { idempotencyKey: key }, signal: attemptSignal });
         if (response.status === 404) return undefined;
-        if (response.status >= 500 || response.status === 429) throw upstreamErrorFor('bank', response);
-        if (response.status >= 400) throw new ProblemError({ title: 'Refund refused', status: 502, detail: `bank answered ${response.status}` });
+        if (isRefusalStatus(response.status)) throw refusalFor('bank', response.status, response.body);
+        if (response.status >= 400) throw upstreamErrorFor('bank', response);
         return response.body;
       }, signal);
       return refunded ? { refunded: true, refundId: refunded.refundId } : { refunded: false, reason: 'nothing was charged under this key' };

@@ -13,6 +13,7 @@ import { mulberry32 } from '../kit/random.ts';
 import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.ts';
 import { BulkheadRejectedError, createBulkhead } from './bulkhead.ts';
 import { CircuitOpenError, TimeoutError, UpstreamStatusError } from './errors.ts';
+import { isDependencyFailure } from './http-failures.ts';
 import { createRetryBudget } from './retry-budget.ts';
 import type { DependencyPolicy } from './policy-config.ts';
 import { attemptsOf, retry, rootCause } from './retry.ts';
@@ -24,7 +25,7 @@ export interface ResilientCallOptions {
   logger: Logger;
   /** Whether an error may be retried; the caller knows whether the call is idempotent. */
   retryable: (error: unknown) => boolean;
-  /** Whether an error says the dependency is unhealthy (counts against the breaker). */
+  /** Whether an error says the dependency is unhealthy (counts against the breaker); by default anything but a 4xx refusal. */
   isFailure?: (error: unknown) => boolean;
   seed?: number;
 }
@@ -37,7 +38,7 @@ export interface ResilientCall {
 export function createResilientCall(options: ResilientCallOptions): ResilientCall {
   const { dependency, policy, metrics, logger } = options;
   const random = mulberry32(options.seed ?? 1);
-  const isFailure = options.isFailure ?? (() => true);
+  const isFailure = options.isFailure ?? isDependencyFailure;
   const breaker = policy.circuitBreaker.enabled
     ? createCircuitBreaker({
         failureRateThreshold: policy.circuitBreaker.failureRateThreshold,

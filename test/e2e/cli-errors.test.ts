@@ -92,6 +92,8 @@ describe('faultline CLI errors', () => {
     try {
       expect(stdout).toMatch(/gateway \(shop API\)\s+http:\/\/127\.0\.0\.1:\d+\/api\/checkout/);
       expect(stdout).toMatch(/fault proxy admin \(Toxiproxy API\)\s+http:\/\/127\.0\.0\.1:\d+\/proxies/);
+      // In-service faults are on each instance's loopback admin listener, never on its public port.
+      expect(stdout).toMatch(/bank faults \(admin, loopback\)\s+http:\/\/127\.0\.0\.1:\d+\/admin\/faults/);
       expect(stdout).toMatch(/curl -s -X POST http:\/\/127\.0\.0\.1:\d+\/api\/checkout .*authorization: Bearer /);
       // collector and fault proxy, every instance, and Prometheus and Alertmanager where installed.
       const monitoring = (await monitoringAvailability()).available ? 2 : 0;

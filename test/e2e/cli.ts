@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -67,4 +68,34 @@ export async function startUp(runsDir: string): Promise<{ child: ChildProcess; s
   });
   const [id] = await readdir(runsDir);
   return { child, stdout, pids: await startedPids(join(runsDir, id as string)) };
+}
+
+interface JudgedSummary {
+  verdict: string;
+  expectations: Array<{ name: string; status: string }>;
+  pressure?: Array<{ overLimits: string[] }>;
+}
+
+/**
+ * A run that must not pass (a pattern switched off): FAIL (exit 1), or INCONCLUSIVE (exit 3) only
+ * when the run itself recorded a phase over its pressure limits. `mustNotHold` names expectations
+ * that must be FAIL or INCONCLUSIVE, never PASS: the failure is there, only maybe not judged.
+ */
+export function expectFailOrInconclusive(code: number | null, summary: JudgedSummary, mustNotHold: readonly string[], output = ''): void {
+  const status = new Map(summary.expectations.map((e) => [e.name, e.status]));
+  for (const name of mustNotHold) expect(['fail', 'inconclusive'], `${name}\n${output}`).toContain(status.get(name));
+  if (code === 3) {
+    expect(summary.verdict).toBe('inconclusive');
+    expect(summary.pressure?.some((p) => p.overLimits.length > 0), output).toBe(true);
+  } else {
+    expect(code, output).toBe(1);
+    expect(summary.verdict).toBe('fail');
+  }
+}
+
+/** A run that must pass: PASS (exit 0), or INCONCLUSIVE (exit 3) only under recorded pressure; never a FAIL. */
+export function expectPassOrInconclusive(code: number | null, summary: JudgedSummary, output = ''): void {
+  expect(summary.expectations.filter((e) => e.status === 'fail').map((e) => e.name), output).toEqual([]);
+  if (code === 3) expect(summary.pressure?.some((p) => p.overLimits.length > 0), output).toBe(true);
+  else expect(code, output).toBe(0);
 }

@@ -8,11 +8,11 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isAlive, runCli, startedPids } from './cli.ts';
+import { expectFailOrInconclusive, isAlive, runCli, startedPids } from './cli.ts';
 
 const runsDirs: string[] = [];
 
-async function run(args: string[]): Promise<{ code: number | null; stdout: string; runDir: string; summary: { verdict: string; expectations: Array<{ name: string; ok: boolean }> }; faults: Array<{ action: string; fault: string; ok: boolean }> }> {
+async function run(args: string[]): Promise<{ code: number | null; stdout: string; runDir: string; summary: { verdict: string; expectations: Array<{ name: string; ok: boolean; status: string }>; pressure?: Array<{ overLimits: string[] }> }; faults: Array<{ action: string; fault: string; ok: boolean }> }> {
   const runsDir = await mkdtemp(join(tmpdir(), 'faultline-e2e-'));
   runsDirs.push(runsDir);
   const result = await runCli([...args, '--runs-dir', runsDir]);
@@ -24,6 +24,7 @@ async function run(args: string[]): Promise<{ code: number | null; stdout: strin
 }
 
 const okByName = (summary: { expectations: Array<{ name: string; ok: boolean }> }) => Object.fromEntries(summary.expectations.map((e) => [e.name, e.ok]));
+const statusOf = (summary: { expectations: Array<{ name: string; status: string }> }, name: string) => summary.expectations.find((e) => e.name === name)?.status;
 
 describe('network chaos scenarios without their key pattern', () => {
   afterAll(async () => {
@@ -32,11 +33,9 @@ describe('network chaos scenarios without their key pattern', () => {
 
   it('packet-trouble --disable retry: the resets reach the shoppers', { timeout: 90_000 }, async () => {
     const result = await run(['run', 'packet-trouble', '--disable', 'retry', '--time-scale', '0.5']);
-    expect(result.code).toBe(1);
-    expect(result.stdout).toContain('FAIL: packet-trouble');
+    expectFailOrInconclusive(result.code, result.summary, ['retries contain the connection resets (under 2% of checkouts fail)'], result.stdout);
     const ok = okByName(result.summary);
-    expect(ok['retries contain the connection resets (under 2% of checkouts fail)']).toBe(false);
-    expect(ok['the baseline is healthy']).toBe(true);
+    expect(ok['the baseline is healthy'] || statusOf(result.summary, 'the baseline is healthy') === 'inconclusive').toBe(true);
     expect(result.faults.map((record) => `${record.action}:${record.fault}:${record.ok}`)).toEqual([
       'apply:bank-jitter:true',
       'remove:bank-jitter:true',
@@ -48,11 +47,8 @@ describe('network chaos scenarios without their key pattern', () => {
 
   it('checkout-inventory-partition --disable timeout: failed checkouts hang instead of failing fast', { timeout: 90_000 }, async () => {
     const result = await run(['run', 'checkout-inventory-partition', '--disable', 'timeout', '--time-scale', '0.75']);
-    expect(result.code).toBe(1);
-    const ok = okByName(result.summary);
-    expect(ok["failed checkouts during the partition fail within the inventory timeout and retry, not the client's 5 s"]).toBe(false);
-    expect(ok['the baseline is healthy']).toBe(true);
-    expect(ok['the error rate is back under 1% in the recovery phase']).toBe(true);
+    expectFailOrInconclusive(result.code, result.summary, ["failed checkouts during the partition fail within the inventory timeout and retry, not the client's 5 s"], result.stdout);
+    for (const name of ['the baseline is healthy', 'the error rate is back under 1% in the recovery phase']) expect(['pass', 'inconclusive'], name).toContain(statusOf(result.summary, name));
     expect(result.faults.map((record) => `${record.action}:${record.fault}:${record.ok}`)).toEqual([
       'apply:split-blackhole:true',
       'remove:split-blackhole:true',

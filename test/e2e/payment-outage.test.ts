@@ -29,12 +29,26 @@ describe('faultline run payment-outage', () => {
     if (runId !== undefined) finishedRun = join(runsDir, runId);
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(/breaker (open|half_open)/);
-    // The two alert expectations need Prometheus and Alertmanager (.ci/run installs them).
-    expect(result.stdout, result.stdout).toContain(monitoringInstalled ? 'PASS: payment-outage, 8/8 expectations held' : 'PASS: payment-outage, 6/8 expectations held, 2 skipped');
-    expect(result.code).toBe(0);
-
     const [id] = await readdir(runsDir);
     const runDir = join(runsDir, id as string);
+    const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8'));
+    // A verdict is right or honestly inconclusive: nothing may FAIL. INCONCLUSIVE (exit 3) is accepted only
+    // when the run itself recorded a phase over its pressure limits (the machine, not the shop, was too slow).
+    const statuses = summary.expectations.map((e: { status: string }) => e.status);
+    expect(statuses, result.stdout).not.toContain('fail');
+    if (result.code === 3) {
+      expect(summary.verdict).toBe('inconclusive');
+      expect(summary.pressure.some((p: { overLimits: string[] }) => p.overLimits.length > 0), result.stdout).toBe(true);
+    } else {
+      // The two alert expectations need Prometheus and Alertmanager (.ci/run installs them).
+      expect(result.stdout, result.stdout).toContain(monitoringInstalled ? 'PASS: payment-outage, 9/9 expectations held' : 'PASS: payment-outage, 7/9 expectations held, 2 skipped');
+      expect(result.code).toBe(0);
+      expect(summary.verdict).toBe('pass');
+    }
+    // What the machine was doing is part of the record, phase by phase.
+    expect(summary.pressure.map((p: { phase: string }) => p.phase)).toEqual(['baseline', 'outage', 'healing', 'recovery']);
+    expect(summary.pressure[0].generatorLagMs.iterations).toBeGreaterThan(0);
+    expect(result.stdout).toMatch(/machine, per phase/);
     for (const file of ['summary.json', 'junit.xml', 'traces.jsonl', 'faults.jsonl', 'processes.json']) {
       expect((await stat(join(runDir, file))).size, file).toBeGreaterThan(0);
     }
@@ -45,15 +59,13 @@ describe('faultline run payment-outage', () => {
     const checkoutLog = (await readFile(join(runDir, 'logs', 'checkout.jsonl'), 'utf8')).split('\n').find((line) => line.includes('order confirmed'));
     expect(JSON.parse(checkoutLog as string)).toMatchObject({ service: 'checkout', trace_id: expect.stringMatching(/^[0-9a-f]{32}$/), span_id: expect.stringMatching(/^[0-9a-f]{16}$/) });
 
-    const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8'));
-    expect(summary.verdict).toBe('pass');
-    expect(summary.expectations).toHaveLength(8);
+    expect(summary.expectations).toHaveLength(9);
     expect(summary.books).toMatchObject({ ok: true, violations: [] });
     expect(summary.books.orders.confirmed).toBeGreaterThan(0);
     expect(summary.books.orders.compensated).toBeGreaterThan(0);
     const junit = await readFile(join(runDir, 'junit.xml'), 'utf8');
-    expect(junit).toContain('tests="8" failures="0"');
-    expect(junit.match(/<testcase /g)).toHaveLength(8);
+    expect(junit).toContain('tests="9" failures="0"');
+    expect(junit.match(/<testcase /g)).toHaveLength(9);
 
     if (monitoringInstalled) {
       // The run's own Prometheus measured every SLO, and the checkout page fired in the outage and cleared after it.

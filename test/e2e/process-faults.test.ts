@@ -6,7 +6,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive, runCli, startedPids } from './cli.ts';
+import { expectPassOrInconclusive, isAlive, runCli, startedPids } from './cli.ts';
 
 let runsDir: string;
 beforeAll(async () => {
@@ -25,8 +25,8 @@ async function lastSummary(scenario: string) {
 describe('process faults', () => {
   it('payment-instance-crash passes: the instance is killed, restarted, and checkouts never notice', { timeout: 150_000 }, async () => {
     const result = await runCli(['run', 'payment-instance-crash', '--time-scale', '0.6', '--runs-dir', runsDir]);
-    expect(result.code, result.stdout).toBe(0);
     const { runDir, summary } = await lastSummary('payment-instance-crash');
+    expectPassOrInconclusive(result.code, summary, result.stdout);
     const faults = (await readFile(join(runDir, 'faults.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
     expect(faults.map((f) => `${f.action} ${f.target} ${f.ok}`)).toEqual(['apply payment-1 true', 'remove payment-1 true']);
     expect(summary.books.ok).toBe(true);
@@ -36,11 +36,12 @@ describe('process faults', () => {
 
   it('bank-pause without timeouts fails: checkouts hang behind the frozen bank and the breaker never opens', { timeout: 150_000 }, async () => {
     const result = await runCli(['run', 'bank-pause', '--disable', 'timeout', '--time-scale', '0.6', '--runs-dir', runsDir]);
-    expect(result.code, result.stdout).toBe(1);
     const { summary } = await lastSummary('bank-pause');
-    const byName = Object.fromEntries(summary.expectations.map((e: { name: string; ok: boolean }) => [e.name, e.ok]));
-    expect(byName['no checkout hangs while the bank is frozen']).toBe(false);
-    expect(byName['the breaker opens on the timeouts and closes after the bank is back']).toBe(false);
-    expect(byName['the books balance']).toBe(true);
+    // The breaker never changing state is a fact no busy machine explains: this run is a FAIL, exit 1.
+    expect(result.code, result.stdout).toBe(1);
+    const byName = new Map(summary.expectations.map((e: { name: string; status: string; measured: string }) => [e.name, e]));
+    expect(byName.get('the breaker opens on the timeouts and closes after the bank is back')).toMatchObject({ status: 'fail', measured: 'the circuit never changed state' });
+    expect(['fail', 'inconclusive']).toContain((byName.get('no checkout hangs while the bank is frozen') as { status: string }).status);
+    expect(byName.get('the books balance')).toMatchObject({ status: 'pass' });
   });
 });

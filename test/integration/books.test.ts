@@ -65,6 +65,10 @@ describe('books check', () => {
     const report = checkBooks(runDir);
     expect(report.ok).toBe(false);
     const codes = report.violations.map((v) => v.code);
+    // Damage no resumption undoes: nothing here was in flight.
+    expect(report.counts['in-flight']).toBe(0);
+    expect(report.counts['lost-or-doubled']).toBeGreaterThanOrEqual(3);
+    expect(report.violations.every((v) => v.kind === 'lost-or-doubled')).toBe(true);
     expect(codes).toContain('charged-twice');
     expect(codes).toContain('charge-without-order');
     expect(codes).toContain('inventory-negative-stock');
@@ -89,7 +93,7 @@ describe('books check', () => {
     const report = checkBooks(runDir);
     expect(report.ok).toBe(false);
     expect(report.orders).toMatchObject({ confirmed: 2, compensated: 1, compensating: 1 });
-    expect(report.violations).toContainEqual({ code: 'compensation-owed', message: 'order order-owing still owes a refund after 2 attempts (last: refund: payment unavailable)' });
+    expect(report.violations).toContainEqual({ code: 'compensation-owed', message: 'order order-owing still owes a refund after 2 attempts (last: refund: payment unavailable)', kind: 'in-flight' });
     // The charge it still owes is a standing charge for an order that was not confirmed.
     expect(report.violations.map((v) => v.code)).toContain('charge-without-order');
 
@@ -97,7 +101,10 @@ describe('books check', () => {
     const cli = await runCli(['check', runDir]);
     expect(cli.code).toBe(1);
     expect(cli.stdout).toContain('1 still compensating');
-    expect(cli.stdout).toContain('VIOLATION compensation-owed: order order-owing still owes a refund after 2 attempts');
+    expect(cli.stdout).toContain('IN FLIGHT compensation-owed: order order-owing still owes a refund after 2 attempts');
+    // Owing a refund is unfinished work, not damage: recovering the run finishes it.
+    expect(report.counts).toEqual({ 'in-flight': 2, 'lost-or-doubled': 0 });
+    expect(cli.stdout).toContain('the books do not balance: 2 in flight when the lab stopped (`faultline recover <run>` finishes them), 0 lost or doubled');
   });
 
   it('a confirmed order without a charge, and an order left pending, are violations', () => {
@@ -106,7 +113,12 @@ describe('books check', () => {
     orders.create({ orderId: 'order-free', idempotencyKey: 'key-free-001', requestHash: 'h', userId: 'u', amount: 5 });
     orders.update('order-free', { state: 'confirmed' });
     orders.close();
-    const codes = checkBooks(runDir).violations.map((v) => v.code);
-    expect(codes).toEqual(expect.arrayContaining(['order-pending', 'confirmed-not-charged']));
+    const report = checkBooks(runDir);
+    expect(report.violations.map((v) => [v.code, v.kind])).toEqual(
+      expect.arrayContaining([
+        ['order-pending', 'in-flight'],
+        ['confirmed-not-charged', 'lost-or-doubled'],
+      ]),
+    );
   });
 });

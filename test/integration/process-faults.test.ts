@@ -1,6 +1,6 @@
 // In-process faults against a real service process: the bank, started the way
-// the lab starts it, driven only through /admin/faults, /admin/behaviour,
-// /healthz, /metrics and its charge API. Bands are wide: other tests share
+// the lab starts it, driven only through /admin/faults and /admin/behaviour
+// (on its admin listener), /healthz, /metrics and its charge API. Bands are wide: other tests share
 // the two cores.
 
 import { randomUUID } from 'node:crypto';
@@ -17,6 +17,8 @@ const MIB = 1024 * 1024;
 let workDir: string;
 let supervisor: Supervisor;
 let bank: string;
+/** The bank's admin listener (loopback), where the fault and knob endpoints are. */
+let admin: string;
 const crashes: string[] = [];
 
 beforeAll(async () => {
@@ -32,6 +34,7 @@ beforeAll(async () => {
     readyTimeoutMs: 30_000,
   });
   bank = `http://127.0.0.1:${managed.ports.http}`;
+  admin = `http://127.0.0.1:${managed.ports.admin}`;
 }, 40_000);
 
 afterAll(async () => {
@@ -41,7 +44,7 @@ afterAll(async () => {
 }, 30_000);
 
 async function post(path: string, body: unknown): Promise<Response> {
-  return fetch(`${bank}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return fetch(`${admin}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
 async function addFault(body: unknown): Promise<void> {
@@ -65,7 +68,7 @@ async function metric(name: string): Promise<number> {
 }
 
 async function faultNames(): Promise<string[]> {
-  const listed = (await (await fetch(`${bank}/admin/faults`)).json()) as { faults: Array<{ name: string }> };
+  const listed = (await (await fetch(`${admin}/admin/faults`)).json()) as { faults: Array<{ name: string }> };
   return listed.faults.map((fault) => fault.name);
 }
 
@@ -73,14 +76,16 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('process faults in the bank', () => {
   it('event-loop block: /healthz answers only after the block', async () => {
-    expect(await timed('/healthz')).toBeLessThan(500);
-    await addFault({ name: 'freeze', type: 'event_loop_block', attributes: { block: '1500ms' }, duration: '3s' });
+    // Bands by reasoning, not by this machine's speed: the block holds the loop 3 s, so a /healthz sent
+    // in it waits most of that; unblocked, a busy 2-core machine answers in well under half of it.
+    expect(await timed('/healthz')).toBeLessThan(1_500);
+    await addFault({ name: 'freeze', type: 'event_loop_block', attributes: { block: '3000ms' }, duration: '5s' });
     const during = await timed('/healthz');
-    expect(during).toBeGreaterThan(1_000);
-    expect(during).toBeLessThan(6_000);
-    expect((await fetch(`${bank}/admin/faults/freeze`, { method: 'DELETE' })).status).toBe(204);
-    expect(await timed('/healthz')).toBeLessThan(500);
-  }, 20_000);
+    expect(during).toBeGreaterThan(2_000);
+    expect(during).toBeLessThan(10_000);
+    expect((await fetch(`${admin}/admin/faults/freeze`, { method: 'DELETE' })).status).toBe(204);
+    expect(await timed('/healthz')).toBeLessThan(1_500);
+  }, 30_000);
 
   it('CPU burn: the process burns CPU and answers slowly, and the fault ends by itself', async () => {
     const cpuBefore = await metric('process_cpu_seconds_total');
@@ -107,18 +112,28 @@ describe('process faults in the bank', () => {
   it('memory leak: RSS grows towards the cap and falls back when the fault is removed', async () => {
     const rssBefore = await metric('process_resident_memory_bytes');
     await addFault({ name: 'leak', type: 'memory_leak', attributes: { rateMiBPerSecond: 100, capMiB: 150 }, duration: '30s' });
-    await sleep(2_000);
-    const rssDuring = await metric('process_resident_memory_bytes');
-    expect(rssDuring - rssBefore).toBeGreaterThan(100 * MIB);
-    expect(rssDuring - rssBefore).toBeLessThan(400 * MIB);
-    expect((await fetch(`${bank}/admin/faults/leak`, { method: 'DELETE' })).status).toBe(204);
+    let rssDuring = rssBefore;
+    try {
+      // 100 MiB a second up to 150: about 1.5 s on a free core; a busy machine gives the leaking timer less,
+      // so wait for the growth (up to 10 s) instead of a fixed time.
+      for (let attempt = 0; attempt < 50 && rssDuring - rssBefore <= 120 * MIB; attempt += 1) {
+        await sleep(200);
+        rssDuring = await metric('process_resident_memory_bytes');
+      }
+      expect(rssDuring - rssBefore).toBeGreaterThan(100 * MIB);
+      expect(rssDuring - rssBefore).toBeLessThan(400 * MIB);
+    } finally {
+      expect((await fetch(`${admin}/admin/faults/leak`, { method: 'DELETE' })).status).toBe(204);
+    }
+    // Most of what leaked is given back (the leak's buffers are freed and unmapped).
+    const grown = rssDuring - rssBefore;
     let rssAfter = rssDuring;
-    for (let attempt = 0; attempt < 25 && rssDuring - rssAfter < 100 * MIB; attempt += 1) {
+    for (let attempt = 0; attempt < 50 && rssDuring - rssAfter < 0.8 * grown; attempt += 1) {
       await sleep(200);
       rssAfter = await metric('process_resident_memory_bytes');
     }
-    expect(rssDuring - rssAfter).toBeGreaterThan(100 * MIB);
-  }, 20_000);
+    expect(rssDuring - rssAfter).toBeGreaterThan(0.8 * grown);
+  }, 40_000);
 
   it('concurrency limit: 503 problem+json with Retry-After beyond N slow requests, health exempt', async () => {
     expect((await post('/admin/behaviour', { latency: '1500ms' })).status).toBe(200);
@@ -142,7 +157,7 @@ describe('process faults in the bank', () => {
       }
       expect((await Promise.all(first)).map((response) => response.status)).toEqual([201, 201]);
     } finally {
-      expect((await fetch(`${bank}/admin/faults/shed`, { method: 'DELETE' })).status).toBe(204);
+      expect((await fetch(`${admin}/admin/faults/shed`, { method: 'DELETE' })).status).toBe(204);
       expect((await post('/admin/behaviour', { latency: 0 })).status).toBe(200);
     }
     expect(await faultNames()).toEqual([]);
@@ -154,7 +169,7 @@ describe('process faults in the bank', () => {
     expect(((await bad.json()) as { detail: string }).detail).toContain('body.attributes.rateMiBPerSecond');
     await addFault({ name: 'cap', type: 'concurrency_limit', attributes: { maxInFlight: 50 } });
     expect((await post('/admin/faults', { name: 'cap', type: 'concurrency_limit', attributes: { maxInFlight: 50 } })).status).toBe(409);
-    expect((await fetch(`${bank}/admin/faults/cap`, { method: 'DELETE' })).status).toBe(204);
-    expect((await fetch(`${bank}/admin/faults/cap`, { method: 'DELETE' })).status).toBe(404);
+    expect((await fetch(`${admin}/admin/faults/cap`, { method: 'DELETE' })).status).toBe(204);
+    expect((await fetch(`${admin}/admin/faults/cap`, { method: 'DELETE' })).status).toBe(404);
   });
 });

@@ -35,6 +35,9 @@ let downServer: Server | undefined;
 const crashes: string[] = [];
 const expectedExits = new Set<string>();
 const urls: Record<string, string> = {};
+/** Each service's admin listener (loopback; /admin/books lives there), by its public URL. */
+const adminUrls = new Map<string, string>();
+const adminOf = (base: string): string => adminUrls.get(base) as string;
 const processes: Record<string, ManagedProcess> = {};
 
 async function startShopService(
@@ -61,6 +64,7 @@ async function startShopService(
   });
   processes[instance] = managed;
   urls[instance] = `http://127.0.0.1:${managed.ports.http}`;
+  adminUrls.set(urls[instance], `http://127.0.0.1:${managed.ports.admin}`);
   return urls[instance];
 }
 
@@ -264,7 +268,7 @@ describe('inventory', () => {
     expect(refused.headers.get('content-type')).toContain(PROBLEM_CONTENT_TYPE);
     expect(refused.body).toMatchObject({ title: 'Insufficient stock', sku: 'sku-8', requested: 6, available: 5 });
     expect(await stock('sku-4')).toMatchObject({ reserved: 0, available: 50 });
-    const books = await call(base, 'GET', '/admin/books');
+    const books = await call(adminOf(base), 'GET', '/admin/books');
     expect(books.body.reservations.map((r: { orderId: string }) => r.orderId)).not.toContain('order-short');
   });
 
@@ -306,7 +310,7 @@ describe('inventory', () => {
     expect(statuses.filter((status) => status === 201)).toHaveLength(10);
     expect(statuses.filter((status) => status === 409)).toHaveLength(40);
     expect(await stock('sku-7')).toMatchObject({ onHand: 10, reserved: 10, available: 0 });
-    const books = await call(base, 'GET', '/admin/books?state=held');
+    const books = await call(adminOf(base), 'GET', '/admin/books?state=held');
     const rushHeld = books.body.reservations.filter((r: { orderId: string }) => r.orderId.startsWith('order-rush-'));
     expect(rushHeld).toHaveLength(10);
     expect(books.body.invariants).toMatchObject({ ok: true, violations: [] });
@@ -317,7 +321,7 @@ describe('inventory', () => {
     const base = urls['inventory-file'] as string;
     const held = await call(base, 'POST', '/reservations', { orderId: 'order-file', items: [{ sku: 'sku-2', quantity: 1 }] });
     expect(held.status).toBe(201);
-    expect((await call(base, 'GET', '/admin/books')).body.invariants.ok).toBe(true);
+    expect((await call(adminOf(base), 'GET', '/admin/books')).body.invariants.ok).toBe(true);
 
     // Stop the service, damage its database file directly, and start it again on the same file.
     expectedExits.add('inventory-file');
@@ -330,7 +334,7 @@ describe('inventory', () => {
     db.close();
 
     const restarted = await startShopService('inventory-file-again', 'inventory', { policies: { database: { path } } });
-    const books = await call(restarted, 'GET', '/admin/books');
+    const books = await call(adminOf(restarted), 'GET', '/admin/books');
     expect(books.body.invariants.ok).toBe(false);
     expect(books.body.invariants.violations).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'negative-stock', sku: 'sku-6' })]));
     // What was there before the restart is still there.
@@ -428,6 +432,7 @@ const FUZZ: Record<string, Generator> = {
       case 5:
         return { method: 'GET', path: `/stock/${segment(random, BAD_SKUS)}` };
       default:
+        // The books are on the admin listener: on the public port, any spelling of them is a 404.
         return { method: 'GET', path: `/admin/books?${random.pick(['state=HELD', 'state=', 'state=x', 'limit=-1', 'limit=10001', 'limit=abc', 'limit=', 'x=1', 'state[]=held'])}` };
     }
   },
@@ -453,7 +458,7 @@ describe('fuzzing with bad requests', () => {
   }
 
   it('leaves the inventory books balanced and the shop working after the fuzzing', async () => {
-    const books = await call(urls.inventory as string, 'GET', '/admin/books');
+    const books = await call(adminOf(urls.inventory as string), 'GET', '/admin/books');
     expect(books.body.invariants.ok).toBe(true);
     expect(books.body.reservations.some((r: { orderId: string }) => r.orderId.startsWith('fuzz-'))).toBe(false);
     expect((await call(urls.cart as string, 'POST', '/carts/after-fuzz/items', { sku: 'sku-4', quantity: 1 })).status).toBe(200);

@@ -1,0 +1,134 @@
+// Verdict agreement: does a scenario's verdict stay right when the machine is
+// busy? Each scenario runs with its patterns (must PASS) and with its key
+// pattern switched off (must FAIL), through the real CLI, beside 0, 1 and 2
+// busy-loop neighbours (scripts/busy-neighbour.ts) on this 2-core machine.
+// A verdict is right when it is the expected one; INCONCLUSIVE (exit 3) is
+// honest but not right, and counted apart; the opposite verdict is wrong.
+//
+//   node bench/verdict-agreement.ts [--runs 10] [--neighbours 0,1,2] [--time-scale 1]
+//        [--scenarios payment-outage:circuitBreaker,bank-pause:timeout] [--out runs/verdict-agreement.jsonl]
+//
+// Every run appends one JSON line to --out (so a long bench can be read while
+// it goes, or stopped and summarised), and the table at the end is the
+// markdown that docs/benchmarks.md quotes.
+
+import { spawn } from 'node:child_process';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { startBusyNeighbour } from '../scripts/busy-neighbour.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+interface Options {
+  runs: number;
+  neighbours: number[];
+  timeScale: number;
+  scenarios: Array<{ name: string; pattern: string }>;
+  out: string;
+}
+
+export interface RunRecord {
+  scenario: string;
+  pattern: string;
+  /** With the pattern (expect pass) or without it (expect fail). */
+  withPattern: boolean;
+  neighbours: number;
+  exitCode: number | null;
+  verdict: string;
+  right: boolean;
+  failed: string[];
+  inconclusive: string[];
+  wallMs: number;
+  at: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const value = (flag: string, fallback: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 && argv[i + 1] !== undefined ? (argv[i + 1] as string) : fallback;
+  };
+  return {
+    runs: Number(value('--runs', '10')),
+    neighbours: value('--neighbours', '0,1,2').split(',').map(Number),
+    timeScale: Number(value('--time-scale', '1')),
+    scenarios: value('--scenarios', 'payment-outage:circuitBreaker,bank-pause:timeout')
+      .split(',')
+      .map((pair) => {
+        const [name, pattern] = pair.split(':');
+        return { name: name as string, pattern: pattern as string };
+      }),
+    out: value('--out', join(ROOT, 'runs', 'verdict-agreement.jsonl')),
+  };
+}
+
+async function runOnce(scenario: string, pattern: string, withPattern: boolean, neighbours: number, timeScale: number): Promise<RunRecord> {
+  const runsDir = await mkdtemp(join(tmpdir(), 'faultline-verdicts-'));
+  const started = performance.now();
+  const args = [join(ROOT, 'scripts/faultline.js'), 'run', scenario, '--time-scale', String(timeScale), '--runs-dir', runsDir, ...(withPattern ? [] : ['--disable', pattern])];
+  const exitCode = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('exit', (code) => resolve(code));
+  });
+  const wallMs = performance.now() - started;
+  let verdict = 'error';
+  let failed: string[] = [];
+  let inconclusive: string[] = [];
+  try {
+    const [id] = await readdir(runsDir);
+    const summary = JSON.parse(await readFile(join(runsDir, id as string, 'summary.json'), 'utf8')) as { verdict: string; expectations: Array<{ name: string; status: string }> };
+    verdict = summary.verdict;
+    failed = summary.expectations.filter((e) => e.status === 'fail').map((e) => e.name);
+    inconclusive = summary.expectations.filter((e) => e.status === 'inconclusive').map((e) => e.name);
+  } catch {
+    // No summary: the run could not be made (exit 2); recorded as 'error'.
+  } finally {
+    await rm(runsDir, { recursive: true, force: true });
+  }
+  const expected = withPattern ? 'pass' : 'fail';
+  return { scenario, pattern, withPattern, neighbours, exitCode, verdict, right: verdict === expected, failed, inconclusive, wallMs, at: new Date().toISOString() };
+}
+
+/** The markdown table of a set of records: one row per scenario, mode and neighbour count. */
+export function agreementTable(records: readonly RunRecord[]): string {
+  const groups = new Map<string, RunRecord[]>();
+  for (const record of records) {
+    const key = `${record.scenario}|${record.withPattern ? 'with' : `without ${record.pattern}`}|${record.neighbours}`;
+    groups.set(key, [...(groups.get(key) ?? []), record]);
+  }
+  const rows = [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, group]) => {
+    const [scenario, mode, neighbours] = key.split('|');
+    const count = (verdict: string) => group.filter((r) => r.verdict === verdict).length;
+    const expected = group[0]?.withPattern ? 'pass' : 'fail';
+    const wrong = group.filter((r) => !r.right && r.verdict !== 'inconclusive').length;
+    const median = [...group.map((r) => r.wallMs)].sort((a, b) => a - b)[Math.floor(group.length / 2)] ?? 0;
+    return `| ${scenario} | ${mode} (expect ${expected.toUpperCase()}) | ${neighbours} | ${group.length} | ${count('pass')} | ${count('fail')} | ${count('inconclusive')} | ${count('error')} | ${wrong} | ${(median / 1_000).toFixed(0)} s |`;
+  });
+  return ['| scenario | run | busy cores | runs | PASS | FAIL | INCONCLUSIVE | error | wrong | median wall |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  await mkdir(dirname(options.out), { recursive: true });
+  const records: RunRecord[] = [];
+  for (const neighbours of options.neighbours) {
+    const neighbour = startBusyNeighbour(neighbours);
+    try {
+      for (let run = 0; run < options.runs; run += 1) {
+        for (const { name, pattern } of options.scenarios) {
+          for (const withPattern of [true, false]) {
+            const record = await runOnce(name, pattern, withPattern, neighbours, options.timeScale);
+            records.push(record);
+            await appendFile(options.out, `${JSON.stringify(record)}\n`);
+            process.stdout.write(`${record.at} ${name} ${withPattern ? 'with' : `without ${pattern}`} beside ${neighbours} busy: ${record.verdict.toUpperCase()} (exit ${record.exitCode})${record.right ? '' : record.verdict === 'inconclusive' ? ' inconclusive' : ' WRONG'} ${record.failed.length ? `failed: ${record.failed.join('; ')}` : ''}\n`);
+          }
+        }
+      }
+    } finally {
+      await neighbour.stop();
+    }
+  }
+  process.stdout.write(`\n${agreementTable(records)}\n`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

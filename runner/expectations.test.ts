@@ -1,0 +1,247 @@
+// Expectations judged from made-up measurements: a real load recorder fed
+// samples and hand-made spans, so each rule (which failures pressure can make
+// INCONCLUSIVE, what the attempts bound counts, what fail-fast is judged on)
+// is pinned without starting a lab.
+
+import { describe, expect, it } from 'vitest';
+import type { FlatSpan } from '../collector/trace-query.ts';
+import { SPAN_ATTR, SPAN_EVENT } from '../demo-services/kit/conventions.ts';
+import { PROBLEM_TAG } from '../load/http-client.ts';
+import { createLoadRecorder, type LoadRecorder } from '../load/recorder.ts';
+import { evaluateExpectations, expectationPhases, runVerdict, type ExpectationResult } from './expectations.ts';
+import { DEFAULT_PRESSURE_LIMITS, phasePressure, type PhasePressure } from './pressure.ts';
+import { parseScenario, type Scenario } from './scenario.ts';
+
+const START = 1_800_000_000_000;
+
+function scenario(expectations: unknown[], extra: Record<string, unknown> = {}): Scenario {
+  return parseScenario(
+    {
+      name: 'unit',
+      description: 'unit',
+      policies: { checkout: { payment: { retry: { maxAttempts: 3 } } } },
+      phases: [
+        { name: 'baseline', duration: '10s' },
+        { name: 'outage', duration: '10s' },
+      ],
+      load: { executor: 'constant-arrival-rate', rate: 1, timeUnit: '1s', preAllocatedVUs: 1, maxVUs: 1, journey: 'checkout' },
+      faults: [{ name: 'bank-outage', type: 'http_error', edge: 'payment->bank', phase: 'outage' }],
+      expectations,
+      ...extra,
+    },
+    'unit.yaml',
+  );
+}
+
+let spanCounter = 0;
+function span(fields: Partial<FlatSpan> & { traceId: string }): FlatSpan {
+  spanCounter += 1;
+  return { spanId: `s${spanCounter}`, name: 'span', kind: 1, service: 'checkout', startMs: START, endMs: START + 1, durationMs: 1, attributes: {}, events: [], status: { code: 0 }, ...fields };
+}
+
+/** A root span in the outage plus `charges` Charge and `refunds` Refund attempts from checkout to payment. */
+function checkoutTrace(id: string, charges: number, refunds: number): FlatSpan[] {
+  const at = START + 12_000;
+  const attempt = (method: string) => span({ traceId: id, parentSpanId: 'root', kind: 3, startMs: at, name: `payment.Payment/${method}`, attributes: { [SPAN_ATTR.dependency]: 'payment', 'rpc.method': method } });
+  return [span({ traceId: id, kind: 2, service: 'gateway', startMs: at }), ...Array.from({ length: charges }, () => attempt('Charge')), ...Array.from({ length: refunds }, () => attempt('Refund'))];
+}
+
+function transitionSpan(atOffsetMs: number, from: string, to: string): FlatSpan {
+  return span({
+    traceId: `t-${atOffsetMs}`,
+    parentSpanId: 'x',
+    attributes: { [SPAN_ATTR.dependency]: 'payment' },
+    events: [{ name: SPAN_EVENT.circuitTransition, timeMs: START + atOffsetMs, attributes: { [SPAN_ATTR.circuitFrom]: from, [SPAN_ATTR.circuitTo]: to } }],
+  });
+}
+
+function recordRequests(recorder: LoadRecorder, fromOffsetMs: number, count: number, latencyMs: number, ok: boolean, tags: Record<string, string> = {}): void {
+  for (let i = 0; i < count; i += 1) {
+    const at = START + fromOffsetMs + i * 10;
+    recorder.record({ intendedStartMs: at, sentAtMs: at, endMs: at + latencyMs, status: ok ? 201 : 503, ok, ...(ok ? {} : { errorClass: 'status' as const }), tags });
+  }
+}
+
+/** Pressure with the outage phase over the CPU limit (or nothing over, when calm). */
+function pressure(busyOutage: boolean): PhasePressure[] {
+  const samples = Array.from({ length: 20 }, (_, i) => ({ atMs: START + (i + 1) * 1_000, cpuSome: busyOutage && i >= 10 ? 0.9 : 0.1, runQueuePerCore: 0.5, runnerLoopP99Ms: 2, runnerLoopMaxMs: 3 }));
+  return phasePressure(
+    [
+      { name: 'baseline', fromMs: START, toMs: START + 10_000 },
+      { name: 'outage', fromMs: START + 10_000, toMs: START + 20_000 },
+    ],
+    { samples, lags: [], arrivals: () => ({ dropped: 0, due: 10 }) },
+    DEFAULT_PRESSURE_LIMITS,
+  );
+}
+
+const failFast = {
+  name: 'fail fast',
+  type: 'threshold',
+  metric: 'http_req_duration',
+  threshold: 'p(95)<100',
+  during: { circuitOpen: { service: 'checkout', dependency: 'payment' } },
+  filter: { failed: true, problem: 'dependency-circuit-open' },
+};
+
+function judge(expectations: unknown[], setup: (recorder: LoadRecorder) => void, spans: FlatSpan[], busy: boolean | undefined): ExpectationResult[] {
+  const recorder = createLoadRecorder();
+  setup(recorder);
+  return evaluateExpectations({
+    scenario: scenario(expectations),
+    startedAt: START,
+    endedAt: START + 20_000,
+    recorder,
+    spans,
+    ...(busy === undefined ? {} : { pressure: pressure(busy) }),
+  });
+}
+
+const openInOutage = [transitionSpan(11_000, 'closed', 'open'), transitionSpan(19_000, 'open', 'closed')];
+
+describe('fail fast, judged on short-circuited failures only', () => {
+  const slowShortCircuits = (recorder: LoadRecorder) => {
+    recordRequests(recorder, 12_000, 50, 150, false, { [PROBLEM_TAG]: 'dependency-circuit-open' });
+    // Failures of another kind in the same window (a probe that timed out) must not count.
+    recordRequests(recorder, 12_005, 10, 2_000, false, { [PROBLEM_TAG]: 'dependency-timeout' });
+  };
+
+  it('says how many short-circuited requests it judged, of how many failed', () => {
+    const [result] = judge([failFast], slowShortCircuits, openInOutage, false);
+    expect(result).toMatchObject({ status: 'fail', ok: false });
+    expect(result?.measured).toBe('150ms over 50 dependency-circuit-open requests (of 60 failed)');
+  });
+
+  it('passes when the short-circuited requests are fast, whatever the other failures took', () => {
+    const [result] = judge(
+      [failFast],
+      (recorder) => {
+        recordRequests(recorder, 12_000, 50, 20, false, { [PROBLEM_TAG]: 'dependency-circuit-open' });
+        recordRequests(recorder, 12_005, 10, 2_000, false, { [PROBLEM_TAG]: 'dependency-timeout' });
+      },
+      openInOutage,
+      false,
+    );
+    expect(result).toMatchObject({ status: 'pass', ok: true });
+  });
+
+  it('is INCONCLUSIVE, with the figure, when it missed in a phase the machine was too busy to measure', () => {
+    const [result] = judge([failFast], slowShortCircuits, openInOutage, true);
+    expect(result?.status).toBe('inconclusive');
+    expect(result?.ok).toBe(false);
+    expect(result?.inconclusive).toBe('cpu pressure 90% during outage, limit 60%');
+  });
+
+  it('is a plain FAIL when the breaker never opened, however busy the machine was', () => {
+    const [result] = judge([failFast], slowShortCircuits, [], true);
+    expect(result).toMatchObject({ status: 'fail', measured: 'the window never happened (the circuit never opened)' });
+  });
+});
+
+describe('pressure and the verdict', () => {
+  const errorRate = { name: 'healthy outage', type: 'threshold', metric: 'http_req_failed', threshold: 'rate<0.01', during: 'outage' };
+  const baselineRate = { ...errorRate, name: 'healthy baseline', during: 'baseline' };
+
+  it('keeps a PASS measured under pressure, and a failure in a calm phase stays FAIL', () => {
+    const results = judge([errorRate, baselineRate], (recorder) => {
+      recordRequests(recorder, 11_000, 10, 10, true);
+      recordRequests(recorder, 1_000, 10, 10, false);
+    }, [], true);
+    expect(results.map((r) => r.status)).toEqual(['pass', 'fail']);
+    expect(runVerdict(results)).toBe('fail');
+  });
+
+  it('makes the run INCONCLUSIVE when the only failures were measured under pressure', () => {
+    const results = judge([errorRate, baselineRate], (recorder) => {
+      recordRequests(recorder, 11_000, 10, 10, false);
+      recordRequests(recorder, 1_000, 10, 10, true);
+    }, [], true);
+    expect(results.map((r) => r.status)).toEqual(['inconclusive', 'pass']);
+    expect(runVerdict(results)).toBe('inconclusive');
+  });
+
+  it('never makes a failure INCONCLUSIVE without pressure figures', () => {
+    const results = judge([errorRate], (recorder) => recordRequests(recorder, 11_000, 10, 10, false), [], undefined);
+    expect(results[0]?.status).toBe('fail');
+  });
+
+  it('counts a circuit that never changed state as FAIL, and one that moved at the wrong time as INCONCLUSIVE under pressure', () => {
+    const circuit = { name: 'breaker', type: 'circuit', service: 'checkout', dependency: 'payment', opensDuring: 'outage', closesAfter: 'outage' };
+    expect(judge([circuit], () => undefined, [], true)[0]?.status).toBe('fail');
+    const late = [transitionSpan(11_000, 'closed', 'open')];
+    expect(judge([circuit], () => undefined, late, true)[0]?.status).toBe('inconclusive');
+    expect(judge([circuit], () => undefined, late, false)[0]?.status).toBe('fail');
+  });
+});
+
+describe('a latency limit with an allowance from the baseline', () => {
+  const noHang = { name: 'no hang', type: 'threshold', metric: 'http_req_duration', threshold: 'p(99)<1500', allowance: { phase: 'baseline', factor: 2 }, during: 'outage' };
+
+  it("moves the limit with the shop's own work, and says so", () => {
+    const [result] = judge([noHang], (recorder) => {
+      recordRequests(recorder, 1_000, 100, 300, true);
+      recordRequests(recorder, 11_000, 100, 1_900, false);
+    }, [], false);
+    expect(result).toMatchObject({ status: 'pass', measured: "1.90s over 100 requests; limit 2.10s = 1.50s + 2x baseline's 300ms" });
+  });
+
+  it('at most doubles the limit: a hang fails however slow the baseline was', () => {
+    const [result] = judge([noHang], (recorder) => {
+      recordRequests(recorder, 1_000, 100, 3_800, true);
+      recordRequests(recorder, 11_000, 100, 5_800, false);
+    }, [], false);
+    expect(result).toMatchObject({ status: 'fail', measured: "5.80s over 100 requests; limit 3.00s = 1.50s + 2x baseline's 3.80s (capped)" });
+  });
+
+  it('is INCONCLUSIVE when it passed only thanks to an allowance measured under pressure', () => {
+    const busyBaseline = phasePressure(
+      [
+        { name: 'baseline', fromMs: START, toMs: START + 10_000 },
+        { name: 'outage', fromMs: START + 10_000, toMs: START + 20_000 },
+      ],
+      { samples: Array.from({ length: 20 }, (_, i) => ({ atMs: START + (i + 1) * 1_000, cpuSome: i < 10 ? 0.95 : 0.1, runQueuePerCore: 1, runnerLoopP99Ms: 1, runnerLoopMaxMs: 1 })), lags: [], arrivals: () => ({ dropped: 0, due: 10 }) },
+      DEFAULT_PRESSURE_LIMITS,
+    );
+    const recorder = createLoadRecorder();
+    recordRequests(recorder, 1_000, 100, 600, true);
+    recordRequests(recorder, 11_000, 100, 2_000, false);
+    const [needed] = evaluateExpectations({ scenario: scenario([noHang]), startedAt: START, endedAt: START + 20_000, recorder, spans: [], pressure: busyBaseline });
+    expect(needed?.status).toBe('inconclusive');
+    expect(needed?.inconclusive).toBe('passed only with the allowance from baseline, measured under pressure: cpu pressure 95% during baseline, limit 60%');
+  });
+});
+
+describe('payment attempts per checkout', () => {
+  const bound = { name: 'bounded', type: 'trace', during: 'outage', count: { service: 'checkout', dependency: 'payment', operation: 'Charge' }, max: 'retry-policy' };
+
+  it('counts Charge attempts, not the Refunds that compensate them', () => {
+    const [result] = judge([bound], () => undefined, checkoutTrace('a', 3, 3), false);
+    expect(result).toMatchObject({ status: 'pass', measured: 'max 3, mean 3.00 over 1 traces' });
+    const all = { ...bound, count: { service: 'checkout', dependency: 'payment' } };
+    expect(judge([all], () => undefined, checkoutTrace('a', 3, 3), false)[0]).toMatchObject({ status: 'fail', measured: 'max 6, mean 6.00 over 1 traces, 1 over the limit' });
+  });
+
+  it('is a count: a trace over the bound FAILs even on a busy machine', () => {
+    expect(judge([bound], () => undefined, checkoutTrace('a', 4, 0), true)[0]?.status).toBe('fail');
+  });
+
+  it('judges the mean: a breaker keeps most checkouts from reaching the dependency', () => {
+    const spared = { name: 'spared', type: 'trace', during: 'outage', count: { service: 'checkout', dependency: 'payment', operation: 'Charge' }, mean: 1 };
+    const withBreaker = [...checkoutTrace('a', 3, 0), ...checkoutTrace('b', 0, 0), ...checkoutTrace('c', 0, 0), ...checkoutTrace('d', 0, 0)];
+    expect(judge([spared], () => undefined, withBreaker, false)[0]).toMatchObject({ status: 'pass', measured: 'max 3, mean 0.75 over 4 traces' });
+    const withoutBreaker = [...checkoutTrace('a', 3, 0), ...checkoutTrace('b', 3, 0)];
+    expect(judge([spared], () => undefined, withoutBreaker, false)[0]?.status).toBe('fail');
+  });
+});
+
+describe('the phases an expectation is measured in', () => {
+  it('follows the window: a phase, the whole run, the fault (and its resolution time) for an alert', () => {
+    const s = scenario([
+      { name: 'a', type: 'threshold', metric: 'http_req_failed', threshold: 'rate<0.01' },
+      { name: 'b', type: 'alert', alert: 'X', fault: 'bank-outage', firesWithin: '5s' },
+      { name: 'c', type: 'books' },
+    ]);
+    const run = { scenario: s, spans: [], startedAt: START, endedAt: START + 20_000 };
+    expect(s.expectations.map((e) => expectationPhases(e, run))).toEqual([['baseline', 'outage'], ['outage'], []]);
+  });
+});
