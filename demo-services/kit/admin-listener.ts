@@ -21,7 +21,7 @@ import type expressModule from 'express';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from './logger.ts';
-import { ProblemError, problemType, sendProblem } from './problem.ts';
+import { ProblemError, problemType, sendProblem, useProblemHandlers } from './problem.ts';
 import { isLoopbackAddress } from './process-faults.ts';
 
 const require = createRequire(import.meta.url);
@@ -143,26 +143,7 @@ export function createAdminApp(policy: AdminPolicy, logger: Logger, mount: (app:
   app.use(adminGuard(policy));
   app.use(express.json({ limit: '64kb' }));
   mount(app);
-  app.use((req: Request, res: Response) => {
-    sendProblem(res, { type: problemType('not-found'), title: 'Not found', status: 404, detail: `no route for ${req.method} ${req.path}` });
-  });
-  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (error instanceof ProblemError) {
-      sendProblem(res, error.problem, error.headers);
-      return;
-    }
-    const bodyError = error as { type?: string; status?: number; message?: string };
-    if (bodyError.type === 'entity.parse.failed') {
-      sendProblem(res, { type: problemType('malformed-body'), title: 'Malformed JSON body', status: 400, detail: 'body: not valid JSON' });
-      return;
-    }
-    if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
-      sendProblem(res, { title: 'Bad request', status: bodyError.status, detail: bodyError.message ?? 'bad request' });
-      return;
-    }
-    logger.error({ err: error, method: req.method, path: req.path }, 'unhandled admin error');
-    sendProblem(res, { type: problemType('internal'), title: 'Internal error', status: 500, detail: 'the service failed to handle this request' });
-  });
+  useProblemHandlers(app, logger, 'unhandled admin error');
   return app;
 }
 

@@ -1,9 +1,9 @@
 // RFC 9457 problem details: every error a client sees has the same shape,
 // carries the trace id for lookup, and never a stack trace.
 
-import type { Response } from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
 import { PROBLEM_CONTENT_TYPE } from './conventions.ts';
-import { currentTraceId } from './logger.ts';
+import { currentTraceId, type Logger } from './logger.ts';
 
 export interface Problem {
   /** A URI reference naming the problem type; `about:blank` when the status says it all. */
@@ -54,5 +54,34 @@ export function validationProblem(errors: Array<{ field: string; message: string
     status: 400,
     detail: errors.map((error) => `${error.field}: ${error.message}`).join('; '),
     errors,
+  });
+}
+
+/**
+ * The last two handlers of every express app of the lab (public and admin): a 404 for what no
+ * route took, and every thrown error as problem+json (a ProblemError as it is, a body-parser
+ * refusal as a 4xx, anything else a 500 that is logged and never shows its stack).
+ */
+export function useProblemHandlers(app: Express, logger: Logger, unhandled = 'unhandled error'): void {
+  app.use((req: Request, res: Response) => {
+    sendProblem(res, { type: problemType('not-found'), title: 'Not found', status: 404, detail: `no route for ${req.method} ${req.path}` });
+  });
+  // Express recognises an error handler by its four parameters.
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (error instanceof ProblemError) {
+      sendProblem(res, error.problem, error.headers);
+      return;
+    }
+    const bodyError = error as { type?: string; status?: number; message?: string };
+    if (bodyError.type === 'entity.parse.failed') {
+      sendProblem(res, { type: problemType('malformed-body'), title: 'Malformed JSON body', status: 400, detail: 'body: not valid JSON' });
+      return;
+    }
+    if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
+      sendProblem(res, { title: 'Bad request', status: bodyError.status, detail: bodyError.message ?? 'bad request' });
+      return;
+    }
+    logger.error({ err: error, method: req.method, path: req.path }, unhandled);
+    sendProblem(res, { type: problemType('internal'), title: 'Internal error', status: 500, detail: 'the service failed to handle this request' });
   });
 }

@@ -19,7 +19,7 @@ import { announceReady, failStartup, onShutdown } from './lifecycle.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { traceIncomingRequests } from './http-tracing.ts';
 import { createServiceMetrics, wantsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, type ServiceMetrics } from './metrics.ts';
-import { ProblemError, problemType, sendProblem } from './problem.ts';
+import { ProblemError, problemType, useProblemHandlers } from './problem.ts';
 import { formatIssues } from './schema.ts';
 import { createProcessFaults } from './process-faults.ts';
 import { shutdownTelemetry } from './telemetry.ts';
@@ -168,27 +168,7 @@ export async function startService(
   };
   await defineRoutes(service);
 
-  app.use((req: Request, res: Response) => {
-    sendProblem(res, { type: problemType('not-found'), title: 'Not found', status: 404, detail: `no route for ${req.method} ${req.path}` });
-  });
-  // Express recognises an error handler by its four parameters.
-  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (error instanceof ProblemError) {
-      sendProblem(res, error.problem, error.headers);
-      return;
-    }
-    const bodyError = error as { type?: string; status?: number; message?: string };
-    if (bodyError.type === 'entity.parse.failed') {
-      sendProblem(res, { type: problemType('malformed-body'), title: 'Malformed JSON body', status: 400, detail: 'body: not valid JSON' });
-      return;
-    }
-    if (typeof bodyError.status === 'number' && bodyError.status >= 400 && bodyError.status < 500) {
-      sendProblem(res, { title: 'Bad request', status: bodyError.status, detail: bodyError.message ?? 'bad request' });
-      return;
-    }
-    logger.error({ err: error, method: req.method, path: req.path }, 'unhandled error');
-    sendProblem(res, { type: problemType('internal'), title: 'Internal error', status: 500, detail: 'the service failed to handle this request' });
-  });
+  useProblemHandlers(app, logger);
 
   // Each request runs in its server span, named by the route it matched.
   const server: Server = createServer(traceIncomingRequests(app, (req: IncomingMessage) => routeOf(req as Request)));

@@ -55,7 +55,8 @@ describe('faultline run payment-outage', () => {
     const logs = await readdir(join(runDir, 'logs'));
     const processes = ['collector', 'chaos', ...[...servicesFor(journeyServices({ journey: 'checkout' }))].flatMap((service) => instanceNames(service))];
     const monitoringLogs = monitoringInstalled ? ['prometheus.log', 'alertmanager.log'] : [];
-    expect(logs.sort()).toEqual([...processes.map((name) => `${name}.jsonl`), ...monitoringLogs].sort());
+    // watchdog.log: the watchdog that would stop the lab in order had the runner died (runner/watchdog.ts).
+    expect(logs.sort()).toEqual([...processes.map((name) => `${name}.jsonl`), ...monitoringLogs, 'watchdog.log'].sort());
     const checkoutLog = (await readFile(join(runDir, 'logs', 'checkout.jsonl'), 'utf8')).split('\n').find((line) => line.includes('order confirmed'));
     expect(JSON.parse(checkoutLog as string)).toMatchObject({ service: 'checkout', trace_id: expect.stringMatching(/^[0-9a-f]{32}$/), span_id: expect.stringMatching(/^[0-9a-f]{16}$/) });
 

@@ -55,7 +55,11 @@ setInterval(() => {}, 1000);`;
       await exited;
       // The watchdog stops it in order: SIGCONT, SIGTERM, then its drain (a few seconds at most when idle).
       await until('the paused bank to be gone', () => (running(bankPid) ? undefined : true), 30_000, 100);
-      const watchdogLog = await readFile(join(dir, 'logs', 'watchdog.log'), 'utf8');
+      // The watchdog writes its line after it saw the bank exit: wait for it rather than race it.
+      const watchdogLog = await until('the watchdog to log the stop', async () => {
+        const text = await readFile(join(dir, 'logs', 'watchdog.log'), 'utf8').catch(() => '');
+        return text.includes(`bank (pid ${bankPid}) stopped`) ? text : undefined;
+      }, 10_000);
       // It drained and exited on SIGTERM: no SIGKILL was needed.
       expect(watchdogLog).toContain(`bank (pid ${bankPid}) stopped`);
       expect(watchdogLog).not.toContain('SIGKILL');
