@@ -7,6 +7,7 @@ import type { FlatSpan } from '../../collector/trace-query.ts';
 import { SHOP_SPAN_EVENT, SPAN_EVENT } from '../../demo-services/kit/conventions.ts';
 import type { FaultRecord } from '../fault-timeline.ts';
 import type { RunSummary } from '../report.ts';
+import type { TimeSeriesPoint } from '../../load/recorder.ts';
 
 /** The most points a series keeps; longer runs are cut into buckets that keep each bucket's peak. */
 export const MAX_POINTS = 900;
@@ -72,16 +73,8 @@ export const COLOR = {
   runB: '#64748b',
 } as const;
 
-export interface TimePoint {
-  t: number;
-  started: number;
-  ok: number;
-  failed: number;
-  dropped: number;
-  p50: number;
-  p95: number;
-  p99: number;
-}
+/** A second of the run's per-second series, as the load recorder keeps it. */
+export type TimePoint = TimeSeriesPoint;
 
 interface CircuitMark {
   offsetMs: number;
