@@ -22,9 +22,21 @@ export default tseslint.config(
   {
     // The demo services, collector, chaos and load engines are parts the runner
     // assembles; they must not reach back into the runner or the CLI.
-    files: ['demo-services/**/*.ts', 'collector/**/*.ts', 'chaos/**/*.ts', 'load/**/*.ts'],
+    files: ['collector/**/*.ts', 'chaos/**/*.ts', 'load/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/scripts/**', '**/runner/**'], message: 'lab parts must not import the runner or the CLI' }] }],
+    },
+  },
+  {
+    // The shop stands on its own: what it shares with the load generator (prices,
+    // SKUs) lives in demo-services and the load side imports it, never the reverse.
+    // demo-services/imports.test.ts checks the same without lint.
+    files: ['demo-services/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/scripts/**', '**/runner/**', '**/load/**', '**/bench/**'], message: 'demo-services must not import the load generator, the runner, the CLI or the benchmarks' }] },
+      ],
     },
   },
 );

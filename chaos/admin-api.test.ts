@@ -4,28 +4,13 @@ import type { ProxyJson } from './admin-api.ts';
 import { ChaosClientError, createChaosClient, type ChaosClient } from './admin-client.ts';
 import { ChaosError } from './errors.ts';
 import { createProxyServer, type ProxyServer } from './proxy-server.ts';
-import { refused, send, startUpstream, type TestUpstream } from './test-support.ts';
+import { callAdmin, refused, send, startUpstream, type TestUpstream, type AdminAnswer } from './test-support.ts';
 
 let upstream: TestUpstream;
 let server: ProxyServer;
 let client: ChaosClient;
 
-interface Answer {
-  status: number;
-  body: unknown;
-  headers: Headers;
-}
-
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const response = await fetch(`${server.adminUrl}${path}`, {
-    method,
-    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  const isJson = (response.headers.get('content-type') ?? '').includes('json');
-  return { status: response.status, body: isJson && text !== '' ? JSON.parse(text) : text, headers: response.headers };
-}
+const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<AdminAnswer> => callAdmin(server.adminUrl, method, path, body, headers);
 
 async function rejection(promise: Promise<unknown>): Promise<ChaosClientError> {
   const error = await promise.then(
@@ -112,7 +97,7 @@ describe('admin API: proxies', () => {
       status: 400,
       body: { error: 'listen: "nowhere" is not host:port (port 0..65535)' },
     });
-    expect(await call('POST', '/proxies', { name: 'x', upstream: 'ftp://bank:21' })).toMatchObject({
+    expect(await call('POST', '/proxies', { name: 'x', upstream: 'ftp://bank:21', mode: 'http' })).toMatchObject({
       status: 400,
       body: { error: 'upstream: scheme ftp: is not supported; use http://host:port' },
     });
@@ -138,19 +123,30 @@ describe('admin API: proxies', () => {
     expect(Object.keys(await client.listProxies())).toEqual(['bank']);
   });
 
-  it('populates a set of proxies, creating new ones and updating existing ones', async () => {
+  it('populates a set of proxies: creates new names, leaves an identical proxy alone', async () => {
+    await client.addToxic('bank', { name: 'slow', type: 'latency', attributes: { latency: 1 } });
+    const before = server.getProxy('bank');
     const answer = await call('POST', '/populate', [
+      // As it is (Toxiproxy compares upstream and listen): left alone, enabled, toxics and all.
       { name: 'bank', upstream: upstream.url, enabled: false },
       { name: 'users', upstream: upstream.url, listen: ':0' },
     ]);
     expect(answer.status).toBe(201);
     const proxies = (answer.body as { proxies: ProxyJson[] }).proxies;
-    expect(proxies.map((proxy) => [proxy.name, proxy.enabled])).toEqual([
-      ['bank', false],
-      ['users', true],
+    expect(proxies.map((proxy) => [proxy.name, proxy.enabled, proxy.toxics.map((toxic) => toxic.name)])).toEqual([
+      ['bank', true, ['slow']],
+      ['users', true, []],
     ]);
+    expect(server.getProxy('bank')).toBe(before);
     expect(proxies[1]?.listen).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(await call('POST', '/populate', { name: 'bank' })).toMatchObject({ status: 400, body: { error: '(body): must be an array of proxies' } });
+    expect(await call('POST', '/populate', [{ name: 'a', upstream: upstream.url }, { name: 'a', upstream: upstream.url }])).toMatchObject({
+      status: 400,
+      body: { error: '[1].name: duplicate proxy name a' },
+    });
+    // Checked whole before anything changes: a bad second entry leaves the first uncreated.
+    expect(await call('POST', '/populate', [{ name: 'b', upstream: upstream.url }, { name: 'c', upstream: 'nowhere' }])).toMatchObject({ status: 400 });
+    expect(Object.keys(await client.listProxies()).sort()).toEqual(['bank', 'users']);
   });
 });
 
@@ -351,15 +347,17 @@ describe('admin API: proxy modes', () => {
 });
 
 describe('admin API: populate across modes', () => {
-  it('replaces a proxy whose mode changes, keeps one whose mode does not', async () => {
+  it('replaces a proxy whose mode changes; a new one is tcp unless it asks for http', async () => {
     const answer = await call('POST', '/populate', [
       { name: 'bank', upstream: `127.0.0.1:${upstream.port}`, mode: 'tcp' },
       { name: 'users', upstream: upstream.url },
+      { name: 'orders', upstream: upstream.url, mode: 'http' },
     ]);
     expect(answer.status).toBe(201);
     const proxies = await client.listProxies();
     expect(proxies.bank).toMatchObject({ mode: 'tcp', enabled: true });
-    expect(proxies.users).toMatchObject({ mode: 'http' });
+    expect(proxies.users).toMatchObject({ mode: 'tcp' });
+    expect(proxies.orders).toMatchObject({ mode: 'http' });
     expect((await send(server.getProxy('bank').port, { path: '/still-works' })).status).toBe(200);
   });
 });

@@ -1,10 +1,18 @@
 // The admin HTTP API, in Toxiproxy's REST dialect so that existing Toxiproxy
 // clients (Go, Node, toxiproxy-cli) can drive the lab's proxies: /proxies,
 // /proxies/{proxy}/toxics, /reset, /populate, /version, with Toxiproxy's status
-// codes and `{ error, status }` bodies. HTTP-level faults (http_error, delay,
+// codes and `{ error, status }` bodies, PATCH (or the older POST) to update a
+// proxy or a toxic, toxics listed upstream first, Toxiproxy's defaults for a
+// toxic posted without attributes. HTTP-level faults (http_error, delay,
 // slow_body) have their own collection, /proxies/{proxy}/http_faults, of the
-// same shape. A proxy may carry `mode: "tcp"` (a byte-stream proxy, as
-// Toxiproxy's are) instead of the default `"http"`. /partitions cuts every
+// same shape. A proxy created here is a byte-stream (tcp) proxy, as
+// Toxiproxy's are, unless it asks for `mode: "http"` (per-request HTTP faults).
+//
+// Like Toxiproxy it refuses browsers (403 for a `Mozilla/` User-Agent), and it
+// refuses a state-changing request from a foreign Origin, so a web page cannot
+// drive it; without a token it answers only loopback Host names (no DNS
+// rebinding). While the admin API is on loopback, so are the proxies it creates.
+// /partitions cuts every
 // proxy between two groups of services at once; /markers shows faults applied
 // elsewhere (process, in-service) in the same gauge. /metrics serves the
 // Prometheus exposition of the fault state and traffic.
@@ -19,7 +27,9 @@ import { ChaosError, InvalidSpecError, NotFoundError } from './errors.ts';
 import { type FaultCollection, type FaultSpec, PROXY_MODES, type ProxyMode, toSpec } from './fault.ts';
 import type { FaultProxy } from './fault-proxy.ts';
 import { COLLECTION_NOUN, expected, nameSchema, parseWith } from './fault-spec.ts';
+import { upstreamOrigin } from './http-proxy.ts';
 import type { ProxyManager, ProxyPatch, ProxySpec } from './proxy-server.ts';
+import { upstreamAddress } from './tcp-proxy.ts';
 
 export const ADMIN_API_VERSION = '0.2.0';
 
@@ -37,6 +47,13 @@ export interface ProxyJson {
   http_faults: FaultSpec[];
 }
 
+/** A collection as the API lists it: toxics upstream first, each stream in the order added (Toxiproxy's chains). */
+function listed(proxy: FaultProxy, collection: FaultCollection): FaultSpec[] {
+  const faults = proxy.listFaults(collection);
+  const ordered = collection === 'toxics' ? [...faults.filter((f) => f.stream === 'upstream'), ...faults.filter((f) => f.stream !== 'upstream')] : faults;
+  return ordered.map(toSpec);
+}
+
 export function proxyJson(proxy: FaultProxy): ProxyJson {
   return {
     name: proxy.name,
@@ -44,8 +61,8 @@ export function proxyJson(proxy: FaultProxy): ProxyJson {
     listen: proxy.listen,
     upstream: proxy.upstream,
     enabled: proxy.enabled,
-    toxics: proxy.listFaults('toxics').map(toSpec),
-    http_faults: proxy.listFaults('http_faults').map(toSpec),
+    toxics: listed(proxy, 'toxics'),
+    http_faults: listed(proxy, 'http_faults'),
   };
 }
 
@@ -58,9 +75,10 @@ export interface AdminHandlerOptions {
 
 type Reply = { status: number; body?: unknown; text?: { contentType: string; body: string } };
 type Handler = (params: Record<string, string>, body: () => Promise<unknown>) => Promise<Reply>;
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 interface Route {
   segments: string[];
-  methods: Partial<Record<'GET' | 'POST' | 'DELETE', Handler>>;
+  methods: Partial<Record<Method, Handler>>;
 }
 
 class HttpError extends Error {
@@ -96,18 +114,108 @@ const proxyBodySchema = z.strictObject({
 });
 const proxyUpdateSchema = proxyBodySchema.partial();
 
-function toProxySpec(body: z.output<typeof proxyBodySchema>, defaultHost: string): ProxySpec {
-  const listen = body.listen === undefined ? undefined : parseListen(body.listen, defaultHost);
+/** What a proxy is when its body names no mode: a byte stream, as every Toxiproxy proxy is. */
+export const DEFAULT_API_MODE: ProxyMode = 'tcp';
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '0:0:0:0:0:0:0:0']);
+
+/**
+ * Where a proxy created or moved through the API listens. While the admin API
+ * itself is on loopback, so are its proxies: a wildcard (`0.0.0.0:5000`, what
+ * Toxiproxy examples use) becomes the admin's loopback host, and any other
+ * address is refused naming the field.
+ */
+export function resolveListen(listen: string, manager: Pick<ProxyManager, 'host' | 'exposed'>): { host: string; port: number } {
+  const parsed = parseListen(listen, manager.host);
+  if (manager.exposed || isLoopbackName(parsed.host)) return parsed;
+  if (WILDCARD_HOSTS.has(parsed.host)) return { host: manager.host, port: parsed.port };
+  throw new InvalidSpecError([
+    {
+      field: 'listen',
+      message: `${parsed.host} is not a loopback address; the admin API listens on ${manager.host}, so the proxies it creates do too (start it on another host, with a token, to expose them)`,
+    },
+  ]);
+}
+
+function isLoopbackName(host: string): boolean {
+  if (host === 'localhost' || host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function toProxySpec(body: z.output<typeof proxyBodySchema>, manager: ProxyManager): ProxySpec & { mode: ProxyMode } {
+  const listen = body.listen === undefined ? undefined : resolveListen(body.listen, manager);
   return {
     name: body.name,
     upstream: body.upstream,
-    ...(body.mode === undefined ? {} : { mode: body.mode }),
+    mode: body.mode ?? DEFAULT_API_MODE,
     ...(listen ? { listenHost: listen.host, listenPort: listen.port } : {}),
     ...(body.enabled === undefined ? {} : { enabled: body.enabled }),
   };
 }
 
+/** Check a spec's upstream for its mode, before anything changes. */
+function checkUpstream(spec: { upstream: string; mode: ProxyMode }): void {
+  if (spec.mode === 'http') upstreamOrigin(spec.upstream);
+  else upstreamAddress(spec.upstream);
+}
+
+/**
+ * Whether a populate entry describes the proxy that exists, Toxiproxy's test
+ * for leaving it alone: the same upstream and listen address (a requested port
+ * 0, or no listen at all, accepts the port it has), and the same mode when the
+ * entry names one.
+ */
+function isSameProxy(existing: FaultProxy, spec: ProxySpec, modeGiven: boolean): boolean {
+  if (existing.upstream !== spec.upstream) return false;
+  if (modeGiven && existing.mode !== spec.mode) return false;
+  if (spec.listenPort === undefined) return true;
+  return existing.host === spec.listenHost && (spec.listenPort === 0 || existing.port === spec.listenPort);
+}
+
+/** Replace a proxy by a new one (toxics and all); if the new one cannot start, the old one is put back as it was. */
+async function replaceProxy(manager: ProxyManager, existing: FaultProxy, spec: ProxySpec): Promise<FaultProxy> {
+  const old: ProxySpec = { name: existing.name, upstream: existing.upstream, mode: existing.mode, listenHost: existing.host, listenPort: existing.port, enabled: existing.enabled };
+  const faults = existing.listFaults().map((fault) => ({ spec: toSpec(fault), collection: fault.collection }));
+  await manager.deleteProxy(existing.name);
+  try {
+    return await manager.createProxy(spec);
+  } catch (error) {
+    const restored = await manager.createProxy(old).catch(() => undefined);
+    for (const fault of restored ? faults : []) restored?.addFault(fault.spec, fault.collection);
+    if (error instanceof ChaosError) {
+      const state = restored ? `proxy ${spec.name} is unchanged` : `proxy ${spec.name} could not be put back and is gone`;
+      throw new ChaosError(error.code, `${error.message}; ${state}`);
+    }
+    throw error;
+  }
+}
+
 function buildRoutes(manager: ProxyManager): Route[] {
+  // Toxiproxy 2.x updates with PATCH (its Go client and `toxiproxy-cli toxic update`); POST, the 1.x way, stays.
+  const updateProxy: Handler = async ({ proxy }, body) => {
+    const name = proxy as string;
+    manager.getProxy(name);
+    const fields = parseWith(proxyUpdateSchema, await body());
+    if (fields.name !== undefined && fields.name !== name) {
+      throw new InvalidSpecError([{ field: 'name', message: 'cannot be changed; delete and re-create the proxy' }]);
+    }
+    if (fields.mode !== undefined && fields.mode !== manager.getProxy(name).mode) {
+      throw new InvalidSpecError([{ field: 'mode', message: 'cannot be changed; delete and re-create the proxy' }]);
+    }
+    const listen = fields.listen === undefined ? undefined : resolveListen(fields.listen, manager);
+    const patch: ProxyPatch = {
+      ...(fields.upstream === undefined ? {} : { upstream: fields.upstream }),
+      ...(listen ? { listenHost: listen.host, listenPort: listen.port } : {}),
+      ...(fields.enabled === undefined ? {} : { enabled: fields.enabled }),
+    };
+    return { status: 200, body: proxyJson(await manager.updateProxy(name, patch)) };
+  };
+  const updateFault =
+    (collection: FaultCollection): Handler =>
+    async ({ proxy, fault }, body) => {
+      const found = findFault(manager, proxy, collection, fault);
+      return { status: 200, body: toSpec(manager.getProxy(proxy as string).updateFault(found.name, await body())) };
+    };
   const routes: Route[] = [
     { segments: ['version'], methods: { GET: async () => ({ status: 200, body: { version: ADMIN_API_VERSION } }) } },
     {
@@ -126,25 +234,42 @@ function buildRoutes(manager: ProxyManager): Route[] {
     {
       segments: ['populate'],
       methods: {
+        // Toxiproxy's populate: the whole list is checked before anything changes; a proxy that
+        // already exists as described is left alone (toxics, enabled and all), one that differs
+        // (upstream, listen or mode) is replaced by a fresh one, and a new name is created.
         POST: async (_params, body) => {
           const list = parseWith(z.array(proxyBodySchema, expected('an array of proxies')), await body());
-          const specs = list.map((entry) => toProxySpec(entry, manager.host));
-          const result: ProxyJson[] = [];
-          for (const spec of specs) {
-            let existing = manager.listProxies().find((proxy) => proxy.name === spec.name);
-            // A proxy of another mode cannot be updated into this one: it is replaced.
-            if (existing && existing.mode !== (spec.mode ?? 'http')) {
-              await manager.deleteProxy(spec.name);
-              existing = undefined;
+          const problems: Array<{ field: string; message: string }> = [];
+          const seen = new Set<string>();
+          const specs = list.flatMap((entry, index) => {
+            if (seen.has(entry.name)) problems.push({ field: `[${index}].name`, message: `duplicate proxy name ${entry.name}` });
+            seen.add(entry.name);
+            try {
+              const spec = toProxySpec(entry, manager);
+              checkUpstream(spec);
+              return [{ spec, modeGiven: entry.mode !== undefined }];
+            } catch (error) {
+              if (!(error instanceof InvalidSpecError)) throw error;
+              problems.push({ field: `[${index}]`, message: error.message });
+              return [];
             }
-            const proxy = existing
-              ? await manager.updateProxy(spec.name, {
-                  upstream: spec.upstream,
-                  ...(spec.listenPort === undefined ? {} : { listenHost: spec.listenHost, listenPort: spec.listenPort }),
-                  enabled: spec.enabled ?? true,
-                })
-              : await manager.createProxy(spec);
-            result.push(proxyJson(proxy));
+          });
+          if (problems.length > 0) throw new InvalidSpecError(problems);
+          const result: ProxyJson[] = [];
+          try {
+            for (const { spec, modeGiven } of specs) {
+              const existing = manager.listProxies().find((proxy) => proxy.name === spec.name);
+              let proxy: FaultProxy;
+              if (!existing) proxy = await manager.createProxy({ ...spec, enabled: spec.enabled ?? true });
+              else if (isSameProxy(existing, spec, modeGiven)) proxy = existing;
+              else proxy = await replaceProxy(manager, existing, { ...spec, enabled: spec.enabled ?? true });
+              result.push(proxyJson(proxy));
+            }
+          } catch (error) {
+            // As Toxiproxy answers a populate that failed part-way: the error, and the proxies done before it.
+            if (!(error instanceof ChaosError)) throw error;
+            const status = statusOf(error);
+            return { status, body: { error: error.message, status, proxies: result } };
           }
           return { status: 201, body: { proxies: result } };
         },
@@ -158,7 +283,7 @@ function buildRoutes(manager: ProxyManager): Route[] {
           body: Object.fromEntries(manager.listProxies().map((proxy) => [proxy.name, proxyJson(proxy)])),
         }),
         POST: async (_params, body) => {
-          const spec = toProxySpec(parseWith(proxyBodySchema, await body()), manager.host);
+          const spec = toProxySpec(parseWith(proxyBodySchema, await body()), manager);
           return { status: 201, body: proxyJson(await manager.createProxy(spec)) };
         },
       },
@@ -167,24 +292,8 @@ function buildRoutes(manager: ProxyManager): Route[] {
       segments: ['proxies', ':proxy'],
       methods: {
         GET: async ({ proxy }) => ({ status: 200, body: proxyJson(manager.getProxy(proxy as string)) }),
-        POST: async ({ proxy }, body) => {
-          const name = proxy as string;
-          manager.getProxy(name);
-          const fields = parseWith(proxyUpdateSchema, await body());
-          if (fields.name !== undefined && fields.name !== name) {
-            throw new InvalidSpecError([{ field: 'name', message: 'cannot be changed; delete and re-create the proxy' }]);
-          }
-          const listen = fields.listen === undefined ? undefined : parseListen(fields.listen, manager.host);
-          const patch: ProxyPatch = {
-            ...(fields.upstream === undefined ? {} : { upstream: fields.upstream }),
-            ...(listen ? { listenHost: listen.host, listenPort: listen.port } : {}),
-            ...(fields.enabled === undefined ? {} : { enabled: fields.enabled }),
-          };
-          if (fields.mode !== undefined && fields.mode !== manager.getProxy(name).mode) {
-            throw new InvalidSpecError([{ field: 'mode', message: 'cannot be changed; delete and re-create the proxy' }]);
-          }
-          return { status: 200, body: proxyJson(await manager.updateProxy(name, patch)) };
-        },
+        PATCH: updateProxy,
+        POST: updateProxy,
         DELETE: async ({ proxy }) => {
           await manager.deleteProxy(proxy as string);
           return { status: 204 };
@@ -234,10 +343,7 @@ function buildRoutes(manager: ProxyManager): Route[] {
       {
         segments: ['proxies', ':proxy', collection],
         methods: {
-          GET: async ({ proxy }) => ({
-            status: 200,
-            body: manager.getProxy(proxy as string).listFaults(collection).map(toSpec),
-          }),
+          GET: async ({ proxy }) => ({ status: 200, body: listed(manager.getProxy(proxy as string), collection) }),
           POST: async ({ proxy }, body) => {
             const target = manager.getProxy(proxy as string);
             return { status: 200, body: toSpec(target.addFault(await body(), collection)) };
@@ -248,10 +354,8 @@ function buildRoutes(manager: ProxyManager): Route[] {
         segments: ['proxies', ':proxy', collection, ':fault'],
         methods: {
           GET: async ({ proxy, fault }) => ({ status: 200, body: toSpec(findFault(manager, proxy, collection, fault)) }),
-          POST: async ({ proxy, fault }, body) => {
-            const found = findFault(manager, proxy, collection, fault);
-            return { status: 200, body: toSpec(manager.getProxy(proxy as string).updateFault(found.name, await body())) };
-          },
+          PATCH: updateFault(collection),
+          POST: updateFault(collection),
           DELETE: async ({ proxy, fault }) => {
             const found = findFault(manager, proxy, collection, fault);
             manager.getProxy(proxy as string).removeFault(found.name);
@@ -336,6 +440,15 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The host part of a Host header (`127.0.0.1:8474`, `[::1]:8474`, `localhost`). */
+function hostName(header: string): string {
+  if (header.startsWith('[')) return header.slice(1, header.indexOf(']'));
+  const colon = header.lastIndexOf(':');
+  return colon === -1 ? header : header.slice(0, colon);
+}
+
 /** The admin API as a node:http request listener. */
 export function createAdminHandler(
   manager: ProxyManager,
@@ -348,7 +461,25 @@ export function createAdminHandler(
     tokenDigest === undefined || timingSafeEqual(digest(req.headers.authorization ?? ''), tokenDigest);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Toxiproxy's own guard, word for word: a browser is not a client of this API.
+    if ((req.headers['user-agent'] ?? '').startsWith('Mozilla/')) {
+      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' }).end('User agent not allowed\n');
+      return;
+    }
+    if (!SAFE_METHODS.has(req.method ?? 'GET')) {
+      // A page elsewhere can POST text/plain here without a preflight; its browser names it in Origin.
+      const origin = req.headers.origin;
+      if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}`) {
+        throw new HttpError(403, `header.origin: cross-origin ${req.method} from ${origin} refused`);
+      }
+      const site = req.headers['sec-fetch-site'];
+      if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new HttpError(403, `header.sec-fetch-site: ${site} ${req.method} refused`);
+    }
     if (!authorized(req)) throw new HttpError(401, 'authorization: a valid bearer token is required', { 'www-authenticate': 'Bearer' });
+    // Without a token the API trusts loopback; a page that resolves its own name to 127.0.0.1 (DNS rebinding) sends that name.
+    if (tokenDigest === undefined && !isLoopbackName(hostName(req.headers.host ?? ''))) {
+      throw new HttpError(403, `header.host: ${req.headers.host ?? '(none)'} is not a loopback name`);
+    }
     const url = new URL(req.url ?? '/', 'http://admin');
     let path: string[];
     try {
@@ -359,7 +490,7 @@ export function createAdminHandler(
     const found = match(routes, path);
     if (!found) throw new HttpError(404, `not found: ${url.pathname}`);
     const method = req.method === 'HEAD' ? 'GET' : req.method;
-    const handler = found.route.methods[method as 'GET' | 'POST' | 'DELETE'];
+    const handler = found.route.methods[method as Method];
     if (!handler) {
       const allow = Object.keys(found.route.methods).join(', ');
       throw new HttpError(405, `method ${req.method} not allowed on ${url.pathname}; allowed: ${allow}`, { allow });

@@ -27,7 +27,7 @@ export interface ProxyInput {
   /** `host:port`; default `<server host>:0`. */
   listen?: string;
   enabled?: boolean;
-  /** http (default) or tcp. */
+  /** tcp (the default, a byte stream as Toxiproxy's proxies are) or http (per-request HTTP faults). */
   mode?: ProxyMode;
 }
 

@@ -76,6 +76,24 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
+/**
+ * A listen change that could not bind the new address. `unchanged`: the proxy
+ * is back on its old address; `disabled`: the old address was taken meanwhile,
+ * so the proxy is switched off (enable it, or POST /reset, to listen again).
+ */
+export class ListenError extends Error {
+  override readonly cause: unknown;
+  readonly code: string | undefined;
+  readonly outcome: 'unchanged' | 'disabled';
+  constructor(cause: unknown, outcome: 'unchanged' | 'disabled') {
+    super((cause as Error).message);
+    this.name = 'ListenError';
+    this.cause = cause;
+    this.code = (cause as { code?: string }).code;
+    this.outcome = outcome;
+  }
+}
+
 /** `host:port`, with IPv6 hosts bracketed. */
 export function formatListen(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -162,7 +180,11 @@ export async function createProxyCore(options: ProxyCoreOptions): Promise<ProxyC
 
   const setEnabled = (wanted: boolean): Promise<void> =>
     queue(async () => {
-      if (wanted === enabled) return;
+      // Enabling an enabled proxy re-opens a listener that was lost (a failed move), which is what /reset relies on.
+      if (wanted === enabled) {
+        if (wanted) await sync();
+        return;
+      }
       if (wanted && closed) throw new Error(`proxy ${name} is closed`);
       enabled = wanted;
       try {
@@ -200,13 +222,30 @@ export async function createProxyCore(options: ProxyCoreOptions): Promise<ProxyC
     setEnabled,
     setListen: (nextHost, nextPort) =>
       queue(async () => {
+        const previous = { host, port, listening };
         if (listening) {
           await stopListening();
           listening = false;
         }
         host = nextHost;
         port = nextPort;
-        await sync();
+        try {
+          await sync();
+        } catch (error) {
+          // The new address cannot be bound: back to the old one, which this proxy held a moment ago.
+          host = previous.host;
+          port = previous.port;
+          if (!previous.listening) throw new ListenError(error, 'unchanged');
+          try {
+            await sync();
+          } catch {
+            // Someone took the old port in between: say so, and show the proxy as what it is (not listening).
+            enabled = false;
+            emit({ kind: 'proxy_disabled', proxy: name, at: Date.now() });
+            throw new ListenError(error, 'disabled');
+          }
+          throw new ListenError(error, 'unchanged');
+        }
       }),
     async setUpstream(next) {
       await options.switchUpstream(next);

@@ -19,6 +19,31 @@ export function nonNegative(unit: string): z.ZodNumber {
   return z.number(expected(`a number of ${unit}`)).min(0, { error: `must be >= 0 (${unit})` });
 }
 
+/**
+ * The longest wait a Node timer holds (2^31 - 1 ms, about 24.8 days); a longer
+ * one fires after 1 ms instead, so durations above it are refused.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A duration in whole milliseconds, as Toxiproxy's int64 attributes take it (it
+ * refuses 1.5 with a 400), at most what a Node timer can wait.
+ */
+export function milliseconds(): z.ZodNumber {
+  return z
+    .int(expected('an integer number of milliseconds'))
+    .min(0, { error: 'must be >= 0 (milliseconds)' })
+    .max(MAX_TIMER_MS, { error: `must be at most ${MAX_TIMER_MS} (milliseconds; the longest a timer can wait, about 24.8 days)` });
+}
+
+/** A duration in whole microseconds (slicer's delay), at most what a Node timer can wait. */
+export function microseconds(): z.ZodNumber {
+  return z
+    .int(expected('an integer number of microseconds'))
+    .min(0, { error: 'must be >= 0 (microseconds)' })
+    .max(MAX_TIMER_MS * 1000, { error: `must be at most ${MAX_TIMER_MS * 1000} (microseconds; the longest a timer can wait, about 24.8 days)` });
+}
+
 /** Names travel in URL paths (`/proxies/{name}/toxics/{toxic}`), so they are restricted to URL-safe characters. */
 export const nameSchema = z
   .string(expected('a string'))

@@ -3,6 +3,7 @@ import { InvalidSpecError } from './errors.ts';
 import { createFault, FAULT_TYPES, faultTypesOf, toSpec, updateFault } from './fault.ts';
 import { httpError } from './faults/http-error.ts';
 import { latency } from './faults/latency.ts';
+import { sliceEnds } from './faults/slicer.ts';
 import { mulberry32 as createRandom } from '../demo-services/kit/random.ts';
 
 function messageOf(action: () => unknown): string {
@@ -55,14 +56,54 @@ describe('fault registry', () => {
     expect(messageOf(() => createFault({ type: 'http_error' }, 'toxics'))).toMatch(/type: .*POST it to \/proxies\/\{proxy\}\/http_faults/);
     expect(messageOf(() => createFault({ type: 'latency', toxicity: 1.5, attributes: { latency: 1 } }))).toBe('toxicity: must be between 0 and 1');
     expect(messageOf(() => createFault({ type: 'latency', attributes: { latency: -1 } }))).toBe('attributes.latency: must be >= 0 (milliseconds)');
-    expect(messageOf(() => createFault({ type: 'latency', attributes: {} }))).toBe('attributes.latency: required');
-    expect(messageOf(() => createFault({ type: 'latency', attributes: { latency: '5' } }))).toBe('attributes.latency: must be a number of milliseconds');
+    expect(messageOf(() => createFault({ type: 'latency', attributes: { latency: '5' } }))).toBe('attributes.latency: must be an integer number of milliseconds');
     expect(messageOf(() => createFault({ type: 'latency', attributes: { latency: 1, lag: 2 } }))).toBe('attributes.lag: unknown field');
     expect(messageOf(() => createFault({ type: 'http_error', attributes: { status: 200 } }))).toBe('attributes.status: must be an HTTP error status (400..599)');
     expect(messageOf(() => createFault({ type: 'latency', stream: 'sideways', attributes: { latency: 1 } }))).toBe('stream: must be one of upstream, downstream');
     expect(messageOf(() => createFault({ name: 'a/b', type: 'latency', attributes: { latency: 1 } }))).toMatch(/^name: must be/);
     expect(messageOf(() => createFault([]))).toMatch(/^\(body\): /);
     expect(messageOf(() => latency({ latency: 1, jitter: -2, toxicity: -1 }))).toBe('toxicity: must be between 0 and 1');
+  });
+
+  it("takes Toxiproxy's defaults (every attribute 0) for a toxic posted without attributes", () => {
+    const defaults: Record<string, Record<string, number>> = {
+      latency: { latency: 0, jitter: 0 },
+      bandwidth: { rate: 0 },
+      slow_close: { delay: 0 },
+      timeout: { timeout: 0 },
+      reset_peer: { timeout: 0 },
+      slicer: { average_size: 0, size_variation: 0, delay: 0 },
+      limit_data: { bytes: 0 },
+    };
+    for (const [type, attributes] of Object.entries(defaults)) {
+      expect(toSpec(createFault({ type })).attributes, type).toEqual(attributes);
+      expect(toSpec(createFault({ type, attributes: null })).attributes, type).toEqual(attributes);
+      expect(toSpec(createFault({ type, attributes: {} })).attributes, type).toEqual(attributes);
+    }
+    // Toxiproxy's slicer with average_size 0 still cuts: single bytes, never an endless split.
+    expect(sliceEnds(5, 0, 0, createRandom(1))).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('refuses durations a Node timer cannot hold and non-integer milliseconds, naming the field', () => {
+    const max = 2 ** 31 - 1;
+    expect(toSpec(createFault({ type: 'latency', attributes: { latency: max } })).attributes).toEqual({ latency: max, jitter: 0 });
+    expect(messageOf(() => createFault({ type: 'latency', attributes: { latency: 3e9 } }))).toBe(
+      `attributes.latency: must be at most ${max} (milliseconds; the longest a timer can wait, about 24.8 days)`,
+    );
+    expect(messageOf(() => createFault({ type: 'latency', attributes: { latency: max, jitter: 1 } }))).toMatch(/^attributes\.jitter: latency \+ jitter must be at most/);
+    for (const [type, field] of [
+      ['timeout', 'timeout'],
+      ['reset_peer', 'timeout'],
+      ['slow_close', 'delay'],
+    ] as const) {
+      expect(messageOf(() => createFault({ type, attributes: { [field]: 3e9 } }))).toMatch(new RegExp(`^attributes\\.${field}: must be at most ${max} `));
+      expect(messageOf(() => createFault({ type, attributes: { [field]: 1.5 } }))).toBe(`attributes.${field}: must be an integer number of milliseconds`);
+    }
+    expect(messageOf(() => createFault({ type: 'slicer', attributes: { average_size: 10, delay: 3e12 } }))).toMatch(/^attributes\.delay: must be at most 2147483647000 \(microseconds/);
+    expect(messageOf(() => createFault({ type: 'delay', attributes: { delay: 3e9 } }, 'http_faults'))).toMatch(/^attributes\.delay: must be at most/);
+    expect(messageOf(() => createFault({ type: 'latency', attributes: { latency: 1.5 } }))).toBe('attributes.latency: must be an integer number of milliseconds');
+    expect(messageOf(() => createFault({ type: 'bandwidth', attributes: { rate: 1.5 } }))).toBe('attributes.rate: must be an integer number of KB/s');
+    expect(messageOf(() => updateFault(latency({ latency: 1 }), { attributes: { latency: 3e9 } }))).toMatch(/^attributes\.latency: must be at most/);
   });
 
   it('updates as Toxiproxy does: toxicity replaced, attributes merged, identity fixed', () => {

@@ -14,7 +14,7 @@ import { createAdminHandler } from './admin-api.ts';
 import { ChaosError, ConflictError, InvalidSpecError, NotFoundError } from './errors.ts';
 import { type ChaosEvent, type PartitionEvent, publishChaosEvent } from './events.ts';
 import { PROXY_MODES, type ProxyMode } from './fault.ts';
-import type { FaultProxy } from './fault-proxy.ts';
+import { type FaultProxy, ListenError } from './fault-proxy.ts';
 import { expected, nameSchema, parseWith } from './fault-spec.ts';
 import { createHttpProxy, formatListen, type ProxyOutcome, upstreamOrigin } from './http-proxy.ts';
 import { effectiveCut, parsePartition, type PartitionSpec, proxiesCut } from './partitions.ts';
@@ -30,7 +30,7 @@ export interface ProxySpec {
   name: string;
   /** `http://host:port` or Toxiproxy's `host:port` (tcp mode also takes `tcp://host:port`). */
   upstream: string;
-  /** http (default): HTTP/1.1 reverse proxy with per-request faults; tcp: byte-stream proxy (gRPC, anything over TCP). */
+  /** http (default here and in the lab config; the admin API defaults to tcp, as Toxiproxy): HTTP/1.1 reverse proxy with per-request faults; tcp: byte-stream proxy (gRPC, anything over TCP). */
   mode?: ProxyMode;
   /** Default: the server's host. */
   listenHost?: string;
@@ -73,6 +73,8 @@ export interface PartitionView extends PartitionSpec {
 export interface ProxyManager {
   /** The host new proxies listen on when their spec names none. */
   readonly host: string;
+  /** The admin API listens beyond loopback (with a token); only then may proxies created through it listen beyond loopback too. */
+  readonly exposed: boolean;
   listProxies(): FaultProxy[];
   /** The named proxy, or a NotFoundError. */
   getProxy(name: string): FaultProxy;
@@ -295,6 +297,7 @@ export async function createProxyServer(options: ProxyServerOptions = {}): Promi
 
   const manager: ProxyManager = {
     host,
+    exposed: !isLoopback(host),
     listProxies: () => [...proxies.values()],
     getProxy,
     createProxy,
@@ -304,14 +307,28 @@ export async function createProxyServer(options: ProxyServerOptions = {}): Promi
       if (fields.mode !== undefined && fields.mode !== proxy.mode) {
         throw new InvalidSpecError([{ field: 'mode', message: 'cannot be changed; delete and re-create the proxy' }]);
       }
-      if (fields.upstream !== undefined && fields.upstream !== proxy.upstream) await proxy.setUpstream(fields.upstream);
+      // Everything is checked before anything changes, and the one step that can fail
+      // on the machine (binding a new address) goes first: a refused update leaves the proxy as it was.
+      const upstreamChanges = fields.upstream !== undefined && fields.upstream !== proxy.upstream;
+      if (upstreamChanges) {
+        if (proxy.mode === 'http') upstreamOrigin(fields.upstream as string);
+        else upstreamAddress(fields.upstream as string);
+      }
       const nextHost = fields.listenHost ?? proxy.host;
       const nextPort = fields.listenPort ?? proxy.port;
       if (nextHost !== proxy.host || nextPort !== proxy.port) {
+        const before = proxy.listen;
         await proxy.setListen(nextHost, nextPort).catch((error: unknown) => {
-          throw bindError(error, nextHost, nextPort);
+          const failure = bindError(error instanceof ListenError ? error.cause : error, nextHost, nextPort);
+          if (!(error instanceof ListenError) || !(failure instanceof ChaosError)) throw failure;
+          const state =
+            error.outcome === 'unchanged'
+              ? `proxy ${name} is unchanged${proxy.enabled ? ` and still listens on ${before}` : ''}`
+              : `proxy ${name} could not listen on ${before} again either and is now disabled (enable it or POST /reset once the port is free)`;
+          throw failure instanceof ConflictError ? new ConflictError(`${failure.message}; ${state}`) : new InvalidSpecError([{ field: 'listen', message: `${failure.message.replace(/^listen: /, '')}; ${state}` }]);
         });
       }
+      if (upstreamChanges) await proxy.setUpstream(fields.upstream as string);
       if (fields.enabled !== undefined) await enable(proxy, fields.enabled);
       return proxy;
     },

@@ -316,3 +316,22 @@ export function upstreamFixture(): UpstreamFixture {
     },
   };
 }
+
+/** An admin API answer as a test reads it: status, body (parsed when JSON), headers. */
+export interface AdminAnswer {
+  status: number;
+  body: unknown;
+  headers: Headers;
+}
+
+/** One request to an admin API: a JSON body unless a string is given, headers as given. */
+export async function callAdmin(baseUrl: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<AdminAnswer> {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  const isJson = (response.headers.get('content-type') ?? '').includes('json');
+  return { status: response.status, body: isJson && text !== '' ? JSON.parse(text) : text, headers: response.headers };
+}

@@ -49,9 +49,9 @@ afterEach(async () => {
 describe('toxiproxy-node-client against the admin API', () => {
   it('creates a tcp proxy, adds, reads, updates and removes toxics of every type, lists, disables and resets', async () => {
     expect(await toxiproxy.getVersion()).toContain('version');
-    // The client's types know Toxiproxy's fields only; `mode` is our extension and travels as plain JSON.
-    const body = { name: 'payment', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}`, mode: 'tcp' };
-    const proxy = await toxiproxy.createProxy(body satisfies ICreateProxyBody);
+    // Exactly what a stock client sends: no `mode`, so a byte-stream proxy, as Toxiproxy's are.
+    const body: ICreateProxyBody = { name: 'payment', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}` };
+    const proxy = await toxiproxy.createProxy(body);
     expect(proxy).toMatchObject({ name: 'payment', upstream: `127.0.0.1:${echo.port}`, enabled: true });
     const port = portOf(proxy.listen);
     expect(port).toBeGreaterThan(0);
@@ -78,7 +78,8 @@ describe('toxiproxy-node-client against the admin API', () => {
       expect(toxic.toJson()).toEqual({ name: `t-${type}`, type, stream: 'upstream', toxicity: 0, attributes });
     }
     const listed = (await toxiproxy.getApi().get<ToxicJsonView[]>(`${proxy.getPath()}/toxics`)).data;
-    expect(listed.map((toxic) => toxic.name)).toEqual(['lag', ...others.map(([type]) => `t-${type}`)]);
+    // Toxiproxy lists the upstream chain first.
+    expect(listed.map((toxic) => toxic.name)).toEqual([...others.map(([type]) => `t-${type}`), 'lag']);
     // Toxicity 0: present, drawn per connection, never selected.
     expect(await roundTrip(port)).toBeLessThan(500);
 
@@ -101,9 +102,10 @@ describe('toxiproxy-node-client against the admin API', () => {
     await expect(toxiproxy.get('payment')).rejects.toBeInstanceOf(ToxiproxyError);
   });
 
-  it('drives an http-mode proxy (the default) and populates proxies', async () => {
+  it('drives an http-mode proxy (when asked for) and populates proxies', async () => {
+    // `mode` is our extension; the client's types know Toxiproxy's fields only, so it travels as plain JSON.
     const populated = await toxiproxy.populate([
-      { name: 'payment-bank', listen: '127.0.0.1:0', upstream: httpUpstream.url },
+      { name: 'payment-bank', listen: '127.0.0.1:0', upstream: httpUpstream.url, mode: 'http' } as ICreateProxyBody,
       { name: 'checkout-payment', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}` },
     ]);
     expect(Object.keys(populated).sort()).toEqual(['checkout-payment', 'payment-bank']);
@@ -120,6 +122,30 @@ describe('toxiproxy-node-client against the admin API', () => {
     expect((await send(portOf(bank.listen), { path: '/charge' })).elapsedMs).toBeLessThan(400);
     // An HTTP-mode proxy refuses what only a byte-stream proxy can do, and the client reports it.
     await expect(bank.addToxic({ name: 'sc', type: 'slow_close', stream: 'downstream', toxicity: 1, attributes: { delay: 1 } })).rejects.toBeInstanceOf(
+      ToxiproxyError,
+    );
+    expect((await toxiproxy.get('checkout-payment')).toJson()).toMatchObject({ name: 'checkout-payment' });
+    expect((await toxiproxy.getApi().get<{ mode: string }>(`${server.adminUrl}/proxies/checkout-payment`)).data.mode).toBe('tcp');
+  });
+
+  it("populating the same list twice leaves the proxies alone (a test suite's setup run again keeps its ports and toxics)", async () => {
+    const config: ICreateProxyBody[] = [{ name: 'redis', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}` }];
+    const first = (await toxiproxy.populate(config)).redis;
+    if (!first) throw new Error('populate lost redis');
+    await first.addToxic({ name: 'lag', type: 'latency', stream: 'downstream', toxicity: 0, attributes: { latency: 100, jitter: 0 } });
+    const again = (await toxiproxy.populate([{ ...config[0], listen: first.listen } as ICreateProxyBody])).redis;
+    expect(again?.listen).toBe(first.listen);
+    expect((await again?.getToxic('lag'))?.toJson()).toMatchObject({ name: 'lag', toxicity: 0 });
+    expect(await roundTrip(portOf(first.listen))).toBeLessThan(500);
+  });
+
+  it("adds a toxic with no attributes (Toxiproxy's defaults) and reports a browser's refusal", async () => {
+    const proxy = await toxiproxy.createProxy({ name: 'redis', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}` });
+    const toxic = await proxy.addToxic({ type: 'latency' } as unknown as Parameters<typeof proxy.addToxic>[0]);
+    expect(toxic.toJson()).toEqual({ name: 'latency_downstream', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 0, jitter: 0 } });
+    expect(await roundTrip(portOf(proxy.listen))).toBeLessThan(500);
+    // A too-long latency is refused, not turned into 1 ms.
+    await expect(proxy.addToxic<Latency>({ name: 'forever', type: 'latency', stream: 'upstream', toxicity: 1, attributes: { latency: 3e9, jitter: 0 } })).rejects.toBeInstanceOf(
       ToxiproxyError,
     );
   });

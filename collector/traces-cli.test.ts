@@ -147,6 +147,43 @@ describe('traces query on a run', () => {
     await rm(runsDir, { recursive: true, force: true });
   });
 
+  it('shows when each trace started and in which phase, filters by phase, and marks the faults that touched it', async () => {
+    await writeFile(
+      join(runDir, 'summary.json'),
+      JSON.stringify({ startedAt: new Date(Number(T0 / MS) - 50).toISOString(), phases: [{ name: 'baseline', startMs: 0, endMs: 200 }, { name: 'outage', startMs: 200, endMs: 1_000 }] }),
+    );
+    const at = (ms: number) => new Date(Number(T0 / MS) + ms).toISOString();
+    await writeFile(
+      join(runDir, 'faults.jsonl'),
+      [
+        { time: at(290), offsetMs: 340, action: 'apply', fault: 'bank-pause', type: 'pause', target: 'bank', ok: true },
+        { time: at(360), offsetMs: 410, action: 'remove', fault: 'bank-pause', type: 'pause', target: 'bank', ok: true },
+      ]
+        .map((record) => JSON.stringify(record))
+        .join('\n'),
+    );
+    await run({ slowest: '10' });
+    const row = (trace: number) => out.split('\n').find((line) => line.startsWith(id(trace))) ?? '';
+    expect(row(1)).toMatch(/^\S+ +\+50ms +baseline +900ms /);
+    expect(row(3)).toMatch(/^\S+ +\+250ms +outage +250ms /);
+    expect(row(4)).toMatch(/\+350ms +outage .*\[fault: bank-pause\]$/);
+    expect(row(3)).not.toContain('fault');
+
+    out = '';
+    await run({ slowest: '10', phase: 'outage' });
+    expect(out).toContain(id(3));
+    expect(out).toContain(id(4));
+    expect(out).not.toContain(id(1));
+    expect(out).toContain('(2 matching traces)');
+
+    await expect(run({ phase: 'lunch' })).rejects.toThrow("--phase: no phase 'lunch' in this run (phases: baseline, outage)");
+    await expect(run({ trace: id(1), phase: 'outage' })).rejects.toThrow(/--trace shows one trace/);
+
+    out = '';
+    await run({ trace: id(4) });
+    expect(out).toContain('(fault bank-pause (pause on bank))');
+  });
+
   it('lists traces slowest first with root, duration, service, status and span count', async () => {
     const listing = await listTraces(tracesFile, { attributes: [] }, 10);
     expect(listing.traces.map((trace) => [trace.traceId, trace.root, trace.service, trace.durationMs, trace.status, trace.spanCount])).toEqual([
@@ -174,8 +211,9 @@ describe('traces query on a run', () => {
   it('prints the listing, and reports the bad line by number on stderr without failing', async () => {
     await run({ slowest: '2', status: 'ok' });
     const lines = out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^trace +duration +spans +status +service +root span$/);
-    expect(lines[1]).toMatch(new RegExp(`^${id(3)} +250ms +1 +ok +gateway +GET /api/cart$`));
+    expect(lines[0]).toMatch(/^trace +start +phase +duration +spans +status +service +root span$/);
+    // No summary.json: offsets count from the run's first span, and there are no phases.
+    expect(lines[1]).toMatch(new RegExp(`^${id(3)} +\\+200ms +- +250ms +1 +ok +gateway +GET /api/cart$`));
     expect(lines[3]).toBe('(2 slowest of 3 matching traces)');
     expect(err).toBe(`faultline: ${tracesFile}:2: skipped: not JSON: ${(() => {
       try {

@@ -6,7 +6,7 @@
 // waterfall keeps the spans of its one trace. Bad lines are reported with
 // their line number on stderr and skipped. Bad options, an unknown run or an
 // unknown trace are TracesQueryErrors (one line, exit 2 in the CLI).
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DurationError, parseDuration } from '../demo-services/kit/durations.ts';
 import { LOGS_FILE_NAME, readTraceLogs } from './log-query.ts';
@@ -14,8 +14,8 @@ import type { FlatLogRecord } from './log-query.ts';
 import { streamSpans } from './trace-query.ts';
 import type { FlatSpan, MalformedLine } from './trace-query.ts';
 import { TRACES_FILE_NAME } from './trace-store.ts';
-import { buildTraceTree, formatMs, renderWaterfall } from './waterfall.ts';
-import type { TraceTree } from './waterfall.ts';
+import { buildTraceTree, faultsTouching, formatMs, renderWaterfall } from './waterfall.ts';
+import type { FaultWindowOnSpans, TraceTree } from './waterfall.ts';
 
 export const TRACES_CLI_ERROR = {
   runNotFound: 'FL_RUN_NOT_FOUND',
@@ -48,6 +48,7 @@ export interface TracesFlags {
   attr?: string[];
   status?: string;
   minDuration?: string;
+  phase?: string;
   width?: string;
   json?: boolean;
 }
@@ -57,6 +58,8 @@ export interface TraceFilter {
   attributes: { key: string; value: string }[];
   status?: 'ok' | 'error';
   minDurationMs?: number;
+  /** Only traces that started during this phase of the run. */
+  phase?: string;
 }
 
 export type TracesQuery = { kind: 'trace'; traceId: string } | { kind: 'list'; limit: number; filter: TraceFilter };
@@ -72,9 +75,9 @@ const badOption = (message: string): TracesQueryError => new TracesQueryError(TR
 
 /** Validate the flags into one query; every problem is FL_BAD_OPTION naming the flag. */
 export function parseTracesQuery(flags: TracesFlags): TracesQuery {
-  const filtering = flags.service !== undefined || (flags.attr ?? []).length > 0 || flags.status !== undefined || flags.minDuration !== undefined;
+  const filtering = flags.service !== undefined || (flags.attr ?? []).length > 0 || flags.status !== undefined || flags.minDuration !== undefined || flags.phase !== undefined;
   if (flags.trace !== undefined) {
-    if (filtering || flags.slowest !== undefined) throw badOption('--trace shows one trace: it takes no --slowest, --service, --attr, --status or --min-duration');
+    if (filtering || flags.slowest !== undefined) throw badOption('--trace shows one trace: it takes no --slowest, --service, --attr, --status, --min-duration or --phase');
     const traceId = flags.trace.trim().toLowerCase();
     if (!/^[0-9a-f]{32}$/.test(traceId)) throw badOption(`--trace: '${flags.trace}' is not a trace id (32 hex digits)`);
     return { kind: 'trace', traceId };
@@ -107,7 +110,66 @@ export function parseTracesQuery(flags: TracesFlags): TracesQuery {
       throw error;
     }
   }
+  if (flags.phase !== undefined) {
+    if (flags.phase.trim() === '') throw badOption('--phase: empty phase name');
+    filter.phase = flags.phase.trim();
+  }
   return { kind: 'list', limit, filter };
+}
+
+/** What the run's record says about its clock: when the run started and its phases (runs of `up` have none). */
+export interface RunTimeline {
+  /** Epoch ms the run's offsets count from; undefined: from the run's first span. */
+  startedAtMs?: number;
+  phases: Array<{ name: string; startMs: number; endMs: number }>;
+  /** Faults applied in the run (faults.jsonl), by the scenario's timeline or by hand. */
+  faults: FaultWindowOnSpans[];
+}
+
+/** The run's start, phases (summary.json) and fault windows (faults.jsonl); what is missing is left out. */
+export function readRunTimeline(runDir: string): RunTimeline {
+  const timeline: RunTimeline = { phases: [], faults: [] };
+  try {
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { startedAt?: string; phases?: Array<{ name: string; startMs: number; endMs: number }> };
+    const started = summary.startedAt === undefined ? Number.NaN : Date.parse(summary.startedAt);
+    if (Number.isFinite(started)) timeline.startedAtMs = started;
+    if (Array.isArray(summary.phases)) timeline.phases = summary.phases.filter((p) => typeof p.name === 'string' && Number.isFinite(p.startMs) && Number.isFinite(p.endMs));
+  } catch {
+    // No summary (a session of `up`, or a run still going): offsets count from the first span.
+  }
+  let text: string;
+  try {
+    text = readFileSync(join(runDir, 'faults.jsonl'), 'utf8');
+  } catch {
+    return timeline;
+  }
+  const open = new Map<string, FaultWindowOnSpans>();
+  for (const line of text.split('\n')) {
+    let record: { time?: string; action?: string; fault?: string; type?: string; target?: string; ok?: boolean };
+    try {
+      record = JSON.parse(line) as typeof record;
+    } catch {
+      continue;
+    }
+    const at = Date.parse(record.time ?? '');
+    if (!Number.isFinite(at) || typeof record.fault !== 'string' || record.ok === false) continue;
+    const key = `${record.fault} ${record.target ?? ''}`;
+    if (record.action === 'apply') open.set(key, { name: record.fault, type: record.type ?? '?', target: record.target ?? '', fromMs: at, toMs: Number.POSITIVE_INFINITY });
+    if (record.action === 'remove') {
+      const window = open.get(key);
+      if (window) {
+        timeline.faults.push({ ...window, toMs: at });
+        open.delete(key);
+      }
+    }
+  }
+  timeline.faults.push(...open.values());
+  return timeline;
+}
+
+/** The phase a moment of the run (ms from its start) falls in. */
+function phaseAt(timeline: RunTimeline, offsetMs: number): string | undefined {
+  return timeline.phases.find((phase) => offsetMs >= phase.startMs && offsetMs < phase.endMs)?.name;
 }
 
 /** `runs/<id>` from a run id or a path; FL_RUN_NOT_FOUND when it has no traces.jsonl. */
@@ -146,6 +208,7 @@ interface TraceAccumulator {
   error: boolean;
   serviceSeen: boolean;
   attributesSeen: boolean[];
+  faults: Set<string>;
 }
 
 /** One line of a listing. */
@@ -160,6 +223,12 @@ export interface TraceSummary {
   spanCount: number;
   /** Epoch ms of the earliest span. */
   startMs: number;
+  /** When it started, in ms from the run's start (from its first span for a session of `up`). */
+  offsetMs: number;
+  /** The run's phase it started in, if any. */
+  phase?: string;
+  /** Faults of the run that touched one of its spans. */
+  faults: string[];
 }
 
 export interface TraceListing {
@@ -170,7 +239,12 @@ export interface TraceListing {
 }
 
 /** Summaries of the traces that pass `filter`, slowest first, at most `limit`. */
-export async function listTraces(tracesFile: string, filter: TraceFilter, limit: number, options: ReadOptions = {}): Promise<TraceListing> {
+export async function listTraces(tracesFile: string, filter: TraceFilter, limit: number, options: ReadOptions & { timeline?: RunTimeline } = {}): Promise<TraceListing> {
+  const timeline = options.timeline ?? { phases: [], faults: [] };
+  if (filter.phase !== undefined && !timeline.phases.some((phase) => phase.name === filter.phase)) {
+    const known = timeline.phases.map((phase) => phase.name);
+    throw badOption(`--phase: no phase '${filter.phase}' in this run (${known.length > 0 ? `phases: ${known.join(', ')}` : 'it has no phases: a session of up, or a run without summary.json'})`);
+  }
   const traces = new Map<string, TraceAccumulator>();
   for await (const batch of streamSpans(tracesFile, options)) {
     for (const span of batch) {
@@ -185,15 +259,20 @@ export async function listTraces(tracesFile: string, filter: TraceFilter, limit:
           error: false,
           serviceSeen: false,
           attributesSeen: filter.attributes.map(() => false),
+          faults: new Set(),
         };
         traces.set(span.traceId, trace);
       }
       accumulate(trace, span, filter);
+      // Parents are not at hand while streaming: an edge fault marks its caller's client-side spans here.
+      for (const fault of faultsTouching(span, timeline.faults)) trace.faults.add(fault.name);
     }
   }
+  let zero = timeline.startedAtMs;
+  if (zero === undefined) for (const trace of traces.values()) zero = Math.min(zero ?? trace.startMs, trace.startMs);
   const summaries: TraceSummary[] = [];
   for (const trace of traces.values()) {
-    const summary = toSummary(trace);
+    const summary = toSummary(trace, timeline, zero ?? trace.startMs);
     if (passes(trace, summary, filter)) summaries.push(summary);
   }
   summaries.sort((a, b) => b.durationMs - a.durationMs || a.startMs - b.startMs);
@@ -222,8 +301,10 @@ function attributeText(value: unknown): string {
   return String(value);
 }
 
-function toSummary(trace: TraceAccumulator): TraceSummary {
+function toSummary(trace: TraceAccumulator, timeline: RunTimeline, zeroMs: number): TraceSummary {
   const head = trace.root ?? trace.earliest;
+  const offsetMs = trace.startMs - zeroMs;
+  const phase = phaseAt(timeline, offsetMs);
   return {
     traceId: trace.traceId,
     root: head.name,
@@ -232,6 +313,9 @@ function toSummary(trace: TraceAccumulator): TraceSummary {
     status: trace.error ? 'error' : 'ok',
     spanCount: trace.spanCount,
     startMs: trace.startMs,
+    offsetMs,
+    ...(phase !== undefined ? { phase } : {}),
+    faults: [...trace.faults].sort(),
   };
 }
 
@@ -240,6 +324,7 @@ function passes(trace: TraceAccumulator, summary: TraceSummary, filter: TraceFil
   if (!trace.attributesSeen.every(Boolean)) return false;
   if (filter.status !== undefined && summary.status !== filter.status) return false;
   if (filter.minDurationMs !== undefined && summary.durationMs < filter.minDurationMs) return false;
+  if (filter.phase !== undefined && summary.phase !== filter.phase) return false;
   return true;
 }
 
@@ -255,16 +340,17 @@ export async function runTracesCommand(run: string, flags: TracesFlags & { runsD
     io.stderr.write(`faultline: ${line.file}:${line.lineNumber}: skipped: ${line.reason}\n`);
   };
 
+  const timeline = readRunTimeline(runDir);
   if (query.kind === 'trace') {
     const spans = await readTrace(tracesFile, query.traceId, { onMalformed });
     if (spans.length === 0) throw new TracesQueryError(TRACES_CLI_ERROR.traceNotFound, `no trace ${query.traceId} in ${tracesFile}`);
     const tree = buildTraceTree(spans);
     const logs = await readTraceLogs(join(runDir, LOGS_FILE_NAME), query.traceId, { onMalformed });
-    io.stdout.write(flags.json ? `${JSON.stringify(traceJson(tree, logs, malformed.length), null, 2)}\n` : `${renderWaterfall(tree, logs, { width })}\n`);
+    io.stdout.write(flags.json ? `${JSON.stringify(traceJson(tree, logs, malformed.length), null, 2)}\n` : `${renderWaterfall(tree, logs, { width, faults: timeline.faults })}\n`);
     return;
   }
 
-  const listing = await listTraces(tracesFile, query.filter, query.limit, { onMalformed });
+  const listing = await listTraces(tracesFile, query.filter, query.limit, { onMalformed, timeline });
   if (flags.json) {
     io.stdout.write(`${JSON.stringify({ runDir, matched: listing.matched, traces: listing.traces, malformedLines: malformed.length }, null, 2)}\n`);
     return;
@@ -281,12 +367,23 @@ function parseWidth(width: string | undefined, columns: number | undefined): num
 /** The listing as a table, slowest first. */
 export function renderListing(listing: TraceListing): string {
   if (listing.traces.length === 0) return 'no trace matches';
-  const rows = listing.traces.map((trace) => [trace.traceId, formatMs(trace.durationMs), String(trace.spanCount), trace.status, trace.service, trace.root]);
-  const header = ['trace', 'duration', 'spans', 'status', 'service', 'root span'];
+  const offset = (ms: number): string => `${ms < 0 ? '-' : '+'}${formatMs(Math.abs(ms))}`;
+  const rows = listing.traces.map((trace) => [
+    trace.traceId,
+    offset(trace.offsetMs),
+    trace.phase ?? '-',
+    formatMs(trace.durationMs),
+    String(trace.spanCount),
+    trace.status,
+    trace.service,
+    `${trace.root}${trace.faults.length > 0 ? `  [fault: ${trace.faults.join(', ')}]` : ''}`,
+  ]);
+  const header = ['trace', 'start', 'phase', 'duration', 'spans', 'status', 'service', 'root span'];
+  const rightAligned = new Set([1, 3, 4]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: string[]): string =>
     cells
-      .map((cell, column) => (column === 1 || column === 2 ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0)))
+      .map((cell, column) => (rightAligned.has(column) ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0)))
       .join('  ')
       .trimEnd();
   const shown = listing.matched > listing.traces.length ? `${listing.traces.length} slowest of ${listing.matched} matching traces` : `${listing.matched} matching traces`;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FlatLogRecord } from './log-query.ts';
 import type { FlatSpan } from './trace-query.ts';
-import { buildTraceTree, renderWaterfall } from './waterfall.ts';
+import { buildTraceTree, faultsTouching, renderWaterfall, retryDelayText } from './waterfall.ts';
 
 const T0 = 1_700_000_000_000;
 const TRACE = 'ab'.repeat(16);
@@ -79,7 +79,10 @@ describe('buildTraceTree', () => {
     expect(client?.offsetMs).toBe(0);
     expect(tree.durationMs).toBe(100);
     const text = renderWaterfall(tree, [], { width: 100 });
-    expect(text).toContain('clock skew: shifted +85ms');
+    // Once per trace, in the header; each shifted span is marked with its own shift.
+    expect(text.match(/clock skew/g)).toHaveLength(1);
+    expect(text).toContain('note: clock skew between processes: 2 spans (marked "skew") shifted by up to 85ms');
+    expect(text.match(/\(skew \+85ms\)/g)).toHaveLength(2);
     expect(text).toMatch(/\* fault\.injected +\+45ms/);
   });
 
@@ -139,5 +142,46 @@ describe('renderWaterfall', () => {
     const after = text.slice(text.indexOf('logs (2):'));
     expect(after.split('\n').slice(1)).toEqual(['    +101ms  checkout  WARN   retrying payment', '    +199ms  gateway   ERROR  checkout failed']);
     expect(renderWaterfall(buildTraceTree(spans), [], { width: 120 })).toContain('logs: none for this trace');
+  });
+});
+
+describe('faults and retries on the waterfall', () => {
+  const call = (extra: Partial<FlatSpan> = {}) => span('b', 'checkout', 'POST payment', 10, 60, { kind: 3, parentSpanId: 'a', attributes: { 'faultline.dependency': 'payment' }, ...extra });
+  const tree = () =>
+    buildTraceTree([
+      span('a', 'checkout', 'checkout', 0, 100),
+      call(),
+      span('c', 'payment', 'POST /charges', 15, 55, { kind: 2, parentSpanId: 'b' }),
+      span('d', 'checkout', 'POST inventory', 65, 90, { kind: 3, parentSpanId: 'a', attributes: { 'faultline.dependency': 'inventory' } }),
+    ]);
+
+  it('marks the spans an edge fault touched: the calls over the edge while it was active, and the server side of them', () => {
+    const fault = { name: 'slow-payment', type: 'latency', target: 'checkout->payment', fromMs: T0 + 5, toMs: T0 + 70 };
+    const text = renderWaterfall(tree(), [], { width: 120, faults: [fault] });
+    const marked = text.split('\n').filter((line) => line.includes('fault slow-payment (latency on checkout->payment)'));
+    expect(marked).toHaveLength(2);
+    // Not the inventory call, not the parent.
+    expect(faultsTouching(tree().nodes[0]!.span, [fault])).toEqual([]);
+    expect(faultsTouching(tree().nodes.find((n) => n.span.spanId === 'd')!.span, [fault])).toEqual([]);
+    // Outside its window it touches nothing.
+    expect(faultsTouching(call(), [{ ...fault, fromMs: T0 + 61, toMs: T0 + 70 }])).toEqual([]);
+  });
+
+  it('marks by hand-set proxy faults and instance faults too', () => {
+    expect(faultsTouching(call(), [{ name: 'h', type: 'http_error', target: 'checkout-payment-1', fromMs: T0, toMs: T0 + 100 }])).toHaveLength(1);
+    expect(faultsTouching(span('x', 'payment', 'charge', 0, 5), [{ name: 'burn', type: 'cpu_burn', target: 'payment-1', fromMs: T0, toMs: T0 + 100 }])).toHaveLength(1);
+  });
+
+  it('says how a retry delay relates to the policy cap', () => {
+    const retry = (attributes: Record<string, unknown>) => ({ name: 'retry', timeMs: T0, attributes });
+    expect(retryDelayText(retry({ 'faultline.retry.delay_ms': 180, 'faultline.retry.delay_cap_ms': 200, 'faultline.retry.delay_source': 'backoff' }))).toBe(
+      "waits 180ms (backoff, within the policy's cap of 200ms)",
+    );
+    expect(retryDelayText(retry({ 'faultline.retry.delay_ms': 1500, 'faultline.retry.delay_cap_ms': 200, 'faultline.retry.delay_source': 'retry-after' }))).toBe(
+      "waits 1.5s: the dependency's Retry-After, longer than the policy's backoff cap of 200ms",
+    );
+    expect(retryDelayText({ name: 'timeout', timeMs: T0, attributes: {} })).toBeUndefined();
+    const text = renderWaterfall(buildTraceTree([call({ parentSpanId: undefined, events: [retry({ 'faultline.retry.attempt': 2, 'faultline.retry.delay_ms': 90, 'faultline.retry.delay_cap_ms': 200, 'faultline.retry.delay_source': 'backoff' })] })]), [], { width: 120 });
+    expect(text).toContain("waits 90ms (backoff, within the policy's cap of 200ms)");
   });
 });

@@ -116,6 +116,41 @@ function skewInside(span: FlatSpan, parent: TraceNode, inheritedSkew: number): n
 export interface RenderOptions {
   /** Terminal columns; the duration bars take what the labels leave. Default 120. */
   width?: number;
+  /** Faults of the run (faults.jsonl) active while a span ran on what it crossed; each marks the spans it touched. */
+  faults?: readonly FaultWindowOnSpans[];
+}
+
+/** A fault's time on the run's clock and what it acted on: an edge `caller->dependency`, a fault proxy, or an instance / service. */
+export interface FaultWindowOnSpans {
+  name: string;
+  type: string;
+  target: string;
+  /** Epoch ms. */
+  fromMs: number;
+  toMs: number;
+}
+
+/**
+ * The faults that touched a span: it ran (in part) while the fault was active, and it crossed
+ * what the fault acts on. An edge fault `a->b` (or its proxy `a-b-N`) touches a's calls to b
+ * (spans of a naming b as their dependency, and their children in b); an instance fault
+ * (`payment-1`, `bank`) touches the spans of that service.
+ */
+export function faultsTouching(span: FlatSpan, faults: readonly FaultWindowOnSpans[], parent?: FlatSpan): FaultWindowOnSpans[] {
+  const dependency = span.attributes['faultline.dependency'] ?? span.attributes['peer.service'];
+  return faults.filter((fault) => {
+    if (fault.fromMs > span.endMs || fault.toMs < span.startMs) return false;
+    const edge = /^([a-z][a-z0-9-]*)->([a-z][a-z0-9-]*)$/.exec(fault.target);
+    if (edge) {
+      const [, caller, callee] = edge;
+      if (span.service === caller && dependency === callee) return true;
+      return span.service === callee && parent?.service === caller && span.kind === 2;
+    }
+    // A fault proxy `caller-dependency-N` set by hand, or an instance `service-N` / `service`.
+    const proxy = /^([a-z][a-z0-9]*)-([a-z][a-z0-9]*)-\d+$/.exec(fault.target);
+    if (proxy && fault.type !== 'cpu_burn' && span.service === proxy[1] && dependency === proxy[2]) return true;
+    return span.service === fault.target || span.service === fault.target.replace(/-\d+$/, '');
+  });
 }
 
 const MIN_BAR = 10;
@@ -133,9 +168,17 @@ export function renderWaterfall(tree: TraceTree, logs: readonly FlatLogRecord[] 
   const scale = (offsetMs: number): number => (tree.durationMs > 0 ? (offsetMs / tree.durationMs) * barWidth : 0);
 
   const errors = tree.nodes.filter((node) => node.span.status.code === 2).length;
+  const skewed = tree.nodes.filter((node) => node.skewMs !== 0);
+  const largestSkew = Math.max(0, ...skewed.map((node) => Math.abs(node.skewMs)));
+  const parentOf = new Map(tree.nodes.flatMap((node) => node.children.map((child) => [child, node.span] as const)));
   const lines: string[] = [
     `trace ${tree.traceId}  ${formatMs(tree.durationMs)}  ${tree.nodes.length} spans${errors > 0 ? `, ${errors} with errors` : ''}`,
     `started ${new Date(tree.startMs).toISOString()}`,
+    // Once per trace, not under every span: the processes' clocks disagree a little, and the
+    // shifted spans (marked "skew") were moved to sit inside their parents, as Jaeger does.
+    ...(skewed.length > 0
+      ? [fit(`note: clock skew between processes: ${skewed.length} span${skewed.length === 1 ? '' : 's'} (marked "skew") shifted by up to ${formatMs(largestSkew)} to sit inside ${skewed.length === 1 ? 'its parent' : 'their parents'}`, width)]
+      : []),
     `${'span'.padEnd(labelWidth)} ${'start'.padStart(OFFSET_COLUMN)} ${'duration'.padStart(DURATION_COLUMN)} ${'status'.padEnd(STATUS_COLUMN)} |${' '.repeat(barWidth)}|`,
   ];
   tree.nodes.forEach((node, index) => {
@@ -151,7 +194,8 @@ export function renderWaterfall(tree: TraceTree, logs: readonly FlatLogRecord[] 
     const notes = [
       node.span.status.message ? `status: ${node.span.status.message}` : '',
       node.parentMissing ? `parent ${node.span.parentSpanId ?? '?'} not in the trace` : '',
-      node.skewMs !== 0 ? `clock skew: shifted ${node.skewMs > 0 ? '+' : ''}${formatMs(node.skewMs)}` : '',
+      node.skewMs !== 0 ? `skew ${node.skewMs > 0 ? '+' : ''}${formatMs(node.skewMs)}` : '',
+      ...faultsTouching(node.span, options.faults ?? [], parentOf.get(node)).map((fault) => `fault ${fault.name} (${fault.type} on ${fault.target})`),
     ].filter((note) => note !== '');
     const noteIndent = ' '.repeat(node.depth * 2 + 2);
     for (const note of notes) lines.push(fit(`${noteIndent}(${note})`, width));
@@ -164,6 +208,8 @@ export function renderWaterfall(tree: TraceTree, logs: readonly FlatLogRecord[] 
       );
       const attributes = eventAttributesText(event);
       if (attributes !== '') lines.push(fit(`${noteIndent}    ${attributes}`, width));
+      const delay = retryDelayText(event);
+      if (delay !== undefined) lines.push(fit(`${noteIndent}    ${delay}`, width));
     }
   });
 
@@ -178,6 +224,22 @@ export function renderWaterfall(tree: TraceTree, logs: readonly FlatLogRecord[] 
 
 function spanLabel(node: TraceNode): string {
   return `${'  '.repeat(node.depth)}${node.span.service} ${node.span.name}`;
+}
+
+/**
+ * A retry's delay against its policy's cap: within the cap (backoff), or above it and why (the
+ * dependency's Retry-After wins over the cap). The next attempt starts at least this much later.
+ */
+export function retryDelayText(event: FlatSpanEvent): string | undefined {
+  if (event.name !== 'retry') return undefined;
+  const delay = event.attributes['faultline.retry.delay_ms'];
+  const cap = event.attributes['faultline.retry.delay_cap_ms'];
+  if (typeof delay !== 'number') return undefined;
+  if (typeof cap !== 'number') return `waits ${formatMs(delay)} before the next attempt`;
+  if (event.attributes['faultline.retry.delay_source'] === 'retry-after' && delay > cap) {
+    return `waits ${formatMs(delay)}: the dependency's Retry-After, longer than the policy's backoff cap of ${formatMs(cap)}`;
+  }
+  return `waits ${formatMs(delay)} (backoff, within the policy's cap of ${formatMs(cap)})`;
 }
 
 /** An event's attributes as `key=value` pairs, with the lab's `faultline.` prefix dropped from the keys. */

@@ -168,6 +168,17 @@ describe('metric names', () => {
     }
     expect([...unknown]).toEqual([]);
   });
+
+  it('label names come from the shared conventions (so a renamed or deprecated label, such as rpc_grpc_status_code, fails here)', () => {
+    const PROMQL = new Set(['le', '__name__']);
+    const unknown = new Set<string>();
+    for (const query of dashboardQueries({})) {
+      const grouped = [...query.expr.matchAll(/\b(?:by|without|on|ignoring)\s*\(([^)]*)\)/g)].flatMap((m) => (m[1] as string).split(',').map((l) => l.trim()));
+      const matched = [...query.expr.matchAll(/([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)\s*"/g)].map((m) => m[1] as string);
+      for (const label of [...grouped, ...matched]) if (label !== '' && !known.has(label) && !PROMQL.has(label)) unknown.add(`${query.dashboard} / ${query.panel}: ${label}`);
+    }
+    expect([...unknown]).toEqual([]);
+  });
 });
 
 describe('provisioning', () => {

@@ -7,7 +7,7 @@
 // (what checkout sees of payment) below.
 
 import { LABEL, METRIC, RPC_LABEL, RPC_METRIC, SCRAPE_LABEL } from '../demo-services/kit/conventions.ts';
-import { GRPC_CODE } from '../demo-services/kit/grpc-status.ts';
+import { grpcCodeName, GRPC_CODE } from '../demo-services/kit/grpc-status.ts';
 import { DS_VAR, exploreUrl, quantile, renderDashboard, selector, sumRate, type DataLink, type GrafanaDashboard, type Matcher, type PanelSpec } from './grafana.ts';
 
 export const UID = 'faultline-service-overview';
@@ -24,7 +24,8 @@ const selTraffic = selector(...traffic);
 const sel5xx = selector(...traffic, [LABEL.status, '=~', '5..']);
 const selErrors = selector(...traffic, [LABEL.status, '=~', '[45]..']);
 const clientSel = selector(...base);
-const client5xx = selector(...base, [LABEL.status, '=~', '5..|0']);
+/** A 5xx, or no response at all (no status; error_type says why: timeout, connection_refused...). */
+const clientFailed = selector(...base, [LABEL.status, '=~', '5..|']);
 
 /** Logs and traces of the series' service, for panels whose legend names one job. */
 const serviceLinks: DataLink[] = [
@@ -70,7 +71,13 @@ const duration: PanelSpec[] = [
 ];
 
 const outgoing: PanelSpec[] = [
-  { title: 'Outgoing calls by dependency', description: 'HTTP client requests per second from the selected services, per dependency address and status (0: no response).', type: 'timeseries', unit: 'reqps', targets: [{ expr: sumRate(`${client}_count`, clientSel, [job, LABEL.serverAddress, LABEL.status]), legend: `{{${job}}} -> {{${LABEL.serverAddress}}} {{${LABEL.status}}}` }] },
+  {
+    title: 'Outgoing calls by dependency',
+    description: 'HTTP client requests per second from the selected services, per dependency address, status and error type (a call without a response has no status; its error type says why: timeout, connection_refused, connection_reset, aborted).',
+    type: 'timeseries',
+    unit: 'reqps',
+    targets: [{ expr: sumRate(`${client}_count`, clientSel, [job, LABEL.serverAddress, LABEL.status, LABEL.errorType]), legend: `{{${job}}} -> {{${LABEL.serverAddress}}} {{${LABEL.status}}} {{${LABEL.errorType}}}` }],
+  },
   {
     title: 'Outgoing call latency (p95)',
     description: 'p95 of HTTP client request duration per caller and dependency address; failed calls (5xx or no response) are in the error panel beside.',
@@ -78,22 +85,22 @@ const outgoing: PanelSpec[] = [
     unit: 's',
     targets: [{ expr: quantile(0.95, client, clientSel, [job, LABEL.serverAddress]), legend: `{{${job}}} -> {{${LABEL.serverAddress}}}` }],
   },
-  { title: 'Failed outgoing calls', description: 'HTTP client requests per second answered 5xx or not answered at all (status 0), per caller and dependency.', type: 'timeseries', unit: 'reqps', width: 24, height: 7, targets: [{ expr: `${sumRate(`${client}_count`, client5xx, [job, LABEL.serverAddress])} or ${sumRate(`${client}_count`, clientSel, [job, LABEL.serverAddress])} * 0`, legend: `{{${job}}} -> {{${LABEL.serverAddress}}}` }] },
+  { title: 'Failed outgoing calls', description: 'HTTP client requests per second answered 5xx or not answered at all (no status), per caller and dependency.', type: 'timeseries', unit: 'reqps', width: 24, height: 7, targets: [{ expr: `${sumRate(`${client}_count`, clientFailed, [job, LABEL.serverAddress])} or ${sumRate(`${client}_count`, clientSel, [job, LABEL.serverAddress])} * 0`, legend: `{{${job}}} -> {{${LABEL.serverAddress}}}` }] },
 ];
 
 const rpc = RPC_METRIC.clientCallDuration;
 const rpcMethod = [job, LABEL.serverAddress, RPC_LABEL.method];
 /** Any status but OK is a failed attempt. */
-const rpcFailed = selector(...base, [RPC_LABEL.grpcStatusCode, '!=', String(GRPC_CODE.OK)]);
+const rpcFailed = selector(...base, [RPC_LABEL.statusCode, '!=', grpcCodeName(GRPC_CODE.OK)]);
 const rpcLegend = `{{${job}}} -> {{${LABEL.serverAddress}}} {{${RPC_LABEL.method}}}`;
 
 const outgoingGrpc: PanelSpec[] = [
   {
     title: 'gRPC calls by method and status',
-    description: 'gRPC client attempts per second (retries included) from the selected services, per dependency, method and gRPC status code (0 OK, 4 DEADLINE_EXCEEDED, 8 RESOURCE_EXHAUSTED, 14 UNAVAILABLE).',
+    description: 'gRPC client attempts per second (retries included) from the selected services, per dependency, method (fully qualified) and gRPC status (OK, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE...).',
     type: 'timeseries',
     unit: 'reqps',
-    targets: [{ expr: sumRate(`${rpc}_count`, clientSel, [...rpcMethod, RPC_LABEL.grpcStatusCode]), legend: `${rpcLegend} {{${RPC_LABEL.grpcStatusCode}}}` }],
+    targets: [{ expr: sumRate(`${rpc}_count`, clientSel, [...rpcMethod, RPC_LABEL.statusCode]), legend: `${rpcLegend} {{${RPC_LABEL.statusCode}}}` }],
   },
   {
     title: 'gRPC call latency by method',

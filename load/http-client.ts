@@ -33,7 +33,7 @@ import type { Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import { systemClock } from './clock.ts';
 import type { Clock } from './clock.ts';
-import type { ErrorClass, LoadRecorder, RequestSample } from './recorder.ts';
+import { PROBLEM_TAG, type ErrorClass, type LoadRecorder, type RequestSample } from './recorder.ts';
 import { PROBLEM_CONTENT_TYPE } from '../demo-services/kit/conventions.ts';
 
 export interface HttpClientOptions {
@@ -197,8 +197,8 @@ class LazyResponse implements HttpResponse {
   }
 }
 
-/** Tag under which a failed sample keeps the last segment of its RFC 9457 problem type (`dependency-circuit-open`). */
-export const PROBLEM_TAG = 'problem';
+/** Tag under which a failed sample keeps the last segment of its RFC 9457 problem type (defined beside the recorder, which groups failures by it). */
+export { PROBLEM_TAG };
 
 // A step's tags with a problem type added, made once per (tags, type) pair: failures are
 // rarer than successes, but an outage makes every request one, so the hot path stays a lookup.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLoadRecorder } from './recorder.ts';
+import { createLoadRecorder, errorKind, PROBLEM_TAG } from './recorder.ts';
 import type { RequestSample } from './recorder.ts';
 
 const T0 = 1_700_000_000_000; // a whole epoch second
@@ -126,7 +126,8 @@ describe('createLoadRecorder', () => {
     expect(series[0]).toMatchObject({ started: 5, ok: 5, failed: 0, dropped: 0 });
     expect(series[0]!.p50).toBeCloseTo(10, 1);
     expect(series[0]!.p99).toBeCloseTo(2_000, -1);
-    expect(series[1]).toEqual({ t: t + 1, started: 0, ok: 0, failed: 0, dropped: 0, p50: 0, p95: 0, p99: 0 });
+    // Nothing intended in this second, but the 2 s request from second 0 was on the wire all through it.
+    expect(series[1]).toEqual({ t: t + 1, started: 0, ok: 0, failed: 0, dropped: 0, p50: 0, p95: 0, p99: 0, sentP50: 0, sentP95: 0, sentP99: 0, inFlight: 1 });
     expect(series[3]).toMatchObject({ started: 1, ok: 0, failed: 1, dropped: 2 });
     expect(recorder.summary().dropped).toBe(2);
     expect(recorder.summary({ fromMs: T0 + 3_250 }).dropped).toBe(1);
@@ -164,6 +165,51 @@ describe('createLoadRecorder', () => {
         expect(Math.abs(got - want)).toBeLessThanOrEqual(want * 0.001 + 1e-9);
       }
     }
+  });
+
+  it('keeps per second the latency from the send time beside the intended start, requests on the wire, and failures by kind', () => {
+    const recorder = createLoadRecorder();
+    // Second 0: ten requests that queued 400 ms in the generator before a 100 ms exchange, sent one after another.
+    for (let i = 0; i < 10; i += 1) recorder.record(sample({ at: i * 10, latency: 500, naive: 100 }));
+    // Second 1: failures of three kinds.
+    const failed = (status: number, errorClass: RequestSample['errorClass'], problem?: string) =>
+      sample({ at: 1_200, latency: 50, ok: false, status, ...(errorClass ? { errorClass } : {}), tags: { journey: 'checkout', step: 'checkout', ...(problem ? { [PROBLEM_TAG]: problem } : {}) } });
+    recorder.record(failed(503, 'status', 'dependency-circuit-open'));
+    recorder.record(failed(503, 'status', 'dependency-circuit-open'));
+    recorder.record(failed(0, 'timeout'));
+    recorder.record(failed(200, 'other'));
+    const [first, second] = recorder.timeSeries();
+    expect(first!.p50).toBeCloseTo(500, 0);
+    expect(first!.sentP50).toBeCloseTo(100, 0);
+    expect(first!.sentP99).toBeCloseTo(100, 0);
+    // Ten requests each 100 ms on the wire within second 0: one in flight on average.
+    expect(first!.inFlight).toBe(1);
+    expect(first!.errors).toBeUndefined();
+    expect(second!.errors).toEqual({ 'HTTP 503 dependency-circuit-open': 2, timeout: 1, 'HTTP 200 other': 1 });
+    expect(errorKind({ status: 502, errorClass: 'status', tags: {} })).toBe('HTTP 502');
+    expect(errorKind({ status: 0, tags: {} })).toBe('other');
+  });
+
+  it('keeps all-time latency per journey and step, from intended start and from send, busiest journey first', () => {
+    const recorder = createLoadRecorder({ maxSamples: 3 });
+    for (let i = 0; i < 10; i += 1) recorder.record(sample({ at: i, latency: 100 + i, naive: 10, tags: { journey: 'browse', step: 'list-products' } }));
+    for (let i = 0; i < 5; i += 1) recorder.record(sample({ at: i, latency: 1_000, naive: 20, ok: i > 0, tags: { journey: 'browse', step: 'view-product' } }));
+    recorder.record(sample({ at: 0, latency: 7, tags: { journey: 'checkout', step: 'checkout' } }));
+    recorder.record(sample({ at: 0, latency: 7, tags: {} }));
+    const steps = recorder.steps();
+    // The ring kept 3 samples; the step figures are all-time.
+    expect(steps.map((s) => [s.journey, s.step, s.count, s.failed])).toEqual([
+      ['browse', '*', 15, 1],
+      ['browse', 'list-products', 10, 0],
+      ['browse', 'view-product', 5, 1],
+      ['checkout', '*', 1, 0],
+      ['checkout', 'checkout', 1, 0],
+    ]);
+    expect(steps[1]!.latency.max).toBeCloseTo(109, 0);
+    expect(steps[1]!.naiveLatency.max).toBeCloseTo(10, 0);
+    expect(steps[0]!.latency.max).toBeCloseTo(1_000, -1);
+    // The journey row merges its steps: the 8th of 100..109 and five 1000s.
+    expect(steps[0]!.latency.p50).toBeCloseTo(107, 0);
   });
 
   it('drops the oldest samples beyond maxSamples but keeps all-time totals', () => {

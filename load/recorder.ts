@@ -19,10 +19,17 @@
 // few seconds samples are arriving for record into plain histograms from a
 // small pool, and a second is packed in one pass (per distinct value, not per
 // sample) when its plain histogram is needed for a newer second; the counts,
-// and so the percentiles, are the same either way.
+// and so the percentiles, are the same either way. Each second keeps two
+// histograms, one per basis (intended start and send time), moved together.
+//
+// For the run report it also keeps, per second: failures by kind (status,
+// problem type or transport error), the mean number of requests on the wire,
+// and, for all time, latency per journey and step (the `journey` and `step`
+// tags the journeys put on every request).
 
 import { build } from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
+import { LOAD_LABEL } from '../demo-services/kit/conventions.ts';
 
 export type ErrorClass = 'status' | 'timeout' | 'refused' | 'reset' | 'other';
 
@@ -96,6 +103,44 @@ export interface TimeSeriesPoint {
   p50: number;
   p95: number;
   p99: number;
+  /** Milliseconds from the send time, of the same requests; the gap to p50..p99 is coordinated omission. */
+  sentP50: number;
+  sentP95: number;
+  sentP99: number;
+  /** Mean number of requests on the wire (sent, not yet answered) during this wall-clock second. */
+  inFlight: number;
+  /** Failed requests of this second by kind (errorKind), only when there were any. */
+  errors?: Record<string, number>;
+}
+
+/** Tag under which a failed sample keeps the last segment of its RFC 9457 problem type (`dependency-circuit-open`); set by http-client.ts. */
+export const PROBLEM_TAG = 'problem';
+
+/**
+ * A failure's kind, as the report groups them: `HTTP 503 dependency-circuit-open`
+ * (status and problem type), `HTTP 200 other` (a failed check), or the
+ * transport error when there was no response (`timeout`, `refused`, `reset`).
+ */
+export function errorKind(sample: Pick<RequestSample, 'status' | 'errorClass' | 'tags'>): string {
+  const problem = sample.tags[PROBLEM_TAG];
+  if (sample.status > 0) {
+    const cls = sample.errorClass ?? 'status';
+    return `HTTP ${sample.status}${problem ? ` ${problem}` : cls === 'status' ? '' : ` ${cls}`}`;
+  }
+  return sample.errorClass ?? 'other';
+}
+
+/** Latency of one journey's step (or a whole journey, step `*`), for all time. */
+export interface StepSummary {
+  journey: string;
+  /** `*` for the journey's requests of every step. */
+  step: string;
+  count: number;
+  failed: number;
+  /** From intended start. */
+  latency: LatencySummary;
+  /** From the send time. */
+  naiveLatency: LatencySummary;
 }
 
 /** A latency distribution in milliseconds; its shape fits evaluateThreshold's values. */
@@ -122,6 +167,8 @@ export interface LoadRecorder {
   recordDropped(intendedStartMs: number): void;
   summary(filter?: SummaryFilter): LoadSummary;
   timeSeries(): TimeSeriesPoint[];
+  /** Per journey (step `*`) and per journey step, busiest journey first, its steps after it in the order first seen. */
+  steps(): StepSummary[];
   /** A snapshot of the latency distribution (from intended start unless basis is 'sent'). */
   distribution(filter?: SummaryFilter, basis?: LatencyBasis): LatencyDistribution;
   stats(): RecorderStats;
@@ -170,6 +217,9 @@ function emptyErrors(): Record<ErrorClass, number> {
   return { status: 0, timeout: 0, refused: 0, reset: 0, other: 0 };
 }
 
+/** A second's two histograms: from intended start and from the send time. */
+type HistogramPair = [intended: Histogram, sent: Histogram];
+
 interface SecondBucket {
   /** Epoch second. */
   t: number;
@@ -177,9 +227,21 @@ interface SecondBucket {
   failed: number;
   dropped: number;
   /** Packed, once the second has left the hot pool (or took a sample older than every hot second). */
-  histogram: Histogram | undefined;
+  histogram: HistogramPair | undefined;
   /** Plain, while samples for this second are still arriving; never set together with `histogram`. */
-  hot: Histogram | undefined;
+  hot: HistogramPair | undefined;
+  /** Failures by kind id (see kinds in createLoadRecorder). */
+  errors: Map<number, number> | undefined;
+}
+
+/** All-time latency of one journey step. */
+interface StepGroup {
+  journey: string;
+  step: string;
+  count: number;
+  failed: number;
+  intended: Histogram;
+  sent: Histogram;
 }
 
 /** Plain histograms lent to the most recent seconds (see the opening comment). */
@@ -277,13 +339,23 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
   // The second most samples fall into: the last one used, found without a Map lookup.
   let lastSecond = Number.NaN;
   let lastBucket: SecondBucket | undefined;
+  // Failure kinds interned (few distinct ones), and milliseconds on the wire per wall-clock second.
+  const kindIds = new Map<string, number>();
+  const kinds: string[] = [];
+  const busyMs = new Map<number, number>();
+  let busySecond = Number.NaN;
+  let busyOpen = 0;
+  // Journey steps: a tag set's group, found by the tag set's id (undefined: not looked up yet; -1: untagged).
+  const groupOfTagSet: number[] = [];
+  const groups: StepGroup[] = [];
+  const groupIds = new Map<string, number>();
 
   function bucket(ms: number): SecondBucket {
     const t = Math.floor(ms / 1_000);
     if (t === lastSecond && lastBucket !== undefined) return lastBucket;
     let found = seconds.get(t);
     if (found === undefined) {
-      found = { t, ok: 0, failed: 0, dropped: 0, histogram: undefined, hot: undefined };
+      found = { t, ok: 0, failed: 0, dropped: 0, histogram: undefined, hot: undefined, errors: undefined };
       seconds.set(t, found);
     }
     lastSecond = t;
@@ -293,21 +365,23 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
 
   // Seconds holding a plain histogram, and plain histograms free for reuse.
   const hotSeconds: SecondBucket[] = [];
-  const spareHot: Histogram[] = [];
+  const spareHot: HistogramPair[] = [];
 
-  /** Pack a hot second: its counts move into a packed histogram and its plain one goes back to the pool. */
+  /** Pack a hot second: its counts move into packed histograms and its plain ones go back to the pool. */
   function cool(second: SecondBucket): void {
-    const hot = second.hot as Histogram;
-    const packed = newHistogram(true);
-    packed.add(hot);
+    const hot = second.hot as HistogramPair;
+    const packed: HistogramPair = [newHistogram(true), newHistogram(true)];
+    packed[0].add(hot[0]);
+    packed[1].add(hot[1]);
     second.histogram = packed;
     second.hot = undefined;
-    hot.reset();
+    hot[0].reset();
+    hot[1].reset();
     spareHot.push(hot);
   }
 
-  /** Where an honest latency of this second goes: its hot histogram, a new one (cooling the oldest hot second), or its packed one. */
-  function secondHistogram(second: SecondBucket): Histogram {
+  /** Where this second's latencies go: its hot histograms, new ones (cooling the oldest hot second), or its packed ones. */
+  function secondHistogram(second: SecondBucket): HistogramPair {
     if (second.hot !== undefined) return second.hot;
     if (second.histogram !== undefined) return second.histogram;
     if (hotSeconds.length >= HOT_SECONDS) {
@@ -316,7 +390,7 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
       const coldest = hotSeconds[oldest] as SecondBucket;
       // A first sample for a second older than every hot one (a straggler): straight into a packed histogram.
       if (second.t < coldest.t) {
-        second.histogram = newHistogram(true);
+        second.histogram = [newHistogram(true), newHistogram(true)];
         return second.histogram;
       }
       cool(coldest);
@@ -324,7 +398,7 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
     } else {
       hotSeconds.push(second);
     }
-    second.hot = spareHot.pop() ?? newHistogram();
+    second.hot = spareHot.pop() ?? [newHistogram(), newHistogram()];
     return second.hot;
   }
 
@@ -378,9 +452,75 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
     if (endMs > lastEnd) lastEnd = endMs;
     const second = bucket(intendedStartMs);
     if (sample.ok) second.ok += 1;
-    else second.failed += 1;
-    secondHistogram(second).recordValue(honestUs);
-    ring.push(intendedStartMs, sentAtMs, endMs, sample.status, outcome, internTags(sample.tags));
+    else {
+      second.failed += 1;
+      const kind = errorKind(sample);
+      let id = kindIds.get(kind);
+      if (id === undefined) {
+        id = kinds.length;
+        kinds.push(kind);
+        kindIds.set(kind, id);
+      }
+      second.errors ??= new Map();
+      second.errors.set(id, (second.errors.get(id) ?? 0) + 1);
+    }
+    const pair = secondHistogram(second);
+    pair[0].recordValue(honestUs);
+    pair[1].recordValue(naiveUs);
+    onTheWire(sentAtMs, endMs);
+    const tagSet = internTags(sample.tags);
+    const group = groupOf(tagSet);
+    if (group !== undefined) {
+      group.count += 1;
+      if (!sample.ok) group.failed += 1;
+      group.intended.recordValue(honestUs);
+      group.sent.recordValue(naiveUs);
+    }
+    ring.push(intendedStartMs, sentAtMs, endMs, sample.status, outcome, tagSet);
+  }
+
+  /** Charge a request's time on the wire to the wall-clock seconds it spans (at most an hour of them). */
+  function onTheWire(fromMs: number, toMs: number): void {
+    let from = fromMs;
+    const to = Math.min(toMs, fromMs + 3_600_000);
+    while (from < to) {
+      const s = Math.floor(from / 1_000);
+      const edge = Math.min(to, (s + 1) * 1_000);
+      // Most requests fall in the second the last one did: add there, and file it in the map when the second changes.
+      if (s !== busySecond) {
+        if (!Number.isNaN(busySecond)) busyMs.set(busySecond, (busyMs.get(busySecond) ?? 0) + busyOpen);
+        busySecond = s;
+        busyOpen = 0;
+      }
+      busyOpen += edge - from;
+      from = edge;
+    }
+  }
+
+  function busyIn(second: number): number {
+    return (busyMs.get(second) ?? 0) + (second === busySecond ? busyOpen : 0);
+  }
+
+  /** The journey step of a tag set (by its `journey` and `step` tags), made on first sight; undefined when it has neither. */
+  function groupOf(tagSet: number): StepGroup | undefined {
+    let id = groupOfTagSet[tagSet];
+    if (id === undefined) {
+      const tags = tagSets[tagSet] as Record<string, string>;
+      const journey = tags[LOAD_LABEL.journey];
+      const step = tags[LOAD_LABEL.step];
+      if (journey === undefined && step === undefined) id = -1;
+      else {
+        const key = JSON.stringify([journey ?? '', step ?? '']);
+        id = groupIds.get(key);
+        if (id === undefined) {
+          id = groups.length;
+          groups.push({ journey: journey ?? '', step: step ?? '', count: 0, failed: 0, intended: newHistogram(), sent: newHistogram() });
+          groupIds.set(key, id);
+        }
+      }
+      groupOfTagSet[tagSet] = id;
+    }
+    return id < 0 ? undefined : groups[id];
   }
 
   function recordDropped(intendedStartMs: number): void {
@@ -511,25 +651,55 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
     const points: TimeSeriesPoint[] = [];
     for (let t = first; t <= last; t += 1) {
       const b = seconds.get(t);
-      const h = b?.hot ?? b?.histogram;
-      const at = (q: number): number => (h === undefined || h.totalCount === 0 ? 0 : h.getValueAtPercentile(q) / 1_000);
-      points.push({
+      const pair = b?.hot ?? b?.histogram;
+      const at = (h: Histogram | undefined, q: number): number => (h === undefined || h.totalCount === 0 ? 0 : h.getValueAtPercentile(q) / 1_000);
+      const point: TimeSeriesPoint = {
         t,
         started: (b?.ok ?? 0) + (b?.failed ?? 0),
         ok: b?.ok ?? 0,
         failed: b?.failed ?? 0,
         dropped: b?.dropped ?? 0,
-        p50: at(50),
-        p95: at(95),
-        p99: at(99),
-      });
+        p50: at(pair?.[0], 50),
+        p95: at(pair?.[0], 95),
+        p99: at(pair?.[0], 99),
+        sentP50: at(pair?.[1], 50),
+        sentP95: at(pair?.[1], 95),
+        sentP99: at(pair?.[1], 99),
+        inFlight: Math.round(busyIn(t) / 10) / 100,
+      };
+      if (b?.errors !== undefined) point.errors = Object.fromEntries([...b.errors].map(([id, n]) => [kinds[id] as string, n]));
+      points.push(point);
     }
     return points;
+  }
+
+  function steps(): StepSummary[] {
+    const journeys = new Map<string, StepGroup[]>();
+    for (const group of groups) journeys.set(group.journey, [...(journeys.get(group.journey) ?? []), group]);
+    const rows: Array<{ total: number; rows: StepSummary[] }> = [];
+    for (const [journey, list] of journeys) {
+      const row = (step: string, members: StepGroup[]): StepSummary => {
+        let intended = members[0]!.intended;
+        let sent = members[0]!.sent;
+        if (members.length > 1) {
+          intended = newHistogram();
+          sent = newHistogram();
+          for (const m of members) {
+            intended.add(m.intended);
+            sent.add(m.sent);
+          }
+        }
+        return { journey, step, count: members.reduce((n, m) => n + m.count, 0), failed: members.reduce((n, m) => n + m.failed, 0), latency: describe(intended), naiveLatency: describe(sent) };
+      };
+      const all = row('*', list);
+      rows.push({ total: all.count, rows: [all, ...list.map((g) => row(g.step, [g]))] });
+    }
+    return rows.sort((a, b) => b.total - a.total).flatMap((r) => r.rows);
   }
 
   function stats(): RecorderStats {
     return { recorded, retained: ring.size, evicted: ring.evicted, dropped };
   }
 
-  return { record, recordDropped, summary, timeSeries, distribution, stats };
+  return { record, recordDropped, summary, timeSeries, steps, distribution, stats };
 }

@@ -336,5 +336,5 @@ function evaluateNoAlert(expectation: Extract<Expectation, { type: 'no-alert' }>
   const fired = alerts.filter((alert) => alertMatches(alert, expectation.alert, expectation.labels) && alert.firedAtMs >= phase.startMs && alert.firedAtMs < phase.endMs);
   if (fired.length === 0) return { ...base, ok: true, measured: `none fired (${alerts.length} in the whole run)` };
   const first = fired[0] as AlertInterval;
-  return { ...base, ok: false, measured: `${fired.length} fired, first ${first.alertname} ${first.labels.tier ?? ''} at +${formatMs(first.firedAtMs)}` };
+  return { ...base, ok: false, measured: `${fired.length} fired, first ${first.alertname} ${first.labels.slo_tier ?? ''} at +${formatMs(first.firedAtMs)}` };
 }

@@ -221,11 +221,12 @@ describe('serial and parallel fault steps', () => {
 
   it('names the path of every bad field, inside groups too', () => {
     const bad = (faults: unknown[]) => () => parseScenario({ ...base, faults }, 'test');
-    expect(bad([{ name: 'g', type: 'serial', at: '1s', steps: [{ name: 's', type: 'slicer', edge: 'payment->bank', duration: '1s', attributes: { average_size: 0 } }] }])).toThrow(
-      /faults\.0\.steps\.0\.attributes\.average_size/,
+    expect(bad([{ name: 'g', type: 'serial', at: '1s', steps: [{ name: 's', type: 'slicer', edge: 'payment->bank', duration: '1s', attributes: { average_size: 4, size_variation: 4 } }] }])).toThrow(
+      /faults\.0\.steps\.0\.attributes\.size_variation/,
     );
     expect(bad([{ name: 't', type: 'timeout', edge: 'payment->bank', phase: 'trouble', stream: 'sideways', attributes: { timeout: 100 } }])).toThrow(/faults\.0\.stream/);
-    expect(bad([{ name: 't', type: 'timeout', edge: 'payment->bank', phase: 'trouble' }])).toThrow(/faults\.0\.attributes\.timeout/);
+    // No attributes take Toxiproxy's defaults; a fractional millisecond does not.
+    expect(bad([{ name: 't', type: 'timeout', edge: 'payment->bank', phase: 'trouble', attributes: { timeout: 1.5 } }])).toThrow(/faults\.0\.attributes\.timeout/);
     expect(bad([{ name: 'g', type: 'serial', at: '1s', steps: [{ name: 's', type: 'down', edge: 'payment->bank' }] }])).toThrow(/faults\.0\.steps\.0\.duration: a step of a serial group needs a duration/);
     expect(bad([{ name: 'g', type: 'parallel', phase: 'baseline', steps: [{ name: 's', type: 'down', edge: 'payment->bank', duration: '3s' }] }])).toThrow(/faults\.0: its steps take 3000 ms, longer than the 2000 ms/);
     expect(bad([{ name: 'g', type: 'serial', phase: 'nope', steps: [{ type: 'suspend', duration: '1s' }] }])).toThrow(/faults\.0\.phase: no phase named 'nope'/);

@@ -11,6 +11,7 @@ import { SERVICE_CONFIG_ENV } from '../demo-services/kit/config.ts';
 import { createSupervisor, type ManagedProcess, type Supervisor } from './supervisor.ts';
 import type { DiskCaps } from './disk-caps.ts';
 import { removeRunLock, writeRunLock } from './run-lock.ts';
+import { ERROR_CODE, FaultlineError } from './errors.ts';
 import { createChaosClient } from '../chaos/admin-client.ts';
 import type { ScrapeTarget } from './monitoring.ts';
 import { ENTRY_SERVICE, SERVICES, instanceNames, proxyName, serviceNode, servicesFor, startLevels } from './topology.ts';
@@ -32,7 +33,19 @@ export interface LabOptions {
   telemetry?: boolean;
   /** Size caps on the collector's files and the processes' logs (`up`); none keeps everything. */
   diskCaps?: DiskCaps;
+  /**
+   * Ctrl-C: an abort while the lab starts stops what has started (all at once, each within
+   * INTERRUPTED_START_GRACE_MS) and rejects with FL_INTERRUPTED; after the start it does nothing.
+   */
+  signal?: AbortSignal;
 }
+
+/**
+ * How long a process cut off in its start-up gets between SIGTERM and SIGKILL. It has no
+ * request, saga or span of the session to finish yet, so a second is plenty; all are stopped at
+ * once, so the whole stop takes about this long, and a Ctrl-C during start-up ends within 2 s.
+ */
+export const INTERRUPTED_START_GRACE_MS = 1_000;
 
 export interface Lab {
   runDir: string;
@@ -76,11 +89,23 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const instanceAdminUrls = new Map<string, string>();
   const authSecret = options.authSecret ?? randomBytes(32).toString('base64url');
   const proxyPorts: Record<string, number> = {};
+  const signal = options.signal;
+  /** A step of the start-up, given up at once on abort (its own failure, if any, is then of no interest). */
+  const step = <T>(promise: Promise<T>): Promise<T> => {
+    if (!signal) return promise;
+    promise.catch(() => undefined);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(new FaultlineError(ERROR_CODE.interrupted, interruptedMessage(signal)));
+      if (signal.aborted) onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  };
   try {
     // The collector and the (empty) fault proxy depend on nothing: start them together.
     // The fault proxy gets each edge's listener through the admin API (as a
     // Toxiproxy user would) once the edge's upstream is up and before its caller starts.
-    const [collectorStart, chaosStart] = await Promise.allSettled([
+    const [collectorStart, chaosStart] = await step(Promise.allSettled([
       supervisor.start({
         name: 'collector',
         entry: 'collector/main.ts',
@@ -100,7 +125,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         entry: 'chaos/main.ts',
         env: { FAULTLINE_CHAOS_CONFIG: JSON.stringify({ host, adminPort: ports.chaosAdmin ?? 0, seed: options.seed ?? 1, proxies: [] }) },
       }),
-    ]);
+    ]));
     if (collectorStart.status === 'rejected') throw collectorStart.reason;
     if (chaosStart.status === 'rejected') throw chaosStart.reason;
     const collector = collectorStart.value;
@@ -166,12 +191,12 @@ export async function startLab(options: LabOptions): Promise<Lab> {
             const grpcPort = instanceGrpcPorts.get(target);
             if (call.mode === 'tcp' && grpcPort === undefined) throw new Error(`${name}->${call.service} is a tcp edge, but ${target} announced no grpc port`);
             const upstream = call.mode === 'tcp' ? `${host}:${grpcPort}` : (instanceUrls.get(target) as string);
-            const created = await chaosClient.createProxy({ name: proxy, upstream, listen: `${host}:0`, mode: call.mode });
+            const created = await step(chaosClient.createProxy({ name: proxy, upstream, listen: `${host}:0`, mode: call.mode }));
             proxyPorts[proxy] = Number(created.listen.split(':').pop());
           }
         }
       }
-      await Promise.all(level.flatMap((name) => instanceNames(name).map((instance) => startInstance(name, instance))));
+      await step(Promise.all(level.flatMap((name) => instanceNames(name).map((instance) => startInstance(name, instance)))));
     }
     for (const name of included) serviceUrls.set(name, instanceUrls.get(instanceNames(name)[0] as string) as string);
 
@@ -235,10 +260,21 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       },
     };
   } catch (error) {
+    if (signal?.aborted) {
+      await supervisor.stopAll(INTERRUPTED_START_GRACE_MS, { together: true });
+      await removeRunLock(lockFile);
+      // Whatever failed once the abort began (a process killed by the same Ctrl-C) is the interruption.
+      throw new FaultlineError(ERROR_CODE.interrupted, interruptedMessage(signal));
+    }
     await supervisor.stopAll();
     await removeRunLock(lockFile);
     throw error;
   }
+}
+
+/** What a start-up cut short says, once everything it started is stopped. */
+function interruptedMessage(signal: AbortSignal): string {
+  return `${signal.reason instanceof Error ? signal.reason.message : 'interrupted'} during start-up; lab stopped`;
 }
 
 function withSecret(gateway: Record<string, unknown>, secret: string): Record<string, unknown> {

@@ -5,6 +5,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExpectationResult } from './expectations.ts';
+import type { MetricSeries } from './metric-series.ts';
+import type { ProcessEvent } from './process-events.ts';
 import type { PhasePressure } from './pressure.ts';
 import type { AlertInterval, SloRunReport } from './slo-run-report.ts';
 
@@ -19,6 +21,14 @@ export interface RunSummary {
   endedAt: string;
   durationMs: number;
   options: { disabled: string[]; switchedOff?: string[]; timeScale: number; seed: number; strict?: boolean };
+  /** The scenario file as read when the run began: its path and the sha256 of its bytes. */
+  scenarioSource?: { file: string; sha256: string };
+  /** Where the run was made, each field when it could be found at the run's start. */
+  environment?: { commit?: string; node?: string; machine?: string; prometheus?: string; alertmanager?: string };
+  /** Exits the supervisor saw, signals the fault timeline sent and restarts, with offsets from the run's start. */
+  processEvents?: Array<ProcessEvent & { offsetMs: number }>;
+  /** Per-second series from the run's Prometheus: retries, attempts per call, bulkhead rejections, rate limiting, shedding. */
+  metricSeries?: MetricSeries;
   /** How busy the machine was in each phase, and which limits it went over (runner/pressure.ts). */
   pressure?: PhasePressure[];
   /** Warm-up before the measured run: how many waves until the lab was steady, and whether it settled. */

@@ -3,7 +3,9 @@
 // The returned verdict is the CLI's exit code. An abort (Ctrl-C) stops the load,
 // removes every fault and stops every process before it returns.
 
-import { mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { readSpans } from '../collector/trace-query.ts';
 import { issueToken } from '../demo-services/kit/jwt.ts';
@@ -29,8 +31,10 @@ import { chaosFaultTarget, labFaultTarget, processFaultTarget, serviceFaultTarge
 import { startLab, type Lab } from './lab.ts';
 import { createProgressPrinter } from './progress.ts';
 import { renderVerdictTable, writeRunRecord, type RunSummary } from './report.ts';
-import { writeRunReport } from './report-html/write.ts';
-import { executorConfig, phaseWindows, totalDurationMs, type Scenario } from './scenario.ts';
+import { runMeta, writeRunReport } from './report-html/write.ts';
+import { queryMetricSeries, type MetricSeries } from './metric-series.ts';
+import { recordProcessEvents } from './process-events.ts';
+import { executorConfig, phaseWindows, SCENARIO_DIR, totalDurationMs, type Scenario } from './scenario.ts';
 import { PROJECT_ROOT } from './supervisor.ts';
 import { newRunId } from './run-id.ts';
 
@@ -45,6 +49,8 @@ export interface RunOptions {
   monitoring?: boolean;
   /** Inconclusive counts as failure (junit and exit code), for pipelines that want only pass or fail. */
   strict?: boolean;
+  /** The scenario's file, hashed into the record; scenarios/<name>.yaml when absent and present. */
+  scenarioFile?: string;
 }
 
 export interface RunResult {
@@ -66,11 +72,14 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   await mkdir(runDir, { recursive: true });
   const out = options.output;
   const say = (line: string) => out?.write(`${line}\n`);
-  if (options.signal?.aborted) throw new FaultlineError(ERROR_CODE.interrupted, 'interrupted before the run started');
+  if (options.signal?.aborted) throw new FaultlineError(ERROR_CODE.interrupted, 'interrupted before the lab started; lab stopped (nothing had started)');
 
   say(`faultline: ${scenario.name}: ${scenario.description}`);
   if (scenario.switchedOff?.length) say(`patterns switched off: ${scenario.switchedOff.join(', ')} (--disable ${options.disabled?.join(' --disable ') ?? ''})`);
   say(`run record: ${relative(process.cwd(), runDir) || runDir}`);
+  // Where the run is made and which scenario bytes it ran, found while the lab starts.
+  const environment = runMeta().then(({ builtAt: _builtAt, ...found }) => found);
+  const scenarioSource = scenarioFileHash(options.scenarioFile ?? join(SCENARIO_DIR, `${scenario.name}.yaml`));
   const lab: Lab = await startLab({
     runDir,
     // A service's own patterns (checkout's recovery) travel with its call policies, as the service reads them.
@@ -78,6 +87,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     gateway: scenario.gateway,
     seed: scenario.seed,
     services: journeyServices(scenario.load),
+    // Ctrl-C while the lab starts stops what has started and rejects at once (FL_INTERRUPTED).
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   const abortLoad = new AbortController();
   const onAbort = () => abortLoad.abort();
@@ -89,6 +100,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   const metricsServer = await startLoadMetricsServer({ metrics: loadMetrics });
   const recorder = loadMetrics.tee(createLoadRecorder());
   const faults = chaosFaultTarget(lab.chaosAdminUrl);
+  const processEvents = recordProcessEvents(lab);
   const totalMs = totalDurationMs(scenario);
   const windows = faultWindows(scenario);
   const phases = phaseWindows(scenario);
@@ -141,7 +153,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     });
     const pressure = pressureWatch;
     startedAt = Date.now();
-    const timeline = startTimeline(buildTimeline(scenario), labFaultTarget(faults, processFaultTarget(lab), serviceFaultTarget(lab)), { startedAt, logFile: join(runDir, 'faults.jsonl') });
+    const timeline = startTimeline(buildTimeline(scenario), labFaultTarget(faults, processFaultTarget(processEvents.lab), serviceFaultTarget(lab)), { startedAt, logFile: join(runDir, 'faults.jsonl') });
     try {
       load = await runExecutor(
         loadConfig,
@@ -192,9 +204,11 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   let alerting: AlertingMeasurement;
   let slo: SloRunReport[] | undefined;
   let scrapeGaps: Map<string, { missed: number; due: number }> | undefined;
+  let metricSeries: MetricSeries | undefined;
   try {
     if (monitoring) {
       scrapeGaps = await missedScrapes(monitoring, phases, startedAt, lab.scrapeTargets().length + 1);
+      metricSeries = await queryMetricSeries(monitoring, startedAt, endedAt);
       const alerts = alertIntervals(monitoring.alerts(), startedAt);
       alerting = { available: true, alerts };
       const running = monitoring;
@@ -243,11 +257,15 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     endedAt: new Date(endedAt).toISOString(),
     durationMs: endedAt - startedAt,
     options: { disabled: options.disabled ?? [], ...(scenario.switchedOff ? { switchedOff: scenario.switchedOff } : {}), timeScale: options.timeScale ?? 1, seed: scenario.seed, strict: options.strict === true },
+    ...(await scenarioSource.then((source) => (source ? { scenarioSource: source } : {}))),
+    environment: await environment,
+    processEvents: processEvents.events().map((e) => ({ ...e, offsetMs: e.timeMs - startedAt })).filter((e) => e.offsetMs >= 0),
+    ...(metricSeries ? { metricSeries } : {}),
     pressure,
     ...(warmUpRecord ? { warmUp: warmUpRecord } : {}),
     phases: phases.map((p) => ({ name: p.name, startMs: p.startMs, endMs: p.endMs })),
     faults: windows,
-    load: { executor: scenario.load, result: load, summary: recorder.summary(), stats: recorder.stats() },
+    load: { executor: scenario.load, result: load, summary: recorder.summary(), steps: recorder.steps(), stats: recorder.stats() },
     expectations,
     timeSeries: recorder.timeSeries(),
     circuit,
@@ -275,6 +293,13 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   // report.html: the run drawn for people; its path is the run's last line. A report that cannot be built does not change the verdict.
   say(await writeRunReport(runDir).then((file) => `report: ${file}`, (error: Error) => `report not built: ${error.message}`));
   return { summary, runDir };
+}
+
+/** The scenario file's path and the sha256 of its bytes; undefined when it cannot be read. */
+async function scenarioFileHash(file: string): Promise<{ file: string; sha256: string } | undefined> {
+  if (!existsSync(file)) return undefined;
+  const bytes = await readFile(file).catch(() => undefined);
+  return bytes ? { file: relative(PROJECT_ROOT, file) || file, sha256: createHash('sha256').update(bytes).digest('hex') } : undefined;
 }
 
 /** Start Prometheus and Alertmanager for a run when wanted and installed, scraping every target before the load; otherwise say why not, once. */

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../demo-services/kit/durations.ts';
-import { durationMs, formatIssues } from '../demo-services/kit/schema.ts';
+import { durationMs, formatIssues, requiringUnits } from '../demo-services/kit/schema.ts';
 import { gatewayPolicySchema } from '../demo-services/gateway/policy.ts';
 import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
 import { PROCESS_FAULT_ATTRIBUTES, PROCESS_FAULT_TYPES } from '../demo-services/kit/process-faults.ts';
@@ -49,7 +49,7 @@ export function executorConfig(scenario: Pick<Scenario, 'load' | 'phases'>): Exe
 }
 
 /** The executor's keys of a load section; executors that run for a fixed time get the phases' total as `duration`. */
-function executorInput(load: Record<string, unknown>, durationMs: number): Record<string, unknown> {
+function executorInput(load: Record<string, unknown>, durationMs: number | string): Record<string, unknown> {
   const { journey: _journey, journeys: _journeys, thinkTime: _thinkTime, requestTimeout: _timeout, ...rest } = load;
   const fixedTime = rest.executor === 'constant-arrival-rate' || rest.executor === 'constant-vus';
   return fixedTime ? { duration: durationMs, ...rest } : rest;
@@ -301,8 +301,9 @@ function executorProblems(document: unknown): string[] {
   const load = (document as { load?: unknown } | null)?.load;
   if (typeof load !== 'object' || load === null) return [];
   try {
-    // The phases may be invalid too: any positive duration lets the executor's own keys be checked.
-    parseExecutorConfig(executorInput(load as Record<string, unknown>, 1_000), 'load');
+    // The phases may be invalid too: any positive duration lets the executor's own keys be checked
+    // (spelt with its unit, as a file must spell it).
+    parseExecutorConfig(executorInput(load as Record<string, unknown>, '1s'), 'load');
     return [];
   } catch (error) {
     if (error instanceof LoadOptionsError) return [...error.problems];
@@ -386,25 +387,40 @@ function faultTargetProblems(fault: FaultSpec, at: string, instances: ReadonlySe
   return [];
 }
 
-/** Parse a scenario document; throws one FaultlineError listing every problem with its path. */
-export function parseScenario(document: unknown, source: string): Scenario {
-  const result = scenarioSchema.safeParse(document);
+/**
+ * Parse a scenario document; throws one FaultlineError listing every problem with its path.
+ * `fromFile`: the document is a file a person wrote, so every duration in it must carry its unit
+ * (`duration: 12` is an error naming its path, not 12 ms); code may hand over milliseconds.
+ */
+export function parseScenario(document: unknown, source: string, options: { fromFile?: boolean } = {}): Scenario {
+  const read = <T>(parse: () => T): T => (options.fromFile ? requiringUnits(parse) : parse());
+  const result = read(() => scenarioSchema.safeParse(document));
   if (!result.success) {
     // The executor's own problems too, so that every bad path is reported at once.
-    const problems = [...formatIssues(result.error), ...executorProblems(document)];
-    throw new FaultlineError(ERROR_CODE.scenarioInvalid, `${source}: ${problems.join('; ')}`);
+    const problems = [...formatIssues(result.error), ...read(() => executorProblems(document))];
+    throw new FaultlineError(ERROR_CODE.scenarioInvalid, `${source}: ${[...new Set(problems)].join('; ')}`);
   }
   // Serial and parallel groups laid flat: every step gets its own at and duration.
   const flat = flattenFaultSteps(result.data.faults, result.data.phases);
   const scenario: Scenario = { ...result.data, faults: flat.faults.map((entry) => entry.fault as FaultSpec) };
-  const errors = [...flat.problems.map((problem) => `${problem.field}: ${problem.message}`), ...crossCheck(scenario, flat.faults.map((entry) => entry.path))];
-  if (errors.length) throw new FaultlineError(ERROR_CODE.scenarioInvalid, `${source}: ${errors.join('; ')}`);
+  const errors = [
+    ...flat.problems.map((problem) => `${problem.field}: ${problem.message}`),
+    // The load section's executor keys are the executor's: checked here as written, units and all.
+    ...(options.fromFile ? read(() => executorProblems(document)) : []),
+    ...crossCheck(scenario, flat.faults.map((entry) => entry.path)),
+  ];
+  if (errors.length) throw new FaultlineError(ERROR_CODE.scenarioInvalid, `${source}: ${[...new Set(errors)].join('; ')}`);
   return deepFreeze(scenario);
 }
 
 /** A scenario by name (scenarios/<name>.yaml) or by path to a YAML file. */
+/** The file a scenario name or path refers to: a path as given, a name inside scenarios/. */
+export function scenarioPath(nameOrPath: string): string {
+  return /[/\\]|\.ya?ml$/.test(nameOrPath) ? nameOrPath : join(SCENARIO_DIR, `${nameOrPath}.yaml`);
+}
+
 export async function loadScenario(nameOrPath: string): Promise<Scenario> {
-  const path = /[/\\]|\.ya?ml$/.test(nameOrPath) ? nameOrPath : join(SCENARIO_DIR, `${nameOrPath}.yaml`);
+  const path = scenarioPath(nameOrPath);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -419,7 +435,7 @@ export async function loadScenario(nameOrPath: string): Promise<Scenario> {
     const detail = error instanceof YAMLParseError ? `line ${error.linePos?.[0]?.line ?? '?'}: ${error.message.split('\n')[0]}` : String(error);
     throw new FaultlineError(ERROR_CODE.scenarioInvalid, `${path}: malformed YAML at ${detail}`);
   }
-  return parseScenario(document, path);
+  return parseScenario(document, path, { fromFile: true });
 }
 
 export async function listScenarioFiles(): Promise<string[]> {

@@ -24,7 +24,7 @@ const event = (over: Partial<AlertEvent>): AlertEvent => ({
   receivedAt: 0,
   status: 'firing',
   alertname: 'CheckoutAvailabilityBudgetBurn',
-  labels: { alertname: 'CheckoutAvailabilityBudgetBurn', severity: 'page', tier: 'page-1h', sloth_id: 'checkout-availability' },
+  labels: { alertname: 'CheckoutAvailabilityBudgetBurn', severity: 'page', sloth_severity: 'page', slo_tier: 'page-1h', sloth_id: 'checkout-availability' },
   annotations: {},
   startsAt: 0,
   endsAt: null,
@@ -112,7 +112,7 @@ describe('renderSloReports', () => {
   it('prints a row per SLO and each alert timed against the fault before it', async () => {
     const [report] = await sloRunReports({ slos: [slo!], query: async (expr) => (expr.includes('5..') ? 1 : 10), startedAt: 0, endedAt: 20_000, phases: [], alerts: [], timeScale: 100 });
     const faults = [{ name: 'bank-outage', startMs: 8_000, endMs: 20_000 }];
-    const text = renderSloReports([{ ...report!, alerts: [{ alertname: 'CheckoutAvailabilityBudgetBurn', labels: { tier: 'page-1h' }, firedAtMs: 10_400, notifiedAtMs: 10_500, resolvedAtMs: 23_000 }] }], faults);
+    const text = renderSloReports([{ ...report!, alerts: [{ alertname: 'CheckoutAvailabilityBudgetBurn', labels: { slo_tier: 'page-1h' }, firedAtMs: 10_400, notifiedAtMs: 10_500, resolvedAtMs: 23_000 }] }], faults);
     expect(text).toContain('checkout-availability');
     expect(text).toContain('90.00%');
     expect(text).toContain('CheckoutAvailabilityBudgetBurn page-1h: fired at +10.4s (+2.40s from bank-outage starting), resolved at +23.0s');
@@ -121,7 +121,7 @@ describe('renderSloReports', () => {
 
   it('lists an alert once when two SLO reports carry it', async () => {
     const [report] = await sloRunReports({ slos: [slo!], query: async () => 10, startedAt: 0, endedAt: 20_000, phases: [], alerts: [], timeScale: 100 });
-    const alert = { alertname: 'CheckoutAvailabilityBudgetBurn', labels: { tier: 'page-1h' }, firedAtMs: 10_400, notifiedAtMs: 10_500, resolvedAtMs: 23_000 };
+    const alert = { alertname: 'CheckoutAvailabilityBudgetBurn', labels: { slo_tier: 'page-1h' }, firedAtMs: 10_400, notifiedAtMs: 10_500, resolvedAtMs: 23_000 };
     const text = renderSloReports([{ ...report!, alerts: [alert] }, { ...report!, id: 'other', alerts: [{ ...alert }] }], []);
     expect(text.match(/CheckoutAvailabilityBudgetBurn page-1h: fired/g)).toHaveLength(1);
   });

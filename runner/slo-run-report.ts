@@ -9,7 +9,7 @@
 import { formatMs } from '../demo-services/kit/units.ts';
 import { formatPromDuration } from '../slo/prom-duration.ts';
 import { renderWindow } from '../slo/promql.ts';
-import { badEventsExpr, recordedWindows, SLI_ERROR_RATIO, sloFilter } from '../slo/rules.ts';
+import { badEventsExpr, recordedWindows, SLI_ERROR_RATIO, SLOTH_LABEL, sloFilter, TIER_LABEL } from '../slo/rules.ts';
 import type { SloDefinition } from '../slo/spec.ts';
 import type { AlertEvent } from './alert-webhook.ts';
 
@@ -175,7 +175,7 @@ export function renderSloReports(reports: readonly SloRunReport[], faults: Reado
       const fault = faultBefore(alert.firedAtMs, faults);
       const sinceFault = fault ? ` (${formatSigned(alert.firedAtMs - fault.startMs)} from ${fault.name} starting)` : '';
       const resolved = alert.resolvedAtMs === null ? 'still firing at the end' : `resolved at +${formatMs(alert.resolvedAtMs)}`;
-      lines.push(`  ${alert.alertname} ${alert.labels.tier ?? alert.labels.severity ?? ''}: fired at +${formatMs(alert.firedAtMs)}${sinceFault}, ${resolved}`);
+      lines.push(`  ${alert.alertname} ${alert.labels[TIER_LABEL.tier] ?? alert.labels[SLOTH_LABEL.severity] ?? ''}: fired at +${formatMs(alert.firedAtMs)}${sinceFault}, ${resolved}`);
     }
   }
   return lines.join('\n');

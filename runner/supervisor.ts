@@ -50,7 +50,12 @@ export interface Supervisor {
   signal(name: string, signal: 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): void;
   /** Stop one process cleanly (it drains), as in a rolling restart. */
   stop(name: string, graceMs?: number): Promise<void>;
-  stopAll(graceMs?: number): Promise<void>;
+  /**
+   * Stop everything, processes still starting included. `together`: all at once instead of in
+   * reverse start order (a start-up cut short by Ctrl-C: nothing is in flight, so the order
+   * buys nothing and one at a time would cost a process's exit time per process).
+   */
+  stopAll(graceMs?: number, options?: { together?: boolean }): Promise<void>;
 }
 
 export const PROJECT_ROOT = new URL('..', import.meta.url).pathname;
@@ -126,6 +131,8 @@ export function createSupervisor(options: { logDir: string; logRotation?: Rotati
 
   const start = async (spec: ProcessSpec): Promise<ManagedProcess> => {
     await mkdir(options.logDir, { recursive: true });
+    // A start that lost the race with stopAll (a Ctrl-C during start-up) must not leave a process behind.
+    if (stopping) throw new FaultlineError(ERROR_CODE.interrupted, `${spec.name}: not started, the lab is stopping`);
     const log = createLogFile(join(options.logDir, `${spec.name}.jsonl`), options.logRotation);
     logs.push(log);
     const nodeArgs = (spec.nodeArgs ?? []).map((arg) => (arg.endsWith('.ts') ? resolveEntry(arg) : arg));
@@ -232,11 +239,19 @@ export function createSupervisor(options: { logDir: string; logRotation?: Rotati
       stoppedOnPurpose.add(managed);
       await stopOne(managed, graceMs);
     },
-    async stopAll(graceMs = DEFAULT_GRACE_MS) {
+    async stopAll(graceMs = DEFAULT_GRACE_MS, stopOptions = {}) {
       stopping = true;
-      // Reverse start order: entry services drain first while what they call is still up,
-      // and the collector (started first) stops last, after receiving everyone's final flush.
-      for (const managed of inStopOrder()) await stopOne(managed, graceMs);
+      // Spawned but not ready yet (a start cut short): they have nothing to drain.
+      const unready = [...starting.keys()].map((child) => stopOne({ name: '', pid: child.pid as number, ports: {}, child, stopGraceMs: 0 }, graceMs));
+      if (stopOptions.together) {
+        // graceMs is the bound here, even for a process that announced a longer drain: it has nothing to drain yet.
+        await Promise.all([...unready, ...inStopOrder().map((managed) => stopOne({ ...managed, stopGraceMs: 0 }, graceMs))]);
+      } else {
+        await Promise.all(unready);
+        // Reverse start order: entry services drain first while what they call is still up,
+        // and the collector (started first) stops last, after receiving everyone's final flush.
+        for (const managed of inStopOrder()) await stopOne(managed, graceMs);
+      }
       updateWatchdog();
       await Promise.all(logs.map((log) => new Promise<void>((resolve) => log.end(() => resolve()))));
     },

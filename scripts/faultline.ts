@@ -3,7 +3,7 @@
 // A known error prints one line and sets a non-zero exit code; a stack trace
 // is printed only for a bug.
 
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -68,7 +68,11 @@ export function buildCli(): Command {
   const program = new Command('faultline')
     .description('Observability and traffic-simulation lab: run a scenario, see the fault move the metrics, get a verdict.')
     .showHelpAfterError('(run faultline --help for usage)')
-    .configureOutput({ outputError: (text, write) => write(text) });
+    .configureOutput({ outputError: (text, write) => write(text) })
+    // Usage errors (a missing argument, a bad flag value) come back to main() as a
+    // CommanderError instead of commander's own process.exit(1): they exit 2, as every
+    // error before a run does. Set before any subcommand is added: they inherit it.
+    .exitOverride();
 
   program
     .command('list')
@@ -99,9 +103,10 @@ export function buildCli(): Command {
     .option('--strict', 'an INCONCLUSIVE verdict (the machine too busy to judge) fails: exit 1 instead of 3, failures in junit.xml')
     .action(async (name: string, flags: { disable?: string[]; timeScale?: number; runsDir: string; monitoring: boolean; strict?: boolean }) => {
       const signal = interruptSignal();
-      const [{ adjustScenario, loadScenario }, { runScenario }] = await Promise.all([import('../runner/scenario.ts'), import('../runner/run-scenario.ts')]);
+      const [{ adjustScenario, loadScenario, scenarioPath }, { runScenario }] = await Promise.all([import('../runner/scenario.ts'), import('../runner/run-scenario.ts')]);
       const scenario = adjustScenario(await loadScenario(name), { disable: flags.disable ?? [], timeScale: flags.timeScale ?? 1 });
       const { summary } = await runScenario(scenario, {
+        scenarioFile: scenarioPath(name),
         runsDir: flags.runsDir,
         disabled: flags.disable ?? [],
         timeScale: flags.timeScale ?? 1,
@@ -151,7 +156,7 @@ export function buildCli(): Command {
     .description('render the SLO specs (slo/specs) to Prometheus rules, promtool tests and Alertmanager config')
     .allowUnknownOption()
     .helpOption(false)
-    .argument('[options...]', '--time-scale N, --out-dir DIR, --webhook-url URL, --evaluation-interval D, --specs-dir DIR, --all')
+    .argument('[options...]', '--time-scale N, --out-dir DIR, --webhook-url URL, --evaluation-interval D, --specs-dir DIR, --alert-style tiers|sloth, --all')
     .action(async (args: string[]) => {
       const { runGenerateCli } = await import('../slo/generate.ts');
       process.exitCode = await runGenerateCli(args);
@@ -176,8 +181,22 @@ export function buildCli(): Command {
     });
 
   program
+    .command('k8s')
+    .description('Kubernetes manifests (deploy/kubernetes)')
+    .command('render')
+    .description('regenerate deploy/kubernetes (--write), check it is fresh (--check), or print an overlay as kubectl kustomize renders it (--overlay base|observability)')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[options...]', '--check | --write | --overlay NAME')
+    .action(async (args: string[]) => {
+      // Lazy: the generator uses devDependencies (kubernetes-models, rolldown).
+      const { main } = await import('../deploy/kubernetes/render.ts');
+      process.exitCode = await main(args);
+    });
+
+  program
     .command('traces')
-    .description("a run's traces: one as a waterfall with its logs (--trace), or the slowest that pass the filters")
+    .description("a run's traces: one as a waterfall with its logs, retries, breaker decisions and the faults that touched each span (--trace), or the slowest that pass the filters, with when each started and in which phase")
     .argument('<run>', 'a run directory (runs/<id>) or a run id')
     .option('--trace <id>', 'show this trace (32 hex digits) as a waterfall, followed by its logs')
     .option('--slowest <n>', 'list the N slowest traces (default 20)')
@@ -185,6 +204,7 @@ export function buildCli(): Command {
     .option('--attr <key=value>', 'only traces with a span carrying this attribute value; repeatable', (value: string, previous: string[] = []) => [...previous, value])
     .option('--status <status>', 'only traces with (error) or without (ok) a failed span')
     .option('--min-duration <duration>', 'only traces at least this long (200ms, 1.5s)')
+    .option('--phase <name>', "only traces that started in this phase of the run (the listing's phase column)")
     .option('--width <columns>', 'output width (default: the terminal width)')
     .option('--json', 'machine-readable output')
     .option('--runs-dir <dir>', 'where run records are', join(PROJECT_ROOT, 'runs'))
@@ -249,42 +269,62 @@ export function buildCli(): Command {
     .option('--prometheus-port <port>', 'Prometheus port (when installed)', port, 9090)
     .option('--alertmanager-port <port>', 'Alertmanager port (when installed)', port, 9093)
     .option('--no-monitoring', 'do not start Prometheus and Alertmanager, even when installed')
+    .option('--load <rate>', 'background traffic: this many journeys a second (open model: browse, recommendations, cart, checkout) until Ctrl-C', positive)
     .option('--runs-dir <dir>', 'where the session record goes', join(PROJECT_ROOT, 'runs'))
     .option('--max-telemetry-mb <mb>', 'cap per telemetry signal: traces, logs and metrics files each rotate to stay under it (0: no cap)', megabytes, DEFAULT_UP_CAPS.telemetryMbPerSignal)
     .option('--max-log-mb <mb>', "cap per lab process's log file in runs/<id>/logs (0: no cap)", megabytes, DEFAULT_UP_CAPS.processLogMb)
     .action(async (flags: UpFlags) => {
       const signal = interruptSignal();
       const started = performance.now();
-      const [{ newRunId }, { startLab }, { issueToken }] = await Promise.all([
+      const [{ newRunId }, { startLab }, { issueToken }, up] = await Promise.all([
         import('../runner/run-id.ts'),
         import('../runner/lab.ts'),
         import('../demo-services/kit/jwt.ts'),
+        import('../runner/up.ts'),
       ]);
-      const runDir = join(flags.runsDir, newRunId('up'));
+      // Every fixed port first: a port in use is reported before anything starts.
+      const monitoringInstalled = flags.monitoring && (await import('../runner/monitoring.ts').then((m) => m.monitoringAvailability())).available;
+      await up.checkPortsFree([
+        { name: 'gateway', flag: '--gateway-port', port: flags.gatewayPort },
+        { name: 'collector OTLP/gRPC', flag: '--collector-port', port: flags.collectorPort },
+        { name: 'collector OTLP/HTTP', flag: '--collector-http-port', port: flags.collectorHttpPort },
+        { name: 'fault proxy admin', flag: '--chaos-port', port: flags.chaosPort },
+        ...(monitoringInstalled
+          ? [
+              { name: 'prometheus', flag: '--prometheus-port', port: flags.prometheusPort },
+              { name: 'alertmanager', flag: '--alertmanager-port', port: flags.alertmanagerPort },
+            ]
+          : []),
+      ]);
+      const runId = newRunId('up');
+      const runDir = join(flags.runsDir, runId);
       await mkdir(runDir, { recursive: true });
+      process.stdout.write(`faultline: starting the lab (session record ${runDir}); Ctrl-C stops it\n`);
       const lab = await startLab({
         runDir,
         ports: { gateway: flags.gatewayPort, collectorGrpc: flags.collectorPort, collectorOtlpHttp: flags.collectorHttpPort, chaosAdmin: flags.chaosPort },
         diskCaps: diskCaps({ telemetryMbPerSignal: flags.maxTelemetryMb, processLogMb: flags.maxLogMb }),
+        signal,
       });
       let monitoring: Monitoring | undefined;
+      let load: Awaited<ReturnType<typeof up.startBackgroundLoad>> | undefined;
       try {
-        monitoring = await startUpMonitoring(flags, runDir, lab);
+        monitoring = await untilAborted(startUpMonitoring(flags, runDir, lab), signal, (late) => late?.stop());
+        if (flags.load !== undefined) load = await up.startBackgroundLoad(lab, flags.load, { runId });
       } catch (error) {
+        await load?.stop();
+        await monitoring?.stop();
         await lab.stop();
+        if (signal.aborted) throw new FaultlineError('FL_INTERRUPTED', `${(signal.reason as Error).message} during start-up; lab stopped`);
         throw error;
       }
+      const sessionStart = Date.now();
+      const manualFaults = up.recordManualFaults(lab, sessionStart);
       process.stdout.write(`faultline lab ready in ${((performance.now() - started) / 1_000).toFixed(2)} s\n`);
       for (const { name, url } of lab.urls) process.stdout.write(`  ${name.padEnd(36)} ${url}\n`);
-      if (monitoring) {
-        for (const [name, url] of [
-          ['prometheus (SLO rules at lab scale)', `${monitoring.prometheusUrl}/alerts`],
-          ['alertmanager', monitoring.alertmanagerUrl],
-          ['alerts of this session', monitoring.alertsFile],
-        ]) {
-          process.stdout.write(`  ${(name as string).padEnd(36)} ${url}\n`);
-        }
-      }
+      if (monitoring) for (const { name, url } of await up.monitoringLinks(monitoring)) process.stdout.write(`  ${name.padEnd(36)} ${url}\n`);
+      process.stdout.write(`  ${'faults set by hand (recorded)'.padEnd(36)} ${join(runDir, 'faults.jsonl')}\n`);
+      if (load) process.stdout.write(`  ${`background load (${flags.load}/s)`.padEnd(36)} ${load.metricsUrl}\n`);
       const token = await issueToken(lab.authSecret, 'user-1', 24 * 3_600);
       process.stdout.write(`A checkout by hand (bearer token for user-1, valid 24 h):\n`);
       process.stdout.write(
@@ -293,6 +333,9 @@ export function buildCli(): Command {
       process.stdout.write('Ctrl-C stops everything.\n');
       lab.supervisor.onUnexpectedExit((name, code, sig) => process.stderr.write(`faultline: ${name} exited (code ${code}, signal ${sig})\n`));
       if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      await load?.stop();
+      await manualFaults.poll();
+      await manualFaults.stop();
       await monitoring?.stop();
       await lab.stop();
       process.stdout.write('faultline: lab stopped\n');
@@ -300,6 +343,38 @@ export function buildCli(): Command {
 
   return program;
 }
+
+/**
+ * A start-up step given up at once on Ctrl-C (rejecting FL_INTERRUPTED); what it still brings
+ * up afterwards is handed to `cleanUp`, which the caller's stop waits for only through `pending`.
+ */
+async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, cleanUp: (late: T) => unknown): Promise<T> {
+  if (signal.aborted) {
+    await promise.then(cleanUp, () => undefined);
+    throw new FaultlineError('FL_INTERRUPTED', 'interrupted during start-up');
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      // Whatever the step still starts is stopped as soon as it is up.
+      pending.push(promise.then(cleanUp, () => undefined));
+      reject(new FaultlineError('FL_INTERRUPTED', 'interrupted during start-up'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Clean-ups still running when a command gives up; main() waits for them before exiting. */
+const pending: Array<Promise<unknown>> = [];
 
 interface UpFlags {
   gatewayPort: number;
@@ -309,6 +384,7 @@ interface UpFlags {
   prometheusPort: number;
   alertmanagerPort: number;
   monitoring: boolean;
+  load?: number;
   runsDir: string;
   maxTelemetryMb: number;
   maxLogMb: number;
@@ -330,6 +406,12 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (error) {
+    await Promise.all(pending);
+    if (error instanceof CommanderError) {
+      // Commander has printed the message (and the help when asked for); --help and --version exit 0.
+      process.exitCode = error.exitCode === 0 ? EXIT.pass : EXIT.error;
+      return;
+    }
     if (error instanceof FaultlineError) {
       process.stderr.write(`faultline: ${error.message}\n`);
       process.exitCode = error.code === 'FL_INTERRUPTED' ? EXIT.interrupted : EXIT.error;

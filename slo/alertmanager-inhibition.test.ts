@@ -88,8 +88,17 @@ describe.skipIf(binary === undefined)('Alertmanager with the generated configura
   });
 
   it('delivers the page, holds back the ticket of the same SLO, and lets another SLO ticket through', async () => {
+    // The spec's own severity labels (Sloth's page_alert / ticket_alert: critical, warning) do not stop the inhibition.
     const alert = (id: string, severity: string) => ({
-      labels: { alertname: 'BudgetBurn', sloth_id: id, sloth_service: id.split('-')[0], sloth_slo: 'availability', severity, tier: `${severity}-x` },
+      labels: {
+        alertname: 'BudgetBurn',
+        sloth_id: id,
+        sloth_service: id.split('-')[0],
+        sloth_slo: 'availability',
+        sloth_severity: severity,
+        severity: severity === 'page' ? 'critical' : 'warning',
+        slo_tier: `${severity}-x`,
+      },
       annotations: { summary: `${id} ${severity}` },
       startsAt: new Date().toISOString(),
     });
@@ -99,13 +108,13 @@ describe.skipIf(binary === undefined)('Alertmanager with the generated configura
       body: JSON.stringify([alert('checkout-availability', 'page'), alert('checkout-availability', 'ticket'), alert('gateway-availability', 'ticket')]),
     });
     expect(posted.ok).toBe(true);
-    const delivered = () => received.flatMap((n) => n.alerts.map((a) => `${a.labels.sloth_id}/${a.labels.severity}`));
+    const delivered = () => received.flatMap((n) => n.alerts.map((a) => `${a.labels.sloth_id}/${a.labels.sloth_severity}`));
     await waitFor('two notifications', async () => (delivered().length >= 2 ? true : undefined), 10_000);
     // Give the inhibited ticket every chance to arrive (group_wait is 300 ms at the lab scale).
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(delivered().sort()).toEqual(['checkout-availability/page', 'gateway-availability/ticket']);
     const alerts = (await (await fetch(`${api}/api/v2/alerts`)).json()) as Array<{ labels: Record<string, string>; status: { state: string; inhibitedBy: string[] } }>;
-    const ticket = alerts.find((a) => a.labels.sloth_id === 'checkout-availability' && a.labels.severity === 'ticket');
+    const ticket = alerts.find((a) => a.labels.sloth_id === 'checkout-availability' && a.labels.sloth_severity === 'ticket');
     expect(ticket?.status.state).toBe('suppressed');
     expect(ticket?.status.inhibitedBy).toHaveLength(1);
   }, 20_000);

@@ -2,7 +2,10 @@
 // webhook (the lab's runner collects alerts there; the URL is a parameter),
 // pages and tickets are grouped per SLO, and a firing page inhibits the
 // tickets of the same SLO, since the page already says everything the ticket
-// would. At a lab time scale the grouping delays shrink with the windows.
+// would. Pages and tickets are told apart by sloth_severity, which every
+// generated alert carries whatever `severity` a spec gives it (Sloth's
+// page_alert.labels.severity: critical, for the user's own routes). At a lab
+// time scale the grouping delays shrink with the windows.
 
 import { stringify } from 'yaml';
 import { SLO_ERROR_CODE, SloError } from './errors.ts';
@@ -51,13 +54,13 @@ export function alertmanagerConfig(options: AlertmanagerOptions = {}): Alertmana
   return {
     route: {
       receiver: RECEIVER,
-      group_by: ['alertname', SLOTH_LABEL.id, 'severity'],
+      group_by: ['alertname', SLOTH_LABEL.id, SLOTH_LABEL.severity],
       group_wait: scaled(30_000),
       group_interval: scaled(5 * 60_000),
       repeat_interval: scaled(4 * 3_600_000),
     },
     receivers: [{ name: RECEIVER, webhook_configs: [{ url, send_resolved: true }] }],
-    inhibit_rules: [{ source_matchers: ['severity="page"'], target_matchers: ['severity="ticket"'], equal: [SLOTH_LABEL.id] }],
+    inhibit_rules: [{ source_matchers: [`${SLOTH_LABEL.severity}="page"`], target_matchers: [`${SLOTH_LABEL.severity}="ticket"`], equal: [SLOTH_LABEL.id] }],
   };
 }
 

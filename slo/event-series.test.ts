@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventSeries } from './event-series.ts';
+import { eventSeries, samplesOf } from './event-series.ts';
 import { formatSeries } from './promql.ts';
 import { loadSloSpecs, parseSloSpec } from './spec.ts';
 
@@ -33,6 +33,56 @@ describe('eventSeries', () => {
       good: ['resilience_calls_total{dependency="payment",job="checkout",outcome="success"}'],
       bad: ['resilience_calls_total{dependency="payment",job="checkout",outcome="failure"}'],
     });
+  });
+
+  it('finds series for selectors with regular expressions beyond a|b and x.. (groups, classes, counts)', () => {
+    const ratio = (bad: string, total: string) =>
+      eventSeries(
+        parseSloSpec({ apiVersion: 'faultline/v1', kind: 'SLO', service: 's', name: 'n', description: 'd', objective: '99.9%', window: '30d', sli: { ratio: { bad, total } } }, 'x.yaml'),
+      );
+    const shown = (events: ReturnType<typeof ratio>) => ({ good: events.good.map(formatSeries), bad: events.bad.map(formatSeries) });
+    expect(shown(ratio('sum(rate(x_count{job="a",code=~"(5..|429)"}[{{.window}}]))', 'sum(rate(x_count{job="a"}[{{.window}}]))'))).toEqual({
+      good: ['x_count{code="x",job="a"}'],
+      bad: ['x_count{code="500",job="a"}'],
+    });
+    expect(
+      shown(ratio('sum(rate(x_count{route=~"/api/(cart|checkout).*",code=~"5[0-9]{2}"}[{{.window}}]))', 'sum(rate(x_count{route=~"/api/(cart|checkout).*"}[{{.window}}]))')),
+    ).toEqual({ good: ['x_count{code="x",route="/api/cart"}'], bad: ['x_count{code="500",route="/api/cart"}'] });
+    expect(shown(ratio('x_count{instance=~"host-[a-z]+:[0-9]+",code=~"[45].."}', 'x_count{instance=~"host-[a-z]+:[0-9]+"}')).bad).toEqual([
+      'x_count{code="400",instance="host-a:0"}',
+    ]);
+  });
+
+  it("reads Sloth's latency error query, count minus the threshold bucket, as the bucket's good events", () => {
+    const slo = parseSloSpec(
+      {
+        version: 'prometheus/v1',
+        service: 's',
+        slos: [
+          {
+            name: 'latency',
+            objective: 99,
+            sli: { events: { error_query: '(\n  sum(rate(x_count{job="a"}[{{.window}}]))\n  -\n  sum(rate(x_bucket{job="a",le="0.25"}[{{.window}}]))\n)', total_query: 'sum(rate(x_count{job="a"}[{{.window}}]))' } },
+            alerting: { name: 'Slow' },
+          },
+        ],
+      },
+      's.yaml',
+    );
+    const events = eventSeries(slo);
+    expect({ good: events.good.map(formatSeries), bad: events.bad.map(formatSeries) }).toEqual({ good: ['x_bucket{job="a",le="0.25"}', 'x_count{job="a"}'], bad: ['x_count{job="a"}'] });
+  });
+
+  it('draws the same strings for a pattern every time, and each matches it', () => {
+    const pattern = '/api/(cart|checkout)/[a-z]{2,4}|(5..|429)';
+    expect(samplesOf(pattern)).toEqual(samplesOf(pattern));
+    expect(samplesOf(pattern).filter((s) => new RegExp(`^(?:${pattern})$`).test(s)).length).toBeGreaterThan(5);
+    expect(samplesOf('(5..|429)')).toEqual(expect.arrayContaining(['500', '429']));
+  });
+
+  it('says a raw error-ratio SLI has no events to feed', () => {
+    const raw = { ...(slos.get('checkout-availability') as NonNullable<ReturnType<typeof slos.get>>), id: 'raw', sli: { kind: 'raw' as const, form: 'ratio' as const, events: 'x', total: 'count(x)' } };
+    expect(() => eventSeries(raw)).toThrow(/raw: a raw error-ratio SLI \(Sloth's sli.raw\) counts no events/);
   });
 
   it('says so when no series can tell good from bad', () => {

@@ -64,12 +64,14 @@ describe('the CLI', () => {
     expect(await runGenerateCli(['--all', '--time-scale', '5'], (l) => lines.push(l))).toBe(2);
     expect(await runGenerateCli(['--time-scale', '10', '--evaluation-interval', 'soon'], (l) => lines.push(l))).toBe(2);
     expect(await runGenerateCli(['--specs-dir', '/nonexistent/specs'], (l) => lines.push(l))).toBe(2);
+    expect(await runGenerateCli(['--alert-style', 'three'], (l) => lines.push(l))).toBe(2);
     expect(lines).toEqual([
       "slo generate: --time-scale: must be a number >= 1 (got '0.5')",
       expect.stringMatching(/^slo generate: Unknown option '--frobnicate'/),
       'slo generate: --all writes the committed scales; it takes no --time-scale or --out-dir',
       expect.stringMatching(/^slo generate: --evaluation-interval: invalid duration "soon"/),
       'slo generate: no SLO spec folder at /nonexistent/specs',
+      "slo generate: --alert-style: must be one of tiers, sloth (got 'three')",
     ]);
   });
 

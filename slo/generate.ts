@@ -6,7 +6,8 @@
 // (slo/generated/lab-x100, a 30-day SLO lived in 7h12m); a test fails when
 // either is stale. Each holds rules/<id>.yaml, alertmanager.yaml and
 // tests/<id>.test.yaml + tests/<id>.days.test.yaml for promtool. Run directly: node slo/generate.ts [--time-scale N]
-// [--out-dir DIR] [--webhook-url URL] [--evaluation-interval 1s] [--all].
+// [--out-dir DIR] [--webhook-url URL] [--evaluation-interval 1s] [--specs-dir DIR] [--alert-style tiers|sloth] [--all].
+// --alert-style sloth writes Sloth's two alerts per SLO (page, ticket) instead of one per tier.
 
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -16,7 +17,7 @@ import { parseDuration } from '../demo-services/kit/durations.ts';
 import { renderAlertmanagerConfig } from './alertmanager.ts';
 import { SLO_ERROR_CODE, SloError } from './errors.ts';
 import { planFixtures, renderPromtoolTests } from './promtool-tests.ts';
-import { renderRules, validateTimeScale } from './rules.ts';
+import { ALERT_STYLES, type AlertStyle, renderRules, validateTimeScale } from './rules.ts';
 import { loadSloSpecs, SLO_ROOT, type SloDefinition } from './spec.ts';
 
 export { renderRules } from './rules.ts';
@@ -44,6 +45,8 @@ export interface ArtifactOptions {
   scrapeIntervalMs?: number;
   /** Alertmanager's webhook receiver (the lab's runner). */
   webhookUrl?: string;
+  /** One alert rule per tier (default) or Sloth's page and ticket rules. */
+  alertStyle?: AlertStyle;
 }
 
 export interface RenderedArtifacts {
@@ -62,6 +65,7 @@ export function renderSloArtifacts(slos: readonly SloDefinition[], options: Arti
     timeScale,
     ...(options.evaluationIntervalMs !== undefined ? { evaluationIntervalMs: options.evaluationIntervalMs } : {}),
     ...(options.scrapeIntervalMs !== undefined ? { scrapeIntervalMs: options.scrapeIntervalMs } : {}),
+    ...(options.alertStyle !== undefined ? { alertStyle: options.alertStyle } : {}),
   });
   const files = new Map<string, string>();
   const warnings = [...rules.warnings];
@@ -70,7 +74,7 @@ export function renderSloArtifacts(slos: readonly SloDefinition[], options: Arti
   for (const slo of slos) {
     try {
       const plan = planFixtures(slo, { timeScale, evaluationIntervalMs: rules.evaluationIntervalMs });
-      for (const [suffix, content] of renderPromtoolTests(plan, `../${RULES_DIR}/${slo.id}.yaml`)) files.set(`${TESTS_DIR}/${slo.id}.${suffix}`, content);
+      for (const [suffix, content] of renderPromtoolTests(plan, `../${RULES_DIR}/${slo.id}.yaml`, rules.alertStyle)) files.set(`${TESTS_DIR}/${slo.id}.${suffix}`, content);
     } catch (error) {
       if (!(error instanceof SloError)) throw error;
       warnings.push(`no promtool tests for ${slo.id}: ${error.message}`);
@@ -133,6 +137,7 @@ export async function runGenerateCli(argv: readonly string[], out: (line: string
         'webhook-url': { type: 'string' },
         'evaluation-interval': { type: 'string' },
         'specs-dir': { type: 'string' },
+        'alert-style': { type: 'string' },
         all: { type: 'boolean', default: false },
       },
       strict: true,
@@ -147,7 +152,13 @@ export async function runGenerateCli(argv: readonly string[], out: (line: string
     if (v.all && (v['time-scale'] !== undefined || v['out-dir'] !== undefined)) throw new SloError(SLO_ERROR_CODE.badOption, '--all writes the committed scales; it takes no --time-scale or --out-dir');
     const timeScale = v['time-scale'] === undefined ? 1 : Number(v['time-scale']);
     if (v['time-scale'] !== undefined && !(Number.isFinite(timeScale) && timeScale >= 1)) throw new SloError(SLO_ERROR_CODE.badOption, `--time-scale: must be a number >= 1 (got '${v['time-scale']}')`);
+    const style = v['alert-style'];
+    if (style !== undefined && !(ALERT_STYLES as readonly string[]).includes(style)) {
+      throw new SloError(SLO_ERROR_CODE.badOption, `--alert-style: must be one of ${ALERT_STYLES.join(', ')} (got '${style}')`);
+    }
+    if (v.all && style !== undefined) throw new SloError(SLO_ERROR_CODE.badOption, '--all writes the committed sets, which use the default alert style; give --alert-style with --out-dir');
     const base: GenerateOptions = {
+      ...(style !== undefined ? { alertStyle: style as AlertStyle } : {}),
       ...(v['webhook-url'] !== undefined ? { webhookUrl: v['webhook-url'] } : {}),
       ...(v['evaluation-interval'] !== undefined ? { evaluationIntervalMs: parseDuration(v['evaluation-interval'], '--evaluation-interval') } : {}),
       ...(v['specs-dir'] !== undefined ? { specsDir: v['specs-dir'] } : {}),

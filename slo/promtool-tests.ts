@@ -19,8 +19,9 @@ import { SLO_ERROR_CODE, SloError } from './errors.ts';
 import { eventSeries } from './event-series.ts';
 import { formatPromDuration } from './prom-duration.ts';
 import { formatSeries, type Series } from './promql.ts';
-import { groupOrder, META, SLI_ERROR_RATIO, SLOTH_LABEL, sloFilter, tierAnnotations, tierLabels } from './rules.ts';
-import type { SloDefinition } from './spec.ts';
+import type { Severity } from './burn-rate.ts';
+import { type AlertStyle, groupOrder, META, severityTiers, SLI_ERROR_RATIO, slothAlertAnnotations, slothAlertLabels, SLOTH_LABEL, sloFilter, tierAnnotations, tierLabels } from './rules.ts';
+import { type SloDefinition, workbookTiers } from './spec.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -153,9 +154,11 @@ export function planFixtures(slo: SloDefinition, options: FixtureOptions): Fixtu
     const evaluateAt = Array.from({ length: Math.floor(end / res.evalMs + 1e-9) }, (_, i) => (i + 1) * res.evalMs);
     return simulateAlerts(slo, samples, { timeScale, evaluateAt }).evaluations;
   };
-  const longest = Math.max(...slo.alerting.tiers.map((t) => t.longMs));
-  const longestShort = Math.max(...slo.alerting.tiers.map((t) => t.shortMs));
-  const pages = slo.alerting.tiers.filter((t) => t.severity === 'page');
+  // An SLO without alerts still gets its recordings checked, over stories as long as the workbook's tiers would need.
+  const sizing = slo.alerting.tiers.length ? slo.alerting.tiers : workbookTiers(slo.periodMs);
+  const longest = Math.max(...sizing.map((t) => t.longMs));
+  const longestShort = Math.max(...sizing.map((t) => t.shortMs));
+  const pages = sizing.filter((t) => t.severity === 'page');
   const filter = sloFilter(slo);
   const ratioOf = (window: string) => `${SLI_ERROR_RATIO}${window}${filter}`;
   const seriesLabels = (window: number) => {
@@ -410,33 +413,51 @@ function expand(template: string, labels: Readonly<Record<string, string>>, slo:
   return out;
 }
 
-function expectedAlerts(slo: SloDefinition, evaluation: Evaluation | undefined, timeScale: number) {
+function idLabels(slo: SloDefinition): Record<string, string> {
+  return { ...slo.labels, [SLOTH_LABEL.id]: slo.id, [SLOTH_LABEL.service]: slo.service, [SLOTH_LABEL.slo]: slo.name };
+}
+
+function expectedAlert(slo: SloDefinition, labels: Record<string, string>, annotations: Record<string, string>) {
+  return { exp_labels: labels, exp_annotations: Object.fromEntries(Object.entries(annotations).map(([k, v]) => [k, expand(v, { ...labels, alertname: slo.alerting.name }, slo)])) };
+}
+
+/** Whether Sloth's alert for a severity fires at the k-th evaluation: any of its tiers active, for the tiers' `for`. */
+function severityFiring(slo: SloDefinition, simulation: readonly Evaluation[], k: number, severity: Severity, timeScale: number): boolean {
+  const tiers = severityTiers(slo, severity);
+  if (tiers.length === 0) return false;
+  const active = (e: Evaluation | undefined) => e !== undefined && e.tiers.some((state) => state.severity === severity && state.active);
+  const now = simulation[k - 1];
+  if (!active(now)) return false;
+  let start = k;
+  while (start > 1 && active(simulation[start - 2])) start -= 1;
+  return (now as Evaluation).t - (simulation[start - 1] as Evaluation).t >= (tiers[0] as { forMs: number }).forMs / timeScale;
+}
+
+function expectedAlerts(slo: SloDefinition, simulation: readonly Evaluation[], k: number, timeScale: number, style: AlertStyle) {
+  const evaluation = simulation[k - 1];
   if (evaluation === undefined) return [];
+  if (style === 'sloth') {
+    return (['page', 'ticket'] as const)
+      .filter((severity) => severityFiring(slo, simulation, k, severity, timeScale))
+      .map((severity) => expectedAlert(slo, { ...idLabels(slo), ...slothAlertLabels(slo, severity) }, slothAlertAnnotations(slo, severity)));
+  }
   return slo.alerting.tiers
     .filter((tier) => evaluation.tiers.find((t) => t.tier === tier.name)?.firing)
-    .map((tier) => {
-      const labels = {
-        ...slo.labels,
-        [SLOTH_LABEL.id]: slo.id,
-        [SLOTH_LABEL.service]: slo.service,
-        [SLOTH_LABEL.slo]: slo.name,
-        [SLOTH_LABEL.window]: formatPromDuration(tier.longMs),
-        ...tierLabels(slo, tier),
-      };
-      const annotations = Object.fromEntries(Object.entries(tierAnnotations(slo, tier, timeScale)).map(([k, v]) => [k, expand(v, { ...labels, alertname: slo.alerting.name }, slo)]));
-      return { exp_labels: labels, exp_annotations: annotations };
-    });
+    .map((tier) => expectedAlert(slo, { ...idLabels(slo), ...tierLabels(slo, tier) }, tierAnnotations(slo, tier, timeScale)));
 }
 
 /**
  * The promtool test files for one SLO (pure): file suffix ('test.yaml',
- * 'days.test.yaml') -> content. `rulesFile` is relative to the test files.
+ * 'days.test.yaml') -> content. `rulesFile` is relative to the test files;
+ * `style` is the alert style the rules were rendered with. An SLO without
+ * alerts gets the stories that check its recordings only.
  */
-export function renderPromtoolTests(plan: FixturePlan, rulesFile: string): Map<string, string> {
+export function renderPromtoolTests(plan: FixturePlan, rulesFile: string, style: AlertStyle = 'tiers'): Map<string, string> {
   const { slo, timeScale } = plan;
+  const alerts = slo.alerting.tiers.length > 0;
   const files = new Map<string, string>();
   for (const file of ['minutes', 'days'] as const) {
-    const fixtures = plan.fixtures.filter((f) => f.file === file);
+    const fixtures = plan.fixtures.filter((f) => f.file === file && (alerts || f.exprChecks.length > 0));
     const first = fixtures[0];
     if (first === undefined) continue;
     if (fixtures.some((f) => f.evalMs !== first.evalMs)) throw new SloError(SLO_ERROR_CODE.fixture, `${slo.id}: stories of one file must share an evaluation interval`);
@@ -447,11 +468,15 @@ export function renderPromtoolTests(plan: FixturePlan, rulesFile: string): Map<s
         name: `${slo.id}: ${fixture.name}`,
         interval: formatPromDuration(fixture.sampleMs),
         input_series: inputSeries(slo, fixture),
-        alert_rule_test: fixture.checks.map((check) => ({
-          alertname: slo.alerting.name,
-          eval_time: at(check.k),
-          exp_alerts: expectedAlerts(slo, fixture.simulation[check.k - 1], timeScale),
-        })),
+        ...(alerts
+          ? {
+              alert_rule_test: fixture.checks.map((check) => ({
+                alertname: slo.alerting.name,
+                eval_time: at(check.k),
+                exp_alerts: expectedAlerts(slo, fixture.simulation, check.k, timeScale, style),
+              })),
+            }
+          : {}),
         ...(fixture.exprChecks.length ? { promql_expr_test: fixture.exprChecks.map((c) => ({ expr: c.expr, eval_time: at(c.k), exp_samples: c.samples })) } : {}),
       };
     });

@@ -79,21 +79,55 @@ describe('renderRules', () => {
     );
   });
 
-  it('writes one alert rule per window pair, labelled with severity, tier, windows, factor and time to exhaustion', () => {
+  it('writes one alert rule per window pair, labelled with severity, slo_tier, windows, factor and time to exhaustion', () => {
     const rules = alerts(rendered.groups);
     expect(rules).toHaveLength(4);
+    const tier = (name: string, long: string, short: string, factor: string, exhaustion: string) => ({
+      severity: name.split('-')[0],
+      sloth_severity: name.split('-')[0],
+      slo_tier: name,
+      slo_long_window: long,
+      slo_short_window: short,
+      slo_burn_factor: factor,
+      slo_time_to_exhaustion: exhaustion,
+    });
     expect(rules.map((r) => r.labels)).toEqual([
-      { severity: 'page', sloth_severity: 'page', tier: 'page-1h', long_window: '1h', short_window: '5m', burn_factor: '14.4', time_to_exhaustion: '2d2h' },
-      { severity: 'page', sloth_severity: 'page', tier: 'page-6h', long_window: '6h', short_window: '30m', burn_factor: '6', time_to_exhaustion: '5d' },
-      { severity: 'ticket', sloth_severity: 'ticket', tier: 'ticket-1d', long_window: '1d', short_window: '2h', burn_factor: '3', time_to_exhaustion: '10d' },
-      { severity: 'ticket', sloth_severity: 'ticket', tier: 'ticket-3d', long_window: '3d', short_window: '6h', burn_factor: '1', time_to_exhaustion: '30d' },
+      tier('page-1h', '1h', '5m', '14.4', '2d2h'),
+      tier('page-6h', '6h', '30m', '6', '5d'),
+      tier('ticket-1d', '1d', '2h', '3', '10d'),
+      tier('ticket-3d', '3d', '6h', '1', '30d'),
     ]);
-    expect(rules[0]?.expr).toBe(
-      `(slo:sli_error:ratio_rate1h${FILTER} > (14.4 * 0.001))\nand ignoring (sloth_window)\n(slo:sli_error:ratio_rate5m${FILTER} > (14.4 * 0.001))`,
-    );
     expect(rules[0]?.alert).toBe('CheckoutAvailabilityBudgetBurn');
     expect(rules[0]?.for).toBeUndefined();
     expect(rules[0]?.annotations.description).toBe('The error ratio is above 1.44% over both 1h and 5m (14.4x the 0.1% budget of a 99.9% objective over 30d).');
+  });
+
+  it("takes each window's ratio without sloth_window, so no alert carries a leftover window label", () => {
+    const rule = alerts(rendered.groups)[0] as AlertingRule;
+    expect(rule.expr).toBe(
+      `max(slo:sli_error:ratio_rate5m${FILTER} > (14.4 * 0.001)) without (sloth_window)\nand\nmax(slo:sli_error:ratio_rate1h${FILTER} > (14.4 * 0.001)) without (sloth_window)`,
+    );
+    expect(rule.expr).not.toMatch(/ignoring/);
+    for (const r of alerts(rendered.groups)) expect(Object.keys(r.labels)).not.toContain('sloth_window');
+  });
+
+  it("lets the spec's own severity, tier and per-severity labels through (Sloth's page_alert / ticket_alert)", () => {
+    const own = renderRules([
+      spec({
+        labels: { team: 'shop', tier: '2' },
+        alerting: { labels: { owner: 'shop' }, annotations: { runbook: 'https://r' }, page: { labels: { severity: 'critical' } }, ticket: { labels: { severity: 'warning' }, annotations: { runbook: 'https://t' } } },
+      }),
+    ]);
+    const rules = alerts(own.groups);
+    expect(rules.map((r) => [r.labels.severity, r.labels.sloth_severity, r.labels.slo_tier, r.labels.owner, r.annotations.runbook])).toEqual([
+      ['critical', 'page', 'page-1h', 'shop', 'https://r'],
+      ['critical', 'page', 'page-6h', 'shop', 'https://r'],
+      ['warning', 'ticket', 'ticket-1d', 'shop', 'https://t'],
+      ['warning', 'ticket', 'ticket-3d', 'shop', 'https://t'],
+    ]);
+    // The user's tier label rides on the recordings (and so on the alerts); the rules never set one of that name.
+    expect(records(own.groups)[0]?.labels.tier).toBe('2');
+    for (const r of rules) expect(r.labels).not.toHaveProperty('tier');
   });
 
   it('renders a file Prometheus reads back as the same groups', () => {
@@ -147,8 +181,9 @@ describe('the Alertmanager configuration', () => {
   it('sends everything to the webhook and lets a page inhibit the tickets of its SLO', () => {
     const config = alertmanagerConfig({ webhookUrl: 'http://127.0.0.1:4242/hook' });
     expect(config.receivers).toEqual([{ name: 'faultline-webhook', webhook_configs: [{ url: 'http://127.0.0.1:4242/hook', send_resolved: true }] }]);
-    expect(config.inhibit_rules).toEqual([{ source_matchers: ['severity="page"'], target_matchers: ['severity="ticket"'], equal: ['sloth_id'] }]);
-    expect(config.route.group_by).toEqual(['alertname', 'sloth_id', 'severity']);
+    // sloth_severity, not severity: a spec may set severity to its own routes' values (critical, warning).
+    expect(config.inhibit_rules).toEqual([{ source_matchers: ['sloth_severity="page"'], target_matchers: ['sloth_severity="ticket"'], equal: ['sloth_id'] }]);
+    expect(config.route.group_by).toEqual(['alertname', 'sloth_id', 'sloth_severity']);
     expect(parse(renderAlertmanagerConfig())).toEqual(JSON.parse(JSON.stringify(alertmanagerConfig())));
   });
 

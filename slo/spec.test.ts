@@ -97,8 +97,8 @@ describe('the compact form', () => {
       'x.yaml',
     );
     expect(slo.alerting.tiers).toEqual([
-      { name: 'page-1h', severity: 'page', longMs: 3_600_000, shortMs: 300_000, burnFactor: 33.6, budgetConsumed: 0.05, forMs: 120_000 },
-      { name: 'ticket-3d', severity: 'ticket', longMs: 3 * DAY, shortMs: 6 * 3_600_000, burnFactor: 1, budgetConsumed: 0.107142857143, forMs: 0 },
+      { name: 'page-1h', severity: 'page', longMs: 3_600_000, shortMs: 300_000, burnFactor: 33.6, budgetConsumed: 0.05, forMs: 120_000, labels: {}, annotations: {} },
+      { name: 'ticket-3d', severity: 'ticket', longMs: 3 * DAY, shortMs: 6 * 3_600_000, burnFactor: 1, budgetConsumed: 0.107142857143, forMs: 0, labels: {}, annotations: {} },
     ]);
   });
 
@@ -119,7 +119,7 @@ describe('the compact form', () => {
 
   it('refuses a latency threshold that is not a bucket edge, naming the edges', () => {
     expect(problemsOf(() => parseSloSpec(compact({ sli: { latency: { job: 'checkout', threshold: '300ms' } } }), 'x.yaml'))).toEqual([
-      'x.yaml: sli.latency.threshold: 300ms is not a bucket edge of http_server_request_duration_seconds (edges: 5ms, 10ms, 25ms, 50ms, 100ms, 250ms, 500ms, 1s, 2.5s, 5s, 10s)',
+      'x.yaml: sli.latency.threshold: 300ms is not a bucket edge of http_server_request_duration_seconds (edges: 5ms, 10ms, 25ms, 50ms, 75ms, 100ms, 250ms, 500ms, 750ms, 1s, 2.5s, 5s, 7.5s, 10s)',
     ]);
   });
 
@@ -160,9 +160,35 @@ describe('the compact form', () => {
   });
 
   it('keeps the labels it sets itself out of specs', () => {
-    expect(problemsOf(() => parseSloSpec(compact({ labels: { severity: 'x', sloth_id: 'y' } }), 'x.yaml'))).toEqual([
-      expect.stringMatching(/^x\.yaml: labels\.severity: is reserved/),
+    expect(problemsOf(() => parseSloSpec(compact({ labels: { slo_tier: 'x', sloth_id: 'y' } }), 'x.yaml'))).toEqual([
+      expect.stringMatching(/^x\.yaml: labels\.slo_tier: is reserved/),
       expect.stringMatching(/^x\.yaml: labels\.sloth_id: is reserved/),
+    ]);
+  });
+
+  it('leaves `tier` and `severity` to the user: the generator labels its tiers slo_tier', () => {
+    const slo = parseSloSpec(compact({ labels: { tier: '2' }, alerting: { labels: { severity: 'critical' } } }), 'x.yaml');
+    expect(slo.labels).toEqual({ tier: '2' });
+    expect(slo.alerting.labels).toEqual({ severity: 'critical' });
+  });
+
+  it('takes per-severity labels and annotations, and drops a disabled severity', () => {
+    const slo = parseSloSpec(
+      compact({
+        alerting: {
+          labels: { team: 'shop' },
+          page: { labels: { severity: 'critical', route: 'pager' }, annotations: { runbook: 'https://runbooks/page' } },
+          ticket: { disable: true },
+        },
+      }),
+      'x.yaml',
+    );
+    expect(slo.alerting.tiers.map((t) => [t.name, t.labels, t.annotations])).toEqual([
+      ['page-1h', { severity: 'critical', route: 'pager' }, { runbook: 'https://runbooks/page' }],
+      ['page-6h', { severity: 'critical', route: 'pager' }, { runbook: 'https://runbooks/page' }],
+    ]);
+    expect(problemsOf(() => parseSloSpec(compact({ alerting: { windows: [{ severity: 'ticket', long: '1d', burnFactor: 3 }], ticket: { disable: true } } }), 'x.yaml'))).toEqual([
+      'x.yaml: alerting.ticket.disable: alerting.windows.0 is a ticket tier; drop it from windows or keep the ticket alerts',
     ]);
   });
 });
@@ -178,19 +204,19 @@ describe('the OpenSLO v1 subset', () => {
     expect(slo.alerting.tiers.map((t) => t.burnFactor)).toEqual([13.44, 5.6, 2.8, 0.933333333333]);
   });
 
-  it('maps burn-rate alert conditions to tiers (short window a twelfth of the lookback)', () => {
+  it("maps burn-rate alert conditions to tiers (short window a twelfth of the lookback), with their policy's labels", () => {
     const condition = (severity: string, threshold: number, lookbackWindow: string, alertAfter?: string) => ({
       kind: 'AlertCondition',
       metadata: { name: `${severity}-${lookbackWindow}` },
       spec: { severity, condition: { kind: 'burnrate', op: 'gt', threshold, lookbackWindow, ...(alertAfter ? { alertAfter } : {}) } },
     });
     const slo = parseSloSpec(
-      openSlo({ alertPolicies: [{ kind: 'AlertPolicy', metadata: { name: 'p' }, spec: { alertWhenBreaching: true, conditions: [condition('page', 13.44, '1h', '2m'), condition('ticket', 2.8, '1d')] } }] }),
+      openSlo({ alertPolicies: [{ kind: 'AlertPolicy', metadata: { name: 'p', labels: { route: ['pager'] }, annotations: { runbook: 'r' } }, spec: { alertWhenBreaching: true, conditions: [condition('page', 13.44, '1h', '2m'), condition('ticket', 2.8, '1d')] } }] }),
       'g.yaml',
     );
     expect(slo.alerting.tiers).toEqual([
-      { name: 'page-1h', severity: 'page', longMs: 3_600_000, shortMs: 300_000, burnFactor: 13.44, budgetConsumed: 0.02, forMs: 120_000 },
-      { name: 'ticket-1d', severity: 'ticket', longMs: DAY, shortMs: 7_200_000, burnFactor: 2.8, budgetConsumed: 0.1, forMs: 0 },
+      { name: 'page-1h', severity: 'page', longMs: 3_600_000, shortMs: 300_000, burnFactor: 13.44, budgetConsumed: 0.02, forMs: 120_000, labels: { route: 'pager' }, annotations: { runbook: 'r' } },
+      { name: 'ticket-1d', severity: 'ticket', longMs: DAY, shortMs: 7_200_000, burnFactor: 2.8, budgetConsumed: 0.1, forMs: 0, labels: { route: 'pager' }, annotations: { runbook: 'r' } },
     ]);
   });
 
@@ -231,7 +257,7 @@ describe('the OpenSLO v1 subset', () => {
 
   it('names the spelling it expects when apiVersion is wrong', () => {
     expect(problemsOf(() => parseSloSpec({ ...openSlo(), apiVersion: 'openslo/v2' }, 'g.yaml'))).toEqual([
-      "g.yaml: apiVersion: apiVersion must be 'openslo/v1' (OpenSLO subset) or 'faultline/v1' (compact form)",
+      "g.yaml: apiVersion: apiVersion must be 'openslo/v1' (OpenSLO subset), 'openslo/v1alpha' (OpenSLO as Sloth reads it) or 'faultline/v1' (compact form); Sloth's own files say version: prometheus/v1 instead",
     ]);
   });
 });

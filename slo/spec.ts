@@ -1,15 +1,21 @@
-// SLO specs: the two spellings a file in slo/specs/ may use, validated once at
+// SLO specs: the spellings a file in slo/specs/ may use, validated once at
 // the edge and normalised to one frozen SloDefinition that the rule generator,
 // the promtool fixtures, the report and the workshop all read.
 //
 // - `apiVersion: openslo/v1`: an OpenSLO v1 subset. kind SLO with an inline
 //   ratioMetric indicator (good/total or bad/total Prometheus queries, counters),
 //   one objective, one rolling time window, Occurrences budgeting, and optional
-//   inline alert policies whose burn-rate conditions become alert tiers.
+//   inline alert policies whose burn-rate conditions become alert tiers (a
+//   policy's metadata labels and annotations go on its conditions' alerts).
 // - `apiVersion: faultline/v1`: a compact form for the common cases
 //   (availability or latency of a route from the server histogram, calls to a
 //   dependency as the caller's resilience policies saw them, or a raw ratio),
 //   written with the lab's own names from demo-services/kit/conventions.ts.
+// - `version: prometheus/v1`: Sloth's own spec file, read unchanged
+//   (sloth-dialect.ts): one service, several SLOs, events or raw SLIs, and
+//   page_alert / ticket_alert labels, annotations and `disable`.
+// - `apiVersion: openslo/v1alpha`: OpenSLO as Sloth reads it
+//   (sloth-dialect.ts): one SLO per objective, named <name>-<index>.
 //
 // Unknown keys are rejected and every problem is reported at once with its
 // file and path. Queries use Sloth's `{{.window}}` placeholder for the range;
@@ -26,19 +32,32 @@ import { burnFactor, budgetConsumedBy, SHORT_WINDOW_DIVISOR, tidy, WORKBOOK_TIER
 import { SLO_ERROR_CODE, SloError } from './errors.ts';
 import { formatPromDuration, parseOpenSloDuration } from './prom-duration.ts';
 import { formatSelector, hasWindowPlaceholder, type LabelMatcher, PromqlReadError, readQuery, WINDOW_PLACEHOLDER } from './promql.ts';
+import { fromOpenSloV1alpha, fromSloth, openSloV1alphaSchema, slothSchema, type OpenSloV1alphaDocument, type SlothDocument } from './sloth-dialect.ts';
+import { alertName, annotations, dnsName, keyedRecord, labelNameProblem, labels, query } from './spec-fields.ts';
+
+export { RESERVED_LABELS } from './spec-fields.ts';
 
 export const SLO_ROOT = new URL('.', import.meta.url).pathname;
 export const SPECS_DIR = join(SLO_ROOT, 'specs');
 
-export type SliKind = 'availability' | 'latency' | 'calls' | 'ratio';
+export type SpecFormat = 'openslo/v1' | 'faultline/v1' | 'prometheus/v1' | 'openslo/v1alpha';
+
+export type SliKind = 'availability' | 'latency' | 'calls' | 'ratio' | 'raw';
 
 export interface SliDefinition {
   kind: SliKind;
-  /** Whether `events` counts the good events or the bad ones. */
-  form: 'good' | 'bad';
-  /** PromQL for the rate of good (or bad) events, with `{{.window}}` for the range. */
+  /**
+   * Whether `events` counts the good events or the bad ones; 'ratio' when it
+   * is an error ratio already (Sloth's raw SLI), which has no events to count.
+   */
+  form: 'good' | 'bad' | 'ratio';
+  /** PromQL for the rate of good (or bad) events, with `{{.window}}` for the range; for 'ratio', the error ratio itself. */
   events: string;
-  /** PromQL for the rate of all events, with `{{.window}}` for the range. */
+  /**
+   * PromQL for the rate of all events, with `{{.window}}` for the range; for
+   * 'ratio', `count(<ratio>)`: 1 wherever the ratio exists, so that the period
+   * ratio is the mean of the 5-minute ratios, as Sloth computes it.
+   */
   total: string;
   /** For latency SLIs: the threshold in seconds (a bucket edge). */
   thresholdSeconds?: number;
@@ -55,6 +74,14 @@ export interface AlertTier {
   budgetConsumed: number;
   /** How long the condition must hold before the alert fires (Prometheus `for`). */
   forMs: number;
+  /**
+   * Labels and annotations of this tier's alert only, over the SLO's alert-wide
+   * ones: Sloth's page_alert / ticket_alert, the compact form's alerting.page /
+   * alerting.ticket, an OpenSLO alert policy's metadata. Alertmanager routes
+   * match on them (severity: critical, team: payments).
+   */
+  labels: Readonly<Record<string, string>>;
+  annotations: Readonly<Record<string, string>>;
 }
 
 export interface SloDefinition {
@@ -75,48 +102,21 @@ export interface SloDefinition {
   labels: Readonly<Record<string, string>>;
   alerting: {
     name: string;
+    /** On every alert of this SLO (a tier's own labels and annotations go over them). */
     labels: Readonly<Record<string, string>>;
     annotations: Readonly<Record<string, string>>;
+    /** None when every alert is disabled (Sloth's `disable: true` on both). */
     tiers: readonly AlertTier[];
   };
-  format: 'openslo/v1' | 'faultline/v1';
+  format: SpecFormat;
   /** Where it was read from. */
   source: string;
 }
 
 // ---------------------------------------------------------------------------
-// Shared field schemas
+// Shared field schemas (spec-fields.ts, shared with sloth-dialect.ts)
 
-const dnsName = z
-  .string()
-  .max(63)
-  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'must be lowercase letters, digits and dashes (RFC 1123), starting and ending with a letter or digit');
-
-/** Labels the generator sets itself; a spec may not override them. */
-export const RESERVED_LABELS = new Set(['alertname', 'severity', 'tier', 'long_window', 'short_window', 'burn_factor', 'time_to_exhaustion']);
-
-function labelNameProblem(name: string): string | undefined {
-  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) return 'must be a Prometheus label name (letters, digits, underscores)';
-  if (name.startsWith('__') || name.startsWith('sloth_') || RESERVED_LABELS.has(name)) return `is reserved (names starting with __ or sloth_, and ${[...RESERVED_LABELS].join(', ')})`;
-  return undefined;
-}
-
-/** A record whose keys are checked one by one, so each bad key is reported at its own path. */
-function keyedRecord<T extends z.ZodType>(value: T, check: (key: string) => string | undefined) {
-  return z.record(z.string(), value).superRefine((record, ctx) => {
-    for (const key of Object.keys(record)) {
-      const problem = check(key);
-      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: problem });
-    }
-  });
-}
-
-const labels = keyedRecord(z.string(), labelNameProblem);
-const annotations = keyedRecord(z.string(), (name) => (/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name) ? undefined : 'must be a Prometheus annotation name'));
-const alertName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a Prometheus alert name (letters, digits, underscores)');
 const severity = z.enum(['page', 'ticket']);
-
-const query = z.string().min(1);
 
 const objectiveRatio = ratio.refine((value) => value > 0 && value < 1, { message: 'must be above 0% and below 100% (100% leaves no error budget)' });
 
@@ -156,6 +156,12 @@ const compactWindow = z
       ctx.addIssue({ code: 'custom', message: 'give exactly one of budgetConsumed and burnFactor' });
     }
   });
+
+const severityAlert = z.strictObject({
+  disable: z.boolean().default(false),
+  labels: labels.default({}),
+  annotations: annotations.default({}),
+});
 
 const compactSliSchema = z
   .strictObject({
@@ -200,6 +206,10 @@ const compactSchema = z.strictObject({
       annotations: annotations.default({}),
       /** The alert tiers; the workbook's four when absent. */
       windows: z.array(compactWindow).min(1).optional(),
+      /** Labels and annotations of the page alerts only (Sloth's page_alert); `disable` drops them. */
+      page: severityAlert.optional(),
+      /** The same for the ticket alerts (Sloth's ticket_alert). */
+      ticket: severityAlert.optional(),
     })
     .default({ labels: {}, annotations: {} }),
 });
@@ -242,7 +252,13 @@ const alertCondition = z.strictObject({
 
 const alertPolicy = z.strictObject({
   kind: z.literal('AlertPolicy'),
-  metadata: z.strictObject({ name: dnsName, displayName: z.string().optional() }),
+  metadata: z.strictObject({
+    name: dnsName,
+    displayName: z.string().optional(),
+    /** Put on the alerts of this policy's conditions (routing labels, runbooks). */
+    labels: keyedRecord(z.union([z.string(), z.array(z.string()).min(1)]), labelNameProblem).optional(),
+    annotations: annotations.optional(),
+  }),
   spec: z.strictObject({
     description: z.string().optional(),
     alertWhenBreaching: z.literal(true, { error: 'only alertWhenBreaching: true is supported' }).optional(),
@@ -295,9 +311,13 @@ const openSloSchema = z.strictObject({
   }),
 });
 
-const documentSchema = z.discriminatedUnion('apiVersion', [openSloSchema, compactSchema], {
-  error: "apiVersion must be 'openslo/v1' (OpenSLO subset) or 'faultline/v1' (compact form)",
-});
+/** Built on first use: sloth-dialect.ts and this module import each other, and either may be loaded first. */
+function documentSchema() {
+  return z.discriminatedUnion('apiVersion', [openSloSchema, compactSchema, openSloV1alphaSchema], {
+    error: "apiVersion must be 'openslo/v1' (OpenSLO subset), 'openslo/v1alpha' (OpenSLO as Sloth reads it) or 'faultline/v1' (compact form); Sloth's own files say version: prometheus/v1 instead",
+  });
+}
+let documentSchemaCache: ReturnType<typeof documentSchema> | undefined;
 
 type CompactDocument = z.infer<typeof compactSchema>;
 type OpenSloDocument = z.infer<typeof openSloSchema>;
@@ -305,7 +325,7 @@ type OpenSloDocument = z.infer<typeof openSloSchema>;
 // ---------------------------------------------------------------------------
 // Normalisation
 
-function pascal(text: string): string {
+export function pascal(text: string): string {
   return text
     .split(/[^a-zA-Z0-9]+/)
     .filter(Boolean)
@@ -387,7 +407,7 @@ function normaliseCompactSli(sli: CompactDocument['sli'], problems: string[]): S
 }
 
 /** A query with `{{.window}}`, or a bare selector to wrap in sum(rate(...)); anything else is reported. */
-function normaliseQuery(text: string, path: string, problems: string[]): string {
+export function normaliseQuery(text: string, path: string, problems: string[]): string {
   let names;
   try {
     names = readQuery(text);
@@ -413,7 +433,8 @@ function tierName(severity: Severity, longMs: number): string {
   return `${severity}-${formatPromDuration(longMs)}`;
 }
 
-function workbookTiers(periodMs: number): AlertTier[] {
+/** The workbook's four tiers for a period: the same shares of budget as 14.4x/6x/3x/1x over 30 days. */
+export function workbookTiers(periodMs: number): AlertTier[] {
   return WORKBOOK_TIERS.map((tier) => ({
     name: tierName(tier.severity, tier.longMs),
     severity: tier.severity,
@@ -422,10 +443,29 @@ function workbookTiers(periodMs: number): AlertTier[] {
     burnFactor: burnFactor(tier.budgetConsumed, periodMs, tier.longMs),
     budgetConsumed: tier.budgetConsumed,
     forMs: 0,
+    labels: {},
+    annotations: {},
   }));
 }
 
-function checkTiers(tiers: AlertTier[], periodMs: number, path: (i: number) => string, problems: string[]): void {
+/** Per-severity labels and annotations (and `disable`) applied to a list of tiers. */
+export interface SeverityAlerting {
+  disable: boolean;
+  labels: Readonly<Record<string, string>>;
+  annotations: Readonly<Record<string, string>>;
+}
+
+/** Drop the tiers of disabled severities and put each severity's labels and annotations on its tiers. */
+export function applySeverities(tiers: readonly AlertTier[], severities: Partial<Record<Severity, SeverityAlerting>>): AlertTier[] {
+  return tiers
+    .filter((tier) => severities[tier.severity]?.disable !== true)
+    .map((tier) => {
+      const own = severities[tier.severity];
+      return own === undefined ? tier : { ...tier, labels: { ...tier.labels, ...own.labels }, annotations: { ...tier.annotations, ...own.annotations } };
+    });
+}
+
+export function checkTiers(tiers: AlertTier[], periodMs: number, path: (i: number) => string, problems: string[]): void {
   const names = new Set<string>();
   tiers.forEach((tier, i) => {
     if (tier.shortMs >= tier.longMs) problems.push(`${path(i)}: the short window (${formatPromDuration(tier.shortMs)}) must be shorter than the long one (${formatPromDuration(tier.longMs)})`);
@@ -435,7 +475,7 @@ function checkTiers(tiers: AlertTier[], periodMs: number, path: (i: number) => s
   });
 }
 
-function objectiveTidy(value: number): number {
+export function objectiveTidy(value: number): number {
   return tidy(value);
 }
 
@@ -457,9 +497,17 @@ function fromCompact(doc: CompactDocument, source: string, problems: string[]): 
             burnFactor: factor,
             budgetConsumed: w.budgetConsumed ?? budgetConsumedBy(factor, periodMs, w.long),
             forMs: w.for,
+            labels: {},
+            annotations: {},
           };
         });
   checkTiers(tiers, periodMs, (i) => `alerting.windows.${i}`, problems);
+  for (const sev of ['page', 'ticket'] as const) {
+    const i = tiers.findIndex((tier) => tier.severity === sev);
+    if (doc.alerting[sev]?.disable && doc.alerting.windows !== undefined && i >= 0) {
+      problems.push(`alerting.${sev}.disable: alerting.windows.${i} is a ${sev} tier; drop it from windows or keep the ${sev} alerts`);
+    }
+  }
   return {
     id: `${doc.service}-${doc.name}`,
     service: doc.service,
@@ -475,7 +523,7 @@ function fromCompact(doc: CompactDocument, source: string, problems: string[]): 
       name: doc.alerting.name ?? `${pascal(doc.service)}${pascal(doc.name)}BudgetBurn`,
       labels: doc.alerting.labels,
       annotations: doc.alerting.annotations,
-      tiers,
+      tiers: applySeverities(tiers, { ...(doc.alerting.page ? { page: doc.alerting.page } : {}), ...(doc.alerting.ticket ? { ticket: doc.alerting.ticket } : {}) }),
     },
     format: 'faultline/v1',
     source,
@@ -506,6 +554,8 @@ function fromOpenSlo(doc: OpenSloDocument, source: string, problems: string[]): 
             paths.push(`spec.alertPolicies.${p}.spec.conditions.${c}`);
             const { threshold, lookbackWindow, alertAfter } = condition.spec.condition;
             return {
+              labels: joinedLabels(policy.metadata.labels),
+              annotations: policy.metadata.annotations ?? {},
               name: tierName(condition.spec.severity, lookbackWindow),
               severity: condition.spec.severity,
               longMs: lookbackWindow,
@@ -517,7 +567,7 @@ function fromOpenSlo(doc: OpenSloDocument, source: string, problems: string[]): 
           }),
         );
   checkTiers(tiers, periodMs, (i) => paths[i] ?? 'spec.alertPolicies', problems);
-  const metaLabels = Object.fromEntries(Object.entries(doc.metadata.labels ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
+  const metaLabels = joinedLabels(doc.metadata.labels);
   return {
     id: `${spec.service}-${doc.metadata.name}`,
     service: spec.service,
@@ -535,6 +585,11 @@ function fromOpenSlo(doc: OpenSloDocument, source: string, problems: string[]): 
   };
 }
 
+/** OpenSLO labels may hold lists; a Prometheus label holds one string. */
+function joinedLabels(labels: Record<string, string | string[]> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]));
+}
+
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -543,17 +598,44 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+function isSlothFile(document: unknown): boolean {
+  return document !== null && typeof document === 'object' && 'version' in document && !('apiVersion' in document);
+}
+
 /**
- * Validate one parsed document (either spelling) and normalise it. Throws one
- * SloError listing every problem, each prefixed with `source` and its path.
+ * Validate one parsed document (any spelling) and normalise it to its SLOs: one,
+ * or several for Sloth's prometheus/v1 (one per entry of slos) and OpenSLO
+ * v1alpha (one per objective). Throws one SloError listing every problem, each
+ * prefixed with `source` and its path.
  */
-export function parseSloSpec(document: unknown, source: string): SloDefinition {
-  const result = documentSchema.safeParse(document);
-  if (!result.success) throw new SloError(SLO_ERROR_CODE.specInvalid, formatIssues(result.error).map((line) => `${source}: ${line}`));
+export function parseSloSpecs(document: unknown, source: string): SloDefinition[] {
   const problems: string[] = [];
-  const slo = result.data.apiVersion === 'openslo/v1' ? fromOpenSlo(result.data, source, problems) : fromCompact(result.data, source, problems);
+  let slos: SloDefinition[];
+  if (isSlothFile(document)) {
+    const result = slothSchema.safeParse(document);
+    if (!result.success) throw new SloError(SLO_ERROR_CODE.specInvalid, formatIssues(result.error).map((line) => `${source}: ${line}`));
+    slos = fromSloth(result.data as SlothDocument, source, problems);
+  } else {
+    documentSchemaCache ??= documentSchema();
+    const result = documentSchemaCache.safeParse(document);
+    if (!result.success) throw new SloError(SLO_ERROR_CODE.specInvalid, formatIssues(result.error).map((line) => `${source}: ${line}`));
+    const data = result.data;
+    slos =
+      data.apiVersion === 'openslo/v1'
+        ? [fromOpenSlo(data, source, problems)]
+        : data.apiVersion === 'openslo/v1alpha'
+          ? fromOpenSloV1alpha(data as OpenSloV1alphaDocument, source, problems)
+          : [fromCompact(data, source, problems)];
+  }
   if (problems.length) throw new SloError(SLO_ERROR_CODE.specInvalid, problems.map((line) => `${source}: ${line}`));
-  return deepFreeze(slo);
+  return slos.map(deepFreeze);
+}
+
+/** One document that holds exactly one SLO (parseSloSpecs for any number). */
+export function parseSloSpec(document: unknown, source: string): SloDefinition {
+  const slos = parseSloSpecs(document, source);
+  if (slos.length !== 1) throw new SloError(SLO_ERROR_CODE.specInvalid, `${source}: holds ${slos.length} SLOs where one was expected`);
+  return slos[0] as SloDefinition;
 }
 
 /** Every SLO in a YAML text (one or more documents separated by ---). */
@@ -571,7 +653,7 @@ export function parseSloDocuments(text: string, source: string): SloDefinition[]
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) return;
     try {
-      slos.push(parseSloSpec(value, where));
+      slos.push(...parseSloSpecs(value, where));
     } catch (error) {
       if (error instanceof SloError) problems.push(...error.problems);
       else throw error;

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { LABEL, LATENCY_BUCKETS, METRIC, OUTCOMES, RPC_LABEL, RPC_METRIC } from '../demo-services/kit/conventions.ts';
-import { GRPC_CODE } from '../demo-services/kit/grpc-status.ts';
+import { GRPC_CODE, grpcCodeNames } from '../demo-services/kit/grpc-status.ts';
 import { readQuery, selectorMatches, type Selector } from './promql.ts';
 import { loadSloSpecs, type SloDefinition } from './spec.ts';
 
@@ -53,7 +53,7 @@ describe('the shipped SLO specs', () => {
         const values = m.op === '=' ? [m.value] : m.op === '=~' ? m.value.split('|') : [];
         if (m.label === 'job') expect(SHOP_SERVICES).toEqual(expect.arrayContaining(values));
         if (m.label === LABEL.outcome) expect(OUTCOMES).toEqual(expect.arrayContaining(values));
-        if (m.label === RPC_LABEL.grpcStatusCode) expect(Object.values(GRPC_CODE).map(String)).toEqual(expect.arrayContaining(values));
+        if (m.label === RPC_LABEL.statusCode) expect(grpcCodeNames(Object.values(GRPC_CODE))).toEqual(expect.arrayContaining(values));
         if (m.label === 'le') expect(values.every((v) => LATENCY_BUCKETS.map(String).includes(v) || v === '+Inf')).toBe(true);
         if (m.label === LABEL.serverAddress || m.label === LABEL.dependency) expect(SHOP_SERVICES).toEqual(expect.arrayContaining(values));
       }

@@ -6,11 +6,12 @@
 
 import { z } from 'zod';
 import type { FaultType, HttpModeFault } from '../fault.ts';
-import { type CommonOptions, matchAll, nonNegative, parseWith, resolveCommon } from '../fault-spec.ts';
+import { type CommonOptions, matchAll, nonNegativeInt, parseWith, resolveCommon } from '../fault-spec.ts';
 import { createPacer, type ToxicStage } from '../toxic-stage.ts';
 
 const attributesSchema = z.strictObject({
-  rate: nonNegative('KB/s'),
+  // Whole KB/s (Toxiproxy's int64); its default 0 lets nothing through.
+  rate: nonNegativeInt('KB/s').default(0),
 });
 
 export type BandwidthAttributes = z.output<typeof attributesSchema>;

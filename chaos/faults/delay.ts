@@ -6,14 +6,19 @@
 
 import { z } from 'zod';
 import type { FaultType, HttpModeFault } from '../fault.ts';
-import { type CommonOptions, nonNegative, parseWith, resolveCommon } from '../fault-spec.ts';
+import { type CommonOptions, MAX_TIMER_MS, milliseconds, parseWith, resolveCommon } from '../fault-spec.ts';
 import { createRequestMatcher, type MatchAttributes, matchAttributes, matchShape } from '../request-match.ts';
 
-const attributesSchema = z.strictObject({
-  delay: nonNegative('milliseconds'),
-  jitter: nonNegative('milliseconds').default(0),
-  ...matchShape,
-});
+const attributesSchema = z
+  .strictObject({
+    delay: milliseconds(),
+    jitter: milliseconds().default(0),
+    ...matchShape,
+  })
+  .refine((a) => a.delay > MAX_TIMER_MS || a.jitter > MAX_TIMER_MS || a.delay + a.jitter <= MAX_TIMER_MS, {
+    path: ['jitter'],
+    error: `delay + jitter must be at most ${MAX_TIMER_MS} (milliseconds; the longest a timer can wait)`,
+  });
 
 export type DelayAttributes = z.output<typeof attributesSchema>;
 

@@ -7,13 +7,19 @@
 
 import { z } from 'zod';
 import type { FaultType, HttpModeFault } from '../fault.ts';
-import { type CommonOptions, matchAll, nonNegative, parseWith, resolveCommon } from '../fault-spec.ts';
+import { type CommonOptions, MAX_TIMER_MS, matchAll, milliseconds, parseWith, resolveCommon } from '../fault-spec.ts';
 import { sleep } from '../toxic-stage.ts';
 
-const attributesSchema = z.strictObject({
-  latency: nonNegative('milliseconds'),
-  jitter: nonNegative('milliseconds').default(0),
-});
+// Toxiproxy's defaults: every attribute 0 (a toxic posted without attributes is a no-op latency).
+const attributesSchema = z
+  .strictObject({
+    latency: milliseconds().default(0),
+    jitter: milliseconds().default(0),
+  })
+  .refine((a) => a.latency > MAX_TIMER_MS || a.jitter > MAX_TIMER_MS || a.latency + a.jitter <= MAX_TIMER_MS, {
+    path: ['jitter'],
+    error: `latency + jitter must be at most ${MAX_TIMER_MS} (milliseconds; the longest a timer can wait)`,
+  });
 
 export type LatencyAttributes = z.output<typeof attributesSchema>;
 
@@ -49,7 +55,7 @@ export const latencyType: FaultType<LatencyAttributes> = {
 };
 
 export interface LatencyOptions extends CommonOptions {
-  /** Added delay in milliseconds. */
+  /** Added delay in whole milliseconds. */
   latency: number;
   /** Spread in milliseconds: the delay is uniform in latency ± jitter. Default 0. */
   jitter?: number;

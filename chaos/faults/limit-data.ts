@@ -10,7 +10,8 @@ import { type CommonOptions, matchAll, nonNegativeInt, parseWith, resolveCommon 
 import type { StageContext, ToxicStage } from '../toxic-stage.ts';
 
 const attributesSchema = z.strictObject({
-  bytes: nonNegativeInt('bytes'),
+  // Toxiproxy's default: 0, the connection closed at its first data.
+  bytes: nonNegativeInt('bytes').default(0),
 });
 
 export type LimitDataAttributes = z.output<typeof attributesSchema>;

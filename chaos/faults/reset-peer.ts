@@ -7,10 +7,10 @@
 
 import { z } from 'zod';
 import type { FaultType, HttpModeFault } from '../fault.ts';
-import { type CommonOptions, matchAll, nonNegative, parseWith, resolveCommon } from '../fault-spec.ts';
+import { type CommonOptions, matchAll, milliseconds, parseWith, resolveCommon } from '../fault-spec.ts';
 
 const attributesSchema = z.strictObject({
-  timeout: nonNegative('milliseconds').default(0),
+  timeout: milliseconds().default(0),
 });
 
 export type ResetPeerAttributes = z.output<typeof attributesSchema>;

@@ -7,17 +7,18 @@
 
 import { z } from 'zod';
 import type { FaultType, HttpModeFault } from '../fault.ts';
-import { type CommonOptions, expected, matchAll, nonNegative, nonNegativeInt, parseWith, resolveCommon } from '../fault-spec.ts';
+import { type CommonOptions, matchAll, microseconds, nonNegativeInt, parseWith, resolveCommon } from '../fault-spec.ts';
 import { sleep, type ToxicStage } from '../toxic-stage.ts';
 import type { RandomSource } from '../../demo-services/kit/random.ts';
 
+// Toxiproxy's defaults are 0 for all three; an average_size of 0 cuts single bytes.
 const attributesSchema = z
   .strictObject({
-    average_size: z.int(expected('an integer number of bytes')).min(1, { error: 'must be >= 1 (bytes)' }),
+    average_size: nonNegativeInt('bytes').default(0),
     size_variation: nonNegativeInt('bytes').default(0),
-    delay: nonNegative('microseconds').default(0),
+    delay: microseconds().default(0),
   })
-  .refine((attributes) => attributes.size_variation < attributes.average_size, {
+  .refine((attributes) => attributes.size_variation === 0 || attributes.size_variation < attributes.average_size, {
     path: ['size_variation'],
     error: 'must be smaller than average_size',
   });
@@ -27,8 +28,10 @@ export type SlicerAttributes = z.output<typeof attributesSchema>;
 /** End offsets of the pieces of a chunk of `size` bytes. */
 export function sliceEnds(size: number, averageSize: number, sizeVariation: number, random: RandomSource): number[] {
   const ends: number[] = [];
+  // A piece is at least one byte: average 0 (Toxiproxy's default) slices byte by byte.
+  const average = Math.max(1, averageSize);
   const cut = (start: number, end: number): void => {
-    if (end - start - averageSize <= sizeVariation) {
+    if (end - start - average <= sizeVariation) {
       ends.push(end);
       return;
     }

@@ -6,11 +6,12 @@
 
 import { z } from 'zod';
 import type { Fault, FaultType } from '../fault.ts';
-import { type CommonOptions, matchAll, nonNegative, parseWith, resolveCommon } from '../fault-spec.ts';
+import { type CommonOptions, matchAll, milliseconds, parseWith, resolveCommon } from '../fault-spec.ts';
 import { sleep } from '../toxic-stage.ts';
 
 const attributesSchema = z.strictObject({
-  delay: nonNegative('milliseconds'),
+  // Toxiproxy's default: 0, a close passed on at once.
+  delay: milliseconds().default(0),
 });
 
 export type SlowCloseAttributes = z.output<typeof attributesSchema>;

@@ -8,10 +8,11 @@
 
 import { z } from 'zod';
 import type { FaultType, HttpModeFault } from '../fault.ts';
-import { type CommonOptions, matchAll, nonNegative, parseWith, resolveCommon } from '../fault-spec.ts';
+import { type CommonOptions, matchAll, milliseconds, parseWith, resolveCommon } from '../fault-spec.ts';
 
 const attributesSchema = z.strictObject({
-  timeout: nonNegative('milliseconds'),
+  // Toxiproxy's default: 0, a black hole that never closes.
+  timeout: milliseconds().default(0),
 });
 
 export type TimeoutAttributes = z.output<typeof attributesSchema>;

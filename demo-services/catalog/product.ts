@@ -1,10 +1,11 @@
 // The shop's products: their shape, the SKU spelling every service validates,
 // and the fixed seed list the catalog and inventory start from. Prices come
-// from the load generator's own `skuPriceCents`, so the amount a checkout
-// journey sends always agrees with what the catalog says the items cost.
+// from the shop's price list (prices.ts), which the load generator imports
+// too, so the amount a checkout journey sends always agrees with what the
+// catalog says the items cost.
 
 import { z } from 'zod';
-import { skuPriceCents } from '../../load/journeys/checkout.ts';
+import { skuPriceCents } from './prices.ts';
 
 export interface Product {
   sku: string;

@@ -38,12 +38,23 @@ export const LAB_METRIC = {
   spansDropped: 'telemetry_spans_dropped_total',
 } as const;
 
-/** Metric label names (OpenTelemetry HTTP semantic conventions, Prometheus spelling). */
+/**
+ * Metric label names (OpenTelemetry semantic conventions as pinned in
+ * package.json, @opentelemetry/semantic-conventions 1.45, Prometheus spelling).
+ * http.server.request.duration: method, url_scheme and route always; the
+ * status when a response was sent; error_type only when the request failed.
+ * http.client.request.duration: method, server_address and server_port always;
+ * the status when a response came back; error_type only when the call failed.
+ */
 export const LABEL = {
   method: 'http_request_method',
   route: 'http_route',
   status: 'http_response_status_code',
+  urlScheme: 'url_scheme',
+  /** error.type: the status code (`503`) when it says the request failed, else one of ERROR_TYPES; absent on success. */
+  errorType: 'error_type',
   serverAddress: 'server_address',
+  serverPort: 'server_port',
   dependency: 'dependency',
   outcome: 'outcome',
   state: 'state',
@@ -63,13 +74,33 @@ export type Outcome = (typeof OUTCOMES)[number];
 export const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
 export type CircuitState = (typeof CIRCUIT_STATES)[number];
 
-/** Latency buckets (seconds) shared by server and client histograms, so SLO thresholds fall on a bucket edge. */
-export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+/**
+ * Latency buckets (seconds) shared by server and client histograms, so SLO
+ * thresholds fall on a bucket edge: the ExplicitBucketBoundaries the
+ * semantic conventions recommend for http.server.request.duration,
+ * http.client.request.duration and rpc.{client,server}.call.duration.
+ */
+export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] as const;
+
+/**
+ * Values of label error_type when no status code says what went wrong (the
+ * conventions ask instrumentations to list the errors they report): the call
+ * or response timed out, the connection was refused or reset, the caller
+ * aborted (or the client went away before the response was sent), anything
+ * else. Otherwise error_type is the failing status: `503` on HTTP (5xx on a
+ * server, 4xx and 5xx on a client), the gRPC status name on RPC.
+ */
+export const ERROR_TYPES = ['timeout', 'connection_refused', 'connection_reset', 'aborted', '_OTHER'] as const;
+export type ErrorType = (typeof ERROR_TYPES)[number];
 
 /** Span attributes and events the lab adds on top of the semantic conventions. */
 export const SPAN_ATTR = {
   retryAttempt: 'faultline.retry.attempt',
   retryDelayMs: 'faultline.retry.delay_ms',
+  /** The policy's backoff cap (maxDelay) the delay was drawn under. */
+  retryDelayCapMs: 'faultline.retry.delay_cap_ms',
+  /** Where the delay came from: `backoff` (at most the cap) or `retry-after` (the dependency asked for longer). */
+  retryDelaySource: 'faultline.retry.delay_source',
   circuitState: 'faultline.circuit.state',
   circuitFrom: 'faultline.circuit.from',
   circuitTo: 'faultline.circuit.to',
@@ -219,29 +250,43 @@ export const ALERTS_SERIES = {
   metric: 'ALERTS',
   alertName: 'alertname',
   alertState: 'alertstate',
-  severity: 'severity',
+  // The generator's own severity label: every alert style carries it, while
+  // `severity` itself belongs to the spec's author (Sloth's page_alert labels).
+  severity: 'sloth_severity',
 } as const;
 
-/** gRPC client metrics (OpenTelemetry RPC semantic conventions, Prometheus spelling) and the balancer's passive health. */
+/** gRPC metrics (OpenTelemetry RPC semantic conventions, stable in 1.45, Prometheus spelling) and the balancer's passive health. */
 export const RPC_METRIC = {
   /** rpc.client.call.duration: one histogram sample per attempt (retries included), by dependency, method and status. */
   clientCallDuration: 'rpc_client_call_duration_seconds',
+  /** rpc.server.call.duration: one sample per call a gRPC server answered, by method and status. */
+  serverCallDuration: 'rpc_server_call_duration_seconds',
   /** 1 while a dependency's instance is ejected by passive health checks, 0 while it is in rotation. */
   balancerEjected: 'balancer_instance_ejected',
   /** Ejections and re-admissions of a dependency's instances. */
   balancerEvents: 'balancer_instance_events_total',
 } as const;
 
-/** Label names of RPC_METRIC (beside LABEL.serverAddress = the dependency's name). */
+/**
+ * Label names of RPC_METRIC, beside LABEL.serverAddress (the dependency's
+ * name), LABEL.serverPort and LABEL.errorType. The conventions' current
+ * attributes: rpc.system.name (not the deprecated rpc.system), a fully
+ * qualified rpc.method (`faultline.payment.v1.Payment/Charge`, which replaces
+ * rpc.service), rpc.status_code as the gRPC status name (`OK`,
+ * `DEADLINE_EXCEEDED`; it replaces the numeric rpc.grpc.status_code and
+ * rpc.response.status_code).
+ */
 export const RPC_LABEL = {
-  system: 'rpc_system',
-  service: 'rpc_service',
+  systemName: 'rpc_system_name',
   method: 'rpc_method',
-  grpcStatusCode: 'rpc_grpc_status_code',
+  statusCode: 'rpc_status_code',
   /** A dependency's instance as the caller numbers it (`payment-1`); `instance` is taken by the scrape. */
   endpoint: 'endpoint',
   event: 'event',
 } as const;
+
+/** Values of RPC_LABEL.systemName (rpc.system.name's well-known values). */
+export const RPC_SYSTEM_NAME = { grpc: 'grpc' } as const;
 
 /** gRPC metadata keys the lab relies on (lower case, as gRPC requires). */
 export const GRPC_METADATA = {

@@ -1,15 +1,42 @@
 // Outgoing HTTP calls from one service to a dependency: a keep-alive undici
-// pool per dependency, the client-duration metric labelled with the
-// dependency's name, JSON in and out, and network failures turned into
+// pool per dependency, the client-duration metric labelled as the semantic
+// conventions ask (server_address = the dependency's name, server_port,
+// error_type on failures), JSON in and out, and network failures turned into
 // errors with stable codes that the resilience policies classify. Each call
 // is a CLIENT span carrying the trace context onward (http-tracing.ts).
 
 import { Pool, errors as undiciErrors } from 'undici';
-import { LABEL } from './conventions.ts';
+import { LABEL, type ErrorType } from './conventions.ts';
 import { dependencyOrigin, endClientSpan, startClientSpan } from './http-tracing.ts';
 import type { ServiceMetrics } from './metrics.ts';
 
 export type DependencyErrorCode = 'FL_DEP_REFUSED' | 'FL_DEP_RESET' | 'FL_DEP_TIMEOUT' | 'FL_DEP_ABORTED' | 'FL_DEP_NETWORK';
+
+/** error_type of a call that got no answer, by its error code. */
+const ERROR_TYPE_OF: Record<DependencyErrorCode, ErrorType> = {
+  FL_DEP_TIMEOUT: 'timeout',
+  FL_DEP_REFUSED: 'connection_refused',
+  FL_DEP_RESET: 'connection_reset',
+  FL_DEP_ABORTED: 'aborted',
+  FL_DEP_NETWORK: '_OTHER',
+};
+
+/**
+ * Labels of http.client.request.duration: method, server_address and
+ * server_port always; the status only when a response came back; error_type
+ * on a 4xx or 5xx (the status), or what went wrong when no response (or no
+ * whole body) came back.
+ */
+export function clientDurationLabels(method: string, dependency: string, port: string, status: number, failure: DependencyError | undefined): Record<string, string> {
+  const errorType = status >= 400 ? String(status) : failure ? ERROR_TYPE_OF[failure.code] : status === 0 ? '_OTHER' : undefined;
+  return {
+    [LABEL.method]: method,
+    [LABEL.serverAddress]: dependency,
+    [LABEL.serverPort]: port,
+    ...(status > 0 ? { [LABEL.status]: String(status) } : {}),
+    ...(errorType !== undefined ? { [LABEL.errorType]: errorType } : {}),
+  };
+}
 
 /** A call that got no HTTP answer at all. */
 export class DependencyError extends Error {
@@ -46,6 +73,8 @@ export interface DependencyClient {
 export function createDependencyClient(name: string, baseUrl: string, metrics: ServiceMetrics, options: { connections?: number } = {}): DependencyClient {
   const pool = new Pool(baseUrl, { connections: options.connections ?? 64, keepAliveTimeout: 30_000 });
   const target = dependencyOrigin(name, baseUrl);
+  const url = new URL(baseUrl);
+  const port = url.port !== '' ? url.port : url.protocol === 'https:' ? '443' : '80';
   return {
     name,
     async request<T>(request: DependencyRequest): Promise<DependencyResponse<T>> {
@@ -79,7 +108,7 @@ export function createDependencyClient(name: string, baseUrl: string, metrics: S
       } finally {
         endClientSpan(span, status, failure);
         metrics.httpClientDuration.observe({
-          labels: { [LABEL.method]: request.method, [LABEL.serverAddress]: name, [LABEL.status]: String(status) },
+          labels: clientDurationLabels(request.method, name, port, status, failure),
           value: (performance.now() - started) / 1000,
         });
       }

@@ -44,6 +44,32 @@ export const GRPC_SERVER_ERROR_CODES: readonly GrpcCode[] = [
   GRPC_CODE.DATA_LOSS,
 ];
 
+/**
+ * Codes a gRPC server counts as its own errors in rpc.server.call.duration's
+ * error.type (the semantic conventions' list for gRPC servers); a client
+ * counts every code but OK.
+ */
+export const GRPC_SERVER_SIDE_ERROR_CODES: readonly GrpcCode[] = [
+  GRPC_CODE.UNKNOWN,
+  GRPC_CODE.DEADLINE_EXCEEDED,
+  GRPC_CODE.UNIMPLEMENTED,
+  GRPC_CODE.INTERNAL,
+  GRPC_CODE.UNAVAILABLE,
+  GRPC_CODE.DATA_LOSS,
+];
+
+const NAME_OF_CODE = new Map<number, string>(Object.entries(GRPC_CODE).map(([name, code]) => [code, name]));
+
+/** The status name of a gRPC code (`UNAVAILABLE` for 14), as logs and rpc.status_code spell it; an unknown number stays a number. */
+export function grpcCodeName(code: number): string {
+  return NAME_OF_CODE.get(code) ?? String(code);
+}
+
+/** The names of gRPC codes, for selectors: `grpcCodeNames(GRPC_SERVER_ERROR_CODES)`. */
+export function grpcCodeNames(codes: readonly number[]): string[] {
+  return codes.map(grpcCodeName);
+}
+
 /** The gRPC code for an HTTP status a handler would have answered. */
 export function grpcCodeForHttpStatus(status: number): GrpcCode {
   switch (status) {
@@ -174,9 +200,4 @@ export function clientErrorFor(dependency: string, error: GrpcErrorLike, context
     ...(error.metadata[GRPC_METADATA.problemType] ? { problemType: error.metadata[GRPC_METADATA.problemType] } : {}),
     ...(error.metadata[GRPC_METADATA.problemTitle] ? { problemTitle: error.metadata[GRPC_METADATA.problemTitle] } : {}),
   });
-}
-
-/** `UNAVAILABLE` for 14: the spelling people read in logs. */
-export function grpcCodeName(code: number): string {
-  return Object.entries(GRPC_CODE).find(([, value]) => value === code)?.[0] ?? String(code);
 }

@@ -8,7 +8,8 @@
 import type { Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { SpanKind } from '@opentelemetry/api';
 import type { ServiceConfig } from './config.ts';
-import { SPAN_ATTR } from './conventions.ts';
+import { ATTR_RPC_SYSTEM_NAME } from '@opentelemetry/semantic-conventions';
+import { RPC_SYSTEM_NAME, SPAN_ATTR } from './conventions.ts';
 
 /** Methods never traced: the OTLP exporter's own calls to the collector (tracing them would trace every export). */
 export const UNTRACED_GRPC_METHODS = ['Export'];
@@ -22,7 +23,7 @@ export function grpcDependencyNamer(dependencyByOrigin: ReadonlyMap<string, stri
   return {
     onStart: () => {},
     onEnding(span: Span) {
-      if (span.kind !== SpanKind.CLIENT || span.attributes['rpc.system'] !== 'grpc') return;
+      if (span.kind !== SpanKind.CLIENT || !isGrpc(span)) return;
       const host = span.attributes['server.address'];
       const port = span.attributes['server.port'];
       const dependency = dependencyByOrigin.get(`http://${String(host)}:${String(port)}`);
@@ -32,6 +33,15 @@ export function grpcDependencyNamer(dependencyByOrigin: ReadonlyMap<string, stri
     forceFlush: async () => {},
     shutdown: async () => {},
   };
+}
+
+/**
+ * Whether a span is a gRPC call: rpc.system.name is the current attribute;
+ * @opentelemetry/instrumentation-grpc 0.300 still sets the deprecated
+ * rpc.system unless OTEL_SEMCONV_STABILITY_OPT_IN asks for the new one.
+ */
+function isGrpc(span: Span): boolean {
+  return span.attributes[ATTR_RPC_SYSTEM_NAME] === RPC_SYSTEM_NAME.grpc || span.attributes['rpc.system'] === RPC_SYSTEM_NAME.grpc;
 }
 
 /** `http://host:port` of every dependency instance, to the dependency's name. */

@@ -7,12 +7,14 @@ import { DependencyError } from './dependency-client.ts';
 import { createBalancedGrpcClient, startGrpcServer, type GrpcCallContext, type GrpcServer } from './grpc.ts';
 import { GrpcRefusedError } from './grpc-status.ts';
 import { createLogger } from './logger.ts';
+import { LATENCY_BUCKETS } from './conventions.ts';
 import { createServiceMetrics } from './metrics.ts';
 import { ProblemError } from './problem.ts';
 
 const service = loadPaymentService();
 const logger = createLogger('test', 'test', 'silent');
 let server: GrpcServer;
+const serverMetrics = createServiceMetrics({ defaultMetrics: false });
 let resetting: Server;
 const seen: Array<{ request: ChargeRequest; call: GrpcCallContext }> = [];
 
@@ -22,6 +24,7 @@ beforeAll(async () => {
     port: 0,
     service,
     logger,
+    metrics: serverMetrics,
     retryAfterMs: () => 120,
     handlers: {
       Charge: async (request: ChargeRequest, call): Promise<ChargeReply> => {
@@ -48,7 +51,7 @@ afterAll(async () => {
 const charge = (orderId: string) => ({ orderId, amount: 100, currency: 'EUR', idempotencyKey: 'key-00000001' });
 
 describe('gRPC client and server', () => {
-  it('calls, propagates the deadline and metadata, and records the RPC duration by status code', async () => {
+  it('calls, propagates the deadline and metadata, and records the RPC durations with the conventions\' current attributes', async () => {
     const metrics = createServiceMetrics({ defaultMetrics: false });
     const client = createBalancedGrpcClient({ dependency: 'payment', urls: [`http://127.0.0.1:${server.port}`], service, metrics, logger, balancing: { strategy: 'round-robin', consecutiveFailures: 2, ejectionMs: 200 } });
     try {
@@ -71,9 +74,28 @@ describe('gRPC client and server', () => {
       await expect(client.unary({ method: 'Charge', request: charge('slow'), deadline: Date.now() + 50 })).rejects.toBeInstanceOf(TimeoutError);
 
       const text = await metrics.render(false);
-      expect(text).toMatch(/rpc_client_call_duration_seconds_count\{server_address="payment",rpc_system="grpc",rpc_service="faultline.payment.v1.Payment",rpc_method="Charge",rpc_grpc_status_code="0"\} 1/);
-      expect(text).toMatch(/rpc_grpc_status_code="8"\} 1/);
-      expect(text).toMatch(/rpc_grpc_status_code="4"\} 1/);
+      const attempt = `server_address="payment",server_port="${server.port}",rpc_system_name="grpc",rpc_method="faultline.payment.v1.Payment/Charge"`;
+      const counts = [...text.matchAll(/^rpc_client_call_duration_seconds_count(\{[^}]*\}) (\d+)$/gm)].map((m) => `${m[1]} ${m[2]}`).sort();
+      // rpc.status_code is the status name; every status but OK is also the error_type on a client.
+      expect(counts).toEqual(
+        [
+          `{${attempt},rpc_status_code="OK"} 1`,
+          `{${attempt},rpc_status_code="RESOURCE_EXHAUSTED",error_type="RESOURCE_EXHAUSTED"} 1`,
+          `{${attempt},rpc_status_code="FAILED_PRECONDITION",error_type="FAILED_PRECONDITION"} 1`,
+          `{${attempt},rpc_status_code="INTERNAL",error_type="INTERNAL"} 1`,
+          `{${attempt},rpc_status_code="DEADLINE_EXCEEDED",error_type="DEADLINE_EXCEEDED"} 1`,
+        ].sort(),
+      );
+      expect(text).not.toMatch(/rpc_system=|rpc_service=|rpc_grpc_status_code=/);
+      const edges = [...text.matchAll(/^rpc_client_call_duration_seconds_bucket\{le="([^"]+)",[^}]*rpc_status_code="OK"/gm)].map((m) => m[1]);
+      expect(edges).toEqual([...LATENCY_BUCKETS.map(String), '+Inf']);
+
+      // The server's side of the same calls: error_type only on the codes that are the server's own errors.
+      const served = await serverMetrics.render(false);
+      const method = 'rpc_system_name="grpc",rpc_method="faultline.payment.v1.Payment/Charge"';
+      expect(served).toMatch(new RegExp(`^rpc_server_call_duration_seconds_count\\{${method},rpc_status_code="OK"\\} [1-9]`, 'm'));
+      expect(served).toMatch(new RegExp(`^rpc_server_call_duration_seconds_count\\{${method},rpc_status_code="RESOURCE_EXHAUSTED"\\} 1$`, 'm'));
+      expect(served).toMatch(new RegExp(`^rpc_server_call_duration_seconds_count\\{${method},rpc_status_code="INTERNAL",error_type="INTERNAL"\\} 1$`, 'm'));
     } finally {
       client.close();
     }

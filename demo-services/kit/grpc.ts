@@ -1,9 +1,10 @@
 // gRPC for the lab's services: load a .proto, serve it beside the HTTP port,
 // and call it from a client that balances over a dependency's instances with
-// passive health checks, one deadline per attempt and the client-duration
-// histogram of the OpenTelemetry RPC conventions. grpc-js is loaded through
-// require so that the gRPC instrumentation (kit/telemetry.ts), which hooks
-// require(), patches it: client and server spans, W3C context in metadata.
+// passive health checks and one deadline per attempt; both sides record the
+// call-duration histograms of the OpenTelemetry RPC conventions. grpc-js is
+// loaded through require so that the gRPC instrumentation (kit/telemetry.ts),
+// which hooks require(), patches it: client and server spans, W3C context in
+// metadata.
 
 import { createRequire } from 'node:module';
 import type * as grpcTypes from '@grpc/grpc-js';
@@ -11,9 +12,9 @@ import type * as protoLoaderTypes from '@grpc/proto-loader';
 import client from 'prom-client';
 import { trace } from '@opentelemetry/api';
 import { createBalancer, type BalancerOptions } from '../resilience/balancer.ts';
-import { LABEL, LATENCY_BUCKETS, RPC_LABEL, RPC_METRIC } from './conventions.ts';
+import { LABEL, LATENCY_BUCKETS, RPC_LABEL, RPC_METRIC, RPC_SYSTEM_NAME } from './conventions.ts';
 import { DependencyError } from './dependency-client.ts';
-import { GRPC_CODE, GRPC_SERVER_ERROR_CODES, clientErrorFor, grpcFailureForProblem, type GrpcErrorLike } from './grpc-status.ts';
+import { GRPC_CODE, GRPC_SERVER_ERROR_CODES, GRPC_SERVER_SIDE_ERROR_CODES, clientErrorFor, grpcCodeName, grpcFailureForProblem, type GrpcErrorLike } from './grpc-status.ts';
 import type { Logger } from './logger.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { ProblemError } from './problem.ts';
@@ -26,7 +27,7 @@ export type GrpcServiceDefinition = grpcTypes.ServiceDefinition;
 
 /** A service of a .proto: its definition (to serve it) and client constructor (to call it). */
 export interface GrpcService {
-  /** Fully qualified name, e.g. `faultline.payment.v1.Payment` (label rpc_service). */
+  /** Fully qualified name, e.g. `faultline.payment.v1.Payment` (the first part of label rpc_method, `faultline.payment.v1.Payment/Charge`). */
   name: string;
   definition: grpcTypes.ServiceDefinition;
   Client: grpcTypes.ServiceClientConstructor;
@@ -68,6 +69,8 @@ export interface GrpcServerOptions {
   logger: Logger;
   /** A retry hint to send with a problem, in ms, when the handler knows one (bulkhead full, circuit open). */
   retryAfterMs?: (error: ProblemError) => number | undefined;
+  /** Where rpc_server_call_duration_seconds goes; without it the server records no metrics. */
+  metrics?: ServiceMetrics;
 }
 
 export interface GrpcServer {
@@ -79,8 +82,29 @@ export interface GrpcServer {
 export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const server = new grpc.Server({ 'grpc.keepalive_permit_without_calls': 1 });
   const implementation: grpcTypes.UntypedServiceImplementation = {};
+  const duration = options.metrics && callDuration(options.metrics, 'server');
   for (const [method, handler] of Object.entries(options.handlers)) {
+    const rpcMethod = `${options.service.name}/${method}`;
     implementation[method] = (call: grpcTypes.ServerUnaryCall<unknown, unknown>, callback: grpcTypes.sendUnaryData<unknown>) => {
+      const started = performance.now();
+      const traceId = trace.getActiveSpan()?.spanContext().traceId;
+      /** Answers the call and records its duration with the status the caller gets (CANCELLED or DEADLINE_EXCEEDED when it stopped waiting). */
+      const answer = (code: number, send: () => void) => {
+        send();
+        if (!duration) return;
+        const sent = !call.cancelled ? code : deadline !== undefined && Date.now() >= deadline ? GRPC_CODE.DEADLINE_EXCEEDED : GRPC_CODE.CANCELLED;
+        const name = grpcCodeName(sent);
+        duration.observe({
+          labels: {
+            [RPC_LABEL.systemName]: RPC_SYSTEM_NAME.grpc,
+            [RPC_LABEL.method]: rpcMethod,
+            [RPC_LABEL.statusCode]: name,
+            ...(GRPC_SERVER_SIDE_ERROR_CODES.includes(sent as never) ? { [LABEL.errorType]: name } : {}),
+          },
+          value: (performance.now() - started) / 1000,
+          ...(traceId ? { exemplarLabels: { trace_id: traceId } } : {}),
+        });
+      };
       const aborter = new AbortController();
       call.on('cancelled', () => aborter.abort(new Error('the caller cancelled the call or its deadline passed')));
       const raw = call.getDeadline();
@@ -94,7 +118,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
         },
       };
       (handler as GrpcUnaryHandler<unknown, unknown>)(call.request, context).then(
-        (reply) => callback(null, reply),
+        (reply) => answer(GRPC_CODE.OK, () => callback(null, reply)),
         (error: unknown) => {
           if (!(error instanceof ProblemError)) options.logger.error({ err: error, method }, 'unhandled error in gRPC handler');
           const failure =
@@ -103,7 +127,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
               : { code: GRPC_CODE.INTERNAL, details: 'the service failed to handle this call', metadata: {} };
           const metadata = new grpc.Metadata();
           for (const [key, value] of Object.entries(failure.metadata)) metadata.set(key, value);
-          callback({ code: failure.code, details: failure.details, metadata });
+          answer(failure.code, () => callback({ code: failure.code, details: failure.details, metadata }));
         },
       );
     };
@@ -172,9 +196,42 @@ const CHANNEL_OPTIONS: grpcTypes.ChannelOptions = {
   'grpc.enable_retries': 0,
 };
 
-/** One histogram per registry, however many clients share it. */
-function histogram(registry: client.Registry<client.OpenMetricsContentType>, name: string, make: () => client.Histogram<string>): client.Histogram<string> {
-  return (registry.getSingleMetric(name) as client.Histogram<string> | undefined) ?? make();
+/**
+ * rpc.client.call.duration or rpc.server.call.duration, one per registry
+ * however many clients or servers share it, with the conventions' labels and
+ * recommended buckets. Client: server_address (the dependency), server_port,
+ * rpc_system_name, rpc_method (fully qualified), rpc_status_code (the status
+ * name), error_type (the status name, on every status but OK). Server: the
+ * same without server_address and server_port (opt-in there); error_type only
+ * on the codes that are the server's own errors.
+ */
+function callDuration(metrics: ServiceMetrics, side: 'client' | 'server'): client.Histogram<string> {
+  const name = side === 'client' ? RPC_METRIC.clientCallDuration : RPC_METRIC.serverCallDuration;
+  return (
+    (metrics.registry.getSingleMetric(name) as client.Histogram<string> | undefined) ??
+    new client.Histogram({
+      name,
+      help:
+        side === 'client'
+          ? 'Duration of outgoing gRPC calls (one per attempt), by dependency, method and gRPC status.'
+          : 'Duration of incoming gRPC calls, by method and gRPC status.',
+      labelNames: [
+        ...(side === 'client' ? [LABEL.serverAddress, LABEL.serverPort] : []),
+        RPC_LABEL.systemName,
+        RPC_LABEL.method,
+        RPC_LABEL.statusCode,
+        LABEL.errorType,
+      ],
+      buckets: [...LATENCY_BUCKETS],
+      enableExemplars: true,
+      registers: [metrics.registry],
+    })
+  );
+}
+
+/** The port of an instance URL, as server_port. */
+function portOf(url: URL): string {
+  return url.port !== '' ? url.port : url.protocol === 'https:' ? '443' : '80';
 }
 
 export function createBalancedGrpcClient(options: BalancedGrpcClientOptions): BalancedGrpcClient {
@@ -184,21 +241,13 @@ export function createBalancedGrpcClient(options: BalancedGrpcClientOptions): Ba
   const clients = new Map<string, grpcTypes.Client>(
     options.urls.map((url, i) => [instanceName(i), new service.Client(new URL(url).host, grpc.credentials.createInsecure(), CHANNEL_OPTIONS)]),
   );
+  const ports = new Map(options.urls.map((url, i) => [instanceName(i), portOf(new URL(url))]));
   // Connect now rather than on the first call, so the first checkout does not pay for the handshake.
   for (const channel of clients.values()) channel.getChannel().getConnectivityState(true);
   const balancer = createBalancer([...clients.keys()], options.balancing);
 
   const registers = [metrics.registry];
-  const duration = histogram(metrics.registry, RPC_METRIC.clientCallDuration, () =>
-    new client.Histogram({
-      name: RPC_METRIC.clientCallDuration,
-      help: 'Duration of gRPC client calls (one per attempt), by dependency, method and gRPC status code.',
-      labelNames: [LABEL.serverAddress, RPC_LABEL.system, RPC_LABEL.service, RPC_LABEL.method, RPC_LABEL.grpcStatusCode],
-      buckets: [...LATENCY_BUCKETS],
-      enableExemplars: true,
-      registers,
-    }),
-  );
+  const duration = callDuration(metrics, 'client');
   const ejected =
     (metrics.registry.getSingleMetric(RPC_METRIC.balancerEjected) as client.Gauge<string> | undefined) ??
     new client.Gauge({ name: RPC_METRIC.balancerEjected, help: 'Whether a dependency instance is ejected by passive health checks (1) or in rotation (0).', labelNames: [LABEL.dependency, RPC_LABEL.endpoint], registers });
@@ -265,8 +314,16 @@ export function createBalancedGrpcClient(options: BalancedGrpcClientOptions): Ba
         throw error;
       } finally {
         const traceId = trace.getActiveSpan()?.spanContext().traceId;
+        const status = grpcCodeName(code);
         duration.observe({
-          labels: { [LABEL.serverAddress]: dependency, [RPC_LABEL.system]: 'grpc', [RPC_LABEL.service]: service.name, [RPC_LABEL.method]: call.method, [RPC_LABEL.grpcStatusCode]: String(code) },
+          labels: {
+            [LABEL.serverAddress]: dependency,
+            [LABEL.serverPort]: ports.get(lease.instance) as string,
+            [RPC_LABEL.systemName]: RPC_SYSTEM_NAME.grpc,
+            [RPC_LABEL.method]: `${service.name}/${call.method}`,
+            [RPC_LABEL.statusCode]: status,
+            ...(code !== GRPC_CODE.OK ? { [LABEL.errorType]: status } : {}),
+          },
           value: (performance.now() - started) / 1000,
           ...(traceId ? { exemplarLabels: { trace_id: traceId } } : {}),
         });

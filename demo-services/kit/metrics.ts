@@ -44,7 +44,7 @@ export function createServiceMetrics(options: { defaultMetrics?: boolean } = {})
   const httpServerDuration = new Histogram({
     name: METRIC.httpServerDuration,
     help: 'Duration of HTTP server requests.',
-    labelNames: [LABEL.method, LABEL.route, LABEL.status],
+    labelNames: [LABEL.method, LABEL.urlScheme, LABEL.route, LABEL.status, LABEL.errorType],
     buckets: [...LATENCY_BUCKETS],
     enableExemplars: true,
     registers,
@@ -52,7 +52,7 @@ export function createServiceMetrics(options: { defaultMetrics?: boolean } = {})
   const httpClientDuration = new Histogram({
     name: METRIC.httpClientDuration,
     help: 'Duration of HTTP client requests, by dependency.',
-    labelNames: [LABEL.method, LABEL.serverAddress, LABEL.status],
+    labelNames: [LABEL.method, LABEL.serverAddress, LABEL.serverPort, LABEL.status, LABEL.errorType],
     buckets: [...LATENCY_BUCKETS],
     enableExemplars: true,
     registers,
@@ -155,6 +155,39 @@ export function createServiceMetrics(options: { defaultMetrics?: boolean } = {})
       const text = await registry.metrics();
       return openMetrics ? text : toPrometheusText(text);
     },
+  };
+}
+
+/** The methods http.request.method keeps as they are (RFC 9110 and PATCH); any other is `_OTHER`, so a client cannot mint series. */
+const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
+
+/** What http.server.request.duration needs to know of a finished (or abandoned) request. */
+export interface ServerRequestOutcome {
+  method: string;
+  /** `http` or `https`. */
+  scheme: string;
+  route: string;
+  status: number;
+  /** Whether the status line went out (false when the client left before the service answered). */
+  headersSent: boolean;
+  /** Whether the whole response went out. */
+  finished: boolean;
+}
+
+/**
+ * Labels of http.server.request.duration: method, url_scheme and route
+ * always; the status when one was sent; error_type on a 5xx (the status) or
+ * when the response never went out whole (`aborted`), absent on success.
+ */
+export function serverDurationLabels(outcome: ServerRequestOutcome): Record<string, string> {
+  const method = KNOWN_METHODS.has(outcome.method) ? outcome.method : '_OTHER';
+  const errorType = outcome.headersSent && outcome.status >= 500 ? String(outcome.status) : !outcome.finished ? 'aborted' : undefined;
+  return {
+    [LABEL.method]: method,
+    [LABEL.urlScheme]: outcome.scheme,
+    [LABEL.route]: outcome.route,
+    ...(outcome.headersSent ? { [LABEL.status]: String(outcome.status) } : {}),
+    ...(errorType !== undefined ? { [LABEL.errorType]: errorType } : {}),
   };
 }
 

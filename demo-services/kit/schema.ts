@@ -16,8 +16,32 @@ function normalised(parse: (value: string | number) => number) {
   });
 }
 
+/**
+ * While above zero, a bare number where a duration goes (`duration: 12` in a
+ * YAML file) is an error instead of milliseconds: in a file a person wrote, 12
+ * could mean seconds as well. Code that hands over numbers (tests, the runner's
+ * own scaled copies) is not affected. zod's parse is synchronous, so a counter
+ * around it is enough.
+ */
+let unitsRequired = 0;
+
+/** Run a parse that reads a person's file: every duration in it must carry a unit (`0` may go without). */
+export function requiringUnits<T>(parse: () => T): T {
+  unitsRequired += 1;
+  try {
+    return parse();
+  } finally {
+    unitsRequired -= 1;
+  }
+}
+
 /** `'800ms'`, `'2s'` or milliseconds; parsed to milliseconds. */
-export const durationMs = normalised((value) => parseDuration(value));
+export const durationMs = normalised((value) => {
+  if (unitsRequired > 0 && typeof value === 'number' && value !== 0) {
+    throw new Error(`${value} has no unit: write '${value}ms' or '${value}s' (units: d, h, m, s, ms, us, ns)`);
+  }
+  return parseDuration(value);
+});
 
 /** `'50%'` or `0.5`; parsed to a ratio in [0, 1]. */
 export const ratio = normalised(parseRatio);

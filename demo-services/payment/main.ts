@@ -122,6 +122,7 @@ await startService(config, async ({ app, metrics, logger, onClose, announcePort 
     port: grpcPort,
     service: loadPaymentService(),
     logger,
+    metrics,
     // A retry hint travels with "busy" (about one queue wait) and "circuit open" (as Retry-After does on HTTP).
     retryAfterMs: (error) =>
       error.problem.type === problemType('bulkhead-full')

@@ -139,9 +139,13 @@ export function createResilientCall(options: ResilientCallOptions): ResilientCal
                 ...(deadlineAt !== undefined ? { deadlineAt } : {}),
                 onRetry: ({ attempt, delayMs, error }) => {
                   metrics.retry(dependency);
+                  // A Retry-After longer than the backoff wins over the policy's cap: say so beside the delay.
+                  const requested = error instanceof UpstreamStatusError ? error.retryAfterMs : undefined;
                   span.addEvent(SPAN_EVENT.retry, {
                     [SPAN_ATTR.retryAttempt]: attempt,
                     [SPAN_ATTR.retryDelayMs]: Math.round(delayMs),
+                    [SPAN_ATTR.retryDelayCapMs]: Math.round(policy.retry.maxDelay),
+                    [SPAN_ATTR.retryDelaySource]: requested !== undefined && requested >= delayMs ? 'retry-after' : 'backoff',
                     reason: (error as Error).message,
                   });
                 },

@@ -9,6 +9,7 @@
 
 import { LOAD_BAGGAGE } from '../../demo-services/kit/conventions.ts';
 import { createRandom, deriveSeed } from '../../demo-services/kit/random.ts';
+import { skuPriceCents } from '../../demo-services/catalog/prices.ts';
 
 export const JOURNEY_NAMES = ['browse', 'recommendations', 'cart', 'checkout'] as const;
 export type JourneyName = (typeof JOURNEY_NAMES)[number];
@@ -84,10 +85,8 @@ export interface CheckoutOrder {
   amount: number;
 }
 
-/** Unit price of a SKU in cents: fixed per SKU so an order's amount is a pure function of what it holds. */
-export function skuPriceCents(skuNumber: number): number {
-  return 199 + ((skuNumber * 7_919) % 9_800);
-}
+/** Unit price of a SKU in cents: the shop's own price list (demo-services/catalog/prices.ts). */
+export { skuPriceCents };
 
 /**
  * The order iteration `iteration` of `vu` sends under `seed`. Every journey

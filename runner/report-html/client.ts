@@ -42,6 +42,7 @@ interface Context2d {
   moveTo(x: number, y: number): void;
   lineTo(x: number, y: number): void;
   stroke(): void;
+  fill(): void;
 }
 interface PlotInstance {
   ctx: Context2d;
@@ -70,9 +71,11 @@ export function drawReportCharts(): void {
   if (!source?.textContent) return;
   const data = JSON.parse(source.textContent) as PageData;
   const plots: Array<{ plot: PlotInstance; box: Element2d }> = [];
-  const UNIT_LABEL: Record<Unit, string> = { 'req/s': 'requests / s', ms: 'ms', '%': '%', state: 'state', 'events/s': 'events / s' };
+  const UNIT_LABEL: Record<Unit, string> = { 'req/s': 'requests / s', ms: 'ms', '%': '%', state: 'state', 'events/s': 'events / s', requests: 'requests', 'per call': 'attempts / call' };
   // Mark colours differ from every series colour (model.ts COLOR), so a mark is never mistaken for data.
   const BREAKER_COLOR: Record<string, string> = { open: '#be123c', half_open: '#ca8a04', closed: '#0d9488' };
+  // A process going away (exit, pause) and coming back (restart, resume).
+  const PROCESS_COLOR = { down: '#db2777', up: '#65a30d' };
 
   const clock = (seconds: number): string => {
     const s = Math.round(seconds);
@@ -139,6 +142,28 @@ export function drawReportCharts(): void {
           data.marks.forEach((marks, run) => {
             for (const mark of marks.breaker) vertical(mark.at, BREAKER_COLOR[mark.to] ?? '#be123c', run === 0 ? [] : [3, 3], 1.5);
             for (const alert of marks.alerts) vertical(alert.at, alert.fired ? '#7c3aed' : '#c4b5fd', [6, 3], 1);
+            for (const mark of marks.processes ?? []) {
+              const color = mark.down ? PROCESS_COLOR.down : PROCESS_COLOR.up;
+              vertical(mark.at, color, run === 0 ? [] : [3, 3], 2);
+              const x = u.valToPos(mark.at, 'x', true);
+              if (x < bbox.left || x > bbox.left + bbox.width) continue;
+              // A triangle at the top: pointing down for a process gone, up for one back.
+              const size = 5 * ratio;
+              const y = bbox.top + (run === 0 ? 0 : 2 * size);
+              ctx.fillStyle = color;
+              ctx.setLineDash([]);
+              ctx.beginPath();
+              if (mark.down) {
+                ctx.moveTo(x - size, y);
+                ctx.lineTo(x + size, y);
+                ctx.lineTo(x, y + size * 1.4);
+              } else {
+                ctx.moveTo(x - size, y + size * 1.4);
+                ctx.lineTo(x + size, y + size * 1.4);
+                ctx.lineTo(x, y);
+              }
+              ctx.fill();
+            }
           });
           ctx.restore();
         },

@@ -48,6 +48,7 @@ th, td { text-align: left; vertical-align: top; padding: .3rem .5rem; border-bot
 th { background: var(--panel); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.why td { color: var(--muted); border-top: 0; padding-top: 0; }
+td.journey { font-weight: 600; } table.load-steps td.muted { color: var(--muted); }
 tr.differs td, td.differs { background: var(--diff); }
 .chart { margin: 1rem 0 1.5rem; break-inside: avoid; }
 .chart h3 { font-size: 1rem; margin: 0 0 .25rem; }

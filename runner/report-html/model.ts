@@ -7,12 +7,13 @@ import type { FlatSpan } from '../../collector/trace-query.ts';
 import { SHOP_SPAN_EVENT, SPAN_EVENT } from '../../demo-services/kit/conventions.ts';
 import type { FaultRecord } from '../fault-timeline.ts';
 import type { RunSummary } from '../report.ts';
-import type { TimeSeriesPoint } from '../../load/recorder.ts';
+import type { StepSummary, TimeSeriesPoint } from '../../load/recorder.ts';
+import type { MetricSeriesName } from '../metric-series.ts';
 
 /** The most points a series keeps; longer runs are cut into buckets that keep each bucket's peak. */
 export const MAX_POINTS = 900;
 
-export type Unit = 'req/s' | 'ms' | '%' | 'state' | 'events/s';
+export type Unit = 'req/s' | 'ms' | '%' | 'state' | 'events/s' | 'requests' | 'per call';
 
 export interface SeriesSpec {
   label: string;
@@ -42,12 +43,14 @@ export interface Marks {
   breaker: Array<{ at: number; to: string; label: string }>;
   alerts: Array<{ at: number; label: string; fired: boolean }>;
   phases: Array<{ from: number; to: number; name: string }>;
+  /** A process going away (exited, paused) or coming back (restarted, resumed), as the supervisor and runner recorded it. */
+  processes: Array<{ at: number; label: string; down: boolean }>;
 }
 
 /** One entry of the run's timeline table: what happened when. */
 export interface TimelineEntry {
   atMs: number;
-  kind: 'phase' | 'fault' | 'breaker' | 'alert';
+  kind: 'phase' | 'fault' | 'breaker' | 'alert' | 'process';
   text: string;
 }
 
@@ -71,7 +74,15 @@ export const COLOR = {
   loop: '#d97706',
   runQueue: '#9333ea',
   runB: '#64748b',
+  inFlight: '#0d9488',
+  attempts: '#4f46e5',
+  bulkhead: '#0891b2',
+  rateLimited: '#d97706',
+  shed: '#9333ea',
 } as const;
+
+/** Series colours of the errors-by-kind chart, most frequent kind first; the last is "other". */
+export const KIND_COLORS = ['#dc2626', '#2563eb', '#d97706', '#9333ea', '#0891b2', '#16a34a', '#a16207', '#4f46e5', '#c2410c', '#0369a1', '#64748b'] as const;
 
 /** A second of the run's per-second series, as the load recorder keeps it. */
 export type TimePoint = TimeSeriesPoint;
@@ -121,15 +132,41 @@ export function appliedFaultWindows(summary: RunSummary, records: readonly Fault
   return windows.sort((a, b) => a.fromMs - b.fromMs);
 }
 
+type ProcessEventRecord = NonNullable<RunSummary['processEvents']>[number];
+
+/** Process events of the run, by offset (records made before they were kept have none). */
+export function processEvents(summary: RunSummary): ProcessEventRecord[] {
+  return (summary.processEvents ?? []).filter((e) => typeof e?.offsetMs === 'number').sort((a, b) => a.offsetMs - b.offsetMs);
+}
+
+function describeProcessEvent(e: ProcessEventRecord): string {
+  switch (e.event) {
+    case 'exited':
+      return `${e.instance} exited (${e.signal ? `signal ${e.signal}` : `code ${String(e.code)}`})`;
+    case 'restarted':
+      return `${e.instance} restarted${e.pid === undefined ? '' : ` as pid ${e.pid}`}${e.tookMs === undefined ? '' : `, ready after ${formatSeconds(e.tookMs)}`}`;
+    case 'killed':
+      return `${e.instance} sent SIGKILL`;
+    case 'paused':
+      return `${e.instance} paused (SIGSTOP)`;
+    case 'resumed':
+      return `${e.instance} resumed (SIGCONT)`;
+  }
+}
+
 export function buildMarks(summary: RunSummary, records: readonly FaultRecord[] | undefined): Marks {
   const seconds = (ms: number) => round(ms / 1_000, 3);
   return {
+    // The exit itself is the marker of a kill; the signal that caused it is in the timeline.
+    processes: processEvents(summary)
+      .filter((e) => e.event !== 'killed')
+      .map((e) => ({ at: seconds(e.offsetMs), label: describeProcessEvent(e), down: e.event === 'exited' || e.event === 'paused' })),
     faults: appliedFaultWindows(summary, records).map((w) => ({ from: seconds(w.fromMs), to: seconds(w.toMs), label: `${w.name} (${w.target})` })),
     breaker: circuitMarks(summary)
       .filter((c) => c.offsetMs >= 0)
       .map((c) => ({ at: seconds(c.offsetMs), to: c.to, label: `breaker ${c.from} → ${c.to}` })),
     alerts: (summary.monitoring.alerts ?? []).flatMap((a) => {
-      const name = `${a.alertname}${a.labels.tier ? ` ${a.labels.tier}` : ''}`;
+      const name = `${a.alertname}${a.labels.slo_tier ? ` ${a.labels.slo_tier}` : ''}`;
       const fired = { at: seconds(a.firedAtMs), label: `${name} fired`, fired: true };
       return a.resolvedAtMs === null ? [fired] : [fired, { at: seconds(a.resolvedAtMs), label: `${name} resolved`, fired: false }];
     }),
@@ -148,8 +185,9 @@ export function timelineEntries(summary: RunSummary, records: readonly FaultReco
     }
   }
   for (const c of circuitMarks(summary)) if (c.offsetMs >= 0) entries.push({ atMs: c.offsetMs, kind: 'breaker', text: `breaker ${c.from} → ${c.to}` });
+  for (const e of processEvents(summary)) entries.push({ atMs: e.offsetMs, kind: 'process', text: describeProcessEvent(e) });
   for (const a of summary.monitoring.alerts ?? []) {
-    const name = `${a.alertname}${a.labels.tier ? ` ${a.labels.tier}` : ''}`;
+    const name = `${a.alertname}${a.labels.slo_tier ? ` ${a.labels.slo_tier}` : ''}`;
     entries.push({ atMs: a.firedAtMs, kind: 'alert', text: `${name} fired (notified at ${formatOffset(a.notifiedAtMs)})` });
     if (a.resolvedAtMs !== null) entries.push({ atMs: a.resolvedAtMs, kind: 'alert', text: `${name} resolved` });
   }
@@ -218,13 +256,43 @@ export interface ChartOptions {
   breaker: boolean;
 }
 
-/** The run's charts, in the order the page shows them. */
-export function buildCharts(summary: RunSummary, options: ChartOptions): { charts: ChartSpec[]; bucketSeconds: number } {
+/**
+ * Failed requests per second by kind: the `top` most frequent kinds over the
+ * run, each a column, and the rest summed as "other". Empty when nothing failed.
+ */
+export function errorKindColumns(points: readonly TimePoint[], top = 10): Array<{ kind: string; total: number; values: number[] }> {
+  const totals = new Map<string, number>();
+  for (const p of points) for (const [kind, n] of Object.entries(p.errors ?? {})) totals.set(kind, (totals.get(kind) ?? 0) + n);
+  const ranked = [...totals].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const shown = ranked.slice(0, top).map(([kind]) => kind);
+  const columns = shown.map((kind) => ({ kind, total: totals.get(kind) as number, values: points.map((p) => p.errors?.[kind] ?? 0) }));
+  if (ranked.length > top) {
+    const kept = new Set(shown);
+    const rest = (p: TimePoint) => Object.entries(p.errors ?? {}).reduce((n, [kind, v]) => n + (kept.has(kind) ? 0 : v), 0);
+    columns.push({ kind: 'other', total: ranked.slice(top).reduce((n, [, v]) => n + v, 0), values: points.map(rest) });
+  }
+  return columns;
+}
+
+/** A column of the run's Prometheus series laid on the charts' seconds; all null when the record has none. */
+export function metricColumn(summary: RunSummary, name: MetricSeriesName, x: readonly number[]): Array<number | null> {
+  const series = summary.metricSeries;
+  const values = series?.series[name];
+  if (!series || !values) return x.map(() => null);
+  const startSecond = runStartMs(summary) / 1_000;
+  const at = new Map(series.t.map((t, i) => [Math.round(t - startSecond), values[i] ?? null]));
+  return x.map((s) => at.get(s) ?? null);
+}
+
+/** The run's charts, in the order the page shows them; `absent` says which charts were left out for want of data, and why. */
+export function buildCharts(summary: RunSummary, options: ChartOptions): { charts: ChartSpec[]; bucketSeconds: number; absent: string[] } {
   const startMs = runStartMs(summary);
   const points = timePoints(summary);
   const x = points.map((p) => Math.round((p.t * 1_000 - startMs) / 1_000));
   const ratio = points.map((p) => (p.started > 0 ? round((100 * p.failed) / p.started, 2) : null));
-  const latency = (key: 'p50' | 'p95' | 'p99') => points.map((p) => (p.started > 0 ? round(p[key], 1) : null));
+  const latency = (key: 'p50' | 'p95' | 'p99' | 'sentP50' | 'sentP95' | 'sentP99') => points.map((p) => (p.started > 0 && typeof p[key] === 'number' ? round(p[key], 1) : null));
+  const hasSent = points.some((p) => typeof p.sentP50 === 'number');
+  const absent: string[] = [];
   const seconds = Math.max(0, ...x) + 1;
   const events = eventCounts(options.spans, startMs, seconds);
   const eventColumn = (name: string) => x.map((s) => (s >= 0 ? (events[name]?.[s] ?? 0) : 0));
@@ -254,13 +322,22 @@ export function buildCharts(summary: RunSummary, options: ChartOptions): { chart
     },
     {
       id: 'latency',
-      title: 'Latency from the intended start',
+      title: hasSent ? 'Latency from the intended start and from the send time' : 'Latency from the intended start',
       unit: 'ms',
-      note: 'From when the schedule wanted each request to start, queueing included (the honest number). The per-second series holds only this basis; latency from the send time is in the figures table below.',
+      note: hasSent
+        ? 'Solid: from when the schedule wanted each request to start, queueing included (the honest number). Dashed: from when it went on the wire, what most tools report. The gap between them is coordinated omission made visible. Both per second of intended start.'
+        : 'From when the schedule wanted each request to start, queueing included (the honest number). This record has no per-second latency from the send time; it is in the figures table below.',
       series: [
         { label: 'p50', color: COLOR.p50, values: latency('p50') },
         { label: 'p95', color: COLOR.p95, values: latency('p95') },
         { label: 'p99', color: COLOR.p99, values: latency('p99') },
+        ...(hasSent
+          ? [
+              { label: 'sent p50', color: COLOR.p50, dash: true, values: latency('sentP50') },
+              { label: 'sent p95', color: COLOR.p95, dash: true, values: latency('sentP95') },
+              { label: 'sent p99', color: COLOR.p99, dash: true, values: latency('sentP99') },
+            ]
+          : []),
       ],
     },
     {
@@ -271,6 +348,17 @@ export function buildCharts(summary: RunSummary, options: ChartOptions): { chart
       series: [{ label: 'error ratio', color: COLOR.ratio, values: ratio }],
     },
   ];
+  const kinds = errorKindColumns(points);
+  if (kinds.length > 0) {
+    raw.push({
+      id: 'error-kinds',
+      title: 'Errors by status and type',
+      unit: 'req/s',
+      note: `Failed requests per second of intended start, by HTTP status and problem type (or the transport error when there was no answer), as the load generator saw them: ${kinds.at(-1)?.kind === 'other' ? 'the 10 most frequent kinds over the run, the rest as "other"' : `every kind there was (${kinds.length})`}. The count over the run is in each label.`,
+      series: kinds.map((k, i) => ({ label: `${k.kind} (${k.total})`, color: KIND_COLORS[Math.min(i, KIND_COLORS.length - 1)] as string, values: k.values })),
+    });
+  } else if (points.some((p) => p.failed > 0)) absent.push('Errors by status and type: this record does not keep failures by kind per second.');
+  else absent.push('Errors by status and type: no request failed.');
   if (options.breaker) {
     raw.push({
       id: 'breaker',
@@ -293,6 +381,43 @@ export function buildCharts(summary: RunSummary, options: ChartOptions): { chart
       { label: 'fallbacks', color: COLOR.fallback, values: eventColumn(SHOP_SPAN_EVENT.fallback) },
     ],
   });
+  if (summary.metricSeries) {
+    const retries = metricColumn(summary, 'retries', x);
+    const attempts = metricColumn(summary, 'attemptsPerCall', x);
+    raw.push({
+      id: 'retries',
+      title: 'Retries and attempts per call',
+      unit: 'events/s',
+      note: "Inside the shop, from the services' metrics the run's Prometheus scraped each second: retries per second (all callers and dependencies) and attempts per logical call (right axis; 1 means no retries, a retry storm pushes it to the policy's maximum).",
+      series: [
+        { label: 'retries', color: COLOR.retry, values: retries },
+        { label: 'attempts per call', color: COLOR.attempts, rightUnit: 'per call', values: attempts },
+      ],
+    });
+    const protection = [
+      { label: 'bulkhead rejected', color: COLOR.bulkhead, values: metricColumn(summary, 'bulkheadRejected', x) },
+      { label: 'rate-limited', color: COLOR.rateLimited, values: metricColumn(summary, 'rateLimited', x) },
+      { label: 'shed (gateway)', color: COLOR.shed, values: metricColumn(summary, 'shed', x) },
+    ];
+    if (protection.some((s) => s.values.some((v) => v !== null && v > 0))) {
+      raw.push({
+        id: 'protection',
+        title: 'Bulkhead rejected, rate-limited and shed',
+        unit: 'req/s',
+        note: "Calls a bulkhead refused (full), requests a rate limiter refused (429) and requests the gateway shed (503, too many in flight), per second, from the services' metrics in the run's Prometheus.",
+        series: protection,
+      });
+    } else absent.push('Bulkhead rejected, rate-limited and shed: none in this run (Prometheus counted none).');
+  } else absent.push(`Retries, attempts per call, bulkhead, rate limiting and shedding: no Prometheus series in this record (${summary.monitoring.available ? 'not kept by the run that made it' : (summary.monitoring.reason ?? 'Prometheus did not run')}).`);
+  if (points.some((p) => typeof p.inFlight === 'number')) {
+    raw.push({
+      id: 'in-flight',
+      title: 'Requests in flight',
+      unit: 'requests',
+      note: 'Requests the load generator had on the wire (sent, not yet answered), the mean over each wall-clock second.',
+      series: [{ label: 'in flight', color: COLOR.inFlight, values: points.map((p) => (typeof p.inFlight === 'number' ? p.inFlight : null)) }],
+    });
+  }
   if (pressure.length > 0) {
     raw.push({
       id: 'pressure',
@@ -319,7 +444,13 @@ export function buildCharts(summary: RunSummary, options: ChartOptions): { chart
     ...(c.note ? { note: down.bucketSeconds > 1 ? `${c.note} Downsampled: each point is the peak of ${down.bucketSeconds} seconds.` : c.note } : {}),
     series: c.series.map((s) => ({ ...s, values: down.columns[k++]! })),
   }));
-  return { charts, bucketSeconds: down.bucketSeconds };
+  return { charts, bucketSeconds: down.bucketSeconds, absent };
+}
+
+/** Latency per journey and step as the load generator measured it (summary.load.steps), when the record has it. */
+export function loadSteps(summary: RunSummary): StepSummary[] {
+  const steps = (summary.load as { steps?: unknown } | undefined)?.steps;
+  return Array.isArray(steps) ? (steps as StepSummary[]).filter((s) => typeof s?.count === 'number') : [];
 }
 
 export interface SteadyRow {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { FlatSpan } from '../../collector/trace-query.ts';
 import { SPAN_EVENT } from '../../demo-services/kit/conventions.ts';
 import { embedJson } from './html.ts';
-import { appliedFaultWindows, breakerLevels, buildCharts, buildMarks, downsamplePeaks, errorKinds, MAX_POINTS, steadyState, stepLatencies } from './model.ts';
+import { appliedFaultWindows, breakerLevels, buildCharts, buildMarks, downsamplePeaks, errorKindColumns, errorKinds, MAX_POINTS, steadyState, stepLatencies, timelineEntries } from './model.ts';
 import { MAX_TIMELINE_ROWS, MAX_VIOLATIONS, renderComparison, renderRunReport, type ChartLibrary } from './render.ts';
 import { syntheticRun } from './synthetic.ts';
 import { pickSampleTraces, tracesById } from './traces.ts';
@@ -104,13 +104,90 @@ describe('report.html rendering', () => {
   it('draws every chart the issue lists that the record has data for, on seconds since the start', () => {
     const record = syntheticRun({ seconds: 60 });
     const { charts } = buildCharts(record.summary, { spans: record.spans, breaker: true });
-    expect(charts.map((c) => c.id)).toEqual(['requests', 'latency', 'errors', 'breaker', 'resilience', 'pressure']);
+    expect(charts.map((c) => c.id)).toEqual(['requests', 'latency', 'errors', 'error-kinds', 'breaker', 'resilience', 'retries', 'protection', 'in-flight', 'pressure']);
     expect(charts[0]?.x.slice(0, 3)).toEqual([0, 1, 2]);
     const retries = charts.find((c) => c.id === 'resilience')?.series.find((s) => s.label === 'retries')?.values as number[];
     // Two retry events (100 and 200 ms in) for each trace of the outage (seconds 20 to 39), 20 traces a second.
     expect(retries.reduce((a, b) => a + b, 0)).toBe(20 * 20 * 2);
     expect(retries.slice(21, 40).every((n) => n >= 38 && n <= 42)).toBe(true);
     expect([...retries.slice(0, 20), ...retries.slice(41)].every((n) => n === 0)).toBe(true);
+  });
+
+  it('draws latency from the send time beside the intended start, errors by kind (top 10 and "other"), and the series from Prometheus on the same seconds', () => {
+    const record = syntheticRun({ seconds: 60 });
+    const { charts, absent } = buildCharts(record.summary, { spans: [], breaker: true });
+    const chart = (id: string) => charts.find((c) => c.id === id)!;
+    const latency = chart('latency');
+    expect(latency.series.map((s) => [s.label, s.dash === true])).toEqual([
+      ['p50', false],
+      ['p95', false],
+      ['p99', false],
+      ['sent p50', true],
+      ['sent p95', true],
+      ['sent p99', true],
+    ]);
+    // In the outage (seconds 20 to 39) the send-time p99 is half the intended one: the gap is drawn.
+    expect(latency.series[5]!.values[30]).toBeCloseTo((latency.series[2]!.values[30] as number) * 0.5, 0);
+    const kinds = chart('error-kinds').series;
+    expect(kinds).toHaveLength(11);
+    expect(kinds[0]!.label).toMatch(/^HTTP 503 dependency-circuit-open \(\d+\)$/);
+    expect(kinds.at(-1)!.label).toMatch(/^other \(\d+\)$/);
+    // Every failure is in exactly one series.
+    const failed = record.summary.timeSeries.reduce((n: number, p) => n + (p as { failed: number }).failed, 0);
+    expect(kinds.flatMap((k) => k.values).reduce((a: number, b) => a + (b ?? 0), 0)).toBe(failed);
+    const retries = chart('retries');
+    expect(retries.series.map((s) => s.label)).toEqual(['retries', 'attempts per call']);
+    expect(retries.series[1]!.rightUnit).toBe('per call');
+    expect(retries.series[0]!.values.slice(0, 20).every((v) => v === 0)).toBe(true);
+    expect(retries.series[0]!.values.slice(20, 40).every((v) => (v as number) >= 20)).toBe(true);
+    expect(chart('protection').series.map((s) => s.label)).toEqual(['bulkhead rejected', 'rate-limited', 'shed (gateway)']);
+    expect(chart('in-flight').series[0]!.values[0]).toBeGreaterThan(0);
+    expect(absent).toEqual([]);
+
+    // A record without Prometheus series or failures says what is not drawn and why.
+    record.summary.metricSeries = undefined;
+    record.summary.monitoring = { available: false, reason: 'prometheus not on PATH' };
+    for (const p of record.summary.timeSeries as Array<{ failed: number; ok: number; errors?: unknown }>) {
+      p.ok += p.failed;
+      p.failed = 0;
+      delete p.errors;
+    }
+    const bare = buildCharts(record.summary, { spans: [], breaker: false });
+    expect(bare.charts.map((c) => c.id)).not.toContain('retries');
+    expect(bare.absent.join(' ')).toContain('no Prometheus series in this record (prometheus not on PATH)');
+    expect(bare.absent.join(' ')).toContain('no request failed');
+    expect(renderRunReport(record, library)).toContain('Not drawn: ');
+    expect(errorKindColumns([])).toEqual([]);
+  });
+
+  it('marks process exits and restarts on every chart and in the timeline', () => {
+    const record = syntheticRun({ seconds: 60 });
+    const marks = buildMarks(record.summary, record.faultRecords);
+    // The kill's exit and the restart: the signal itself is in the timeline only.
+    expect(marks.processes).toEqual([
+      { at: 15.005, label: 'payment-1 exited (signal SIGKILL)', down: true },
+      { at: 17, label: 'payment-1 restarted as pid 4242, ready after 1.9s', down: false },
+    ]);
+    expect(timelineEntries(record.summary, record.faultRecords).filter((e) => e.kind === 'process').map((e) => e.text)).toEqual(['payment-1 sent SIGKILL', 'payment-1 exited (signal SIGKILL)', 'payment-1 restarted as pid 4242, ready after 1.9s']);
+    const data = JSON.parse(renderRunReport(record, library).match(/id="report-data">([\s\S]*?)<\/script>/)?.[1] as string) as { marks: Array<{ processes: unknown[] }> };
+    expect(data.marks[0]!.processes).toHaveLength(2);
+  });
+
+  it('shows latency per journey and step as the load generator saw it, and the run\'s scenario hash and versions', () => {
+    const record = syntheticRun({ seconds: 60 });
+    const html = renderRunReport(record, library, { commit: 'abc', node: 'v0', builtAt: 'now' });
+    const table = html.match(/<table class="load-steps">([\s\S]*?)<\/table>/)?.[1] ?? '';
+    const rows = [...table.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((r) => [...(r[1] as string).matchAll(/<td[^>]*>([^<]*)<\/td>/g)].map((c) => c[1])).filter((cells) => cells.length > 0);
+    expect(rows[0]).toEqual(['checkout (all steps)', '1200', '12', 'intended', '70ms', '600ms', '900ms', '2.40s', '4.80s']);
+    expect(rows[1]).toEqual(['', '', '', 'sent', '65ms', '500ms', '700ms', '1.20s', '4.00s']);
+    expect(rows[4]?.slice(0, 3)).toEqual(['checkout / checkout', '600', '12']);
+    expect(html).toContain('Latency per entry route (server side, from the traces)');
+    // The run's own environment wins over where the report was built.
+    expect(html).toContain(`<dt>scenario sha256</dt><dd>${'0'.repeat(64)}</dd>`);
+    expect(html).toContain(`<dt>commit</dt><dd>${'f'.repeat(40)}</dd>`);
+    expect(html).toContain('<dd>prometheus, version 2.45.3</dd>');
+    record.summary.environment = undefined;
+    expect(renderRunReport(record, library, { commit: 'abc' })).toContain('<dt>commit</dt><dd>abc (at report build)</dd>');
   });
 
   it('compares the baseline with the recovery from the per-second series', () => {

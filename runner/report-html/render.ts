@@ -10,7 +10,7 @@ import type { FaultRecord } from '../fault-timeline.ts';
 import type { RunSummary } from '../report.ts';
 import { drawReportCharts, type PageData } from './client.ts';
 import { STYLE, capped, embedJson, escapeHtml, table, td } from './html.ts';
-import { COLOR, appliedFaultWindows, buildCharts, buildMarks, errorKinds, formatOffset, round, runStartMs, stepLatencies, steadyState, timelineEntries, type ChartSpec, type SteadyRow } from './model.ts';
+import { COLOR, appliedFaultWindows, buildCharts, buildMarks, errorKinds, formatOffset, loadSteps, round, runStartMs, stepLatencies, steadyState, timelineEntries, type ChartSpec, type SteadyRow } from './model.ts';
 import { pickSampleTraces, renderTraceWaterfall, tracesById } from './traces.ts';
 
 /** Rows of the timeline table and books violations shown before "and N more". */
@@ -48,14 +48,14 @@ const VERDICT_LABEL = { pass: 'PASS', fail: 'FAIL', inconclusive: 'INCONCLUSIVE'
 export function renderRunReport(record: RunRecord, library: ChartLibrary, meta: RunMeta = {}): string {
   const { summary } = record;
   const breaker = summary.circuit.length > 0 || summary.expectations.some((e) => e.type === 'circuit');
-  const { charts } = buildCharts(summary, { spans: record.spans, breaker });
+  const { charts, absent } = buildCharts(summary, { spans: record.spans, breaker });
   const marks = buildMarks(summary, record.faultRecords);
   const body = [
     header(summary),
     section('Verdict', verdictTable(summary)),
     section('Timeline', timelineSection(summary, record.faultRecords)),
-    section('Over time', chartsSection(charts, record.faultRecords === undefined)),
-    section('Figures', figuresSection(summary) + stepsSection(record)),
+    section('Over time', chartsSection(charts, record.faultRecords === undefined, absent)),
+    section('Figures', figuresSection(summary) + loadStepsSection(summary) + stepsSection(record)),
     section('SLOs', sloSection(summary)),
     section('Steady state: before and after', steadySection(summary)),
     section('Sample traces', tracesSection(record)),
@@ -134,17 +134,18 @@ function timelineSection(summary: RunSummary, records: readonly FaultRecord[] | 
   const rows = entries.slice(0, MAX_TIMELINE_ROWS).map((e) => [td(formatOffset(e.atMs), 'num'), td(e.kind), td(e.text)]);
   const more = entries.length > MAX_TIMELINE_ROWS ? `<p class="more">and ${entries.length - MAX_TIMELINE_ROWS} more events</p>` : '';
   const note = records === undefined ? '<p class="muted">faults.jsonl is missing: fault windows are the planned ones.</p>' : '';
-  const counts = (['phase', 'fault', 'breaker', 'alert'] as const).map((kind) => `${entries.filter((e) => e.kind === kind).length} ${kind}`).join(', ');
+  const counts = (['phase', 'fault', 'breaker', 'process', 'alert'] as const).map((kind) => `${entries.filter((e) => e.kind === kind).length} ${kind}`).join(', ');
   return `${note}<details class="timeline"><summary>${entries.length} events (${counts}), drawn on every chart below; open for the list</summary>${table(['at', 'what', ''], rows, 'timeline')}${more}</details>`;
 }
 
-function chartsSection(charts: readonly ChartSpec[], planned: boolean): string {
-  const legend = `<p class="legend-marks">On every chart: <i style="background:var(--fault)"></i>fault window${planned ? ' (planned)' : ' (as applied, from faults.jsonl)'} <i style="background:#be123c;width:3px"></i>breaker opened <i style="background:#ca8a04;width:3px"></i>half-open <i style="background:#0d9488;width:3px"></i>closed <i style="border-left:2px dashed #7c3aed;width:3px"></i>alert fired <i style="border-left:2px dashed #c4b5fd;width:3px"></i>alert resolved <i style="border-left:2px dotted var(--muted);width:3px"></i>phase boundary</p>`;
+function chartsSection(charts: readonly ChartSpec[], planned: boolean, absent: readonly string[] = []): string {
+  const legend = `<p class="legend-marks">On every chart: <i style="background:var(--fault)"></i>fault window${planned ? ' (planned)' : ' (as applied, from faults.jsonl)'} <i style="background:#be123c;width:3px"></i>breaker opened <i style="background:#ca8a04;width:3px"></i>half-open <i style="background:#0d9488;width:3px"></i>closed <i style="border-left:2px dashed #7c3aed;width:3px"></i>alert fired <i style="border-left:2px dashed #c4b5fd;width:3px"></i>alert resolved <i style="background:#db2777;width:3px"></i>&#9660; process exited or paused <i style="background:#65a30d;width:3px"></i>&#9650; process restarted or resumed <i style="border-left:2px dotted var(--muted);width:3px"></i>phase boundary</p>`;
+  const notDrawn = absent.length ? `<p class="muted absent">Not drawn: ${absent.map(escapeHtml).join(' ')}</p>` : '';
   const blocks = charts.map(
     (c) =>
       `<div class="chart"><h3>${escapeHtml(c.title)}</h3><div class="plot" id="chart-${c.id}" data-series-colors="${escapeHtml(c.series.map((s) => s.color).join(' '))}" data-points="${c.x.length}"></div>${c.note ? `<p class="note">${escapeHtml(c.note)}</p>` : ''}</div>`,
   );
-  return `${legend}\n${blocks.join('\n')}`;
+  return `${legend}\n${blocks.join('\n')}${notDrawn}`;
 }
 
 interface LoadFigures {
@@ -190,6 +191,25 @@ ${latency}
 /** Rows of the per-step latency table shown before "and N more". */
 export const MAX_STEPS = 20;
 
+/** Latency per journey and step as the load generator measured it: two rows a step, from the intended start and from the send time. */
+function loadStepsSection(summary: RunSummary): string {
+  const steps = loadSteps(summary);
+  if (steps.length === 0) return '';
+  const keys = ['p50', 'p90', 'p95', 'p99', 'max'] as const;
+  const shown = steps.slice(0, MAX_STEPS);
+  const rows = shown.flatMap((s) => {
+    const name = s.step === '*' ? `${s.journey} (all steps)` : `${s.journey} / ${s.step}`;
+    const cls = s.step === '*' ? 'journey' : '';
+    return [
+      [td(name, cls), td(String(s.count), 'num'), td(String(s.failed), 'num'), td('intended'), ...keys.map((k) => td(ms(s.latency[k]), 'num'))],
+      [td(''), td(''), td(''), td('sent', 'muted'), ...keys.map((k) => td(ms(s.naiveLatency[k]), 'num muted'))],
+    ];
+  });
+  const more = steps.length > MAX_STEPS ? `<p class="more">and ${steps.length - MAX_STEPS} more steps</p>` : '';
+  return `<h4>Latency per journey and step (load generator: what a user saw)</h4>${table(['journey / step', 'count', 'errors', 'from', ...keys], rows, 'load-steps')}${more}
+<p class="muted">Every request the load generator made, all run long, by the journey and step it belonged to. "intended": from when the schedule wanted the request to start, queueing included; "sent": from when it went on the wire.</p>`;
+}
+
 function stepsSection(record: RunRecord): string {
   const start = runStartMs(record.summary);
   const steps = stepLatencies(record.spans, start);
@@ -198,9 +218,9 @@ function stepsSection(record: RunRecord): string {
   const rows = steps.slice(0, MAX_STEPS).map((s) => [td(s.step), td(String(s.count), 'num'), td(String(s.errors), 'num'), ...[s.p50, s.p90, s.p95, s.p99, s.max].map((v) => td(ms(v), 'num'))]);
   const more = steps.length > MAX_STEPS ? `<p class="more">and ${steps.length - MAX_STEPS} more steps</p>` : '';
   const total = errors.reduce((n, e) => n + e.count, 0);
-  return `<h4>Latency per step (server side, from the traces)</h4>${table(['step', 'count', 'errors', 'p50', 'p90', 'p95', 'p99', 'max'], rows)}${more}
-<p class="muted">Each request's server span at its entry service, from the run's start on: time inside the shop, so neither queueing in the load generator (intended start) nor the network before it (send time) is in it; those two are the table above.</p>
-<h4>Failed requests by status and error type (the 10 most frequent)</h4>${errors.length ? table(['status, error type', 'requests', 'share'], errors.map((e) => [td(e.kind), td(String(e.count), 'num'), td(pct(e.count / total), 'num')])) : '<p class="muted">none</p>'}`;
+  return `<h4>Latency per entry route (server side, from the traces)</h4>${table(['step', 'count', 'errors', 'p50', 'p90', 'p95', 'p99', 'max'], rows)}${more}
+<p class="muted">Each request's server span at its entry service, from the run's start on: time inside the shop, so neither queueing in the load generator (intended start) nor the network before it (send time) is in it; those two are in the tables above.</p>
+<h4>Failed requests by status and error type (server side, from the traces; the 10 most frequent)</h4>${errors.length ? table(['status, error type', 'requests', 'share'], errors.map((e) => [td(e.kind), td(String(e.count), 'num'), td(pct(e.count / total), 'num')])) : '<p class="muted">none</p>'}`;
 }
 
 function sloSection(summary: RunSummary): string {
@@ -224,7 +244,7 @@ function sloSection(summary: RunSummary): string {
       }),
       td(pct(s.run.budgetConsumed, 1), 'num'),
       td(windows),
-      td(s.alerts.length ? `${s.alerts.length} (${s.alerts.map((a) => `${a.labels.tier ?? a.alertname} ${formatOffset(a.firedAtMs)}`).join(', ')})` : 'none'),
+      td(s.alerts.length ? `${s.alerts.length} (${s.alerts.map((a) => `${a.labels.slo_tier ?? a.alertname} ${formatOffset(a.firedAtMs)}`).join(', ')})` : 'none'),
     ];
   });
   return `${table(['SLO', 'objective', 'SLI (run)', ...phases.map((p) => `SLI ${p}`), 'budget spent', 'peak burn rate', 'alerts fired'], rows)}
@@ -296,8 +316,13 @@ function booksSection(summary: RunSummary): string {
 }
 
 function metaSection(summary: RunSummary, meta: RunMeta): string {
+  // What the run recorded at its start wins; older records get what the report's build found, said so.
+  const env = summary.environment;
+  const found = (key: 'commit' | 'node' | 'machine' | 'prometheus' | 'alertmanager') => env?.[key] ?? (meta[key] === undefined ? undefined : `${meta[key]} (at report build)`);
   const items: Array<[string, string | undefined]> = [
     ['scenario', `${summary.scenario}: ${summary.description}`],
+    ['scenario file', summary.scenarioSource?.file],
+    ['scenario sha256', summary.scenarioSource?.sha256],
     ['run', summary.id],
     ['started', `${summary.startedAt} (${(summary.durationMs / 1_000).toFixed(1)}s)`],
     ['seed', String(summary.options.seed)],
@@ -306,11 +331,11 @@ function metaSection(summary: RunSummary, meta: RunMeta): string {
     ['warm-up', summary.warmUp ? `${summary.warmUp.waves} waves, ${summary.warmUp.settled ? 'steady' : 'not steady'} (${summary.warmUp.lastMedianMs.toFixed(0)}ms a journey)` : undefined],
     ['telemetry', `${summary.telemetry.spans} spans in ${summary.telemetry.traces} traces`],
     ['monitoring', summary.monitoring.available ? 'Prometheus and Alertmanager ran' : `not run: ${summary.monitoring.reason ?? ''}`],
-    ['commit', meta.commit],
-    ['Node', meta.node],
-    ['machine', meta.machine],
-    ['Prometheus', meta.prometheus],
-    ['Alertmanager', meta.alertmanager],
+    ['commit', found('commit')],
+    ['Node', found('node')],
+    ['machine', found('machine')],
+    ['Prometheus', found('prometheus')],
+    ['Alertmanager', found('alertmanager')],
     ['report built', meta.builtAt],
   ];
   return `<dl class="meta">${items
@@ -324,7 +349,17 @@ export function compareCharts(a: RunRecord, b: RunRecord): { charts: ChartSpec[]
   const breaker = [a, b].some((r) => r.summary.circuit.length > 0 || r.summary.expectations.some((e) => e.type === 'circuit'));
   const chartsA = buildCharts(a.summary, { spans: a.spans, breaker }).charts;
   const chartsB = buildCharts(b.summary, { spans: b.spans, breaker }).charts;
-  const wanted: Record<string, string[]> = { requests: ['ok', 'failed'], latency: ['p50', 'p99'], errors: ['error ratio'], breaker: ['breaker'], resilience: ['retries', 'breaker refused'], pressure: ['cpu pressure max'] };
+  const wanted: Record<string, string[]> = {
+    requests: ['ok', 'failed'],
+    latency: ['p50', 'p99', 'sent p99'],
+    errors: ['error ratio'],
+    breaker: ['breaker'],
+    resilience: ['retries', 'breaker refused'],
+    retries: ['retries', 'attempts per call'],
+    protection: ['bulkhead rejected', 'rate-limited', 'shed (gateway)'],
+    'in-flight': ['in flight'],
+    pressure: ['cpu pressure max'],
+  };
   const charts: ChartSpec[] = [];
   for (const chartA of chartsA) {
     const chartB = chartsB.find((c) => c.id === chartA.id);

@@ -47,7 +47,32 @@ export function syntheticRun(options: SyntheticOptions): RunRecord {
   const timeSeries = Array.from({ length: seconds }, (_, s) => {
     const failed = inOutage(s) ? Math.round(rate * (0.4 + 0.2 * rand())) : rand() < 0.02 ? 1 : 0;
     const base = inOutage(s) ? 900 : 60;
-    return { t: START / 1_000 + s, started: rate, ok: rate - failed, failed, dropped: rand() < 0.01 ? 1 : 0, p50: base * (0.8 + 0.4 * rand()), p95: base * (2 + rand()), p99: base * (3 + 2 * rand()) };
+    const p50 = base * (0.8 + 0.4 * rand());
+    const p95 = base * (2 + rand());
+    const p99 = base * (3 + 2 * rand());
+    // Failures by kind: mostly the open breaker's 503s, some timeouts, now and then a rarer kind (15 in all, so "other" is needed).
+    const errors: Record<string, number> = {};
+    for (let i = 0; i < failed; i++) {
+      const r = rand();
+      const kind = r < 0.6 ? 'HTTP 503 dependency-circuit-open' : r < 0.8 ? 'timeout' : r < 0.9 ? 'HTTP 502 bad-gateway' : `HTTP 500 kind-${Math.floor(rand() * 12)}`;
+      errors[kind] = (errors[kind] ?? 0) + 1;
+    }
+    return {
+      t: START / 1_000 + s,
+      started: rate,
+      ok: rate - failed,
+      failed,
+      dropped: rand() < 0.01 ? 1 : 0,
+      p50,
+      p95,
+      p99,
+      // From the send time: the generator queued a little in the outage, so the gap shows there.
+      sentP50: p50 * (inOutage(s) ? 0.7 : 0.95),
+      sentP95: p95 * (inOutage(s) ? 0.6 : 0.95),
+      sentP99: p99 * (inOutage(s) ? 0.5 : 0.95),
+      inFlight: Math.round(rate * (p50 / 1_000) * 100) / 100,
+      ...(failed > 0 ? { errors } : {}),
+    };
   });
   const circuit: Array<{ timeMs: number; offsetMs: number; from: string; to: string }> = [];
   for (let s = third + 2; s < 2 * third; s += 4) {
@@ -70,6 +95,26 @@ export function syntheticRun(options: SyntheticOptions): RunRecord {
     endedAt: new Date(START + seconds * 1_000).toISOString(),
     durationMs: seconds * 1_000,
     options: { disabled: [], timeScale: 1, seed: 42 },
+    scenarioSource: { file: 'scenarios/payment-outage.yaml', sha256: '0'.repeat(64) },
+    environment: { commit: 'f'.repeat(40), node: 'v24.0.0', machine: '2 x synthetic cpu', prometheus: 'prometheus, version 2.45.3', alertmanager: 'alertmanager, version 0.26.0' },
+    // payment-1 killed a quarter in and restarted two seconds later.
+    processEvents: [
+      { timeMs: START + Math.floor(seconds / 4) * 1_000, offsetMs: Math.floor(seconds / 4) * 1_000, instance: 'payment-1', event: 'killed' },
+      { timeMs: START + Math.floor(seconds / 4) * 1_000 + 5, offsetMs: Math.floor(seconds / 4) * 1_000 + 5, instance: 'payment-1', event: 'exited', code: null, signal: 'SIGKILL' },
+      { timeMs: START + Math.floor(seconds / 4) * 1_000 + 2_000, offsetMs: Math.floor(seconds / 4) * 1_000 + 2_000, instance: 'payment-1', event: 'restarted', pid: 4242, tookMs: 1_900 },
+    ],
+    metricSeries: {
+      stepMs: 1_000,
+      t: Array.from({ length: seconds }, (_, s) => START / 1_000 + s),
+      series: {
+        retries: Array.from({ length: seconds }, (_, s) => (inOutage(s) ? Math.round(rate * (1 + rand())) : 0)),
+        attemptsPerCall: Array.from({ length: seconds }, (_, s) => (inOutage(s) ? 2 + rand() : 1)),
+        bulkheadRejected: Array.from({ length: seconds }, (_, s) => (inOutage(s) && rand() < 0.3 ? Math.round(3 * rand()) : 0)),
+        rateLimited: Array.from({ length: seconds }, () => 0),
+        shed: Array.from({ length: seconds }, (_, s) => (inOutage(s) && rand() < 0.1 ? 1 : 0)),
+      },
+      queries: { retries: '', attemptsPerCall: '', bulkheadRejected: '', rateLimited: '', shed: '' },
+    },
     pressure: phases.map((p) => ({
       phase: p.name,
       seconds: (p.endMs - p.startMs) / 1_000,
@@ -94,6 +139,18 @@ export function syntheticRun(options: SyntheticOptions): RunRecord {
         latency: { p50: 70, p90: 600, p95: 900, p99: 2_400, max: 4_800, avg: 300 },
         naiveLatency: { p50: 65, p90: 500, p95: 700, p99: 1_200, max: 4_000, avg: 200 },
       },
+      steps: [
+        ['checkout', '*', rate * seconds, 12, 1],
+        ['checkout', 'list-products', (rate * seconds) / 2, 0, 0.5],
+        ['checkout', 'checkout', (rate * seconds) / 2, 12, 2],
+      ].map(([journey, step, count, failed, f]) => ({
+        journey,
+        step,
+        count,
+        failed,
+        latency: { p50: 70 * (f as number), p90: 600 * (f as number), p95: 900, p99: 2_400, max: 4_800, avg: 300 },
+        naiveLatency: { p50: 65 * (f as number), p90: 500 * (f as number), p95: 700, p99: 1_200, max: 4_000, avg: 200 },
+      })),
     },
     expectations,
     timeSeries,
@@ -101,7 +158,7 @@ export function syntheticRun(options: SyntheticOptions): RunRecord {
     telemetry: { spans: 0, traces: 0 },
     monitoring: {
       available: true,
-      alerts: [{ alertname: 'CheckoutAvailabilityBudgetBurn', labels: { tier: 'page-1h' }, firedAtMs: (third + 3) * 1_000, notifiedAtMs: (third + 4) * 1_000, resolvedAtMs: (2 * third + 5) * 1_000 }],
+      alerts: [{ alertname: 'CheckoutAvailabilityBudgetBurn', labels: { slo_tier: 'page-1h' }, firedAtMs: (third + 3) * 1_000, notifiedAtMs: (third + 4) * 1_000, resolvedAtMs: (2 * third + 5) * 1_000 }],
     },
     books: { ok: true, orders: { confirmed: 100 }, charges: { total: 100 }, violations: [] },
     files: {},

@@ -106,7 +106,7 @@ export async function runMeta(): Promise<RunMeta> {
   ]);
   const cpu = cpus();
   return {
-    ...(commit ? { commit: `${commit} (at report build)` } : {}),
+    ...(commit ? { commit } : {}),
     node: process.version,
     machine: `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${process.platform} ${process.arch}`,
     ...(prometheus ? { prometheus } : {}),

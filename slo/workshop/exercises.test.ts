@@ -73,14 +73,14 @@ spec:
   objectives: [{ target: 0.999 }]
 `;
     const messages = failing(await checkAnswer('exercise-1', await answer('buckets.yaml', openSlo)));
-    expect(messages[0]).toBe('POST /api/checkout -> 201 (job gateway): counted 10 times for one request (a _bucket series without le="+Inf", or two selectors that overlap?)');
+    expect(messages[0]).toBe('POST /api/checkout -> 201 (job gateway): counted 13 times for one request (a _bucket series without le="+Inf", or two selectors that overlap?)');
     const fixed = openSlo.replaceAll('http_route="/api/checkout"', 'http_route="/api/checkout",le="+Inf"');
     expect((await checkAnswer('exercise-1', await answer('inf.yaml', fixed))).ok).toBe(true);
   });
 
   it('knows which series a request increments', () => {
     const series = seriesOfRequest({ job: 'gateway', route: '/x', method: 'GET', status: '200', seconds: 0.02 });
-    expect(series.filter((s) => s.name.endsWith('_bucket')).map((s) => s.labels.le)).toEqual(['0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf']);
+    expect(series.filter((s) => s.name.endsWith('_bucket')).map((s) => s.labels.le)).toEqual(['0.025', '0.05', '0.075', '0.1', '0.25', '0.5', '0.75', '1', '2.5', '5', '7.5', '10', '+Inf']);
   });
 });
 

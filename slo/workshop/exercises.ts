@@ -90,7 +90,15 @@ const PROBES: readonly Probe[] = [
 
 /** The series one request increments in the server histogram: count, sum and every bucket at or above its duration. */
 export function seriesOfRequest(request: Probe['request']): Series[] {
-  const labels = { job: request.job, [LABEL.route]: request.route, [LABEL.method]: request.method, [LABEL.status]: request.status };
+  // As kit/metrics.ts labels a request: error_type only on a server error.
+  const labels = {
+    job: request.job,
+    [LABEL.route]: request.route,
+    [LABEL.method]: request.method,
+    [LABEL.urlScheme]: 'http',
+    [LABEL.status]: request.status,
+    ...(Number(request.status) >= 500 ? { [LABEL.errorType]: request.status } : {}),
+  };
   const base = METRIC.httpServerDuration;
   return [
     { name: `${base}_count`, labels },

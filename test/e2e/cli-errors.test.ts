@@ -1,13 +1,14 @@
 // The CLI's contract for bad input and interruptions: one line naming the
 // problem, a non-zero exit, and no process left behind.
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES } from '../../runner/topology.ts';
-import { isAlive, runCli, startUp } from './cli.ts';
+import { isAlive, ROOT, runCli, startUp } from './cli.ts';
 import { monitoringAvailability } from '../../runner/monitoring.ts';
 
 let dir: string;
@@ -67,10 +68,33 @@ describe('faultline CLI errors', () => {
     expect(result.stderr).toContain('colour');
   });
 
-  it('an unknown policy for --disable is rejected', async () => {
+  it('an unknown policy for --disable is a usage error: exit 2', async () => {
     const result = await runCli(['run', 'payment-outage', '--disable', 'magic']);
-    expect(result.code).not.toBe(0);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain('must be one of timeout, retry, circuitBreaker');
+  });
+
+  it('usage errors exit 2, as the README says; --help exits 0', async () => {
+    const missing = await runCli(['run']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("missing required argument 'scenario'");
+    const unknown = await runCli(['check', 'x', '--colour']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown option '--colour'");
+    const badPort = await runCli(['up', '--gateway-port', 'eighty']);
+    expect(badPort.code).toBe(2);
+    expect((await runCli(['run', '--help'])).code).toBe(0);
+  });
+
+  it('a duration without a unit in a scenario file is an error naming its path', async () => {
+    const file = join(dir, 'unitless.yaml');
+    const text = (await readFile(join(ROOT, 'scenarios/payment-instance-crash.yaml'), 'utf8')).replace('{ name: baseline, duration: 6s }', '{ name: baseline, duration: 12 }');
+    expect(text).toContain('duration: 12 }');
+    await writeFile(file, text);
+    const result = await runCli(['run', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain("phases.0.duration: 12 has no unit: write '12ms' or '12s'");
   });
 
   it('up on a port already in use says which port, exits non-zero, and leaves nothing running', async () => {
@@ -81,9 +105,30 @@ describe('faultline CLI errors', () => {
       const runsDir = join(dir, 'up-busy');
       const result = await runCli(['up', '--gateway-port', String(port), '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--runs-dir', runsDir], { timeoutMs: 60_000 });
       expect(result.code).toBe(2);
-      expect(result.stderr.trim()).toBe(`faultline: gateway: port ${port} is already in use`);
+      expect(result.stderr.trim()).toBe(`faultline: gateway: port ${port} is already in use (change it with --gateway-port <port>, or --gateway-port 0 for any free port)`);
+      // Reported before anything started: no session record, no process log.
+      expect(existsSync(runsDir), result.stdout).toBe(false);
     } finally {
       blocker.close();
+    }
+  });
+
+  it('up checks every fixed port first and names the flag of each one in use', async () => {
+    const blockers = await Promise.all([0, 1].map(() => new Promise<Server>((resolve) => {
+      const server = createServer();
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    })));
+    const [chaosPort, collectorPort] = blockers.map((server) => (server.address() as { port: number }).port);
+    try {
+      const runsDir = join(dir, 'up-busy-2');
+      const result = await runCli(['up', '--gateway-port', '0', '--collector-port', String(collectorPort), '--collector-http-port', '0', '--chaos-port', String(chaosPort), '--no-monitoring', '--runs-dir', runsDir], { timeoutMs: 60_000 });
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toContain(`collector OTLP/gRPC: port ${collectorPort} is already in use (change it with --collector-port`);
+      expect(result.stderr).toContain(`fault proxy admin: port ${chaosPort} is already in use (change it with --chaos-port`);
+      expect(existsSync(runsDir)).toBe(false);
+    } finally {
+      for (const server of blockers) server.close();
     }
   });
 
@@ -98,7 +143,7 @@ describe('faultline CLI errors', () => {
       // collector and fault proxy, every instance, and Prometheus and Alertmanager where installed.
       const monitoring = (await monitoringAvailability()).available ? 2 : 0;
       expect(pids.length).toBe(2 + SERVICES.reduce((sum, service) => sum + service.instances, 0) + monitoring);
-      if (monitoring) expect(stdout).toMatch(/prometheus \(SLO rules at lab scale\)\s+http:\/\/127\.0\.0\.1:\d+\/alerts/);
+      if (monitoring) expect(stdout).toMatch(/prometheus \S+ \(SLO rules at lab scale\)\s+http:\/\/127\.0\.0\.1:\d+\/(classic\/)?alerts/);
     } finally {
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
       child.kill('SIGTERM');

@@ -78,7 +78,7 @@ describe('faultline run payment-outage', () => {
       expect(phase('outage').sli).toBeLessThan(0.9);
       expect(checkout.run.budgetConsumed).toBeGreaterThan(0);
       expect(checkout.peakBurnRates['5m']).toBeGreaterThan(14.4);
-      const page = checkout.alerts.find((a: { labels: Record<string, string> }) => a.labels.tier === 'page-1h');
+      const page = checkout.alerts.find((a: { labels: Record<string, string> }) => a.labels.slo_tier === 'page-1h');
       expect(page.resolvedAtMs).toBeGreaterThan(page.firedAtMs);
       const alerts = (await readFile(join(runDir, 'alerts.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
       expect(alerts).toContainEqual(expect.objectContaining({ alertname: 'CheckoutAvailabilityBudgetBurn', status: 'firing' }));

@@ -5,6 +5,7 @@
 // every chart, shade the fault window where faults.jsonl puts it, and expand a
 // sample trace to its retry events. Skipped, saying so, without /usr/bin/chromium.
 
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultRecord } from '../../runner/fault-timeline.ts';
 import type { RunSummary } from '../../runner/report.ts';
-import { runCli } from './cli.ts';
+import type { StepSummary, TimeSeriesPoint } from '../../load/recorder.ts';
+import { ROOT, runCli } from './cli.ts';
 
 // The little of the browser the page functions below use (the project type-checks without the DOM library).
 interface Canvas {
@@ -46,9 +48,12 @@ describe.skipIf(!installed)(title, () => {
   let browser: Browser | undefined;
   const runs: Array<{ dir: string; report: string; summary: RunSummary; faults: FaultRecord[] }> = [];
   let comparison: string;
+  /** The scenario file's sha256 as the runs read it (taken just before them). */
+  let scenarioSha256: string;
 
   beforeAll(async () => {
     runsDir = await mkdtemp(join(tmpdir(), 'faultline-report-'));
+    scenarioSha256 = createHash('sha256').update(await readFile(join(ROOT, 'scenarios/payment-outage.yaml'))).digest('hex');
     for (const extra of [[], ['--disable', 'circuitBreaker']]) {
       const result = await runCli(['run', 'payment-outage', '--time-scale', '0.5', '--runs-dir', runsDir, ...extra], { timeoutMs: 150_000 });
       expect(result.stderr).toBe('');
@@ -165,8 +170,24 @@ describe.skipIf(!installed)(title, () => {
     expect(reasons).toEqual(summary.expectations.filter((e) => e.inconclusive).map((e) => `not judged: ${e.inconclusive}`));
 
     const pixels = await seriesPixels(page);
-    expect(Object.keys(pixels).sort()).toEqual(['chart-breaker', 'chart-errors', 'chart-latency', 'chart-pressure', 'chart-requests', 'chart-resilience']);
+    // Errors by kind only when something failed; bulkhead, rate limiting and shedding only when Prometheus counted some.
+    const points = summary.timeSeries as TimeSeriesPoint[];
+    const optional = [...(points.some((p) => p.failed > 0) ? ['chart-error-kinds'] : []), ...(Object.keys(pixels).includes('chart-protection') ? ['chart-protection'] : [])];
+    expect(Object.keys(pixels).sort()).toEqual(['chart-breaker', 'chart-errors', 'chart-in-flight', 'chart-latency', 'chart-pressure', 'chart-requests', 'chart-resilience', 'chart-retries', ...optional].sort());
     for (const [id, n] of Object.entries(pixels)) expect(n, `${id} drew no data`).toBeGreaterThan(20);
+
+    // The series the load generator and Prometheus recorded are in summary.json and drawn: send-time latency beside the intended one, retries.
+    expect(points.filter((p) => p.started > 0).every((p) => p.sentP99 > 0 && p.sentP99 <= p.p99 + 1)).toBe(true);
+    expect(summary.metricSeries?.series.retries.some((v) => v !== null)).toBe(true);
+    expect(await page.$$eval('#chart-latency .u-legend .u-series .u-label', (labels) => labels.map((l) => l.textContent))).toEqual(expect.arrayContaining(['p99', 'sent p99']));
+    // Latency per journey and step as the load generator saw it: a journey row, then its steps, two rows each.
+    const steps = (summary.load as { steps: StepSummary[] }).steps;
+    expect(steps[0]?.step).toBe('*');
+    const stepRows = await page.$$eval('table.load-steps tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(stepRows.filter((_, i) => i % 2 === 0).map((r) => [r[1], r[2]])).toEqual(steps.map((s) => [String(s.count), String(s.failed)]));
+    // The scenario's hash is of the file's bytes.
+    expect(summary.scenarioSource?.sha256).toBe(scenarioSha256);
+    expect(await page.textContent('#run dl.meta')).toContain(scenarioSha256);
 
     const applied = faults.find((f) => f.action === 'apply') as FaultRecord;
     const removed = faults.find((f) => f.action === 'remove') as FaultRecord;

@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseChaosConfig } from '../../chaos/config.ts';
+import { COMPOSE_ALERTMANAGER_FILE, EXTERNAL_RECEIVERS, renderComposeAlertmanagerConfig } from '../../deploy/alertmanager/render.ts';
 import { SERVICES, instanceNames, proxyName } from '../../runner/topology.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const COMPOSE_FILE = join(ROOT, 'docker-compose.yml');
 const PROMETHEUS_FILE = join(ROOT, 'deploy', 'prometheus', 'prometheus.yml');
-const ALERTMANAGER_FILE = join(ROOT, 'slo', 'generated', 'production', 'alertmanager.yaml');
+const ALERTMANAGER_FILE = COMPOSE_ALERTMANAGER_FILE;
 const RULES_DIR = join(ROOT, 'slo', 'generated', 'production', 'rules');
 const CONFIG_FILES = [
   'docker-compose.yml',
@@ -25,6 +26,7 @@ const CONFIG_FILES = [
   'deploy/grafana/provisioning/datasources/datasources.yaml',
   'deploy/grafana/provisioning/dashboards/provider.yaml',
   'slo/generated/production/alertmanager.yaml',
+  'deploy/alertmanager/alertmanager.yaml',
 ];
 const SERVICE_PORT = 8080;
 /** The gRPC port of services that serve gRPC (payment), the upstream of a tcp edge. */
@@ -33,6 +35,7 @@ const GRPC_PORT = 9090;
 interface ComposeService {
   image?: string;
   command?: string[];
+  depends_on?: string[];
   environment?: Record<string, string>;
   ports?: string[];
   volumes?: string[];
@@ -186,7 +189,78 @@ describe('compose deployment: the topology of runner/topology.ts', () => {
 
   it('mounts the generated SLO rules and Alertmanager config into their containers', () => {
     expect(services.prometheus?.volumes).toContain('./slo/generated/production/rules:/etc/faultline/slo/generated/production/rules:ro');
-    expect(services.alertmanager?.volumes).toContain('./slo/generated/production/alertmanager.yaml:/etc/alertmanager/alertmanager.yaml:ro');
+    expect(services.alertmanager?.volumes).toContain('./deploy/alertmanager/alertmanager.yaml:/etc/alertmanager/alertmanager.yaml:ro');
+  });
+});
+
+describe('compose deployment: Alertmanager notifies something that exists in compose', () => {
+  /** The config file compose mounts at Alertmanager's --config.file. */
+  function mountedAlertmanagerConfig(): { file: string; config: { receivers?: Array<Record<string, unknown>> } } {
+    const service = services.alertmanager;
+    const configFlag = (service?.command ?? []).find((arg) => arg.startsWith('--config.file='))?.slice('--config.file='.length);
+    const mount = (service?.volumes ?? []).map((volume) => volume.split(':')).find(([, inside]) => inside === configFlag);
+    expect(mount, `a volume mounted at ${configFlag}`).toBeDefined();
+    const file = (mount?.[0] ?? '').replace(/^\.\//, '');
+    return { file, config: readYaml(file) };
+  }
+
+  /** Every URL a receiver posts to, whatever the integration (webhook, slack, pagerduty...). */
+  function receiverUrls(receivers: Array<Record<string, unknown>>): Array<{ receiver: string; url: string }> {
+    const found: Array<{ receiver: string; url: string }> = [];
+    const walk = (receiver: string, value: unknown, key: string): void => {
+      if (typeof value === 'string' && /(^|_)url$/.test(key)) found.push({ receiver, url: value });
+      else if (Array.isArray(value)) for (const item of value) walk(receiver, item, key);
+      else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(receiver, v, k);
+    };
+    for (const receiver of receivers) walk(String(receiver.name), receiver, '');
+    return found;
+  }
+
+  /** Where the collector accepts webhooks: `port path` of each webhookevent receiver that feeds a pipeline. */
+  function collectorWebhooks(): Set<string> {
+    const collector = readYaml<{ receivers: Record<string, { endpoint?: string; path?: string }>; service: { pipelines: Record<string, { receivers: string[] }> } }>(
+      'collector/otel-collector.yaml',
+    );
+    const wired = new Set(Object.values(collector.service.pipelines).flatMap((pipeline) => pipeline.receivers));
+    return new Set(
+      Object.entries(collector.receivers)
+        .filter(([name]) => name.split('/')[0] === 'webhookevent' && wired.has(name))
+        .map(([, receiver]) => `${(receiver.endpoint ?? '').split(':').pop()} ${receiver.path ?? '/events'}`),
+    );
+  }
+
+  it('every receiver URL names a compose service listening there, or is documented as external', () => {
+    const { file, config } = mountedAlertmanagerConfig();
+    const urls = receiverUrls(config.receivers ?? []);
+    expect(urls.length, `${file}: receivers`).toBeGreaterThan(0);
+    const external = new Set(EXTERNAL_RECEIVERS.map((receiver) => receiver.url));
+    const documented = readFileSync(join(ROOT, file), 'utf8');
+    for (const { receiver, url } of urls) {
+      if (external.has(url)) {
+        expect(documented, `${file} documents external receiver ${url}`).toContain(`# external: ${url}`);
+        continue;
+      }
+      const { hostname, port, pathname } = new URL(url);
+      // Inside the alertmanager container, loopback is Alertmanager itself: nothing listens there.
+      expect(['127.0.0.1', 'localhost', '[::1]'], `${receiver}: ${url} points at the alertmanager container itself`).not.toContain(hostname);
+      expect(Object.keys(services), `${receiver}: ${url} names no compose service (add it to EXTERNAL_RECEIVERS in deploy/alertmanager/render.ts if it is outside compose)`).toContain(hostname);
+      if (hostname === 'otel-collector') expect([...collectorWebhooks()], `${receiver}: ${url} is a webhookevent receiver in a collector pipeline`).toContain(`${port} ${pathname}`);
+      expect(services.alertmanager?.depends_on ?? [], `alertmanager depends on ${hostname}`).toContain(hostname);
+    }
+  });
+
+  it('the compose Alertmanager config is what deploy/alertmanager/render.ts writes from slo/alertmanager.ts (run it when this fails)', () => {
+    expect(readFileSync(ALERTMANAGER_FILE, 'utf8')).toBe(renderComposeAlertmanagerConfig());
+  });
+
+  it('the collector turns notifications into Loki logs of service_name="alertmanager"', () => {
+    const collector = readYaml<{ processors: Record<string, { attributes?: Array<{ key: string; value: string }> }>; service: { pipelines: Record<string, { receivers: string[]; processors: string[]; exporters: string[] }> } }>(
+      'collector/otel-collector.yaml',
+    );
+    const pipeline = Object.values(collector.service.pipelines).find((candidate) => candidate.receivers.includes('webhookevent/alertmanager'));
+    expect(pipeline?.exporters).toContain('otlphttp/loki');
+    const named = (pipeline?.processors ?? []).flatMap((processor) => collector.processors[processor]?.attributes ?? []);
+    expect(named).toContainEqual(expect.objectContaining({ key: 'service.name', value: 'alertmanager' }));
   });
 });
 

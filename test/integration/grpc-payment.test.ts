@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type * as grpcTypes from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChaosClient } from '../../chaos/admin-client.ts';
-import { HEADER } from '../../demo-services/kit/conventions.ts';
+import { HEADER, LATENCY_BUCKETS } from '../../demo-services/kit/conventions.ts';
 import { createBalancedGrpcClient } from '../../demo-services/kit/grpc.ts';
 import { GRPC_CODE, GrpcRefusedError } from '../../demo-services/kit/grpc-status.ts';
 import { issueToken } from '../../demo-services/kit/jwt.ts';
@@ -52,6 +52,20 @@ const direct = (instance: string) => {
 const bankCharges = async () => ((await (await fetch(`${lab.serviceUrl('bank')}/charges`)).json()) as { count: number }).count;
 const metricsOf = async (name: string) => (await fetch(`${lab.serviceUrl(name)}/metrics`)).text();
 
+/** The label sets of a histogram's _count series in a scrape, as objects. */
+function countLabels(text: string, histogram: string): Array<Record<string, string>> {
+  return [...text.matchAll(new RegExp(`^${histogram}_count\\{([^}]*)\\} \\d+`, 'gm'))].map((m) =>
+    Object.fromEntries([...(m[1] as string).matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]])),
+  );
+}
+
+/** The distinct bucket edges (le) of a histogram in a scrape. */
+function edges(text: string, histogram: string): string[] {
+  return [...new Set([...text.matchAll(new RegExp(`^${histogram}_bucket\\{le="([^"]+)"`, 'gm'))].map((m) => m[1] as string))];
+}
+
+const RECOMMENDED_EDGES = ['0.005', '0.01', '0.025', '0.05', '0.075', '0.1', '0.25', '0.5', '0.75', '1', '2.5', '5', '7.5', '10', '+Inf'];
+
 beforeAll(async () => {
   runDir = await mkdtemp(join(tmpdir(), 'faultline-grpc-'));
   lab = await startLab({
@@ -77,8 +91,45 @@ describe('checkout -> payment over gRPC', () => {
     const proxy = await createChaosClient(lab.chaosAdminUrl).getProxy('checkout-payment.1');
     expect(proxy).toMatchObject({ mode: 'tcp' });
     expect(await metricsOf('checkout')).toMatch(
-      /rpc_client_call_duration_seconds_count\{server_address="payment",rpc_system="grpc",rpc_service="faultline.payment.v1.Payment",rpc_method="Charge",rpc_grpc_status_code="0"\} [1-9]/,
+      /rpc_client_call_duration_seconds_count\{server_address="payment",server_port="\d+",rpc_system_name="grpc",rpc_method="faultline.payment.v1.Payment\/Charge",rpc_status_code="OK"\} [1-9]/,
     );
+  });
+
+  it("exposes the semantic conventions' label sets and recommended buckets on every duration histogram, in the services' own /metrics", async () => {
+    expect(LATENCY_BUCKETS.map(String).concat('+Inf')).toEqual(RECOMMENDED_EDGES);
+    expect((await checkout()).status).toBe(201);
+    const proxies = createChaosClient(lab.chaosAdminUrl);
+    const proxyPorts = await Promise.all(['checkout-payment.1', 'checkout-payment.2'].map(async (name) => (await proxies.getProxy(name)).listen.split(':').pop()));
+    const checkoutText = await metricsOf('checkout');
+    const paymentText = (await Promise.all(['payment-1', 'payment-2'].map(metricsOf))).join('\n');
+
+    // http.server.request.duration: method, url_scheme, route, status; error_type only on failures.
+    const served = countLabels(checkoutText, 'http_server_request_duration_seconds').find((l) => l.http_route === '/checkout');
+    expect(served).toEqual({ http_request_method: 'POST', url_scheme: 'http', http_route: '/checkout', http_response_status_code: '201' });
+    // http.client.request.duration: method, server_address, server_port (required), status.
+    const toBank = countLabels(paymentText, 'http_client_request_duration_seconds').find((l) => l.server_address === 'bank');
+    expect(Object.keys(toBank ?? {}).sort()).toEqual(['http_request_method', 'http_response_status_code', 'server_address', 'server_port']);
+    expect(toBank?.server_port).toMatch(/^\d+$/);
+    // rpc.client.call.duration: the current attributes, the status as its name, the port of the proxy it called.
+    const attempts = countLabels(checkoutText, 'rpc_client_call_duration_seconds').filter((l) => l.rpc_status_code === 'OK');
+    expect(attempts.length).toBeGreaterThan(0);
+    for (const labels of attempts) {
+      expect(labels).toEqual({ server_address: 'payment', server_port: labels.server_port, rpc_system_name: 'grpc', rpc_method: 'faultline.payment.v1.Payment/Charge', rpc_status_code: 'OK' });
+      expect(proxyPorts).toContain(labels.server_port);
+    }
+    // rpc.server.call.duration on payment's gRPC server.
+    expect(countLabels(paymentText, 'rpc_server_call_duration_seconds')).toContainEqual({ rpc_system_name: 'grpc', rpc_method: 'faultline.payment.v1.Payment/Charge', rpc_status_code: 'OK' });
+    // The deprecated attributes are gone.
+    for (const text of [checkoutText, paymentText]) expect(text).not.toMatch(/\b(rpc_system|rpc_service|rpc_grpc_status_code)=/);
+
+    const histograms: Array<[string, string]> = [
+      [checkoutText, 'http_server_request_duration_seconds'],
+      [checkoutText, 'http_client_request_duration_seconds'],
+      [checkoutText, 'rpc_client_call_duration_seconds'],
+      [paymentText, 'rpc_server_call_duration_seconds'],
+      [paymentText, 'http_client_request_duration_seconds'],
+    ];
+    for (const [text, histogram] of histograms) expect(edges(text, histogram), histogram).toEqual(RECOMMENDED_EDGES);
   });
 
   it('turns a nearly expired budget into DEADLINE_EXCEEDED without calling the bank', async () => {
@@ -159,6 +210,6 @@ describe('checkout -> payment over gRPC', () => {
     const readmitted = await metricsOf('checkout');
     expect(readmitted).toContain('balancer_instance_ejected{dependency="payment",endpoint="payment-1"} 0');
     expect(readmitted).toMatch(/balancer_instance_events_total\{dependency="payment",endpoint="payment-1",event="readmitted"\} 1/);
-    expect(await metricsOf('payment-1')).toMatch(/http_client_request_duration_seconds_count\{http_request_method="POST",server_address="bank",http_response_status_code="201"\} [1-9]/);
+    expect(await metricsOf('payment-1')).toMatch(/http_client_request_duration_seconds_count\{http_request_method="POST",server_address="bank",server_port="\d+",http_response_status_code="201"\} [1-9]/);
   });
 });

@@ -62,8 +62,8 @@ describe('the lab', () => {
   it('serves the DESIGN.md metric names, and exemplars with trace ids in OpenMetrics', async () => {
     await checkout();
     const gateway = await (await fetch(`${lab.gatewayUrl}/metrics`)).text();
-    expect(gateway).toMatch(/http_server_request_duration_seconds_count\{http_request_method="POST",http_route="\/api\/checkout",http_response_status_code="201"\} \d+/);
-    expect(gateway).toMatch(/http_client_request_duration_seconds_count\{http_request_method="POST",server_address="checkout",http_response_status_code="201"\}/);
+    expect(gateway).toMatch(/http_server_request_duration_seconds_count\{http_request_method="POST",url_scheme="http",http_route="\/api\/checkout",http_response_status_code="201"\} \d+/);
+    expect(gateway).toMatch(/http_client_request_duration_seconds_count\{http_request_method="POST",server_address="checkout",server_port="\d+",http_response_status_code="201"\}/);
     expect(gateway).toContain('nodejs_eventloop_lag_seconds');
     // The span exporter's own counts: the spans of the requests above, nothing dropped.
     const exported = await until('the gateway to count exported spans', async () => {

@@ -1,0 +1,52 @@
+// What happened to the lab's processes during a run, for summary.json and the
+// report's markers: exits the supervisor saw (a kill, a crash), the signals
+// the fault timeline sent (kill, pause, resume) and restarts, stamped when the
+// new process was ready. Fault windows say what was planned and applied; these
+// say what the processes did.
+
+import type { Lab } from './lab.ts';
+
+export type ProcessEventKind = 'killed' | 'paused' | 'resumed' | 'exited' | 'restarted';
+
+export interface ProcessEvent {
+  /** Epoch ms. */
+  timeMs: number;
+  instance: string;
+  event: ProcessEventKind;
+  /** For `exited`: as the supervisor saw it. */
+  code?: number | null;
+  signal?: string | null;
+  /** For `restarted`: the new process, and how long from the restart's start until it was ready. */
+  pid?: number;
+  tookMs?: number;
+}
+
+type LabProcesses = Pick<Lab, 'signalInstance' | 'restartInstance' | 'processes'> & { supervisor: Pick<Lab['supervisor'], 'onUnexpectedExit'> };
+
+export interface ProcessEventLog {
+  /** The lab's process controls, noting each signal and restart (give this to processFaultTarget). */
+  lab: Pick<Lab, 'signalInstance' | 'restartInstance'>;
+  events(): ProcessEvent[];
+}
+
+const BY_SIGNAL = { SIGKILL: 'killed', SIGSTOP: 'paused', SIGCONT: 'resumed' } as const;
+
+export function recordProcessEvents(lab: LabProcesses, now: () => number = Date.now): ProcessEventLog {
+  const events: ProcessEvent[] = [];
+  lab.supervisor.onUnexpectedExit((instance, code, signal) => events.push({ timeMs: now(), instance, event: 'exited', code, signal }));
+  return {
+    lab: {
+      signalInstance(instance, signal) {
+        lab.signalInstance(instance, signal);
+        events.push({ timeMs: now(), instance, event: BY_SIGNAL[signal] });
+      },
+      async restartInstance(instance) {
+        const began = now();
+        await lab.restartInstance(instance);
+        const pid = lab.processes().find((p) => p.name === instance)?.pid;
+        events.push({ timeMs: now(), instance, event: 'restarted', ...(pid === undefined ? {} : { pid }), tookMs: now() - began });
+      },
+    },
+    events: () => [...events].sort((a, b) => a.timeMs - b.timeMs),
+  };
+}
