@@ -13,11 +13,12 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
 import { parseDuration } from '../demo-services/kit/durations.ts';
 import { renderAlertmanagerConfig } from './alertmanager.ts';
 import { SLO_ERROR_CODE, SloError } from './errors.ts';
 import { planFixtures, renderPromtoolTests } from './promtool-tests.ts';
-import { ALERT_STYLES, type AlertStyle, renderRules, validateTimeScale } from './rules.ts';
+import { ALERT_STYLES, type AlertStyle, renderRules, type RuleGroup, validateTimeScale } from './rules.ts';
 import { loadSloSpecs, SLO_ROOT, type SloDefinition } from './spec.ts';
 
 export { renderRules } from './rules.ts';
@@ -30,6 +31,19 @@ export const GENERATED_DIR = join(SLO_ROOT, 'generated');
 export const RULES_DIR = 'rules';
 export const ALERTMANAGER_FILE = 'alertmanager.yaml';
 export const TESTS_DIR = 'tests';
+/** The same rules as the Prometheus Operator's PrometheusRule objects, one per SLO (deploy/kubernetes takes these groups too). */
+export const PROMETHEUS_RULES_DIR = 'prometheus-operator';
+
+/** One SLO's rule groups as a PrometheusRule: `kubectl apply` it where the Prometheus Operator runs. */
+export function prometheusRuleManifest(id: string, groups: readonly RuleGroup[]): Record<string, unknown> {
+  return {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'PrometheusRule',
+    // The part-of label is what the overlay's Prometheus selects rules by (deploy/kubernetes).
+    metadata: { name: `slo-${id}`, labels: { 'app.kubernetes.io/part-of': 'faultline' } },
+    spec: { groups },
+  };
+}
 
 /** Where a time scale's artefacts go unless told otherwise: generated/production for 1, generated/lab-x<N> otherwise. */
 export function defaultOutDir(timeScale: number): string {
@@ -69,7 +83,10 @@ export function renderSloArtifacts(slos: readonly SloDefinition[], options: Arti
   });
   const files = new Map<string, string>();
   const warnings = [...rules.warnings];
-  for (const file of rules.files) files.set(`${RULES_DIR}/${file.id}.yaml`, file.yaml);
+  for (const file of rules.files) {
+    files.set(`${RULES_DIR}/${file.id}.yaml`, file.yaml);
+    files.set(`${PROMETHEUS_RULES_DIR}/${file.id}.yaml`, `${file.yaml.split('\n').filter((line) => line.startsWith('#')).join('\n')}\n${stringify(prometheusRuleManifest(file.id, file.groups), { lineWidth: 0 })}`);
+  }
   files.set(ALERTMANAGER_FILE, renderAlertmanagerConfig({ timeScale, ...(options.webhookUrl !== undefined ? { webhookUrl: options.webhookUrl } : {}) }));
   for (const slo of slos) {
     try {
@@ -108,7 +125,7 @@ export async function generateSloArtifacts(options: GenerateOptions = {}): Promi
   const slos = await loadSloSpecs(options.specsDir);
   const rendered = renderSloArtifacts(slos, options);
   const outDir = options.outDir ?? defaultOutDir(timeScale);
-  for (const dir of [TESTS_DIR, RULES_DIR]) {
+  for (const dir of [TESTS_DIR, RULES_DIR, PROMETHEUS_RULES_DIR]) {
     await mkdir(join(outDir, dir), { recursive: true });
     for (const stale of await readdir(join(outDir, dir))) {
       if (stale.endsWith('.yaml') && !rendered.files.has(`${dir}/${stale}`)) await rm(join(outDir, dir, stale));

@@ -275,6 +275,22 @@ describe('kubernetes: every object validates against its API schema', () => {
     expect((config.spec as { route: Json }).route).toMatchObject({ groupInterval: expected.route.group_interval, repeatInterval: expected.route.repeat_interval });
   });
 
+  it("`faultline slo generate`'s PrometheusRules validate, and are the ones the overlay applies", () => {
+    for (const scale of ['production', 'lab-x100']) {
+      const dir = join(PROJECT_ROOT, 'slo', 'generated', scale, 'prometheus-operator');
+      const files = readdirSync(dir).filter((file) => file.endsWith('.yaml'));
+      expect(files.sort()).toEqual(readdirSync(join(PROJECT_ROOT, 'slo', 'generated', scale, 'rules')).filter((file) => file.endsWith('.yaml')).sort());
+      for (const file of files) {
+        const rule = parse(readFileSync(join(dir, file), 'utf8')) as Obj;
+        expect(validateModel(rule), `${scale}/${file}`).toEqual([]);
+        if (scale !== 'production') continue;
+        const applied = find(observability, 'PrometheusRule', rule.metadata.name) as Obj;
+        expect(applied.spec, file).toEqual(rule.spec);
+        for (const [key, value] of Object.entries(rule.metadata.labels ?? {})) expect(applied.metadata.labels?.[key]).toBe(value);
+      }
+    }
+  });
+
   it.skipIf(promtoolMissing)(titled('every PrometheusRule expression passes promtool check rules', promtoolMissing, 'promtool is not installed'), async () => {
     const dir = await mkdtemp(join(tmpdir(), 'faultline-k8s-rules-'));
     try {

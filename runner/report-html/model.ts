@@ -4,7 +4,7 @@
 // Pure: the caller reads the files (write.ts), so this is tested on made-up runs.
 
 import type { FlatSpan } from '../../collector/trace-query.ts';
-import { SHOP_SPAN_EVENT, SPAN_EVENT } from '../../demo-services/kit/conventions.ts';
+import { METRIC, SHOP_SPAN_EVENT, SPAN_EVENT } from '../../demo-services/kit/conventions.ts';
 import type { FaultRecord } from '../fault-timeline.ts';
 import type { RunSummary } from '../report.ts';
 import type { StepSummary, TimeSeriesPoint } from '../../load/recorder.ts';
@@ -276,8 +276,12 @@ export function errorKindColumns(points: readonly TimePoint[], top = 10): Array<
 
 /** A column of the run's Prometheus series laid on the charts' seconds; all null when the record has none. */
 export function metricColumn(summary: RunSummary, name: MetricSeriesName, x: readonly number[]): Array<number | null> {
+  return onChartSeconds(summary, summary.metricSeries?.series[name], x);
+}
+
+/** Values on the Prometheus series' axis (epoch seconds) laid on the charts' seconds from the run start. */
+function onChartSeconds(summary: RunSummary, values: ReadonlyArray<number | null> | undefined, x: readonly number[]): Array<number | null> {
   const series = summary.metricSeries;
-  const values = series?.series[name];
   if (!series || !values) return x.map(() => null);
   const startSecond = runStartMs(summary) / 1_000;
   const at = new Map(series.t.map((t, i) => [Math.round(t - startSecond), values[i] ?? null]));
@@ -368,6 +372,21 @@ export function buildCharts(summary: RunSummary, options: ChartOptions): { chart
       series: [{ label: 'breaker', color: COLOR.breaker, step: true, values: breakerLevels(circuitMarks(summary), x) }],
     });
   }
+  const breakers = summary.metricSeries?.breakers ?? [];
+  if (breakers.length > 0) {
+    raw.push({
+      id: 'breakers',
+      title: 'Breaker state per dependency',
+      unit: 'state',
+      note: `Every breaker in the shop, by caller and dependency: the worst state over the caller's instances each second (0 closed, 1 half-open, 2 open), from the services' ${METRIC.resilienceCircuitState} in the run's Prometheus.`,
+      series: breakers.map((breaker, i) => ({
+        label: `${breaker.service}->${breaker.dependency}`,
+        color: KIND_COLORS[i % KIND_COLORS.length] as string,
+        step: true,
+        values: onChartSeconds(summary, breaker.values, x),
+      })),
+    });
+  } else if (summary.metricSeries) absent.push('Breaker state per dependency: no breaker in this run reported a state to Prometheus.');
   raw.push({
     id: 'resilience',
     title: 'Resilience events',

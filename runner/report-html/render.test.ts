@@ -104,7 +104,7 @@ describe('report.html rendering', () => {
   it('draws every chart the issue lists that the record has data for, on seconds since the start', () => {
     const record = syntheticRun({ seconds: 60 });
     const { charts } = buildCharts(record.summary, { spans: record.spans, breaker: true });
-    expect(charts.map((c) => c.id)).toEqual(['requests', 'latency', 'errors', 'error-kinds', 'breaker', 'resilience', 'retries', 'protection', 'in-flight', 'pressure']);
+    expect(charts.map((c) => c.id)).toEqual(['requests', 'latency', 'errors', 'error-kinds', 'breaker', 'breakers', 'resilience', 'retries', 'protection', 'in-flight', 'pressure']);
     expect(charts[0]?.x.slice(0, 3)).toEqual([0, 1, 2]);
     const retries = charts.find((c) => c.id === 'resilience')?.series.find((s) => s.label === 'retries')?.values as number[];
     // Two retry events (100 and 200 ms in) for each trace of the outage (seconds 20 to 39), 20 traces a second.
@@ -141,6 +141,15 @@ describe('report.html rendering', () => {
     expect(retries.series[0]!.values.slice(0, 20).every((v) => v === 0)).toBe(true);
     expect(retries.series[0]!.values.slice(20, 40).every((v) => (v as number) >= 20)).toBe(true);
     expect(chart('protection').series.map((s) => s.label)).toEqual(['bulkhead rejected', 'rate-limited', 'shed (gateway)']);
+    // Every breaker by caller and dependency, on the same seconds: checkout's opens in the outage, payment's stays closed.
+    const breakers = chart('breakers').series;
+    expect(breakers.map((s) => [s.label, s.step])).toEqual([
+      ['checkout->payment', true],
+      ['payment->bank', true],
+    ]);
+    expect(breakers[0]!.values.slice(0, 20).every((v) => v === 0)).toBe(true);
+    expect(breakers[0]!.values[21]).toBe(2);
+    expect(breakers[1]!.values.every((v) => v === 0)).toBe(true);
     expect(chart('in-flight').series[0]!.values[0]).toBeGreaterThan(0);
     expect(absent).toEqual([]);
 

@@ -114,6 +114,10 @@ export function syntheticRun(options: SyntheticOptions): RunRecord {
         shed: Array.from({ length: seconds }, (_, s) => (inOutage(s) && rand() < 0.1 ? 1 : 0)),
       },
       queries: { retries: '', attemptsPerCall: '', bulkheadRejected: '', rateLimited: '', shed: '' },
+      breakers: [
+        { service: 'checkout', dependency: 'payment', values: Array.from({ length: seconds }, (_, s) => (inOutage(s) ? (s % 5 === 0 ? 1 : 2) : 0)) },
+        { service: 'payment', dependency: 'bank', values: Array.from({ length: seconds }, () => 0) },
+      ],
     },
     pressure: phases.map((p) => ({
       phase: p.name,

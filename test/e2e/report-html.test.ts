@@ -173,12 +173,14 @@ describe.skipIf(!installed)(title, () => {
     // Errors by kind only when something failed; bulkhead, rate limiting and shedding only when Prometheus counted some.
     const points = summary.timeSeries as TimeSeriesPoint[];
     const optional = [...(points.some((p) => p.failed > 0) ? ['chart-error-kinds'] : []), ...(Object.keys(pixels).includes('chart-protection') ? ['chart-protection'] : [])];
-    expect(Object.keys(pixels).sort()).toEqual(['chart-breaker', 'chart-errors', 'chart-in-flight', 'chart-latency', 'chart-pressure', 'chart-requests', 'chart-resilience', 'chart-retries', ...optional].sort());
+    expect(Object.keys(pixels).sort()).toEqual(['chart-breaker', 'chart-breakers', 'chart-errors', 'chart-in-flight', 'chart-latency', 'chart-pressure', 'chart-requests', 'chart-resilience', 'chart-retries', ...optional].sort());
     for (const [id, n] of Object.entries(pixels)) expect(n, `${id} drew no data`).toBeGreaterThan(20);
 
     // The series the load generator and Prometheus recorded are in summary.json and drawn: send-time latency beside the intended one, retries.
     expect(points.filter((p) => p.started > 0).every((p) => p.sentP99 > 0 && p.sentP99 <= p.p99 + 1)).toBe(true);
     expect(summary.metricSeries?.series.retries.some((v) => v !== null)).toBe(true);
+    // Every breaker as Prometheus saw it: checkout's towards payment was open (2) at some scrape of the outage.
+    expect(summary.metricSeries?.breakers?.find((b) => b.service === 'checkout' && b.dependency === 'payment')?.values.some((v) => v === 2)).toBe(true);
     expect(await page.$$eval('#chart-latency .u-legend .u-series .u-label', (labels) => labels.map((l) => l.textContent))).toEqual(expect.arrayContaining(['p99', 'sent p99']));
     // Latency per journey and step as the load generator saw it: a journey row, then its steps, two rows each.
     const steps = (summary.load as { steps: StepSummary[] }).steps;
