@@ -144,9 +144,19 @@ describe.skipIf(!installed)(title, () => {
             for (let x = 0; x < canvas.width; x++) {
               if (Math.abs(row[x * 4]! - band[0]!) + Math.abs(row[x * 4 + 1]! - band[1]!) + Math.abs(row[x * 4 + 2]! - band[2]!) < 12 && Math.abs(row[x * 4 + 3]! - band[3]!) < 6) hits.push(x / ratio);
             }
-            if (hits.length > 3) {
-              froms.push(hits[0]!);
-              tos.push(hits.at(-1)! + 1 / ratio);
+            // The band runs from the first to the last stretch of band-coloured pixels at least
+            // 2 CSS px wide: series lines drawn over it split it into stretches, and a lone pixel
+            // of that colour elsewhere (a blended edge) is not its edge.
+            const stretches: Array<[number, number]> = [];
+            for (const x of hits) {
+              const last = stretches.at(-1);
+              if (last && x - last[1] <= 1.5 / ratio) last[1] = x;
+              else stretches.push([x, x]);
+            }
+            const wide = stretches.filter(([a, b]) => b + 1 / ratio - a >= 2);
+            if (hits.length > 3 && wide.length > 0) {
+              froms.push(wide[0]![0]);
+              tos.push(wide.at(-1)![1] + 1 / ratio);
             }
           }
           const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
