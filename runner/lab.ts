@@ -260,14 +260,17 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       },
     };
   } catch (error) {
-    if (signal?.aborted) {
+    // A child killed by the terminal's Ctrl-C can be seen before our own SIGINT is.
+    const interruptedByChild = error instanceof FaultlineError && error.code === ERROR_CODE.interrupted;
+    if (signal?.aborted || interruptedByChild) {
       await supervisor.stopAll(INTERRUPTED_START_GRACE_MS, { together: true });
       await removeRunLock(lockFile);
       // Whatever failed once the abort began (a process killed by the same Ctrl-C) is the interruption.
-      throw new FaultlineError(ERROR_CODE.interrupted, interruptedMessage(signal));
+      throw new FaultlineError(ERROR_CODE.interrupted, signal ? interruptedMessage(signal) : 'interrupted during start-up; lab stopped');
     }
     await supervisor.stopAll();
     await removeRunLock(lockFile);
+    if (signal?.aborted) throw new FaultlineError(ERROR_CODE.interrupted, interruptedMessage(signal));
     throw error;
   }
 }

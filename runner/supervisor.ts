@@ -191,6 +191,12 @@ export function createSupervisor(options: { logDir: string; logRotation?: Rotati
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         const lastLine = stderrTail.trim().split('\n').filter(Boolean).pop();
+        // SIGINT before the process set its own handler: a terminal's Ctrl-C reached
+        // the whole group, often before it reaches us. That is the interruption, not a failure.
+        if (signal === 'SIGINT') {
+          reject(new FaultlineError(ERROR_CODE.interrupted, `${spec.name} got SIGINT during start-up`));
+          return;
+        }
         const codeName = code === EXIT_PORT_IN_USE ? ERROR_CODE.portInUse : ERROR_CODE.startFailed;
         reject(new FaultlineError(codeName, lastLine ?? `${spec.name} exited during start-up (code ${code}, signal ${signal})`));
       });
