@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process';
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { PhasePressure } from '../runner/pressure.ts';
 import { startBusyNeighbour } from '../scripts/busy-neighbour.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -39,6 +40,10 @@ export interface RunRecord {
   right: boolean;
   failed: string[];
   inconclusive: string[];
+  /** Per phase, the pressure figures the verdict was judged against (for calibrating the limits); absent in older records. */
+  pressure?: Array<{ phase: string; cpuPressure?: number; runQueuePerCore: number; generatorLagP99Ms: number; eventLoopMaxMs?: number; overLimits: string[] }>;
+  /** What each expectation that did not pass measured, and why it was not judged; absent in older records. */
+  misses?: Array<{ name: string; status: string; measured: string; inconclusive?: string }>;
   wallMs: number;
   at: string;
 }
@@ -74,10 +79,23 @@ async function runOnce(scenario: string, pattern: string, withPattern: boolean, 
   let verdict = 'error';
   let failed: string[] = [];
   let inconclusive: string[] = [];
+  let pressure: RunRecord['pressure'];
+  let misses: RunRecord['misses'];
   try {
     const [id] = await readdir(runsDir);
-    const summary = JSON.parse(await readFile(join(runsDir, id as string, 'summary.json'), 'utf8')) as { verdict: string; expectations: Array<{ name: string; status: string }> };
+    const summary = JSON.parse(await readFile(join(runsDir, id as string, 'summary.json'), 'utf8')) as { verdict: string; expectations: Array<{ name: string; status: string; measured: string; inconclusive?: string }>; pressure?: PhasePressure[] };
+    pressure = summary.pressure?.map((p) => ({
+      phase: p.phase,
+      ...(p.cpuPressure ? { cpuPressure: p.cpuPressure.mean } : {}),
+      runQueuePerCore: p.runQueuePerCore.mean,
+      generatorLagP99Ms: p.generatorLagMs.p99,
+      ...(p.eventLoopDelayMs ? { eventLoopMaxMs: p.eventLoopDelayMs.max } : {}),
+      overLimits: p.overLimits,
+    }));
     verdict = summary.verdict;
+    misses = summary.expectations
+      .filter((e) => e.status === 'fail' || e.status === 'inconclusive')
+      .map((e) => ({ name: e.name, status: e.status, measured: e.measured, ...(e.inconclusive ? { inconclusive: e.inconclusive } : {}) }));
     failed = summary.expectations.filter((e) => e.status === 'fail').map((e) => e.name);
     inconclusive = summary.expectations.filter((e) => e.status === 'inconclusive').map((e) => e.name);
   } catch {
@@ -86,7 +104,7 @@ async function runOnce(scenario: string, pattern: string, withPattern: boolean, 
     await rm(runsDir, { recursive: true, force: true });
   }
   const expected = withPattern ? 'pass' : 'fail';
-  return { scenario, pattern, withPattern, neighbours, exitCode, verdict, right: verdict === expected, failed, inconclusive, wallMs, at: new Date().toISOString() };
+  return { scenario, pattern, withPattern, neighbours, exitCode, verdict, right: verdict === expected, failed, inconclusive, ...(pressure ? { pressure } : {}), ...(misses?.length ? { misses } : {}), wallMs, at: new Date().toISOString() };
 }
 
 /** The markdown table of a set of records: one row per scenario, mode and neighbour count. */
@@ -107,8 +125,53 @@ export function agreementTable(records: readonly RunRecord[]): string {
   return ['| scenario | run | busy cores | runs | PASS | FAIL | INCONCLUSIVE | error | wrong | median wall |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
 }
 
+/**
+ * The pressure each cell saw, for calibrating the limits of runner/pressure.ts: per
+ * run the worst phase of each figure, then the median and the worst run of the cell,
+ * and how many runs went over some limit.
+ */
+export function pressureTable(records: readonly RunRecord[]): string {
+  const cells = new Map<string, RunRecord[]>();
+  for (const record of records) {
+    if (!record.pressure?.length) continue;
+    const key = `${record.scenario}|${record.neighbours}`;
+    cells.set(key, [...(cells.get(key) ?? []), record]);
+  }
+  const middle = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  const figure = (values: number[], digits: number, unit = '') => (values.length ? `${middle(values).toFixed(digits)}${unit} / ${Math.max(...values).toFixed(digits)}${unit}` : 'n/a');
+  const rows = [...cells.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, group]) => {
+    const [scenario, neighbours] = key.split('|');
+    const worst = (pick: (p: NonNullable<RunRecord['pressure']>[number]) => number | undefined) =>
+      group.map((r) => Math.max(...(r.pressure ?? []).map((p) => pick(p) ?? Number.NEGATIVE_INFINITY))).filter((v) => Number.isFinite(v));
+    const over = group.filter((r) => r.pressure?.some((p) => p.overLimits.length > 0)).length;
+    return `| ${scenario} | ${neighbours} | ${group.length} | ${figure(worst((p) => (p.cpuPressure === undefined ? undefined : p.cpuPressure * 100)), 0, '%')} | ${figure(worst((p) => p.generatorLagP99Ms), 0, ' ms')} | ${figure(worst((p) => p.eventLoopMaxMs), 0, ' ms')} | ${over} |`;
+  });
+  return [
+    '| scenario | busy cores | runs | cpu pressure, worst phase (median / max run) | generator lag p99 | lab event-loop delay, worst | runs over a limit |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
+}
+
+const USAGE = `usage: node bench/verdict-agreement.ts [--runs 10] [--neighbours 0,1,2] [--time-scale 1]
+       [--scenarios payment-outage:circuitBreaker,bank-pause:timeout] [--out runs/verdict-agreement.jsonl]
+       node bench/verdict-agreement.ts --table FILE.jsonl   (the table of runs already recorded)
+`;
+
 async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const tableOf = argv.indexOf('--table');
+  if (tableOf >= 0) {
+    const text = await readFile(argv[tableOf + 1] ?? '', 'utf8');
+    const records = text.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line) as RunRecord);
+    process.stdout.write(`${agreementTable(records)}\n\n${pressureTable(records)}\n`);
+    return;
+  }
+  const options = parseArgs(argv);
   await mkdir(dirname(options.out), { recursive: true });
   const records: RunRecord[] = [];
   for (const neighbours of options.neighbours) {
@@ -128,7 +191,7 @@ async function main(): Promise<void> {
       await neighbour.stop();
     }
   }
-  process.stdout.write(`\n${agreementTable(records)}\n`);
+  process.stdout.write(`\n${agreementTable(records)}\n\n${pressureTable(records)}\n`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -41,3 +41,25 @@ export function openIntervals(transitions: CircuitTransition[], endMs: number): 
   if (openedAt !== undefined) intervals.push({ fromMs: openedAt, toMs: endMs });
   return intervals;
 }
+
+/**
+ * The stretches in which the breaker was open (not half-open), each ended `leadMs` early:
+ * a request that arrives in the last `leadMs` of a stretch may reach the breaker after it
+ * went half-open and be let through as a probe, and so is not one the open breaker refused.
+ * Stretches that the lead swallows are left out.
+ */
+export function openStateIntervals(transitions: CircuitTransition[], endMs: number, leadMs = 0): Array<{ fromMs: number; toMs: number }> {
+  const intervals: Array<{ fromMs: number; toMs: number }> = [];
+  let openedAt: number | undefined;
+  const close = (atMs: number) => {
+    if (openedAt !== undefined && atMs - leadMs > openedAt) intervals.push({ fromMs: openedAt, toMs: atMs - leadMs });
+    openedAt = undefined;
+  };
+  for (const transition of transitions) {
+    if (transition.to === 'open') {
+      if (openedAt === undefined) openedAt = transition.timeMs;
+    } else if (transition.from === 'open') close(transition.timeMs);
+  }
+  close(endMs);
+  return intervals;
+}

@@ -132,6 +132,35 @@ describe('fail fast, judged on short-circuited failures only', () => {
     expect(result?.inconclusive).toBe('cpu pressure 90% during outage, limit 60%');
   });
 
+  // Open from +11s, half-open at +14s (a probe fails), open again until +19s. Baseline checkouts take 100 ms,
+  // so one arriving in the last 100 ms before +14s may reach the breaker half-open and become a slow probe.
+  const probing = [transitionSpan(11_000, 'closed', 'open'), transitionSpan(14_000, 'open', 'half_open'), transitionSpan(14_005, 'half_open', 'open'), transitionSpan(19_000, 'open', 'closed')];
+  const withProbes = (recorder: LoadRecorder) => {
+    recordRequests(recorder, 1_000, 20, 100, true);
+    recordRequests(recorder, 12_000, 50, 20, false, { [PROBLEM_TAG]: 'dependency-circuit-open' });
+    // Arrived 50 ms before half-open: let through as probes, failed, waited out Retry-After, then refused.
+    recordRequests(recorder, 13_950, 4, 1_200, false, { [PROBLEM_TAG]: 'dependency-circuit-open' });
+  };
+
+  it('counts the probes that arrived just before half-open when the window is the whole not-closed time', () => {
+    const [result] = judge([failFast], withProbes, probing, false);
+    expect(result).toMatchObject({ status: 'fail' });
+    expect(result?.measured).toBe('1.20s over 54 dependency-circuit-open requests (of 54 failed)');
+  });
+
+  it('leaves them out with reachTimeFrom: each open stretch ends early by the reference phase\'s p95', () => {
+    const refused = { ...failFast, during: { circuitOpen: { service: 'checkout', dependency: 'payment', reachTimeFrom: 'baseline' } } };
+    const [result] = judge([refused], withProbes, probing, false);
+    expect(result).toMatchObject({ status: 'pass' });
+    expect(result?.expected).toBe("http_req_duration p(95)<100 (arriving while checkout->payment open, less baseline's p95 before each half-open, dependency-circuit-open only)");
+    expect(result?.measured).toBe("20ms over 50 dependency-circuit-open requests (of 50 failed); each open stretch less baseline's p95 100ms");
+  });
+
+  it('names a reachTimeFrom phase that does not exist', () => {
+    const refused = { ...failFast, during: { circuitOpen: { service: 'checkout', dependency: 'payment', reachTimeFrom: 'warmup' } } };
+    expect(() => scenario([refused])).toThrow("expectations.0.during.circuitOpen.reachTimeFrom: no phase named 'warmup'");
+  });
+
   it('is a plain FAIL when the breaker never opened, however busy the machine was', () => {
     const [result] = judge([failFast], slowShortCircuits, [], true);
     expect(result).toMatchObject({ status: 'fail', measured: 'the window never happened (the circuit never opened)' });

@@ -17,7 +17,7 @@ import type { LoadRecorder, SummaryFilter } from '../load/recorder.ts';
 import { PROBLEM_TAG } from '../load/http-client.ts';
 import { evaluateThreshold, parseThreshold, type Threshold } from '../load/thresholds.ts';
 import type { BooksReport } from './books.ts';
-import { circuitTransitions, openIntervals } from './circuit-history.ts';
+import { circuitTransitions, openIntervals, openStateIntervals } from './circuit-history.ts';
 import type { Expectation, Scenario, Window } from './scenario.ts';
 import { phaseWindows } from './scenario.ts';
 import { faultWindows } from './fault-timeline.ts';
@@ -159,14 +159,22 @@ function phaseRange(run: RunMeasurements, phase: string): { fromMs: number; toMs
 function windowRanges(run: RunMeasurements, window: Window | undefined): Array<{ fromMs: number; toMs: number }> | undefined {
   if (window === undefined) return undefined;
   if (typeof window === 'string') return [phaseRange(run, window)];
-  const { service, dependency } = window.circuitOpen;
-  return openIntervals(circuitTransitions(run.spans, service, dependency), run.endedAt);
+  const { service, dependency, reachTimeFrom } = window.circuitOpen;
+  const transitions = circuitTransitions(run.spans, service, dependency);
+  if (reachTimeFrom === undefined) return openIntervals(transitions, run.endedAt);
+  return openStateIntervals(transitions, run.endedAt, reachTimeMs(run, reachTimeFrom));
+}
+
+/** How long a request may take to reach a breaker: the p95 latency of the phase's successful requests. */
+function reachTimeMs(run: RunMeasurements, phase: string): number {
+  return run.recorder.distribution({ ...phaseRange(run, phase), ok: true }).p(95);
 }
 
 function describeWindow(window: Window | undefined): string {
   if (window === undefined) return 'whole run';
   if (typeof window === 'string') return window;
-  return `while ${window.circuitOpen.service}->${window.circuitOpen.dependency} open`;
+  const { service, dependency, reachTimeFrom } = window.circuitOpen;
+  return reachTimeFrom === undefined ? `while ${service}->${dependency} open` : `arriving while ${service}->${dependency} open, less ${reachTimeFrom}'s p95 before each half-open`;
 }
 
 function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 'threshold' }>, run: RunMeasurements): Evaluated {
@@ -191,12 +199,14 @@ function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 
     const needed = allowed !== undefined && outcome.ok && !evaluateThreshold(threshold, distribution).ok;
     // Say how many of the window's failures the filter kept, so a reader sees what was judged.
     const of = problem ? ` (of ${run.recorder.summary({ ...(ranges ? { ranges } : {}), ok: false }).count} failed)` : '';
+    const reachFrom = typeof expectation.during === 'object' ? expectation.during.circuitOpen.reachTimeFrom : undefined;
+    const lead = reachFrom === undefined ? '' : `; each open stretch less ${reachFrom}'s p95 ${formatMs(reachTimeMs(run, reachFrom))}`;
     const capped = allowed !== undefined && allowed.allowance < (expectation.allowance?.factor ?? 0) * allowed.reference ? ' (capped)' : '';
     const limit = allowed ? `; limit ${formatMs(threshold.value + allowed.allowance)} = ${formatMs(threshold.value)} + ${expectation.allowance?.factor}x ${expectation.allowance?.phase}'s ${formatMs(allowed.reference)}${capped}` : '';
     return {
       ...base,
       ok: outcome.ok,
-      measured: `${formatMs(outcome.actual)} over ${distribution.count}${problem ? ` ${problem}` : ''} requests${of}${limit}`,
+      measured: `${formatMs(outcome.actual)} over ${distribution.count}${problem ? ` ${problem}` : ''} requests${of}${limit}${lead}`,
       ...(needed && expectation.allowance ? { passedOnAllowanceFrom: expectation.allowance.phase } : {}),
     };
   }

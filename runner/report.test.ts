@@ -1,29 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ExpectationResult } from './expectations.ts';
+import { emptyRunSummary } from '../test/fixtures/run-summary.ts';
 import { renderJunit, renderVerdictTable, VERDICT_TABLE_WIDTH, verdictLine, wrapCell, type RunSummary } from './report.ts';
 
 function summary(expectations: ExpectationResult[], overrides: Partial<RunSummary> = {}): RunSummary {
-  return {
-    id: 'run-1',
-    scenario: 'payment-outage',
-    description: 'd',
-    verdict: 'inconclusive',
-    startedAt: '2026-12-06T00:00:00.000Z',
-    endedAt: '2026-12-06T00:00:36.000Z',
-    durationMs: 36_000,
-    options: { disabled: [], timeScale: 1, seed: 42 },
-    phases: [],
-    faults: [],
-    load: {},
-    expectations,
-    timeSeries: [],
-    circuit: [],
-    telemetry: { spans: 0, traces: 0 },
-    monitoring: { available: false },
-    books: {},
-    files: {},
-    ...overrides,
-  };
+  return emptyRunSummary(expectations, overrides);
 }
 
 const results: ExpectationResult[] = [

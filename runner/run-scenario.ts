@@ -127,7 +127,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   });
 
   let startedAt = Date.now();
-  let endedAt: number;
+  let endedAt = startedAt;
+  /** What went wrong while the lab ran, held until it is stopped: by then a Ctrl-C behind it is known. */
+  let failure: { error: unknown } | undefined;
   let load: Awaited<ReturnType<typeof runExecutor>> | undefined;
   let monitoring: Monitoring | undefined;
   let monitoringNote: string | undefined;
@@ -186,6 +188,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
       await timeline.stop();
       progress.finish();
     }
+  } catch (error) {
+    failure = { error };
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     watch?.stop();
@@ -196,9 +200,12 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     if (monitoring && !options.signal?.aborted) await new Promise((resolve) => setTimeout(resolve, monitoring!.scrapeIntervalMs * 1.5));
     await metricsServer.close();
     await lab.stop();
-    if (options.signal?.aborted) await monitoring?.stop();
+    if (options.signal?.aborted || failure) await monitoring?.stop();
   }
+  // A terminal's Ctrl-C reaches Prometheus and Alertmanager too, which may then fail their
+  // start before our own SIGINT is seen: once the lab is stopped, the interruption wins.
   if (options.signal?.aborted) throw new FaultlineError(ERROR_CODE.interrupted, `interrupted; lab stopped, partial record in ${runDir}`);
+  if (failure) throw failure.error;
 
   // Alerts and SLOs as the run's Prometheus and Alertmanager saw them.
   let alerting: AlertingMeasurement;

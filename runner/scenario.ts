@@ -23,6 +23,7 @@ import { journeyLoadFields, refineJourneyChoice } from '../load/journeys/mix.ts'
 import { PROJECT_ROOT } from './supervisor.ts';
 import { pressureLimitsSchema } from './pressure.ts';
 import { instanceNames, SERVICES } from './topology.ts';
+import { CATEGORY_NAMES, SWITCH_NAMES } from './catalogue.ts';
 
 export const SCENARIO_DIR = join(PROJECT_ROOT, 'scenarios');
 
@@ -176,7 +177,19 @@ const faultEntrySchema: z.ZodType<FaultEntry, unknown> = z.lazy(() =>
 
 const windowSchema = z.union([
   name,
-  z.strictObject({ circuitOpen: z.strictObject({ service: name, dependency: name }) }),
+  z.strictObject({
+    circuitOpen: z.strictObject({
+      service: name,
+      dependency: name,
+      /**
+       * Only while the breaker was open, not half-open, and each open stretch less this phase's
+       * p95 latency (successful requests, this run) at its end: a request that arrives then may
+       * reach the breaker after it went half-open and be let through as a probe. That time grows
+       * with a busy machine, so it is measured, not fixed.
+       */
+      reachTimeFrom: name.optional(),
+    }),
+  }),
 ]);
 
 const expectationSchema = z.discriminatedUnion('type', [
@@ -248,9 +261,42 @@ const expectationSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+/** A pattern's name as the catalogue writes it, in camelCase like the policies: circuitBreaker, retryBudget, loadShedding. */
+const patternName = z.string().regex(/^[a-z][a-zA-Z0-9]*$/, 'must be a pattern name in camelCase, such as circuitBreaker or retryBudget');
+const prose = z.string().trim().min(1);
+
+/**
+ * What a scenario's page says that its other fields cannot: what you will see (in prose, and the
+ * signals by name, each checked to exist by scripts/scenario-pages.test.ts), why the pattern
+ * contains the failure, and the fix in a real system.
+ */
+const storySchema = z.strictObject({
+  see: prose,
+  signals: z
+    .strictObject({
+      /** Prometheus metric names (demo-services/kit/conventions.ts). */
+      metrics: z.array(z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'must be a Prometheus metric name')).default([]),
+      /** Dashboard panels as '<dashboard> / <panel>', titles without the 'Faultline / ' prefix (dashboards/faultline/*.json). */
+      panels: z.array(z.string().regex(/^[^/]+ \/ .+$/, "must be '<dashboard> / <panel title>'")).default([]),
+      /** Alert names from the SLO specs (slo/specs). */
+      alerts: z.array(z.string().regex(/^[A-Z][A-Za-z0-9]*$/, 'must be an alert name such as CheckoutAvailabilityBudgetBurn')).default([]),
+      /** `faultline traces <run>` flags that find the traces to look at, e.g. '--phase outage --status error'. */
+      traces: z.array(z.string().trim().min(1)).default([]),
+    })
+    .prefault({}),
+  why: prose,
+  realFix: prose,
+});
+
 export const scenarioSchema = z.strictObject({
   name,
   description: z.string().min(1),
+  /** The catalogue (runner/catalogue.ts): the kind of failure, the pattern(s) that contain it, and the `--disable` switch(es) that remove them. */
+  category: z.enum(CATEGORY_NAMES).optional(),
+  demonstrates: z.array(patternName).min(1).optional(),
+  without: z.array(z.enum(SWITCH_NAMES)).min(1).optional(),
+  /** The prose of the scenario's page (docs/scenarios/<name>.md). */
+  story: storySchema.optional(),
   seed: z.int().default(1),
   /** caller service -> dependency -> policy. */
   policies: z.record(name, z.record(name, dependencyPolicySchema)).default({}),
@@ -342,6 +388,7 @@ function crossCheck(scenario: Scenario, faultPaths: readonly string[] = []): str
     if (!(error instanceof LoadOptionsError)) throw error;
     errors.push(...error.problems);
   }
+  errors.push(...catalogueProblems(scenario));
   const names = new Set<string>();
   scenario.faults.forEach((fault, i) => {
     if (names.has(fault.name)) errors.push(`${faultPath(i)}.name: '${fault.name}' is used twice`);
@@ -353,6 +400,9 @@ function crossCheck(scenario: Scenario, faultPaths: readonly string[] = []): str
     if (expectation.type === 'circuit') refs.push(['opensDuring', expectation.opensDuring], ['closesAfter', expectation.closesAfter]);
     if (expectation.type === 'trace') refs.push(['during', expectation.during]);
     if (expectation.type === 'threshold' && typeof expectation.during === 'string') refs.push(['during', expectation.during]);
+    if (expectation.type === 'threshold' && typeof expectation.during === 'object' && expectation.during.circuitOpen.reachTimeFrom !== undefined) {
+      refs.push(['during.circuitOpen.reachTimeFrom', expectation.during.circuitOpen.reachTimeFrom]);
+    }
     if (expectation.type === 'threshold' && expectation.allowance) {
       refs.push(['allowance.phase', expectation.allowance.phase]);
       if (expectation.metric !== 'http_req_duration') errors.push(`${at}.allowance: only for http_req_duration thresholds`);
@@ -362,6 +412,41 @@ function crossCheck(scenario: Scenario, faultPaths: readonly string[] = []): str
     if (expectation.type === 'alert' && !names.has(expectation.fault)) errors.push(`${at}.fault: no fault named '${expectation.fault}'`);
   });
   return errors;
+}
+
+/** The catalogue's fields go together, name nothing twice, and `without` names switches that are on in this scenario. */
+function catalogueProblems(scenario: Scenario): string[] {
+  const errors: string[] = [];
+  const given = (['category', 'demonstrates', 'without'] as const).filter((field) => scenario[field] !== undefined);
+  if (given.length > 0 && given.length < 3) {
+    errors.push(`${given.join(', ')}: the catalogue's fields go together: give category, demonstrates and without (missing ${['category', 'demonstrates', 'without'].filter((f) => !given.includes(f as never)).join(', ')})`);
+  }
+  if (scenario.story !== undefined && given.length === 0) errors.push('story: only for a scenario of the catalogue (give category, demonstrates and without too)');
+  for (const field of ['demonstrates', 'without'] as const) {
+    const list: readonly string[] = scenario[field] ?? [];
+    list.forEach((item, i) => {
+      if (list.indexOf(item) !== i) errors.push(`${field}.${i}: '${item}' is named twice`);
+    });
+  }
+  (scenario.without ?? []).forEach((name, i) => {
+    if (switchedOnAt(scenario, name).length === 0) errors.push(`without.${i}: '${name}' is not switched on anywhere in this scenario, so running without it changes nothing`);
+  });
+  return errors;
+}
+
+/** Where a `--disable` switch is on in a scenario: `caller->dependency` for a call policy, the service for its own pattern. */
+export function switchedOnAt(scenario: Pick<Scenario, 'policies' | 'services'>, name: string): string[] {
+  const at: string[] = [];
+  for (const [service, patterns] of Object.entries(scenario.services)) {
+    if ((patterns as Record<string, { enabled: boolean } | undefined>)[name]?.enabled) at.push(service);
+  }
+  for (const [caller, dependencies] of Object.entries(scenario.policies)) {
+    for (const [dependency, settings] of Object.entries(dependencies)) {
+      const policy = (settings as unknown as Record<string, unknown>)[name];
+      if (typeof policy === 'object' && policy !== null && (policy as { enabled?: boolean }).enabled) at.push(`${caller}->${dependency}`);
+    }
+  }
+  return at;
 }
 
 /** What is wrong with what a fault acts on: an instance, an edge the shop has (in the mode its toxic needs), or two groups of services. */

@@ -6,8 +6,8 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
-import { POLICY_NAMES } from '../demo-services/resilience/policy-config.ts';
+import { basename, join, relative } from 'node:path';
+import { SWITCH_NAMES, type CatalogueRun } from '../runner/catalogue.ts';
 import { DEFAULT_UP_CAPS, diskCaps } from '../runner/disk-caps.ts';
 import { FaultlineError } from '../runner/errors.ts';
 import type { Lab } from '../runner/lab.ts';
@@ -56,11 +56,9 @@ function megabytes(value: string): number {
   return parsed;
 }
 
-/** What `--disable` switches off: a call policy, or a service's own pattern (checkout's crash recovery). */
-const SWITCH_NAMES: readonly string[] = [...POLICY_NAMES, 'recovery'];
-
+/** What `--disable` switches off: a call policy, or a service's own pattern (checkout's crash recovery); runner/catalogue.ts. */
 function policyName(value: string, previous: string[] = []): string[] {
-  if (!SWITCH_NAMES.includes(value)) throw new InvalidArgumentError(`must be one of ${SWITCH_NAMES.join(', ')}`);
+  if (!(SWITCH_NAMES as readonly string[]).includes(value)) throw new InvalidArgumentError(`must be one of ${SWITCH_NAMES.join(', ')}`);
   return [...previous, value];
 }
 
@@ -76,46 +74,48 @@ export function buildCli(): Command {
 
   program
     .command('list')
-    .description('list the scenarios, one line each')
+    .description('list the scenarios by category, one line each: name, pattern(s) demonstrated, description')
     .action(async () => {
-      const { listScenarioFiles, loadScenario } = await import('../runner/scenario.ts');
+      const [{ listScenarioFiles, loadScenario }, { CATEGORIES, groupByCategory }] = await Promise.all([import('../runner/scenario.ts'), import('../runner/catalogue.ts')]);
       const files = await listScenarioFiles();
-      const width = Math.max(24, ...files.map((file) => basename(file, '.yaml').length));
-      for (const file of files) {
-        const name = basename(file, '.yaml');
-        try {
-          const scenario = await loadScenario(file);
-          process.stdout.write(`${name.padEnd(width)} ${scenario.description}\n`);
-        } catch (error) {
-          process.stdout.write(`${name.padEnd(width)} (invalid: ${(error as Error).message})\n`);
-        }
+      const entries = await Promise.all(
+        files.map(async (file) => {
+          const name = basename(file, '.yaml');
+          try {
+            const scenario = await loadScenario(file);
+            return { name, description: scenario.description, category: scenario.category, demonstrates: scenario.demonstrates };
+          } catch (error) {
+            return { name, description: `(invalid: ${(error as Error).message})`, category: undefined, demonstrates: undefined };
+          }
+        }),
+      );
+      const width = Math.max(24, ...entries.map((entry) => entry.name.length));
+      const patterns = (entry: (typeof entries)[number]) => `[${(entry.demonstrates ?? []).join(', ')}]`;
+      const patternWidth = Math.max(...entries.map((entry) => patterns(entry).length));
+      for (const group of groupByCategory(entries)) {
+        process.stdout.write(`${group.category}: ${group.category === 'uncategorised' ? 'scenarios without a category' : CATEGORIES[group.category]}\n`);
+        for (const entry of group.entries) process.stdout.write(`${entry.name.padEnd(width)} ${patterns(entry).padEnd(patternWidth)} ${entry.description}\n`);
       }
     });
 
   program
     .command('run')
-    .description('start the lab, run a scenario, tear everything down; the exit code is the verdict')
-    .argument('<scenario>', 'scenario name (see `faultline list`) or path to a scenario YAML file')
+    .description('start the lab, run a scenario, tear everything down; the exit code is the verdict. Several scenarios (or --all): one after another, one combined junit.xml and summary, the exit code the worst')
+    .argument('[scenario...]', 'scenario name (see `faultline list`) or path to a scenario YAML file; several run one after another')
+    .option('--all', 'run every scenario of scenarios/')
+    .option('--without', "run each scenario with its `without` switches off (its pattern removed): each must FAIL, and a FAIL counts as passing")
     .option('--disable <policy>', `switch a resilience policy off everywhere (${SWITCH_NAMES.join(', ')}); repeatable`, policyName)
     .option('--time-scale <factor>', 'multiply every phase and fault duration (0.5 runs twice as fast)', positive)
     .option('--runs-dir <dir>', 'where run records go', join(PROJECT_ROOT, 'runs'))
     .option('--no-monitoring', 'do not start Prometheus and Alertmanager, even when installed (no SLO report, alert expectations skipped)')
     .option('--strict', 'an INCONCLUSIVE verdict (the machine too busy to judge) fails: exit 1 instead of 3, failures in junit.xml')
-    .action(async (name: string, flags: { disable?: string[]; timeScale?: number; runsDir: string; monitoring: boolean; strict?: boolean }) => {
-      const signal = interruptSignal();
-      const [{ adjustScenario, loadScenario, scenarioPath }, { runScenario }] = await Promise.all([import('../runner/scenario.ts'), import('../runner/run-scenario.ts')]);
-      const scenario = adjustScenario(await loadScenario(name), { disable: flags.disable ?? [], timeScale: flags.timeScale ?? 1 });
-      const { summary } = await runScenario(scenario, {
-        scenarioFile: scenarioPath(name),
-        runsDir: flags.runsDir,
-        disabled: flags.disable ?? [],
-        timeScale: flags.timeScale ?? 1,
-        signal,
-        output: process.stdout,
-        monitoring: flags.monitoring,
-        strict: flags.strict === true,
-      });
-      process.exitCode = summary.verdict === 'pass' ? EXIT.pass : summary.verdict === 'inconclusive' && !flags.strict ? EXIT.inconclusive : EXIT.fail;
+    .action(async function (this: Command, names: string[], flags: RunFlags) {
+      if (names.length === 0 && !flags.all) this.error("error: missing required argument 'scenario'", { code: 'commander.missingArgument' });
+      if (names.length === 1 && !flags.all && !flags.without) {
+        await runOne(names[0] as string, flags);
+        return;
+      }
+      await runCatalogue(names, flags);
     });
 
   program
@@ -342,6 +342,110 @@ export function buildCli(): Command {
     });
 
   return program;
+}
+
+interface RunFlags {
+  all?: boolean;
+  without?: boolean;
+  disable?: string[];
+  timeScale?: number;
+  runsDir: string;
+  monitoring: boolean;
+  strict?: boolean;
+}
+
+/** One scenario, as `run` has always run it: its verdict is the exit code. */
+async function runOne(name: string, flags: RunFlags): Promise<void> {
+  const signal = interruptSignal();
+  const [{ adjustScenario, loadScenario, scenarioPath }, { runScenario }] = await Promise.all([import('../runner/scenario.ts'), import('../runner/run-scenario.ts')]);
+  const scenario = adjustScenario(await loadScenario(name), { disable: flags.disable ?? [], timeScale: flags.timeScale ?? 1 });
+  const { summary } = await runScenario(scenario, {
+    scenarioFile: scenarioPath(name),
+    runsDir: flags.runsDir,
+    disabled: flags.disable ?? [],
+    timeScale: flags.timeScale ?? 1,
+    signal,
+    output: process.stdout,
+    monitoring: flags.monitoring,
+    strict: flags.strict === true,
+  });
+  process.exitCode = summary.verdict === 'pass' ? EXIT.pass : summary.verdict === 'inconclusive' && !flags.strict ? EXIT.inconclusive : EXIT.fail;
+}
+
+/**
+ * Several scenarios (or --all), one after another: every one is loaded and adjusted before the
+ * first starts (a bad name or switch is exit 2 with nothing run); a run that cannot be made is
+ * an error for that scenario and the next one runs; Ctrl-C stops the current run and the rest.
+ * The combined record goes to <runs-dir>/<id of the catalogue>/ (summary.json, junit.xml).
+ */
+async function runCatalogue(names: string[], flags: RunFlags): Promise<void> {
+  const [{ adjustScenario, listScenarioFiles, loadScenario, scenarioPath }, catalogue] = await Promise.all([import('../runner/scenario.ts'), import('../runner/catalogue.ts')]);
+  if (flags.all && names.length > 0) throw new FaultlineError('FL_BAD_OPTION', `--all runs every scenario: give no names with it (got ${names.join(', ')})`);
+  if (flags.without && flags.disable?.length) throw new FaultlineError('FL_BAD_OPTION', '--without switches off what each scenario names in `without`: give no --disable with it');
+  const chosen = flags.all ? (await listScenarioFiles()).map((file) => basename(file, '.yaml')) : names;
+  const twice = chosen.filter((name, i) => chosen.indexOf(name) !== i);
+  if (twice.length) throw new FaultlineError('FL_BAD_OPTION', `${[...new Set(twice)].join(', ')}: named more than once`);
+  if (chosen.length === 0) throw new FaultlineError('FL_SCENARIO_NOT_FOUND', 'no scenarios to run (scenarios/ has no .yaml file)');
+  const timeScale = flags.timeScale ?? 1;
+  const plans = [];
+  for (const name of chosen) {
+    const loaded = await loadScenario(name);
+    if (flags.without && !loaded.without) throw new FaultlineError('FL_BAD_OPTION', `--without: scenario '${loaded.name}' has no \`without\` field (the switches that remove its pattern)`);
+    const disabled = flags.without ? [...(loaded.without ?? [])] : (flags.disable ?? []);
+    plans.push({ name, file: scenarioPath(name), disabled, scenario: adjustScenario(loaded, { disable: disabled, timeScale }) });
+  }
+
+  const signal = interruptSignal();
+  const { runScenario } = await import('../runner/run-scenario.ts');
+  const { renderJunit } = await import('../runner/report.ts');
+  const { newRunId } = await import('../runner/run-id.ts');
+  const startedAt = new Date();
+  const id = newRunId('catalogue', startedAt);
+  const runs: CatalogueRun[] = [];
+  const expected = flags.without ? 'fail' : 'pass';
+  let interrupted: unknown;
+  for (const [i, plan] of plans.entries()) {
+    process.stdout.write(`\n=== ${i + 1}/${plans.length} ${plan.name}${flags.without ? ` without ${plan.disabled.join(', ')} (must FAIL)` : ''}\n`);
+    try {
+      const result = await runScenario(plan.scenario, {
+        scenarioFile: plan.file,
+        runsDir: flags.runsDir,
+        disabled: plan.disabled,
+        timeScale,
+        signal,
+        output: process.stdout,
+        monitoring: flags.monitoring,
+        strict: flags.strict === true,
+      });
+      runs.push({ scenario: plan.scenario.name, disabled: plan.disabled, expected, outcome: result.summary.verdict, id: result.summary.id, runDir: result.runDir, summary: result.summary });
+    } catch (error) {
+      if (!(error instanceof FaultlineError)) throw error;
+      runs.push({ scenario: plan.scenario.name, disabled: plan.disabled, expected, outcome: 'error', error: error.message });
+      if (error.code === 'FL_INTERRUPTED' || signal.aborted) {
+        // main() says why; the record of what ran is written first.
+        interrupted = error;
+        break;
+      }
+      process.stderr.write(`faultline: ${plan.name}: ${error.message} (going on with the next scenario)\n`);
+    }
+  }
+  const strict = flags.strict === true;
+  const summary = catalogue.catalogueSummary(runs, {
+    id,
+    mode: flags.without ? 'without' : 'with',
+    startedAt: startedAt.toISOString(),
+    endedAt: new Date().toISOString(),
+    timeScale,
+    strict,
+    monitoring: flags.monitoring,
+    interrupted: interrupted !== undefined,
+  });
+  const dir = join(flags.runsDir, id);
+  await catalogue.writeCatalogueRecord(dir, summary, catalogue.mergeJunit(runs, renderJunit, strict));
+  process.stdout.write(`\n${catalogue.renderCatalogueTable(summary, (runDir) => relative(process.cwd(), runDir) || runDir)}\n`);
+  process.stdout.write(`catalogue record: ${relative(process.cwd(), dir) || dir} (summary.json, junit.xml)\n`);
+  if (interrupted !== undefined) throw interrupted;
+  process.exitCode = summary.exitCode;
 }
 
 /**

@@ -7,7 +7,7 @@
 // through the fault proxy, or `faultline chaos export` them for Chaos Mesh).
 // Expectations k6 cannot check here (the lab does):
 //   - the payment breaker opens during the outage and closes after it (a circuit expectation: needs the lab's own telemetry)
-//   - once the breaker is open, failed checkouts fail fast (over a window k6 cannot see: {"circuitOpen":{"service":"checkout","dependency":"payment"}})
+//   - once the breaker is open, failed checkouts fail fast (over a window k6 cannot see: {"circuitOpen":{"service":"checkout","dependency":"payment","reachTimeFrom":"baseline"}})
 //   - no checkout in the outage makes more payment attempts than the retry policy allows (a trace expectation: needs the lab's own telemetry)
 //   - the breaker spares the failing bank (most checkouts in the outage never reach it) (a trace expectation: needs the lab's own telemetry)
 //   - the books balance (every confirmed order charged once, failed ones compensated) (a books expectation: needs the lab's own telemetry)

@@ -2,7 +2,7 @@
 // problem, a non-zero exit, and no process left behind.
 
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,10 +26,17 @@ describe('faultline CLI errors', () => {
     for (const command of ['run', 'up', 'list']) expect(result.stdout).toContain(command);
   });
 
-  it('list shows each scenario on one line', async () => {
+  it('list shows each scenario on one line, grouped by category, with its pattern(s)', async () => {
     const result = await runCli(['list']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^payment-outage\s+The bank/m);
+    expect(result.stdout).toMatch(/^payment-outage\s+\[circuitBreaker\]\s+The bank/m);
+    const lines = result.stdout.trim().split('\n');
+    const dependencyFailures = lines.indexOf(lines.find((line) => line.startsWith('dependency-failure: ')) as string);
+    expect(dependencyFailures).toBeGreaterThanOrEqual(0);
+    expect(lines.findIndex((line) => line.startsWith('payment-outage '))).toBeGreaterThan(dependencyFailures);
+    // One line per scenario file, beside the category headings.
+    const scenarios = (await readdir(join(ROOT, 'scenarios'))).filter((file) => file.endsWith('.yaml'));
+    expect(lines.filter((line) => !/^[a-z-]+: /.test(line))).toHaveLength(scenarios.length);
   });
 
   it('a missing scenario is one line and exit 2', async () => {
