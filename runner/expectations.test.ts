@@ -237,6 +237,15 @@ describe('a latency limit with an allowance from the baseline', () => {
     expect(result).toMatchObject({ status: 'pass', measured: "1.90s over 100 requests; limit 2.10s = 1.50s + 2x baseline's 300ms" });
   });
 
+  it('caps the allowance at its max when one is given', () => {
+    const capped = { ...noHang, allowance: { phase: 'baseline', factor: 2, max: '200ms' } };
+    const [result] = judge([capped], (recorder) => {
+      recordRequests(recorder, 1_000, 100, 600, true);
+      recordRequests(recorder, 11_000, 100, 1_800, false);
+    }, [], false);
+    expect(result).toMatchObject({ status: 'fail', measured: "1.80s over 100 requests; limit 1.70s = 1.50s + 2x baseline's 600ms (capped)" });
+  });
+
   it('at most doubles the limit: a hang fails however slow the baseline was', () => {
     const [result] = judge([noHang], (recorder) => {
       recordRequests(recorder, 1_000, 100, 3_800, true);

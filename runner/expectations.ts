@@ -318,9 +318,9 @@ function evaluateTrace(expectation: Extract<Expectation, { type: 'trace' }>, run
  * factor x the same aggregation over the successful requests of a reference phase of this run, at
  * most the threshold itself: the limit can at most double, so no slowness turns a hang into a pass.
  */
-function allowanceOf(threshold: Threshold, allowance: { phase: string; factor: number }, run: RunMeasurements): { allowance: number; reference: number } {
+function allowanceOf(threshold: Threshold, allowance: { phase: string; factor: number; max?: number | undefined }, run: RunMeasurements): { allowance: number; reference: number } {
   const reference = evaluateThreshold(threshold, run.recorder.distribution({ ...phaseRange(run, allowance.phase), ok: true })).actual;
-  return { allowance: Math.min(threshold.value, allowance.factor * reference), reference };
+  return { allowance: Math.min(allowance.max ?? threshold.value, allowance.factor * reference), reference };
 }
 
 /** Whether a client span is a call of this RPC method or route: `rpc.method` (Charge), or a span name ending in `/Charge`. */

@@ -205,10 +205,11 @@ const expectationSchema = z.discriminatedUnion('type', [
      * backoff) plus `factor` times the same figure of the successful requests of `phase` in this run
      * (what the shop's own work costs on this machine today), so a machine that slows everything
      * down moves the limit with it, and a missing pattern (seconds of hanging) still fails it. The
-     * allowance is at most the threshold itself (the limit at most doubles), and a pass that needed it
-     * is INCONCLUSIVE when the reference phase went over the pressure limits and the window did not.
+     * allowance is at most `max` (by default the threshold itself: the limit at most doubles), and a
+     * pass that needed it is INCONCLUSIVE when the reference phase went over the pressure limits and
+     * the window did not.
      */
-    allowance: z.strictObject({ phase: name, factor: z.number().positive() }).optional(),
+    allowance: z.strictObject({ phase: name, factor: z.number().positive(), max: durationMs.optional() }).optional(),
     filter: z.strictObject({ failed: z.boolean().optional(), problem: z.string().regex(/^[a-z0-9-]+$/, 'must be a problem type slug such as dependency-circuit-open').optional() }).optional(),
   }),
   z.strictObject({

@@ -12,7 +12,7 @@
 //   - the breaker spares the failing bank (most checkouts in the outage never reach it) (a trace expectation: needs the lab's own telemetry)
 //   - the books balance (every confirmed order charged once, failed ones compensated) (a books expectation: needs the lab's own telemetry)
 //   - the checkout availability page fires soon after the bank fails, and clears after it is back (a alert expectation: needs the lab's own telemetry)
-//   - no page fires during the baseline (a no-alert expectation: needs the lab's own telemetry)
+//   - no availability page fires during the baseline (a no-alert expectation: needs the lab's own telemetry)
 
 import type { Options } from 'k6/options';
 import { runIteration, setupRun } from './lib/shop.ts';
