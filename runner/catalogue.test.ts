@@ -177,6 +177,43 @@ describe('the scenario files', () => {
   });
 });
 
+describe('switches', () => {
+  const minimal = (extra: Record<string, unknown> = {}) =>
+    parseScenario(
+      {
+        name: 'unit',
+        description: 'unit',
+        policies: { checkout: { payment: { retry: { budget: { enabled: true, capacity: 50 } } } } },
+        phases: [{ name: 'only', duration: '5s' }],
+        load: { executor: 'constant-arrival-rate', rate: 1, timeUnit: '1s', preAllocatedVUs: 1, maxVUs: 1, journey: 'checkout' },
+        expectations: [{ name: 'e', type: 'books' }],
+        ...extra,
+      },
+      'unit.yaml',
+    );
+
+  it('retryBudget turns off the budget inside each retry policy, and keeps its other settings', () => {
+    const off = adjustScenario(minimal(), { disable: ['retryBudget'] });
+    expect(off.policies.checkout?.payment?.retry.budget).toMatchObject({ enabled: false, capacity: 50 });
+    expect(off.policies.checkout?.payment?.retry.enabled).toBe(true);
+    expect(off.switchedOff).toEqual(['checkout->payment retryBudget']);
+  });
+
+  it('rateLimit, loadShedding and fallback turn off the gateway\'s own patterns', () => {
+    const off = adjustScenario(minimal(), { disable: ['rateLimit', 'loadShedding', 'fallback'] });
+    expect(off.gateway.rateLimit.enabled).toBe(false);
+    expect(off.gateway.loadShedding.enabled).toBe(false);
+    expect(off.gateway.recommendationFallback.enabled).toBe(false);
+    expect(off.switchedOff).toEqual(['gateway rateLimit', 'gateway loadShedding', 'gateway fallback']);
+    expect(switchedOnAt(minimal(), 'fallback')).toEqual(['gateway']);
+    expect(switchedOnAt(minimal({ gateway: { recommendationFallback: { enabled: false } } }), 'fallback')).toEqual([]);
+  });
+
+  it('a switch with nothing to act on names the switches there are', () => {
+    expect(() => adjustScenario(minimal({ policies: {} }), { disable: ['retryBudget'] })).toThrow(/--disable retryBudget: no policy of that name in scenario 'unit' \(try timeout, retry, circuitBreaker, bulkhead, retryBudget, recovery, rateLimit, loadShedding, fallback\)/);
+  });
+});
+
 describe('catalogue fields in the scenario schema', () => {
   let base: Record<string, unknown>;
   const load = async () => (base ??= parseYaml(await readFile((await listScenarioFiles()).find((f) => f.endsWith('/payment-outage.yaml')) as string, 'utf8')) as Record<string, unknown>);

@@ -9,8 +9,12 @@ import { join } from 'node:path';
 import { POLICY_NAMES } from '../demo-services/resilience/policy-config.ts';
 import type { RunSummary, RunVerdict } from './report.ts';
 
-/** What `--disable` switches off, and what a scenario's `without` may name: a call policy, or a service's own pattern (checkout's crash recovery). */
-export const SWITCH_NAMES = [...POLICY_NAMES, 'recovery'] as const;
+/**
+ * What `--disable` switches off, and what a scenario's `without` may name: a call policy, the retry
+ * budget inside the retry policy, a service's own pattern (checkout's crash recovery), or one of the
+ * gateway's (rate limit, load shedding, the recommendations' fallback).
+ */
+export const SWITCH_NAMES = [...POLICY_NAMES, 'retryBudget', 'recovery', 'rateLimit', 'loadShedding', 'fallback'] as const;
 export type SwitchName = (typeof SWITCH_NAMES)[number];
 
 /** Kinds of failure, in the order `faultline list` and docs/scenarios show them; each with one line for the index. */

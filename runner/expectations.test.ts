@@ -167,6 +167,29 @@ describe('fail fast, judged on short-circuited failures only', () => {
   });
 });
 
+describe('the share of requests that failed with one problem type', () => {
+  const unreachable = { name: 'no refused recommendations', type: 'threshold', metric: 'http_req_failed', threshold: 'rate<0.01', during: 'outage', filter: { problem: 'dependency-unreachable' } };
+  const mixed = (problem: string) => (recorder: LoadRecorder) => {
+    recordRequests(recorder, 11_000, 30, 10, true);
+    recordRequests(recorder, 11_005, 10, 10, false, { [PROBLEM_TAG]: problem });
+  };
+
+  it('counts those failures against every request of the window', () => {
+    const [result] = judge([unreachable], mixed('dependency-unreachable'), [], false);
+    expect(result).toMatchObject({ status: 'fail', expected: 'http_req_failed rate<0.01 (outage, dependency-unreachable only)', measured: '25.00% (10/40) dependency-unreachable' });
+    expect(judge([unreachable], mixed('dependency-timeout'), [], false)[0]).toMatchObject({ status: 'pass', measured: '0.00% (0/40) dependency-unreachable' });
+  });
+
+  it('is a FAIL however busy the machine was when slowness cannot cause that failure', () => {
+    expect(judge([unreachable], mixed('dependency-unreachable'), [], true)[0]?.status).toBe('fail');
+  });
+
+  it('is INCONCLUSIVE under pressure when the failure is one slowness can cause (a timeout)', () => {
+    const timeouts = { ...unreachable, filter: { problem: 'dependency-timeout' } };
+    expect(judge([timeouts], mixed('dependency-timeout'), [], true)[0]?.status).toBe('inconclusive');
+  });
+});
+
 describe('pressure and the verdict', () => {
   const errorRate = { name: 'healthy outage', type: 'threshold', metric: 'http_req_failed', threshold: 'rate<0.01', during: 'outage' };
   const baselineRate = { ...errorRate, name: 'healthy baseline', during: 'baseline' };

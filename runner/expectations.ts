@@ -63,6 +63,23 @@ export interface RunMeasurements {
   pressure?: readonly PhasePressure[];
 }
 
+/**
+ * Problem types a slow machine can cause by itself: timeouts, the protections timeouts trip (an
+ * open breaker, a full bulkhead, shedding, rate limiting), and what a dependency answers when its
+ * own call timed out (dependency-failed, internal). A failure of any other type (a refused
+ * connection, a refusal, a conflict) is not explained by slowness.
+ */
+const SLOWNESS_PROBLEMS: ReadonlySet<string> = new Set([
+  'dependency-timeout',
+  'deadline-exceeded',
+  'dependency-circuit-open',
+  'bulkhead-full',
+  'overloaded',
+  'rate-limited',
+  'dependency-failed',
+  'internal',
+]);
+
 /** Expectation types whose failure can come from a slow machine rather than the shop. */
 const TIMING_SENSITIVE: ReadonlySet<Expectation['type']> = new Set(['threshold', 'circuit', 'alert', 'no-alert']);
 
@@ -218,6 +235,20 @@ function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 
       ok: outcome.ok,
       measured: `${formatMs(outcome.actual)} over ${distribution.count}${problem ? ` ${problem}` : ''} requests${of}${limit}${lead}`,
       ...(needed && expectation.allowance ? { passedOnAllowanceFrom: expectation.allowance.phase } : {}),
+    };
+  }
+  if (expectation.metric === 'http_req_failed' && problem) {
+    // The share of the window's requests that failed with this one problem type.
+    const all = run.recorder.summary(ranges ? { ranges } : {});
+    if (all.count === 0) return { ...base, ok: false, measured: 'no requests in the window' };
+    const rate = summary.count / all.count;
+    const outcome = evaluateThreshold(expectation.threshold, { p: () => 0, rate, count: summary.count });
+    return {
+      ...base,
+      ok: outcome.ok,
+      // A failure a busy machine cannot cause (a dependency's error answered as is) is a fact about the shop.
+      definitive: !SLOWNESS_PROBLEMS.has(problem),
+      measured: `${(rate * 100).toFixed(2)}% (${summary.count}/${all.count}) ${problem}`,
     };
   }
   if (expectation.metric === 'http_req_failed') {

@@ -436,18 +436,37 @@ function catalogueProblems(scenario: Scenario): string[] {
 }
 
 /** Where a `--disable` switch is on in a scenario: `caller->dependency` for a call policy, the service for its own pattern. */
-export function switchedOnAt(scenario: Pick<Scenario, 'policies' | 'services'>, name: string): string[] {
-  const at: string[] = [];
+export function switchedOnAt(scenario: Pick<Scenario, 'policies' | 'services' | 'gateway'>, name: string): string[] {
+  return switchPlaces(scenario, name)
+    .filter((place) => place.setting.enabled)
+    .map((place) => place.at);
+}
+
+/** The gateway's own patterns a switch names, and their field in its policy. */
+const GATEWAY_SWITCHES: Readonly<Record<string, 'rateLimit' | 'loadShedding' | 'recommendationFallback'>> = {
+  rateLimit: 'rateLimit',
+  loadShedding: 'loadShedding',
+  fallback: 'recommendationFallback',
+};
+
+/** Every place in a scenario a switch acts on, with its `{ enabled }` setting (the scenario's own object, so a copy can be changed). */
+function switchPlaces(scenario: Pick<Scenario, 'policies' | 'services' | 'gateway'>, name: string): Array<{ at: string; setting: { enabled: boolean } }> {
+  const places: Array<{ at: string; setting: { enabled: boolean } }> = [];
+  const isSetting = (value: unknown): value is { enabled: boolean } => typeof value === 'object' && value !== null && typeof (value as { enabled?: unknown }).enabled === 'boolean';
   for (const [service, patterns] of Object.entries(scenario.services)) {
-    if ((patterns as Record<string, { enabled: boolean } | undefined>)[name]?.enabled) at.push(service);
+    const setting = (patterns as Record<string, unknown>)[name];
+    if (isSetting(setting)) places.push({ at: service, setting });
   }
   for (const [caller, dependencies] of Object.entries(scenario.policies)) {
     for (const [dependency, settings] of Object.entries(dependencies)) {
-      const policy = (settings as unknown as Record<string, unknown>)[name];
-      if (typeof policy === 'object' && policy !== null && (policy as { enabled?: boolean }).enabled) at.push(`${caller}->${dependency}`);
+      // The retry budget lives inside the retry policy.
+      const setting = name === 'retryBudget' ? settings.retry.budget : (settings as unknown as Record<string, unknown>)[name];
+      if (isSetting(setting)) places.push({ at: `${caller}->${dependency}`, setting });
     }
   }
-  return at;
+  const gatewayField = GATEWAY_SWITCHES[name];
+  if (gatewayField) places.push({ at: 'gateway', setting: scenario.gateway[gatewayField] });
+  return places;
 }
 
 /** What is wrong with what a fault acts on: an instance, an edge the shop has (in the mode its toxic needs), or two groups of services. */
@@ -534,26 +553,12 @@ export function adjustScenario(scenario: Scenario, changes: { disable?: string[]
   const copy = structuredClone(scenario) as Scenario;
   const switchedOff: string[] = [];
   for (const policy of changes.disable ?? []) {
-    let found = false;
-    for (const [service, patterns] of Object.entries(copy.services)) {
-      const target = (patterns as Record<string, { enabled: boolean } | undefined>)[policy];
-      if (target) {
-        if (target.enabled) switchedOff.push(`${service} ${policy}`);
-        target.enabled = false;
-        found = true;
-      }
+    const places = switchPlaces(copy, policy);
+    if (places.length === 0) throw new FaultlineError(ERROR_CODE.badOption, `--disable ${policy}: no policy of that name in scenario '${scenario.name}' (try ${SWITCH_NAMES.join(', ')})`);
+    for (const place of places) {
+      if (place.setting.enabled) switchedOff.push(`${place.at} ${policy}`);
+      place.setting.enabled = false;
     }
-    for (const [caller, dependencies] of Object.entries(copy.policies)) {
-      for (const [dependency, settings] of Object.entries(dependencies)) {
-        const target = (settings as unknown as Record<string, { enabled: boolean } | undefined>)[policy];
-        if (target && typeof target === 'object') {
-          if (target.enabled) switchedOff.push(`${caller}->${dependency} ${policy}`);
-          target.enabled = false;
-          found = true;
-        }
-      }
-    }
-    if (!found) throw new FaultlineError(ERROR_CODE.badOption, `--disable ${policy}: no policy of that name in scenario '${scenario.name}' (try timeout, retry, circuitBreaker, bulkhead or recovery)`);
   }
   const scale = changes.timeScale ?? 1;
   if (!(scale > 0)) throw new FaultlineError(ERROR_CODE.badOption, `--time-scale ${scale}: must be a number > 0`);

@@ -152,7 +152,7 @@ function policyLines(scenario: Scenario): string[] {
       const parts = [
         p.timeout.enabled ? `timeout ${duration(p.timeout.timeout)}${off('timeout')}` : 'no timeout',
         p.retry.enabled
-          ? `retry: ${p.retry.maxAttempts} attempts at most, backoff ${duration(p.retry.baseDelay)} to ${duration(p.retry.maxDelay)}, ${p.retry.jitter} jitter${p.retry.budget.enabled ? ', retry budget' : ''}${off('retry')}`
+          ? `retry: ${p.retry.maxAttempts} attempts at most, backoff ${duration(p.retry.baseDelay)} to ${duration(p.retry.maxDelay)}, ${p.retry.jitter} jitter${p.retry.budget.enabled ? `; retry budget: ${p.retry.budget.capacity} tokens, ${p.retry.budget.retryCost} a retry (${p.retry.budget.timeoutRetryCost} after a timeout), ${p.retry.budget.successRefill} back a success${off('retryBudget')}` : ''}${off('retry')}`
           : 'no retry',
         p.circuitBreaker.enabled
           ? `circuit breaker: opens at ${percent(p.circuitBreaker.failureRateThreshold)} failures of the last ${p.circuitBreaker.windowSize} calls (at least ${p.circuitBreaker.minimumCalls}), open ${duration(p.circuitBreaker.openDuration)}, ${p.circuitBreaker.halfOpenProbes} half-open probes${off('circuitBreaker')}`
@@ -163,6 +163,11 @@ function policyLines(scenario: Scenario): string[] {
       lines.push(`- ${caller}->${dependency}: ${parts.join('; ')}`);
     }
   }
+  // The gateway's own patterns, when the scenario is about one of them.
+  const gateway = scenario.gateway;
+  if (scenario.without?.includes('fallback')) lines.push(`- gateway: recommendations fall back to popular items after ${duration(gateway.recommendationTimeout)} or on any failure${off('fallback')}`);
+  if (scenario.without?.includes('rateLimit')) lines.push(`- gateway: rate limit ${gateway.rateLimit.ratePerSecond}/s per client, burst ${gateway.rateLimit.burst}${off('rateLimit')}`);
+  if (scenario.without?.includes('loadShedding')) lines.push(`- gateway: sheds load beyond ${gateway.loadShedding.maxInFlight} requests in flight${off('loadShedding')}`);
   return lines.length ? lines : ['- none beyond the defaults of each service'];
 }
 

@@ -5,7 +5,8 @@
 // eject an instance that keeps failing and bring it back later. Answers from
 // the services (their problem+json included) are handed back unchanged.
 // Recommendations are non-critical: when they fail or are slow, the
-// storefront answers with popular items marked as a fallback.
+// storefront answers with popular items marked as a fallback (switchable:
+// without it they fail the storefront like any other dependency).
 
 import type { NextFunction, Request, Response } from 'express';
 import { trace } from '@opentelemetry/api';
@@ -16,7 +17,7 @@ import type { DependencyClient } from '../kit/dependency-client.ts';
 import { AuthError, verifyBearer } from '../kit/jwt.ts';
 import { ProblemError, problemType } from '../kit/problem.ts';
 import { startService } from '../kit/service.ts';
-import { problemForFailure } from '../resilience/http-failures.ts';
+import { problemForFailure, upstreamErrorFor } from '../resilience/http-failures.ts';
 import { popularRecommendations } from '../recommendation/recommend.ts';
 import { withFallback } from '../resilience/fallback.ts';
 import { z } from 'zod';
@@ -143,17 +144,27 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
   app.get('/api/recommendations', async (req: Request, res: Response) => {
     const { limit } = parseOrProblem(recommendationsQuery, req.query, 'query');
     const user = (res.locals.user as string | undefined) ?? 'anonymous';
+    const recommend = async (signal: AbortSignal) => {
+      if (!recommendation) throw new Error('no recommendation service in this lab');
+      const response = await recommendation.request<{ items: unknown[] }>({
+        method: 'GET',
+        path: `/recommendations?userId=${encodeURIComponent(user)}&limit=${limit}`,
+        signal,
+      });
+      if (response.status !== 200) throw upstreamErrorFor('recommendation', response);
+      return { ...response.body, fallback: false };
+    };
+    if (!policy.recommendationFallback.enabled) {
+      // Without the fallback, recommendations fail the storefront like any other dependency.
+      try {
+        res.json(await recommend(AbortSignal.timeout(policy.routeTimeout)));
+      } catch (error) {
+        throw problemForFailure('recommendation', error);
+      }
+      return;
+    }
     const answer = await withFallback(
-      async (signal) => {
-        if (!recommendation) throw new Error('no recommendation service in this lab');
-        const response = await recommendation.request<{ items: unknown[] }>({
-          method: 'GET',
-          path: `/recommendations?userId=${encodeURIComponent(user)}&limit=${limit}`,
-          signal,
-        });
-        if (response.status !== 200) throw new Error(`recommendation answered ${response.status}`);
-        return { ...response.body, fallback: false };
-      },
+      recommend,
       () => popularRecommendations(user, limit),
       { dependency: 'recommendation', metrics: metrics.resilience, timeoutMs: policy.recommendationTimeout, recordSuccess: true, onFallback: (error) => logger.warn({ err: String(error) }, 'recommendations fell back to popular items') },
     );

@@ -1,5 +1,6 @@
 // The gateway's knobs, each switchable per scenario: bearer auth, per-client
-// rate limiting, load shedding, per-route timeouts and how replicas are balanced.
+// rate limiting, load shedding, per-route timeouts, how replicas are balanced
+// and the recommendations' fallback.
 
 import { z } from 'zod';
 import { durationMs } from '../kit/schema.ts';
@@ -28,6 +29,8 @@ export const gatewayPolicySchema = z.strictObject({
   routeTimeout: durationMs.default(5_000),
   /** Recommendations are non-critical: past this, the storefront shows popular items instead. */
   recommendationTimeout: durationMs.default(300),
+  /** Off: a failed or slow recommendation call is the storefront's error (502, or 504 at the route timeout), as for any other route. */
+  recommendationFallback: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
   balancing: z
     .strictObject({
       strategy: z.enum(['round-robin', 'least-outstanding']).default('least-outstanding'),

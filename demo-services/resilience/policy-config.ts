@@ -20,8 +20,20 @@ export const retryPolicySchema = z.strictObject({
   baseDelay: durationMs.default(50),
   maxDelay: durationMs.default(500),
   jitter: z.enum(['none', 'full', 'equal', 'decorrelated']).default('full'),
-  /** A shared retry budget (AWS SDK standard quota) that stops retry storms. */
-  budget: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
+  /**
+   * A shared retry budget that stops retry storms: retries spend tokens, successes refill them. The
+   * defaults are the AWS SDKs' standard quota (500 tokens, 5 a retry, 10 after a timeout, 1 back a
+   * success); a lab's phases last seconds, not hours, so a scenario may give a smaller bucket.
+   */
+  budget: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      capacity: z.int().min(1).default(500),
+      retryCost: z.int().min(1).default(5),
+      timeoutRetryCost: z.int().min(1).default(10),
+      successRefill: z.int().min(0).default(1),
+    })
+    .prefault({}),
 });
 
 export const bulkheadPolicySchema = z.strictObject({

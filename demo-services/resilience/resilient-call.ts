@@ -57,7 +57,8 @@ export function createResilientCall(options: ResilientCallOptions): ResilientCal
         metrics.bulkheadQueued(dependency, queued);
       })
     : undefined;
-  const budget = policy.retry.budget.enabled ? createRetryBudget() : undefined;
+  const { enabled: budgeted, ...quota } = policy.retry.budget;
+  const budget = budgeted ? createRetryBudget(quota) : undefined;
   if (budget) metrics.retryBudget(dependency, budget.available());
   if (breaker) {
     metrics.circuitState(dependency, breaker.state);
