@@ -316,7 +316,8 @@ function evaluateTrace(expectation: Extract<Expectation, { type: 'trace' }>, run
 
 /**
  * factor x the same aggregation over the successful requests of a reference phase of this run, at
- * most the threshold itself: the limit can at most double, so no slowness turns a hang into a pass.
+ * most `max` (by default the threshold itself: the limit can at most double), so no slowness turns
+ * a hang into a pass.
  */
 function allowanceOf(threshold: Threshold, allowance: { phase: string; factor: number; max?: number | undefined }, run: RunMeasurements): { allowance: number; reference: number } {
   const reference = evaluateThreshold(threshold, run.recorder.distribution({ ...phaseRange(run, allowance.phase), ok: true })).actual;
