@@ -6,7 +6,8 @@
 // honest but not right, and counted apart; the opposite verdict is wrong.
 //
 //   node bench/verdict-agreement.ts [--runs 10] [--neighbours 0,1,2] [--time-scale 1]
-//        [--scenarios payment-outage:circuitBreaker,bank-pause:timeout] [--out runs/verdict-agreement.jsonl]
+//        [--scenarios payment-outage:circuitBreaker,bank-pause:timeout] [--modes with,without]
+//        [--out runs/verdict-agreement.jsonl]
 //
 // Every run appends one JSON line to --out (so a long bench can be read while
 // it goes, or stopped and summarised), and the table at the end is the
@@ -26,6 +27,8 @@ interface Options {
   neighbours: number[];
   timeScale: number;
   scenarios: Array<{ name: string; pattern: string }>;
+  /** Which runs to make: with the pattern, without it, or both (the default). */
+  modes: boolean[];
   out: string;
 }
 
@@ -62,6 +65,12 @@ function parseArgs(argv: string[]): Options {
       .map((pair) => {
         const [name, pattern] = pair.split(':');
         return { name: name as string, pattern: pattern as string };
+      }),
+    modes: value('--modes', 'with,without')
+      .split(',')
+      .map((mode) => {
+        if (mode !== 'with' && mode !== 'without') throw new Error(`--modes: expected with, without or both (got ${mode})`);
+        return mode === 'with';
       }),
     out: value('--out', join(ROOT, 'runs', 'verdict-agreement.jsonl')),
   };
@@ -154,7 +163,8 @@ export function pressureTable(records: readonly RunRecord[]): string {
 }
 
 const USAGE = `usage: node bench/verdict-agreement.ts [--runs 10] [--neighbours 0,1,2] [--time-scale 1]
-       [--scenarios payment-outage:circuitBreaker,bank-pause:timeout] [--out runs/verdict-agreement.jsonl]
+       [--scenarios payment-outage:circuitBreaker,bank-pause:timeout] [--modes with,without]
+       [--out runs/verdict-agreement.jsonl]
        node bench/verdict-agreement.ts --table FILE.jsonl   (the table of runs already recorded)
 `;
 
@@ -179,7 +189,7 @@ async function main(): Promise<void> {
     try {
       for (let run = 0; run < options.runs; run += 1) {
         for (const { name, pattern } of options.scenarios) {
-          for (const withPattern of [true, false]) {
+          for (const withPattern of options.modes) {
             const record = await runOnce(name, pattern, withPattern, neighbours, options.timeScale);
             records.push(record);
             await appendFile(options.out, `${JSON.stringify(record)}\n`);

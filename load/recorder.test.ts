@@ -186,6 +186,13 @@ describe('createLoadRecorder', () => {
     expect(first!.inFlight).toBe(1);
     expect(first!.errors).toBeUndefined();
     expect(second!.errors).toEqual({ 'HTTP 503 dependency-circuit-open': 2, timeout: 1, 'HTTP 200 other': 1 });
+    // The same kinds for any window, most frequent first (an error-rate expectation names them).
+    expect(recorder.failureKinds({ fromMs: T0 + 1_000, toMs: T0 + 2_000 })).toEqual([
+      { kind: 'HTTP 503 dependency-circuit-open', count: 2 },
+      { kind: 'HTTP 200 other', count: 1 },
+      { kind: 'timeout', count: 1 },
+    ]);
+    expect(recorder.failureKinds({ fromMs: T0, toMs: T0 + 1_000 })).toEqual([]);
     expect(errorKind({ status: 502, errorClass: 'status', tags: {} })).toBe('HTTP 502');
     expect(errorKind({ status: 0, tags: {} })).toBe('other');
   });

@@ -57,6 +57,8 @@ export interface SummaryFilter {
   tags?: Record<string, string>;
   /** Only samples whose intendedStartMs falls in one of these [fromMs, toMs) ranges (e.g. while a breaker was open). */
   ranges?: ReadonlyArray<{ fromMs: number; toMs: number }>;
+  /** Only samples answered (endMs) before this time: a phase's requests still in flight when the next phase's fault began are that fault's. */
+  answeredBeforeMs?: number;
 }
 
 /** Whether an intended start time passes the filter's time bounds and ranges. */
@@ -171,6 +173,8 @@ export interface LoadRecorder {
   steps(): StepSummary[];
   /** A snapshot of the latency distribution (from intended start unless basis is 'sent'). */
   distribution(filter?: SummaryFilter, basis?: LatencyBasis): LatencyDistribution;
+  /** The failures of the filter's requests by kind (errorKind), most frequent first. */
+  failureKinds(filter?: SummaryFilter): Array<{ kind: string; count: number }>;
   stats(): RecorderStats;
 }
 
@@ -538,7 +542,12 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
   function isUnfiltered(filter: SummaryFilter | undefined): boolean {
     return (
       filter === undefined ||
-      (filter.fromMs === undefined && filter.toMs === undefined && filter.ranges === undefined && filter.ok === undefined && (filter.tags === undefined || Object.keys(filter.tags).length === 0))
+      (filter.fromMs === undefined &&
+        filter.toMs === undefined &&
+        filter.ranges === undefined &&
+        filter.answeredBeforeMs === undefined &&
+        filter.ok === undefined &&
+        (filter.tags === undefined || Object.keys(filter.tags).length === 0))
     );
   }
 
@@ -555,6 +564,7 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
     ring.forEach((slot) => {
       const intended = ring.intended[slot] as number;
       if (!inWindow(filter, intended)) return;
+      if (filter.answeredBeforeMs !== undefined && (ring.end[slot] as number) >= filter.answeredBeforeMs) return;
       if (filter.ok !== undefined && (ring.outcome[slot] === 0) !== filter.ok) return;
       if (tagMatch !== undefined && tagMatch[ring.tagSet[slot] as number] !== 1) return;
       visit(slot);
@@ -625,6 +635,16 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
       latency: describe(honestPart),
       naiveLatency: describe(naivePart),
     };
+  }
+
+  function failureKinds(filter: SummaryFilter = {}): Array<{ kind: string; count: number }> {
+    const counts = new Map<string, number>();
+    select({ ...filter, ok: false }, (slot) => {
+      const outcome = ring.outcome[slot] as number;
+      const kind = errorKind({ status: ring.status[slot] as number, errorClass: ERROR_CLASSES[outcome - 1] ?? 'other', tags: tagSets[ring.tagSet[slot] as number] ?? {} });
+      counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    });
+    return [...counts].map(([kind, count]) => ({ kind, count })).sort((a, b) => b.count - a.count || (a.kind < b.kind ? -1 : 1));
   }
 
   function distribution(filter?: SummaryFilter, basis: LatencyBasis = 'intended'): LatencyDistribution {
@@ -701,5 +721,5 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
     return { recorded, retained: ring.size, evicted: ring.evicted, dropped };
   }
 
-  return { record, recordDropped, summary, timeSeries, steps, distribution, stats };
+  return { record, recordDropped, summary, timeSeries, steps, distribution, failureKinds, stats };
 }

@@ -212,6 +212,32 @@ describe('pressure and the verdict', () => {
     expect(runVerdict(results)).toBe('inconclusive');
   });
 
+  it("leaves out of a phase its requests still in flight when the next phase's fault began: they met the fault", () => {
+    const tail = (latencyMs: number) => (recorder: LoadRecorder) => {
+      recordRequests(recorder, 1_000, 98, 10, true);
+      recordRequests(recorder, 9_900, 2, latencyMs, false, { [PROBLEM_TAG]: 'dependency-failed' });
+    };
+    expect(judge([baselineRate], tail(300), [], false)[0]).toMatchObject({ status: 'pass', measured: '0.00% (0/98); 2 still in flight when bank-outage began left out' });
+    expect(judge([baselineRate], tail(50), [], false)[0]).toMatchObject({ status: 'fail', measured: '2.00% (2/100): 2 HTTP 503 dependency-failed' });
+  });
+
+  it('names the failures by kind, and a kind no slowness explains is a FAIL however busy the machine', () => {
+    const stockOut = (recorder: LoadRecorder) => {
+      recordRequests(recorder, 11_000, 30, 10, true);
+      recordRequests(recorder, 11_005, 2, 10, false, { [PROBLEM_TAG]: 'insufficient-stock' });
+      recordRequests(recorder, 11_010, 1, 10, false, { [PROBLEM_TAG]: 'dependency-timeout' });
+    };
+    expect(judge([errorRate], stockOut, [], true)[0]).toMatchObject({
+      status: 'fail',
+      measured: '9.09% (3/33): 2 HTTP 503 insufficient-stock, 1 HTTP 503 dependency-timeout',
+    });
+    const timeoutsOnly = (recorder: LoadRecorder) => {
+      recordRequests(recorder, 11_000, 30, 10, true);
+      recordRequests(recorder, 11_005, 3, 10, false, { [PROBLEM_TAG]: 'dependency-timeout' });
+    };
+    expect(judge([errorRate], timeoutsOnly, [], true)[0]?.status).toBe('inconclusive');
+  });
+
   it('never makes a failure INCONCLUSIVE without pressure figures', () => {
     const results = judge([errorRate], (recorder) => recordRequests(recorder, 11_000, 10, 10, false), [], undefined);
     expect(results[0]?.status).toBe('fail');
@@ -275,6 +301,15 @@ describe('a latency limit with an allowance from the baseline', () => {
     const needed = neededAllowance(pressured(0.95, 0.1));
     expect(needed?.status).toBe('inconclusive');
     expect(needed?.inconclusive).toBe('passed only with the allowance from baseline, measured under more pressure than the window it excuses: cpu pressure 95% during baseline, limit 60%');
+  });
+
+  it("keeps a PASS within an explicit max whatever the baseline's pressure: the max is the scenario's reasoned bound", () => {
+    const recorder = createLoadRecorder();
+    recordRequests(recorder, 1_000, 100, 600, true);
+    recordRequests(recorder, 11_000, 100, 1_700, false);
+    const bounded = { ...noHang, allowance: { phase: 'baseline', factor: 2, max: '300ms' } };
+    const [result] = evaluateExpectations({ scenario: scenario([bounded]), startedAt: START, endedAt: START + 20_000, recorder, spans: [], pressure: pressured(0.95, 0.1) });
+    expect(result).toMatchObject({ status: 'pass', measured: "1.70s over 100 requests; limit 1.80s = 1.50s + 2x baseline's 600ms (capped)" });
   });
 
   it('keeps the PASS when the window it excuses was measured under pressure too (a busy neighbour slows the whole run)', () => {

@@ -80,6 +80,17 @@ const SLOWNESS_PROBLEMS: ReadonlySet<string> = new Set([
   'internal',
 ]);
 
+/**
+ * Whether a slow machine alone can explain a failure of this kind (errorKind): a client timeout,
+ * or an answer whose problem type is one of SLOWNESS_PROBLEMS. A refused connection or a problem
+ * type outside them is a fact about the shop; a reset or an untyped status could be either.
+ */
+function slownessCanCause(kind: string): boolean {
+  if (kind === 'refused') return false;
+  const problem = /^HTTP \d+ (\S+)$/.exec(kind)?.[1];
+  return problem === undefined || ['status', 'timeout', 'reset', 'other'].includes(problem) || SLOWNESS_PROBLEMS.has(problem);
+}
+
 /** Expectation types whose failure can come from a slow machine rather than the shop. */
 const TIMING_SENSITIVE: ReadonlySet<Expectation['type']> = new Set(['threshold', 'circuit', 'alert', 'no-alert']);
 
@@ -183,6 +194,23 @@ function phaseRange(run: RunMeasurements, phase: string): { fromMs: number; toMs
   return { fromMs: run.startedAt + window.startMs, toMs: run.startedAt + window.endMs };
 }
 
+/**
+ * A phase as a request filter: its requests by intended start, less those still in flight when a
+ * fault began at its end. Those met the fault: on a busy machine more of a calm baseline's last
+ * checkouts are still under way when the bank starts failing, and their failures are the outage's.
+ */
+function phaseFilter(run: RunMeasurements, phase: string): { fromMs: number; toMs: number; answeredBeforeMs?: number } {
+  const range = phaseRange(run, phase);
+  const beginsAtEnd = faultWindows(run.scenario).some((fault) => run.startedAt + fault.startMs === range.toMs);
+  return beginsAtEnd ? { ...range, answeredBeforeMs: range.toMs } : range;
+}
+
+/** The fault that began at the end of this phase, if one did (named in the measured column). */
+function faultAtEndOf(run: RunMeasurements, phase: string): string | undefined {
+  const { toMs } = phaseRange(run, phase);
+  return faultWindows(run.scenario).find((fault) => run.startedAt + fault.startMs === toMs)?.name;
+}
+
 function windowRanges(run: RunMeasurements, window: Window | undefined): Array<{ fromMs: number; toMs: number }> | undefined {
   if (window === undefined) return undefined;
   if (typeof window === 'string') return [phaseRange(run, window)];
@@ -194,7 +222,7 @@ function windowRanges(run: RunMeasurements, window: Window | undefined): Array<{
 
 /** How long a request may take to reach a breaker: the p95 latency of the phase's successful requests. */
 function reachTimeMs(run: RunMeasurements, phase: string): number {
-  return run.recorder.distribution({ ...phaseRange(run, phase), ok: true }).p(95);
+  return run.recorder.distribution({ ...phaseFilter(run, phase), ok: true }).p(95);
 }
 
 function describeWindow(window: Window | undefined): string {
@@ -209,10 +237,15 @@ function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 
   const which = problem ? `, ${problem} only` : expectation.filter?.failed === true ? ', failed requests' : expectation.filter?.failed === false ? ', successful requests' : '';
   const base = { name: expectation.name, type: expectation.type, expected: `${expectation.metric} ${expectation.threshold} (${describeWindow(expectation.during)}${which})` };
   const ranges = windowRanges(run, expectation.during);
+  // A phase's requests still in flight when the next phase's fault began are left out (phaseFilter).
+  const answeredBefore = typeof expectation.during === 'string' ? phaseFilter(run, expectation.during).answeredBeforeMs : undefined;
+  const within: SummaryFilter = { ...(ranges ? { ranges } : {}), ...(answeredBefore !== undefined ? { answeredBeforeMs: answeredBefore } : {}) };
+  const leftOut = answeredBefore === undefined ? 0 : run.recorder.summary(ranges ? { ranges } : {}).count - run.recorder.summary(within).count;
+  const leftOutNote = leftOut > 0 ? `; ${leftOut} still in flight when ${faultAtEndOf(run, expectation.during as string)} began left out` : '';
   // The window is the breaker's open time: that it never opened is a fact about the shop, not the machine.
   if (ranges && ranges.length === 0) return { ...base, ok: false, definitive: true, measured: 'the window never happened (the circuit never opened)' };
   const filter: SummaryFilter = {
-    ...(ranges ? { ranges } : {}),
+    ...within,
     ...(expectation.filter?.failed !== undefined ? { ok: !expectation.filter.failed } : {}),
     ...(problem ? { ok: false, tags: { [PROBLEM_TAG]: problem } } : {}),
   };
@@ -225,7 +258,7 @@ function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 
     const outcome = evaluateThreshold(allowed ? { ...threshold, value: threshold.value + allowed.allowance } : threshold, distribution);
     const needed = allowed !== undefined && outcome.ok && !evaluateThreshold(threshold, distribution).ok;
     // Say how many of the window's failures the filter kept, so a reader sees what was judged.
-    const of = problem ? ` (of ${run.recorder.summary({ ...(ranges ? { ranges } : {}), ok: false }).count} failed)` : '';
+    const of = problem ? ` (of ${run.recorder.summary({ ...within, ok: false }).count} failed)` : '';
     const reachFrom = typeof expectation.during === 'object' ? expectation.during.circuitOpen.reachTimeFrom : undefined;
     const lead = reachFrom === undefined ? '' : `; each open stretch less ${reachFrom}'s p95 ${formatMs(reachTimeMs(run, reachFrom))}`;
     const capped = allowed !== undefined && allowed.allowance < (expectation.allowance?.factor ?? 0) * allowed.reference ? ' (capped)' : '';
@@ -233,13 +266,16 @@ function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 
     return {
       ...base,
       ok: outcome.ok,
-      measured: `${formatMs(outcome.actual)} over ${distribution.count}${problem ? ` ${problem}` : ''} requests${of}${limit}${lead}`,
-      ...(needed && expectation.allowance ? { passedOnAllowanceFrom: expectation.allowance.phase } : {}),
+      measured: `${formatMs(outcome.actual)} over ${distribution.count}${problem ? ` ${problem}` : ''} requests${of}${limit}${lead}${leftOutNote}`,
+      // An explicit `max` is the scenario's reasoned bound on what any allowance may excuse (the
+      // fail-fast limit stays under half the timeout a refused call must not wait for): a pass
+      // within it stands whatever the reference phase's pressure. Only the default cap is voided.
+      ...(needed && expectation.allowance && expectation.allowance.max === undefined ? { passedOnAllowanceFrom: expectation.allowance.phase } : {}),
     };
   }
   if (expectation.metric === 'http_req_failed' && problem) {
     // The share of the window's requests that failed with this one problem type.
-    const all = run.recorder.summary(ranges ? { ranges } : {});
+    const all = run.recorder.summary(within);
     if (all.count === 0) return { ...base, ok: false, measured: 'no requests in the window' };
     const rate = summary.count / all.count;
     const outcome = evaluateThreshold(expectation.threshold, { p: () => 0, rate, count: summary.count });
@@ -248,13 +284,22 @@ function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 
       ok: outcome.ok,
       // A failure a busy machine cannot cause (a dependency's error answered as is) is a fact about the shop.
       definitive: !SLOWNESS_PROBLEMS.has(problem),
-      measured: `${(rate * 100).toFixed(2)}% (${summary.count}/${all.count}) ${problem}`,
+      measured: `${(rate * 100).toFixed(2)}% (${summary.count}/${all.count}) ${problem}${leftOutNote}`,
     };
   }
   if (expectation.metric === 'http_req_failed') {
     if (summary.count === 0) return { ...base, ok: false, measured: 'no requests in the window' };
     const outcome = evaluateThreshold(expectation.threshold, { p: () => 0, rate: summary.failRate, count: summary.failed });
-    return { ...base, ok: outcome.ok, measured: `${(summary.failRate * 100).toFixed(2)}% (${summary.failed}/${summary.count})` };
+    const kinds = run.recorder.failureKinds(filter);
+    const shown = kinds.slice(0, 3).map(({ kind, count }) => `${count} ${kind}`);
+    const more = kinds.length > 3 ? `, ${kinds.length - 3} more kinds` : '';
+    return {
+      ...base,
+      ok: outcome.ok,
+      // Which failures, so a reader (and the verdict) can tell a slow machine from a broken shop.
+      definitive: kinds.some(({ kind }) => !slownessCanCause(kind)),
+      measured: `${(summary.failRate * 100).toFixed(2)}% (${summary.failed}/${summary.count})${shown.length ? `: ${shown.join(', ')}${more}` : ''}${leftOutNote}`,
+    };
   }
   const count = expectation.metric === 'iterations' ? summary.count : summary.dropped;
   const outcome = evaluateThreshold(expectation.threshold, { p: () => 0, count, rate: count });
@@ -320,7 +365,7 @@ function evaluateTrace(expectation: Extract<Expectation, { type: 'trace' }>, run
  * a hang into a pass.
  */
 function allowanceOf(threshold: Threshold, allowance: { phase: string; factor: number; max?: number | undefined }, run: RunMeasurements): { allowance: number; reference: number } {
-  const reference = evaluateThreshold(threshold, run.recorder.distribution({ ...phaseRange(run, allowance.phase), ok: true })).actual;
+  const reference = evaluateThreshold(threshold, run.recorder.distribution({ ...phaseFilter(run, allowance.phase), ok: true })).actual;
   return { allowance: Math.min(allowance.max ?? threshold.value, allowance.factor * reference), reference };
 }
 

@@ -205,9 +205,10 @@ const expectationSchema = z.discriminatedUnion('type', [
      * backoff) plus `factor` times the same figure of the successful requests of `phase` in this run
      * (what the shop's own work costs on this machine today), so a machine that slows everything
      * down moves the limit with it, and a missing pattern (seconds of hanging) still fails it. The
-     * allowance is at most `max` (by default the threshold itself: the limit at most doubles), and a
-     * pass that needed it is INCONCLUSIVE when the reference phase went over the pressure limits and
-     * the window did not.
+     * allowance is at most `max` (by default the threshold itself: the limit at most doubles). A pass
+     * that needed the default cap is INCONCLUSIVE when the reference phase went over the pressure
+     * limits and the window did not; an explicit `max` is the scenario's reasoned bound, and a pass
+     * within it stands.
      */
     allowance: z.strictObject({ phase: name, factor: z.number().positive(), max: durationMs.optional() }).optional(),
     filter: z.strictObject({ failed: z.boolean().optional(), problem: z.string().regex(/^[a-z0-9-]+$/, 'must be a problem type slug such as dependency-circuit-open').optional() }).optional(),
