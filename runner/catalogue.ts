@@ -11,10 +11,11 @@ import type { RunSummary, RunVerdict } from './report.ts';
 
 /**
  * What `--disable` switches off, and what a scenario's `without` may name: a call policy, the retry
- * budget inside the retry policy, a service's own pattern (checkout's crash recovery), or one of the
+ * budget inside the retry policy, a service's own pattern (checkout's crash recovery, its retries of
+ * owed compensations), or one of the
  * gateway's (rate limit, load shedding, the recommendations' fallback).
  */
-export const SWITCH_NAMES = [...POLICY_NAMES, 'retryBudget', 'recovery', 'rateLimit', 'loadShedding', 'fallback'] as const;
+export const SWITCH_NAMES = [...POLICY_NAMES, 'retryBudget', 'recovery', 'compensation', 'rateLimit', 'loadShedding', 'fallback'] as const;
 export type SwitchName = (typeof SWITCH_NAMES)[number];
 
 /** Kinds of failure, in the order `faultline list` and docs/scenarios show them; each with one line for the index. */

@@ -9,6 +9,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../demo-services/kit/durations.ts';
 import { durationMs, formatIssues, requiringUnits } from '../demo-services/kit/schema.ts';
+import { compensationPolicySchema } from '../demo-services/checkout/compensation-policy.ts';
 import { gatewayPolicySchema } from '../demo-services/gateway/policy.ts';
 import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
 import { PROCESS_FAULT_ATTRIBUTES, PROCESS_FAULT_TYPES } from '../demo-services/kit/process-faults.ts';
@@ -302,8 +303,14 @@ export const scenarioSchema = z.strictObject({
   seed: z.int().default(1),
   /** caller service -> dependency -> policy. */
   policies: z.record(name, z.record(name, dependencyPolicySchema)).default({}),
-  /** Patterns of a service as a whole, not of one of its calls: checkout's crash recovery (resume the sagas a dead process left pending). */
-  services: z.record(name, z.strictObject({ recovery: z.strictObject({ enabled: z.boolean().default(true) }).optional() })).default({}),
+  /**
+   * Patterns of a service as a whole, not of one of its calls: checkout's crash recovery (resume the
+   * sagas a dead process left pending) and its compensation sweeper (retry owed refunds and releases
+   * until done, with its own backoff).
+   */
+  services: z
+    .record(name, z.strictObject({ recovery: z.strictObject({ enabled: z.boolean().default(true) }).optional(), compensation: compensationPolicySchema.optional() }))
+    .default({}),
   /** The gateway's own policies: auth, rate limiting, load shedding, timeouts, balancing. */
   gateway: gatewayPolicySchema.prefault({}),
   phases: z.array(z.strictObject({ name, duration: durationMs })).min(1),

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createCompensationSweeper, dueCompensations, nextAttemptAt, resultOf, type CompensationOutcome, type CompensationPolicy } from './compensation-sweeper.ts';
 import type { CompensationProgress, OwedCompensation } from './order-store.ts';
 
-const POLICY: CompensationPolicy = { sweepInterval: 100, baseDelay: 1_000, maxDelay: 8_000, maxPerSweep: 20 };
+const POLICY: CompensationPolicy = { enabled: true, sweepInterval: 100, baseDelay: 1_000, maxDelay: 8_000, maxPerSweep: 20 };
 
 function owed(orderId: string, change: Partial<OwedCompensation> = {}): OwedCompensation {
   return { orderId, idempotencyKey: `key-${orderId}`, reservationId: `res-${orderId}`, refund: true, release: true, attempts: 1, nextAttemptAt: 0, ...change };

@@ -12,29 +12,15 @@
 // so it is unit-tested with fake timers.
 
 import { SpanStatusCode } from '@opentelemetry/api';
-import { z } from 'zod';
 import { CHECKOUT_SPAN, SPAN_ATTR, type CompensationResult } from '../kit/conventions.ts';
 import type { Logger } from '../kit/logger.ts';
-import { durationMs } from '../kit/schema.ts';
 import { tracer } from '../kit/telemetry.ts';
 import { backoffDelay } from '../resilience/backoff.ts';
 import type { OrderStore, OwedCompensation } from './order-store.ts';
 
-/** `policies.compensation` of checkout. */
-export const compensationPolicySchema = z.strictObject({
-  /** How often the sweeper looks for owed compensations that are due. */
-  sweepInterval: durationMs.default(500).pipe(z.number().min(10).max(60_000)),
-  /** Backoff before the first retry, before jitter (full jitter: a retry comes anywhere in [0, delay]). */
-  baseDelay: durationMs.default(500).pipe(z.number().min(1).max(3_600_000)),
-  /**
-   * No backoff exceeds this. Short by default: a scenario's recovery phase
-   * lasts seconds, and an order still owing at the end of a run breaks the books.
-   */
-  maxDelay: durationMs.default(5_000).pipe(z.number().min(1).max(3_600_000)),
-  /** Orders retried per sweep, most overdue first (the rest wait for the next sweep). */
-  maxPerSweep: z.int().min(1).max(1_000).default(20),
-});
-export type CompensationPolicy = z.infer<typeof compensationPolicySchema>;
+import type { CompensationPolicy } from './compensation-policy.ts';
+
+export { compensationPolicySchema, type CompensationPolicy } from './compensation-policy.ts';
 
 /** What is still owed after one attempt, whether a part was refused for good (not owed any more, not undone either), and why. */
 export interface CompensationOutcome {

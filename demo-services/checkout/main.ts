@@ -258,7 +258,8 @@ await startService(config, ({ app, metrics, logger, onClose, drainAlso, isStoppi
     return 'compensating';
   };
 
-  sweeper.start();
+  if (compensationPolicy.enabled) sweeper.start();
+  else logger.warn('compensations that fail stay owed: the compensation sweeper is off (policies.compensation.enabled)');
 
   /** Whether a failed charge may still have gone through at the bank (a timeout or a lost answer). */
   const mayHaveCharged = (error: unknown): boolean | 'unknown' => {
@@ -345,7 +346,8 @@ await startService(config, ({ app, metrics, logger, onClose, drainAlso, isStoppi
     saga.then(forget, forget);
     return saga;
   };
-  drainAlso(() => sagas.size + (store.isOpen() ? store.owedCount() : 0), SAGA_DRAIN_MS);
+  // With the sweeper off nothing will pay what is owed: a stop waits for the sagas only.
+  drainAlso(() => sagas.size + (compensationPolicy.enabled && store.isOpen() ? store.owedCount() : 0), SAGA_DRAIN_MS);
 
   /**
    * Crash recovery: orders a previous process left 'pending' (it died, or

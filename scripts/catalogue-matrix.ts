@@ -1,0 +1,179 @@
+// The catalogue's matrix: every scenario of scenarios/ run with its pattern
+// (must PASS) and without it (`--without`, must FAIL), each through the real
+// CLI, and each verdict checked. `npm run test:catalogue` runs it and `.ci/run`
+// runs that after the other tests, so a scenario that stops proving its
+// pattern fails the build.
+//
+//   node scripts/catalogue-matrix.ts [--time-scale 0.5] [--retries 2] [--neighbours 0]
+//        [--scenarios a,b] [--out runs/catalogue-matrix.jsonl]
+//
+// An INCONCLUSIVE run (exit 3: the machine was too busy while a phase was
+// measured) is not a wrong verdict: it is run again, up to --retries times,
+// and the cell stays INCONCLUSIVE (and the matrix red) only if every try was.
+// A wrong verdict or an error fails at once. --neighbours keeps that many cores
+// busy beside the whole matrix (issue 16's three busy runs). Each try appends a
+// line to --out; the table at the end is what docs/benchmarks.md quotes.
+
+import { spawn } from 'node:child_process';
+import { appendFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { startBusyNeighbour } from './busy-neighbour.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+export interface MatrixOptions {
+  timeScale: number;
+  retries: number;
+  neighbours: number;
+  scenarios: string[] | undefined;
+  out: string;
+}
+
+/** What one try of a cell gave: the CLI's exit code read against what the cell expects. */
+export type CellOutcome = 'right' | 'wrong' | 'inconclusive' | 'error';
+
+export interface CellTry {
+  scenario: string;
+  mode: 'with' | 'without';
+  attempt: number;
+  exitCode: number | null;
+  outcome: CellOutcome;
+  wallMs: number;
+  at: string;
+}
+
+/**
+ * A single run exits 0 pass, 1 fail, 2 error, 3 inconclusive; under --without the CLI already
+ * counts a FAIL as the expected outcome (exit 0) and a PASS as the failure (exit 1).
+ */
+export function outcomeOf(exitCode: number | null): CellOutcome {
+  if (exitCode === 0) return 'right';
+  if (exitCode === 1) return 'wrong';
+  if (exitCode === 3) return 'inconclusive';
+  return 'error';
+}
+
+export function parseMatrixArgs(argv: readonly string[]): MatrixOptions {
+  const value = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const number = (flag: string, fallback: number, min: number): number => {
+    const raw = value(flag);
+    if (raw === undefined) return fallback;
+    const parsed = Number(raw);
+    if (!Number.isFinite(parsed) || parsed < min) throw new Error(`${flag}: expected a number of at least ${min} (got ${raw})`);
+    return parsed;
+  };
+  const list = value('--scenarios');
+  return {
+    timeScale: number('--time-scale', 0.5, 0.1),
+    retries: Math.floor(number('--retries', 2, 0)),
+    neighbours: Math.floor(number('--neighbours', 0, 0)),
+    scenarios: list === undefined ? undefined : list.split(',').filter(Boolean),
+    out: value('--out') ?? join(ROOT, 'runs', 'catalogue-matrix.jsonl'),
+  };
+}
+
+/** Every scenario of scenarios/, by file name. */
+async function catalogueNames(): Promise<string[]> {
+  const files = await readdir(join(ROOT, 'scenarios'));
+  return files.filter((file) => file.endsWith('.yaml')).map((file) => file.replace(/\.yaml$/, '')).sort();
+}
+
+async function runCell(scenario: string, mode: 'with' | 'without', timeScale: number): Promise<{ exitCode: number | null; wallMs: number }> {
+  const runsDir = await mkdtemp(join(tmpdir(), 'faultline-matrix-'));
+  const started = performance.now();
+  const args = [join(ROOT, 'scripts/faultline.js'), 'run', scenario, '--time-scale', String(timeScale), '--runs-dir', runsDir, ...(mode === 'without' ? ['--without'] : [])];
+  try {
+    const exitCode = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      // A Ctrl-C reaches the whole process group; the CLI stops its lab and exits 130.
+      child.once('exit', (code) => resolve(code));
+    });
+    return { exitCode, wallMs: performance.now() - started };
+  } finally {
+    await rm(runsDir, { recursive: true, force: true });
+  }
+}
+
+/** The markdown table of a matrix: per scenario, each mode's final outcome and how many tries it took. */
+export function matrixTable(tries: readonly CellTry[]): string {
+  const cells = new Map<string, CellTry[]>();
+  for (const t of tries) cells.set(`${t.scenario}|${t.mode}`, [...(cells.get(`${t.scenario}|${t.mode}`) ?? []), t]);
+  const scenarios = [...new Set(tries.map((t) => t.scenario))].sort();
+  const describeCell = (scenario: string, mode: 'with' | 'without'): string => {
+    const group = cells.get(`${scenario}|${mode}`) ?? [];
+    const last = group.at(-1);
+    if (!last) return 'not run';
+    const verdict = last.outcome === 'right' ? (mode === 'with' ? 'PASS' : 'FAIL') : last.outcome === 'wrong' ? (mode === 'with' ? 'FAIL (wrong)' : 'PASS (wrong)') : last.outcome.toUpperCase();
+    return group.length > 1 ? `${verdict} (try ${group.length})` : verdict;
+  };
+  const wall = (scenario: string) => tries.filter((t) => t.scenario === scenario).reduce((sum, t) => sum + t.wallMs, 0);
+  const rows = scenarios.map((s) => `| ${s} | ${describeCell(s, 'with')} | ${describeCell(s, 'without')} | ${(wall(s) / 1_000).toFixed(0)} s |`);
+  const total = tries.reduce((sum, t) => sum + t.wallMs, 0);
+  return ['| scenario | with (expect PASS) | without (expect FAIL) | wall |', '| --- | --- | --- | --- |', ...rows, `| all ${scenarios.length} | | | ${(total / 60_000).toFixed(1)} min |`].join('\n');
+}
+
+/** Whether every cell ended right. */
+export function matrixHolds(tries: readonly CellTry[]): boolean {
+  const last = new Map<string, CellTry>();
+  for (const t of tries) last.set(`${t.scenario}|${t.mode}`, t);
+  return last.size > 0 && [...last.values()].every((t) => t.outcome === 'right');
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write('usage: node scripts/catalogue-matrix.ts [--time-scale 0.5] [--retries 2] [--neighbours 0] [--scenarios a,b] [--out runs/catalogue-matrix.jsonl]\n');
+    return;
+  }
+  let options: MatrixOptions;
+  try {
+    options = parseMatrixArgs(argv);
+  } catch (error) {
+    process.stderr.write(`catalogue-matrix: ${(error as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const known = await catalogueNames();
+  const unknown = (options.scenarios ?? []).filter((name) => !known.includes(name));
+  if (unknown.length) {
+    process.stderr.write(`catalogue-matrix: no scenario named ${unknown.join(', ')} in scenarios/ (there are: ${known.join(', ')})\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const names = options.scenarios ?? known;
+  await mkdir(dirname(options.out), { recursive: true });
+  const neighbour = startBusyNeighbour(options.neighbours);
+  const tries: CellTry[] = [];
+  let interrupted = false;
+  process.once('SIGINT', () => {
+    interrupted = true;
+  });
+  try {
+    for (const scenario of names) {
+      for (const mode of ['with', 'without'] as const) {
+        for (let attempt = 1; attempt <= options.retries + 1 && !interrupted; attempt += 1) {
+          const { exitCode, wallMs } = await runCell(scenario, mode, options.timeScale);
+          const record: CellTry = { scenario, mode, attempt, exitCode, outcome: exitCode === 130 ? 'error' : outcomeOf(exitCode), wallMs, at: new Date().toISOString() };
+          tries.push(record);
+          await appendFile(options.out, `${JSON.stringify({ ...record, timeScale: options.timeScale, neighbours: options.neighbours })}\n`);
+          process.stdout.write(`${record.at} ${scenario} ${mode}: ${record.outcome}${attempt > 1 ? ` (try ${attempt})` : ''} exit ${exitCode} in ${(wallMs / 1_000).toFixed(0)} s\n`);
+          if (record.outcome !== 'inconclusive') break;
+        }
+        if (interrupted) break;
+      }
+      if (interrupted) break;
+    }
+  } finally {
+    await neighbour.stop();
+  }
+  process.stdout.write(`\n${matrixTable(tries)}\n`);
+  const holds = !interrupted && matrixHolds(tries);
+  process.stdout.write(holds ? `\nthe catalogue holds: ${names.length} scenarios, each PASS with its pattern and FAIL without it\n` : '\nthe catalogue does NOT hold (see the table)\n');
+  process.exitCode = interrupted ? 130 : holds ? 0 : 1;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
