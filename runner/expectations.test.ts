@@ -188,6 +188,11 @@ describe('the share of requests that failed with one problem type', () => {
     const timeouts = { ...unreachable, filter: { problem: 'dependency-timeout' } };
     expect(judge([timeouts], mixed('dependency-timeout'), [], true)[0]?.status).toBe('inconclusive');
   });
+
+  it('is a FAIL however busy the machine was when too few requests failed that way: slowness only adds timeouts', () => {
+    const enoughTimeouts = { ...unreachable, threshold: 'rate>0.5', filter: { problem: 'dependency-timeout' } };
+    expect(judge([enoughTimeouts], mixed('dependency-timeout'), [], true)[0]).toMatchObject({ status: 'fail', measured: '25.00% (10/40) dependency-timeout' });
+  });
 });
 
 describe('pressure and the verdict', () => {

@@ -282,8 +282,9 @@ function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 
     return {
       ...base,
       ok: outcome.ok,
-      // A failure a busy machine cannot cause (a dependency's error answered as is) is a fact about the shop.
-      definitive: !SLOWNESS_PROBLEMS.has(problem),
+      // A failure a busy machine cannot cause (a dependency's error answered as is) is a fact about the
+      // shop; so is too few failures of any type (`rate>0.1` of timeouts): slowness only adds them.
+      definitive: !SLOWNESS_PROBLEMS.has(problem) || ['>', '>='].includes(parseThreshold(expectation.threshold).operator),
       measured: `${(rate * 100).toFixed(2)}% (${summary.count}/${all.count}) ${problem}${leftOutNote}`,
     };
   }

@@ -24,6 +24,7 @@ describe('the catalogue matrix', () => {
 
   it('names a bad flag value', () => {
     expect(() => parseMatrixArgs(['--time-scale', 'fast'])).toThrow('--time-scale: expected a number of at least 0.1 (got fast)');
-    expect(parseMatrixArgs(['--scenarios', 'a,b', '--retries', '1'])).toMatchObject({ scenarios: ['a', 'b'], retries: 1, timeScale: 0.5, neighbours: 0 });
+    expect(parseMatrixArgs(['--scenarios', 'a,b', '--retries', '1'])).toMatchObject({ scenarios: ['a', 'b'], retries: 1, timeScale: 0.5, neighbours: 0, skip: [] });
+    expect(parseMatrixArgs(['--skip', 'c,d']).skip).toEqual(['c', 'd']);
   });
 });

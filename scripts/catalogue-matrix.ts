@@ -5,17 +5,19 @@
 // pattern fails the build.
 //
 //   node scripts/catalogue-matrix.ts [--time-scale 0.5] [--retries 2] [--neighbours 0]
-//        [--scenarios a,b] [--out runs/catalogue-matrix.jsonl]
+//        [--scenarios a,b] [--skip c,d] [--out runs/catalogue-matrix.jsonl]
 //
 // An INCONCLUSIVE run (exit 3: the machine was too busy while a phase was
 // measured) is not a wrong verdict: it is run again, up to --retries times,
 // and the cell stays INCONCLUSIVE (and the matrix red) only if every try was.
 // A wrong verdict or an error fails at once. --neighbours keeps that many cores
 // busy beside the whole matrix (issue 16's three busy runs). Each try appends a
-// line to --out; the table at the end is what docs/benchmarks.md quotes.
+// line to --out, and the run records of a try that was not right are kept in
+// a catalogue-matrix-<time>/ folder beside it; the table at the end is what
+// docs/benchmarks.md quotes.
 
 import { spawn } from 'node:child_process';
-import { appendFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startBusyNeighbour } from './busy-neighbour.ts';
@@ -27,6 +29,8 @@ export interface MatrixOptions {
   retries: number;
   neighbours: number;
   scenarios: string[] | undefined;
+  /** Scenarios left out (each must exist): a known weakness is named where the matrix is run, not hidden. */
+  skip: string[];
   out: string;
 }
 
@@ -41,6 +45,8 @@ export interface CellTry {
   outcome: CellOutcome;
   wallMs: number;
   at: string;
+  /** Where the try's run records were kept (tries that were not right). */
+  kept?: string;
 }
 
 /**
@@ -72,6 +78,7 @@ export function parseMatrixArgs(argv: readonly string[]): MatrixOptions {
     retries: Math.floor(number('--retries', 2, 0)),
     neighbours: Math.floor(number('--neighbours', 0, 0)),
     scenarios: list === undefined ? undefined : list.split(',').filter(Boolean),
+    skip: (value('--skip') ?? '').split(',').filter(Boolean),
     out: value('--out') ?? join(ROOT, 'runs', 'catalogue-matrix.jsonl'),
   };
 }
@@ -82,17 +89,27 @@ async function catalogueNames(): Promise<string[]> {
   return files.filter((file) => file.endsWith('.yaml')).map((file) => file.replace(/\.yaml$/, '')).sort();
 }
 
-async function runCell(scenario: string, mode: 'with' | 'without', timeScale: number): Promise<{ exitCode: number | null; wallMs: number }> {
+/**
+ * One try of a cell through the CLI. Its run records are thrown away when it was right, and kept
+ * under `keepDir/<scenario>-<mode>-<attempt>/` otherwise, so a red matrix leaves what to read.
+ */
+async function runCell(scenario: string, mode: 'with' | 'without', timeScale: number, attempt: number, keepDir: string): Promise<{ exitCode: number | null; wallMs: number; kept?: string }> {
   const runsDir = await mkdtemp(join(tmpdir(), 'faultline-matrix-'));
   const started = performance.now();
   const args = [join(ROOT, 'scripts/faultline.js'), 'run', scenario, '--time-scale', String(timeScale), '--runs-dir', runsDir, ...(mode === 'without' ? ['--without'] : [])];
+  let kept: string | undefined;
   try {
     const exitCode = await new Promise<number | null>((resolve) => {
       const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
       // A Ctrl-C reaches the whole process group; the CLI stops its lab and exits 130.
       child.once('exit', (code) => resolve(code));
     });
-    return { exitCode, wallMs: performance.now() - started };
+    if (outcomeOf(exitCode) !== 'right') {
+      kept = join(keepDir, `${scenario}-${mode}-${attempt}`);
+      await mkdir(keepDir, { recursive: true });
+      await cp(runsDir, kept, { recursive: true });
+    }
+    return { exitCode, wallMs: performance.now() - started, ...(kept ? { kept } : {}) };
   } finally {
     await rm(runsDir, { recursive: true, force: true });
   }
@@ -126,7 +143,7 @@ export function matrixHolds(tries: readonly CellTry[]): boolean {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write('usage: node scripts/catalogue-matrix.ts [--time-scale 0.5] [--retries 2] [--neighbours 0] [--scenarios a,b] [--out runs/catalogue-matrix.jsonl]\n');
+    process.stdout.write('usage: node scripts/catalogue-matrix.ts [--time-scale 0.5] [--retries 2] [--neighbours 0] [--scenarios a,b] [--skip c,d] [--out runs/catalogue-matrix.jsonl]\n');
     return;
   }
   let options: MatrixOptions;
@@ -138,14 +155,17 @@ async function main(): Promise<void> {
     return;
   }
   const known = await catalogueNames();
-  const unknown = (options.scenarios ?? []).filter((name) => !known.includes(name));
+  const unknown = [...(options.scenarios ?? []), ...options.skip].filter((name) => !known.includes(name));
   if (unknown.length) {
     process.stderr.write(`catalogue-matrix: no scenario named ${unknown.join(', ')} in scenarios/ (there are: ${known.join(', ')})\n`);
     process.exitCode = 2;
     return;
   }
-  const names = options.scenarios ?? known;
+  const names = (options.scenarios ?? known).filter((name) => !options.skip.includes(name));
+  if (options.skip.length) process.stdout.write(`left out: ${options.skip.join(', ')}\n`);
   await mkdir(dirname(options.out), { recursive: true });
+  // Beside the --out file: the records of every try that was not right.
+  const keepDir = join(dirname(options.out), `catalogue-matrix-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`);
   const neighbour = startBusyNeighbour(options.neighbours);
   const tries: CellTry[] = [];
   let interrupted = false;
@@ -156,11 +176,11 @@ async function main(): Promise<void> {
     for (const scenario of names) {
       for (const mode of ['with', 'without'] as const) {
         for (let attempt = 1; attempt <= options.retries + 1 && !interrupted; attempt += 1) {
-          const { exitCode, wallMs } = await runCell(scenario, mode, options.timeScale);
-          const record: CellTry = { scenario, mode, attempt, exitCode, outcome: exitCode === 130 ? 'error' : outcomeOf(exitCode), wallMs, at: new Date().toISOString() };
+          const { exitCode, wallMs, kept } = await runCell(scenario, mode, options.timeScale, attempt, keepDir);
+          const record: CellTry = { scenario, mode, attempt, exitCode, outcome: exitCode === 130 ? 'error' : outcomeOf(exitCode), wallMs, at: new Date().toISOString(), ...(kept ? { kept } : {}) };
           tries.push(record);
           await appendFile(options.out, `${JSON.stringify({ ...record, timeScale: options.timeScale, neighbours: options.neighbours })}\n`);
-          process.stdout.write(`${record.at} ${scenario} ${mode}: ${record.outcome}${attempt > 1 ? ` (try ${attempt})` : ''} exit ${exitCode} in ${(wallMs / 1_000).toFixed(0)} s\n`);
+          process.stdout.write(`${record.at} ${scenario} ${mode}: ${record.outcome}${attempt > 1 ? ` (try ${attempt})` : ''} exit ${exitCode} in ${(wallMs / 1_000).toFixed(0)} s${kept ? `; its records: ${kept}` : ''}\n`);
           if (record.outcome !== 'inconclusive') break;
         }
         if (interrupted) break;

@@ -59,7 +59,8 @@ export const options: Options = {
       "rate<0.01"
     ],
     "http_req_failed{phase:partition}": [
-      "rate>0.6"
+      "rate>0.6",
+      "rate>0.1"
     ],
     "http_req_duration{phase:partition,expected_response:false}": [
       "p(95)<2500"
