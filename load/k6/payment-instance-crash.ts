@@ -56,7 +56,6 @@ export const options: Options = {
   },
   "thresholds": {
     "http_req_failed{phase:crash}": [
-      "count<1",
       "rate<0.02"
     ],
     "http_req_duration{phase:crash}": [
