@@ -75,7 +75,8 @@ describe('span export to the collector (BatchSpanProcessor and the OTLP/gRPC tra
     const spans = createSpanExport({ endpoint: `http://127.0.0.1:${collector.receiver.port}`, maxExportBatchSize: 50, scheduledDelayMillis: 50 });
     const provider = new TracerProvider({ spanProcessors: [spans.processor] });
     emitSpans(provider, 120);
-    await until(() => collector.spans() === 120, '120 spans at the collector');
+    // The exporter counts a batch when the collector's answer reaches it, a moment after the collector has it.
+    await until(() => collector.spans() === 120 && spans.stats().exported === 120, '120 spans at the collector, and their answers back');
 
     expect(collector.requests.length).toBeGreaterThanOrEqual(3);
     expect(spans.stats()).toEqual({ exported: 120, dropped: 0, failedCalls: 0 });
