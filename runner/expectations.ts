@@ -199,16 +199,10 @@ function phaseRange(run: RunMeasurements, phase: string): { fromMs: number; toMs
  * fault began at its end. Those met the fault: on a busy machine more of a calm baseline's last
  * checkouts are still under way when the bank starts failing, and their failures are the outage's.
  */
-function phaseFilter(run: RunMeasurements, phase: string): { fromMs: number; toMs: number; answeredBeforeMs?: number } {
+function phaseFilter(run: RunMeasurements, phase: string): { fromMs: number; toMs: number; answeredBeforeMs?: number; faultAtEnd?: string } {
   const range = phaseRange(run, phase);
-  const beginsAtEnd = faultWindows(run.scenario).some((fault) => run.startedAt + fault.startMs === range.toMs);
-  return beginsAtEnd ? { ...range, answeredBeforeMs: range.toMs } : range;
-}
-
-/** The fault that began at the end of this phase, if one did (named in the measured column). */
-function faultAtEndOf(run: RunMeasurements, phase: string): string | undefined {
-  const { toMs } = phaseRange(run, phase);
-  return faultWindows(run.scenario).find((fault) => run.startedAt + fault.startMs === toMs)?.name;
+  const atEnd = faultWindows(run.scenario).find((fault) => run.startedAt + fault.startMs === range.toMs);
+  return atEnd ? { ...range, answeredBeforeMs: range.toMs, faultAtEnd: atEnd.name } : range;
 }
 
 function windowRanges(run: RunMeasurements, window: Window | undefined): Array<{ fromMs: number; toMs: number }> | undefined {
@@ -222,7 +216,8 @@ function windowRanges(run: RunMeasurements, window: Window | undefined): Array<{
 
 /** How long a request may take to reach a breaker: the p95 latency of the phase's successful requests. */
 function reachTimeMs(run: RunMeasurements, phase: string): number {
-  return run.recorder.distribution({ ...phaseFilter(run, phase), ok: true }).p(95);
+  const { faultAtEnd: _fault, ...filter } = phaseFilter(run, phase);
+  return run.recorder.distribution({ ...filter, ok: true }).p(95);
 }
 
 function describeWindow(window: Window | undefined): string {
@@ -238,10 +233,11 @@ function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 
   const base = { name: expectation.name, type: expectation.type, expected: `${expectation.metric} ${expectation.threshold} (${describeWindow(expectation.during)}${which})` };
   const ranges = windowRanges(run, expectation.during);
   // A phase's requests still in flight when the next phase's fault began are left out (phaseFilter).
-  const answeredBefore = typeof expectation.during === 'string' ? phaseFilter(run, expectation.during).answeredBeforeMs : undefined;
+  const phase = typeof expectation.during === 'string' ? phaseFilter(run, expectation.during) : undefined;
+  const answeredBefore = phase?.answeredBeforeMs;
   const within: SummaryFilter = { ...(ranges ? { ranges } : {}), ...(answeredBefore !== undefined ? { answeredBeforeMs: answeredBefore } : {}) };
   const leftOut = answeredBefore === undefined ? 0 : run.recorder.summary(ranges ? { ranges } : {}).count - run.recorder.summary(within).count;
-  const leftOutNote = leftOut > 0 ? `; ${leftOut} still in flight when ${faultAtEndOf(run, expectation.during as string)} began left out` : '';
+  const leftOutNote = leftOut > 0 ? `; ${leftOut} still in flight when ${phase?.faultAtEnd} began left out` : '';
   // The window is the breaker's open time: that it never opened is a fact about the shop, not the machine.
   if (ranges && ranges.length === 0) return { ...base, ok: false, definitive: true, measured: 'the window never happened (the circuit never opened)' };
   const filter: SummaryFilter = {
@@ -366,7 +362,8 @@ function evaluateTrace(expectation: Extract<Expectation, { type: 'trace' }>, run
  * a hang into a pass.
  */
 function allowanceOf(threshold: Threshold, allowance: { phase: string; factor: number; max?: number | undefined }, run: RunMeasurements): { allowance: number; reference: number } {
-  const reference = evaluateThreshold(threshold, run.recorder.distribution({ ...phaseFilter(run, allowance.phase), ok: true })).actual;
+  const { faultAtEnd: _fault, ...filter } = phaseFilter(run, allowance.phase);
+  const reference = evaluateThreshold(threshold, run.recorder.distribution({ ...filter, ok: true })).actual;
   return { allowance: Math.min(allowance.max ?? threshold.value, allowance.factor * reference), reference };
 }
 
