@@ -210,7 +210,7 @@ describe('switches', () => {
   });
 
   it('a switch with nothing to act on names the switches there are', () => {
-    expect(() => adjustScenario(minimal({ policies: {} }), { disable: ['retryBudget'] })).toThrow(/--disable retryBudget: no policy of that name in scenario 'unit' \(try timeout, retry, circuitBreaker, bulkhead, retryBudget, recovery, compensation, rateLimit, loadShedding, fallback\)/);
+    expect(() => adjustScenario(minimal({ policies: {} }), { disable: ['retryBudget'] })).toThrow(/--disable retryBudget: no policy of that name in scenario 'unit' \(try timeout, retry, circuitBreaker, bulkhead, retryBudget, recovery, compensation, rateLimit, loadShedding, fallback, idempotency, deadlines, coalescing, outlierDetection, healthChecks, memoryLimit\)/);
   });
 });
 

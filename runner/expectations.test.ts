@@ -5,10 +5,10 @@
 
 import { describe, expect, it } from 'vitest';
 import type { FlatSpan } from '../collector/trace-query.ts';
-import { SPAN_ATTR, SPAN_EVENT } from '../demo-services/kit/conventions.ts';
+import { LOAD_LABEL, SPAN_ATTR, SPAN_EVENT } from '../demo-services/kit/conventions.ts';
 import { PROBLEM_TAG } from '../load/http-client.ts';
 import { createLoadRecorder, type LoadRecorder } from '../load/recorder.ts';
-import { evaluateExpectations, expectationPhases, runVerdict, type ExpectationResult } from './expectations.ts';
+import { burstSizes, evaluateExpectations, expectationPhases, runVerdict, type ExpectationResult } from './expectations.ts';
 import { DEFAULT_PRESSURE_LIMITS, phasePressure, type PhasePressure } from './pressure.ts';
 import { parseScenario, type Scenario } from './scenario.ts';
 
@@ -346,6 +346,113 @@ describe('payment attempts per checkout', () => {
   });
 });
 
+describe('store reads per burst (per: overlapping)', () => {
+  const perBurst = {
+    name: 'one read per key at a time',
+    type: 'trace',
+    during: 'outage',
+    count: { service: 'catalog', dependency: 'catalog-db' },
+    per: { overlapping: ['db.namespace', 'faultline.store.key'] },
+    max: 1,
+  };
+  /** A store read of `key` in database `db`, from offset `fromMs` for `forMs`. */
+  const read = (db: string, key: string, fromMs: number, forMs = 200, fields: Partial<FlatSpan> = {}) =>
+    span({
+      traceId: `t${fromMs}-${db}-${key}`,
+      parentSpanId: 'server',
+      kind: 3,
+      service: 'catalog',
+      name: 'SELECT products',
+      startMs: START + fromMs,
+      endMs: START + fromMs + forMs,
+      attributes: { [SPAN_ATTR.dependency]: 'catalog-db', 'db.namespace': db, 'faultline.store.key': key },
+      ...fields,
+    });
+
+  it('groups reads of one key in one database that overlap, directly or through each other', () => {
+    const spans = [
+      read('catalog-1', '10:0', 11_000),
+      read('catalog-1', '10:0', 11_100),
+      read('catalog-1', '10:0', 11_250), // overlaps the second only: the same burst
+      read('catalog-1', '10:0', 11_450), // starts as the third ends: a new burst
+      read('catalog-2', '10:0', 11_000), // another database
+      read('catalog-1', 'sku-1', 11_000), // another key
+      read('catalog-1', '10:0', 9_000), // before the phase
+    ];
+    const sizes = burstSizes(spans.slice(0, 6), ['db.namespace', 'faultline.store.key']);
+    expect(sizes.sort()).toEqual([1, 1, 1, 3]);
+    expect(judge([perBurst], () => undefined, spans, false)[0]).toMatchObject({
+      status: 'fail',
+      expected: 'at most 1 catalog->catalog-db calls per burst (overlapping spans with the same db.namespace, faultline.store.key) (outage)',
+      measured: 'max 3, mean 1.50 over 6 calls in 4 bursts, 1 over the limit',
+    });
+  });
+
+  it('passes one read per key per expiry (coalesced), and judges the mean too', () => {
+    const coalesced = [read('catalog-1', '10:0', 11_000), read('catalog-1', '10:0', 13_000), read('catalog-2', '10:0', 11_050), read('catalog-1', 'sku-1', 11_020)];
+    expect(judge([perBurst], () => undefined, coalesced, false)[0]).toMatchObject({ status: 'pass', measured: 'max 1, mean 1.00 over 4 calls in 4 bursts' });
+    const mean = { ...perBurst, max: undefined, mean: 1.2 };
+    expect(judge([mean], () => undefined, [...coalesced, read('catalog-1', '10:0', 11_010)], false)[0]).toMatchObject({ status: 'fail', measured: 'max 2, mean 1.25 over 5 calls in 4 bursts' });
+  });
+
+  it('counts only client spans of the service calling the dependency', () => {
+    const others = [read('catalog-1', '10:0', 11_000), read('catalog-1', '10:0', 11_010, 200, { kind: 1 }), read('catalog-1', '10:0', 11_020, 200, { service: 'cart' }), read('catalog-1', '10:0', 11_030, 200, { attributes: { [SPAN_ATTR.dependency]: 'other', 'db.namespace': 'catalog-1', 'faultline.store.key': '10:0' } })];
+    expect(judge([perBurst], () => undefined, others, false)[0]).toMatchObject({ status: 'pass', measured: 'max 1, mean 1.00 over 1 calls in 1 bursts' });
+  });
+
+  it('is a count: a stampede FAILs even on a busy machine, and no reads at all FAIL too', () => {
+    expect(judge([perBurst], () => undefined, [read('catalog-1', '10:0', 11_000), read('catalog-1', '10:0', 11_100)], true)[0]?.status).toBe('fail');
+    expect(judge([perBurst], () => undefined, [], true)[0]).toMatchObject({ status: 'fail', measured: 'no catalog->catalog-db calls started during outage' });
+  });
+
+  it('refuses an empty attribute list', () => {
+    expect(() => scenario([{ ...perBurst, per: { overlapping: [] } }])).toThrow(/per\.overlapping/);
+  });
+});
+
+describe('work done for callers that gave up (wasted-work)', () => {
+  const wasted = { name: 'no work for nobody', type: 'wasted-work', during: 'outage', service: 'checkout', dependency: 'inventory', max: 1 };
+  /** A checkout->inventory call at +12 s that ends after `clientMs` (failed or not) and the inventory's server span under it, from `serverMs` for 2 ms, with `status`. */
+  const call = (id: string, clientMs: number, clientFailed: boolean, serverMs: number | undefined, status = 201): FlatSpan[] => {
+    const at = START + 12_000;
+    const client = span({ traceId: id, parentSpanId: 'root', kind: 3, startMs: at, endMs: at + clientMs, name: 'POST', attributes: { [SPAN_ATTR.dependency]: 'inventory' }, status: { code: clientFailed ? 2 : 0 } });
+    if (serverMs === undefined) return [client];
+    const server = span({ traceId: id, parentSpanId: client.spanId, kind: 2, service: 'inventory', startMs: at + serverMs, endMs: at + serverMs + 2, name: 'POST /reservations', attributes: { 'http.response.status_code': status }, status: { code: status >= 500 ? 2 : 0 } });
+    return [client, server];
+  };
+
+  it('counts a success the dependency began after its caller gave up, and nothing else', () => {
+    const spans = [
+      ...call('late', 300, true, 650), // done for nobody
+      ...call('late-too', 300, true, 900), // done for nobody
+      ...call('refused', 300, true, 650, 504), // dropped at the door: its deadline had passed
+      ...call('in-time', 300, true, 120), // done in time, the answer lost on the way back: not the caller giving up
+      ...call('begun-in-time', 300, true, 299), // begun before the caller gave up, ended after: not work started for nobody
+      ...call('answered', 200, false, 150), // an ordinary call
+      ...call('never-arrived', 300, true, undefined),
+    ];
+    expect(judge([wasted], () => undefined, spans, false)[0]).toMatchObject({ status: 'fail', measured: '2 done for nobody, of 6 failed calls (7 calls)' });
+    expect(judge([{ ...wasted, max: 2 }], () => undefined, spans, false)[0]?.status).toBe('pass');
+  });
+
+  it('only counts calls of that caller to that dependency started in the phase', () => {
+    const baseline = call('baseline', 300, true, 650).map((s) => ({ ...s, startMs: s.startMs - 10_000, endMs: s.endMs - 10_000 }));
+    const otherDependency = call('other', 300, true, 650).map((s) => (s.kind === 3 ? { ...s, attributes: { [SPAN_ATTR.dependency]: 'payment' } } : s));
+    expect(judge([{ ...wasted, max: 0 }], () => undefined, [...baseline, ...otherDependency, ...call('ok', 100, false, 50)], false)[0]).toMatchObject({ status: 'pass', measured: '0 done for nobody, of 0 failed calls (1 calls)' });
+  });
+
+  it('is a count: over the bound it FAILs however busy the machine was, and no calls at all is a FAIL too', () => {
+    expect(judge([{ ...wasted, max: 0 }], () => undefined, call('late', 300, true, 650), true)[0]?.status).toBe('fail');
+    expect(judge([wasted], () => undefined, [], true)[0]).toMatchObject({ status: 'fail', measured: 'no checkout->inventory calls during outage' });
+  });
+
+  it('is measured in its phase, which must exist', () => {
+    const s = scenario([wasted]);
+    expect(expectationPhases(s.expectations[0] as Scenario['expectations'][number], { scenario: s, spans: [], startedAt: START, endedAt: START + 20_000 })).toEqual(['outage']);
+    expect(() => scenario([{ ...wasted, during: 'nowhere' }])).toThrow(/during: no phase named 'nowhere'/);
+  });
+});
+
 describe('the phases an expectation is measured in', () => {
   it('follows the window: a phase, the whole run, the fault (and its resolution time) for an alert', () => {
     const s = scenario([
@@ -355,5 +462,61 @@ describe('the phases an expectation is measured in', () => {
     ]);
     const run = { scenario: s, spans: [], startedAt: START, endedAt: START + 20_000 };
     expect(s.expectations.map((e) => expectationPhases(e, run))).toEqual([['baseline', 'outage'], ['outage'], []]);
+  });
+});
+
+describe('one journey, and shedding no slowness explains (filter.journey, slowness)', () => {
+  const browse = { [LOAD_LABEL.journey]: 'browse' };
+  const shedBrowse = { name: 'no browse shed', type: 'threshold', metric: 'http_req_failed', threshold: 'rate<0.01', during: 'outage', filter: { journey: 'browse', problem: 'overloaded' }, slowness: { phase: 'baseline', factor: 3 } };
+  const shop = { gateway: { loadShedding: { maxInFlight: 20 } }, policies: { gateway: { checkout: { bulkhead: { enabled: true, maxConcurrent: 6, maxQueued: 0 } } } } };
+  /** 100 baseline requests of `baselineMs` each; in the outage 100 browse (40 shed) and 100 slow checkouts. */
+  const run = (expectations: unknown[], baselineMs: number, busy: boolean) => {
+    const recorder = createLoadRecorder();
+    recordRequests(recorder, 0, 100, baselineMs, true, browse);
+    recordRequests(recorder, 10_000, 60, 10, true, browse);
+    recordRequests(recorder, 10_003, 40, 1, false, { ...browse, [PROBLEM_TAG]: 'overloaded' });
+    recordRequests(recorder, 10_006, 100, 4_000, true, { [LOAD_LABEL.journey]: 'checkout' });
+    return evaluateExpectations({ scenario: scenario(expectations, shop), startedAt: START, endedAt: START + 20_000, recorder, spans: [], pressure: pressure(busy) });
+  };
+
+  it('counts only the requests of that journey', () => {
+    const [result] = run([{ ...shedBrowse, slowness: undefined }], 20, false);
+    expect(result).toMatchObject({ status: 'fail', expected: 'http_req_failed rate<0.01 (outage, browse journey, overloaded only)', measured: '40.00% (40/100) overloaded' });
+  });
+
+  it('makes shedding a FAIL under pressure when slowness alone could not have filled the gateway', () => {
+    // 20 requests a second x 20 ms x 3 = 1.2 in flight, + 6 bulkhead slots < 20.
+    const [shed, all] = run([shedBrowse, { ...shedBrowse, name: 'browse available', filter: { journey: 'browse' } }], 20, true);
+    expect(shed).toMatchObject({ status: 'fail', measured: expect.stringContaining("20.0/s x 20ms (baseline mean) x 3 = 1.2 in flight, + 6 bulkhead slots < 20 (maxInFlight): the shedding is the shop's") });
+    expect(all).toMatchObject({ status: 'fail', measured: expect.stringMatching(/^40\.00% \(40\/100\): 40 HTTP 503 overloaded; slowness alone/) });
+  });
+
+  it('leaves it INCONCLUSIVE under pressure when this machine is slow enough to fill the gateway by itself', () => {
+    // 20 a second x 250 ms x 3 = 15 in flight, + 6 >= 20.
+    const [shed] = run([shedBrowse], 250, true);
+    expect(shed).toMatchObject({ status: 'inconclusive', measured: expect.stringContaining('= 15.0 in flight, + 6 bulkhead slots >= 20 (maxInFlight)') });
+    expect(run([{ ...shedBrowse, slowness: undefined }], 20, true)[0]?.status).toBe('inconclusive');
+  });
+
+  it('does not excuse the other slowness problems', () => {
+    const recorder = createLoadRecorder();
+    recordRequests(recorder, 0, 100, 20, true, browse);
+    recordRequests(recorder, 10_000, 50, 10, false, { ...browse, [PROBLEM_TAG]: 'dependency-timeout' });
+    const [result] = evaluateExpectations({
+      scenario: scenario([{ ...shedBrowse, filter: { journey: 'browse' } }], shop),
+      startedAt: START,
+      endedAt: START + 20_000,
+      recorder,
+      spans: [],
+      pressure: pressure(true),
+    });
+    expect(result?.status).toBe('inconclusive');
+  });
+
+  it('is for error rates only, and its phase must exist; the journey must be one of the shop', () => {
+    expect(() => scenario([{ ...shedBrowse, metric: 'http_req_duration', threshold: 'p(95)<100', slowness: { phase: 'nope', factor: 3 } }])).toThrow(
+      /expectations\.0\.slowness: only for http_req_failed thresholds.*expectations\.0\.slowness\.phase: no phase named 'nope'|expectations\.0\.slowness\.phase: no phase named 'nope'.*expectations\.0\.slowness: only for http_req_failed/,
+    );
+    expect(() => scenario([{ ...shedBrowse, filter: { journey: 'shopping' } }])).toThrow(/expectations\.0\.filter\.journey/);
   });
 });

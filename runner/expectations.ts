@@ -10,7 +10,7 @@
 // state at all, a count of attempts, the books) stay FAIL.
 
 import type { FlatSpan } from '../collector/trace-query.ts';
-import { SPAN_ATTR } from '../demo-services/kit/conventions.ts';
+import { LOAD_LABEL, SPAN_ATTR } from '../demo-services/kit/conventions.ts';
 import { formatMs } from '../demo-services/kit/units.ts';
 import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
 import type { LoadRecorder, SummaryFilter } from '../load/recorder.ts';
@@ -23,6 +23,7 @@ import { phaseWindows } from './scenario.ts';
 import { faultWindows } from './fault-timeline.ts';
 import { alertMatches, type AlertInterval } from './slo-run-report.ts';
 import type { PhasePressure } from './pressure.ts';
+import { formatMiB, peakRss, type MemorySample } from './memory-limit.ts';
 
 export type ExpectationStatus = 'pass' | 'fail' | 'inconclusive' | 'skip';
 
@@ -61,6 +62,8 @@ export interface RunMeasurements {
   alerting?: AlertingMeasurement;
   /** Per-phase pressure (pressure.ts); without it nothing is inconclusive. */
   pressure?: readonly PhasePressure[];
+  /** Resident memory of every lab process as the supervisor sampled it (memory-limit.ts); absent where it could not be read. */
+  memory?: readonly MemorySample[];
 }
 
 /**
@@ -100,6 +103,7 @@ export function runVerdict(results: readonly ExpectationResult[]): 'pass' | 'fai
   return results.some((r) => r.status === 'inconclusive') ? 'inconclusive' : 'pass';
 }
 
+const SPAN_KIND_SERVER = 2;
 const SPAN_KIND_CLIENT = 3;
 
 export function evaluateExpectations(run: RunMeasurements): ExpectationResult[] {
@@ -159,7 +163,10 @@ export function expectationPhases(
     }
     case 'no-alert':
     case 'trace':
+    case 'wasted-work':
       return [expectation.during];
+    case 'memory':
+      return expectation.during === undefined ? all.map((p) => p.name) : [expectation.during];
     case 'books':
       return [];
   }
@@ -175,12 +182,16 @@ function evaluate(expectation: Expectation, run: RunMeasurements): Evaluated {
           return evaluateCircuit(expectation, run);
         case 'trace':
           return evaluateTrace(expectation, run);
+        case 'wasted-work':
+          return evaluateWastedWork(expectation, run);
         case 'books':
           return evaluateBooks(expectation, run);
         case 'alert':
           return evaluateAlert(expectation, run);
         case 'no-alert':
           return evaluateNoAlert(expectation, run);
+        case 'memory':
+          return evaluateMemory(expectation, run);
       }
     } catch (error) {
       return { name: expectation.name, type: expectation.type, ok: false, definitive: true, expected: '-', measured: `could not evaluate: ${(error as Error).message}` };
@@ -229,23 +240,26 @@ function describeWindow(window: Window | undefined): string {
 
 function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 'threshold' }>, run: RunMeasurements): Evaluated {
   const problem = expectation.filter?.problem;
-  const which = problem ? `, ${problem} only` : expectation.filter?.failed === true ? ', failed requests' : expectation.filter?.failed === false ? ', successful requests' : '';
+  const journey = expectation.filter?.journey;
+  const which = `${journey ? `, ${journey} journey` : ''}${problem ? `, ${problem} only` : expectation.filter?.failed === true ? ', failed requests' : expectation.filter?.failed === false ? ', successful requests' : ''}`;
   const base = { name: expectation.name, type: expectation.type, expected: `${expectation.metric} ${expectation.threshold} (${describeWindow(expectation.during)}${which})` };
   const ranges = windowRanges(run, expectation.during);
   // A phase's requests still in flight when the next phase's fault began are left out (phaseFilter).
   const phase = typeof expectation.during === 'string' ? phaseFilter(run, expectation.during) : undefined;
   const answeredBefore = phase?.answeredBeforeMs;
-  const within: SummaryFilter = { ...(ranges ? { ranges } : {}), ...(answeredBefore !== undefined ? { answeredBeforeMs: answeredBefore } : {}) };
-  const leftOut = answeredBefore === undefined ? 0 : run.recorder.summary(ranges ? { ranges } : {}).count - run.recorder.summary(within).count;
+  const journeyTags = journey ? { tags: { [LOAD_LABEL.journey]: journey } } : {};
+  const within: SummaryFilter = { ...(ranges ? { ranges } : {}), ...(answeredBefore !== undefined ? { answeredBeforeMs: answeredBefore } : {}), ...journeyTags };
+  const leftOut = answeredBefore === undefined ? 0 : run.recorder.summary({ ...(ranges ? { ranges } : {}), ...journeyTags }).count - run.recorder.summary(within).count;
   const leftOutNote = leftOut > 0 ? `; ${leftOut} still in flight when ${phase?.faultAtEnd} began left out` : '';
   // The window is the breaker's open time: that it never opened is a fact about the shop, not the machine.
   if (ranges && ranges.length === 0) return { ...base, ok: false, definitive: true, measured: 'the window never happened (the circuit never opened)' };
   const filter: SummaryFilter = {
     ...within,
     ...(expectation.filter?.failed !== undefined ? { ok: !expectation.filter.failed } : {}),
-    ...(problem ? { ok: false, tags: { [PROBLEM_TAG]: problem } } : {}),
+    ...(problem ? { ok: false, tags: { ...within.tags, [PROBLEM_TAG]: problem } } : {}),
   };
   const summary = run.recorder.summary(filter);
+  const bound = expectation.slowness ? sheddingBound(expectation.slowness, run, ranges) : undefined;
   if (expectation.metric === 'http_req_duration') {
     const distribution = run.recorder.distribution(filter);
     if (distribution.count === 0) return { ...base, ok: false, definitive: problem !== undefined, measured: problem ? `no ${problem} failures in the window` : 'no requests in the window' };
@@ -280,8 +294,8 @@ function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 
       ok: outcome.ok,
       // A failure a busy machine cannot cause (a dependency's error answered as is) is a fact about the
       // shop; so is too few failures of any type (`rate>0.1` of timeouts): slowness only adds them.
-      definitive: !SLOWNESS_PROBLEMS.has(problem) || ['>', '>='].includes(parseThreshold(expectation.threshold).operator),
-      measured: `${(rate * 100).toFixed(2)}% (${summary.count}/${all.count}) ${problem}${leftOutNote}`,
+      definitive: !SLOWNESS_PROBLEMS.has(problem) || ['>', '>='].includes(parseThreshold(expectation.threshold).operator) || (problem === 'overloaded' && bound?.holds === true),
+      measured: `${(rate * 100).toFixed(2)}% (${summary.count}/${all.count}) ${problem}${leftOutNote}${bound ? `; ${bound.note}` : ''}`,
     };
   }
   if (expectation.metric === 'http_req_failed') {
@@ -294,13 +308,52 @@ function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 
       ...base,
       ok: outcome.ok,
       // Which failures, so a reader (and the verdict) can tell a slow machine from a broken shop.
-      definitive: kinds.some(({ kind }) => !slownessCanCause(kind)),
-      measured: `${(summary.failRate * 100).toFixed(2)}% (${summary.failed}/${summary.count})${shown.length ? `: ${shown.join(', ')}${more}` : ''}${leftOutNote}`,
+      definitive: kinds.some(({ kind }) => !slownessCanCause(kind) || (bound?.holds === true && OVERLOADED_KIND.test(kind))),
+      measured: `${(summary.failRate * 100).toFixed(2)}% (${summary.failed}/${summary.count})${shown.length ? `: ${shown.join(', ')}${more}` : ''}${leftOutNote}${bound && kinds.some(({ kind }) => OVERLOADED_KIND.test(kind)) ? `; ${bound.note}` : ''}`,
     };
   }
   const count = expectation.metric === 'iterations' ? summary.count : summary.dropped;
   const outcome = evaluateThreshold(expectation.threshold, { p: () => 0, count, rate: count });
   return { ...base, ok: outcome.ok, measured: String(count) };
+}
+
+/** The errorKind of an answer the gateway's load shedding gave. */
+const OVERLOADED_KIND = /^HTTP \d+ overloaded$/;
+
+/**
+ * Whether slowness alone could have made the gateway shed: `overloaded` means `maxInFlight` requests
+ * were in flight at the gateway. By Little's law the requests in flight are the arrival rate times
+ * how long each stays; every request in flight at the gateway is in flight at the load generator
+ * too, so the window's request rate (all journeys) times the mean latency of the reference phase's
+ * successful requests in this same run (what the shop's own work costs on this machine today),
+ * times `factor` (a window that much slower than the reference), is what a slow machine alone keeps
+ * in flight. Add every slot the gateway's bulkheads may hold (maxConcurrent + maxQueued of each
+ * `policies.gateway` dependency, on or off: with the pattern, the slow dependency holds at most
+ * that). When the sum stays under maxInFlight, the shop with its bulkheads would not have shed on
+ * this machine, so shedding measured is a dependency holding slots no pattern freed: a fact about
+ * the shop, not the machine, and a failure of it is definitive. The reference phase's latency is
+ * measured, not assumed, so a slower machine raises the estimate and the bound stops holding
+ * (the failure then goes back to the pressure rule and may be INCONCLUSIVE).
+ */
+export function sheddingBound(
+  slowness: { phase: string; factor: number },
+  run: Pick<RunMeasurements, 'scenario' | 'recorder' | 'startedAt' | 'endedAt'>,
+  ranges: ReadonlyArray<{ fromMs: number; toMs: number }> | undefined,
+): { holds: boolean; note: string } {
+  const shedding = run.scenario.gateway.loadShedding;
+  if (!shedding.enabled) return { holds: false, note: 'the gateway sheds nothing (loadShedding off)' };
+  const window = ranges ?? [{ fromMs: run.startedAt, toMs: run.endedAt }];
+  const seconds = window.reduce((sum, range) => sum + (range.toMs - range.fromMs), 0) / 1_000;
+  const rate = seconds > 0 ? run.recorder.summary({ ranges: window }).count / seconds : 0;
+  const reference = run.recorder.summary({ ...phaseRange(run as RunMeasurements, slowness.phase), ok: true });
+  if (reference.count === 0) return { holds: false, note: `no successful requests in ${slowness.phase} to measure this machine by` };
+  const slow = (rate * reference.latency.avg * slowness.factor) / 1_000;
+  const held = Object.values(run.scenario.policies.gateway ?? {}).reduce((sum, policy) => sum + policy.bulkhead.maxConcurrent + policy.bulkhead.maxQueued, 0);
+  const holds = slow + held < shedding.maxInFlight;
+  return {
+    holds,
+    note: `slowness alone: ${rate.toFixed(1)}/s x ${formatMs(reference.latency.avg)} (${slowness.phase} mean) x ${slowness.factor} = ${slow.toFixed(1)} in flight, + ${held} bulkhead slots ${holds ? '<' : '>='} ${shedding.maxInFlight} (maxInFlight)${holds ? ': the shedding is the shop\'s' : ''}`,
+  };
 }
 
 function evaluateCircuit(expectation: Extract<Expectation, { type: 'circuit' }>, run: RunMeasurements): Evaluated {
@@ -332,28 +385,111 @@ function evaluateTrace(expectation: Extract<Expectation, { type: 'trace' }>, run
     const policy = run.scenario.policies[service]?.[dependency] ?? dependencyPolicySchema.parse({});
     max = policy.retry.enabled ? policy.retry.maxAttempts : 1;
   }
-  const calls = `${service}->${dependency}${operation ? ` ${operation}` : ''} attempts per trace`;
+  const burst = expectation.per?.overlapping;
+  const unit = burst ? `burst (overlapping spans with the same ${burst.join(', ')})` : 'trace';
+  const calls = `${service}->${dependency}${operation ? ` ${operation}` : ''} ${burst ? 'calls' : 'attempts'} per ${unit}`;
   const limits = [max !== undefined ? `at most ${max}` : '', expectation.mean !== undefined ? `${max !== undefined ? 'and ' : ''}at most ${expectation.mean} on average` : ''].filter(Boolean).join(' ');
   const base = { name: expectation.name, type: expectation.type, expected: `${limits} ${calls} (${expectation.during})` };
   const range = phaseRange(run, expectation.during);
-  const roots = new Map<string, number>();
-  for (const span of run.spans) {
-    if (!span.parentSpanId && span.startMs >= range.fromMs && span.startMs < range.toMs) roots.set(span.traceId, 0);
-  }
-  for (const span of run.spans) {
-    if (!roots.has(span.traceId)) continue;
-    if (span.service === service && span.kind === SPAN_KIND_CLIENT && span.attributes[SPAN_ATTR.dependency] === dependency && (operation === undefined || isOperation(span, operation))) {
-      roots.set(span.traceId, (roots.get(span.traceId) ?? 0) + 1);
+  const counted = (span: FlatSpan) =>
+    span.service === service && span.kind === SPAN_KIND_CLIENT && span.attributes[SPAN_ATTR.dependency] === dependency && (operation === undefined || isOperation(span, operation));
+  let counts: number[];
+  if (burst) {
+    counts = burstSizes(
+      run.spans.filter((span) => counted(span) && span.startMs >= range.fromMs && span.startMs < range.toMs),
+      burst,
+    );
+  } else {
+    const roots = new Map<string, number>();
+    for (const span of run.spans) {
+      if (!span.parentSpanId && span.startMs >= range.fromMs && span.startMs < range.toMs) roots.set(span.traceId, 0);
     }
+    for (const span of run.spans) {
+      if (roots.has(span.traceId) && counted(span)) roots.set(span.traceId, (roots.get(span.traceId) ?? 0) + 1);
+    }
+    counts = [...roots.values()];
   }
   // Attempts are counts: no machine is too slow to count them, so a failure here is always a FAIL.
-  if (roots.size === 0) return { ...base, ok: false, definitive: true, measured: `no traces started during ${expectation.during}` };
-  const counts = [...roots.values()];
+  if (counts.length === 0) return { ...base, ok: false, definitive: true, measured: burst ? `no ${service}->${dependency} calls started during ${expectation.during}` : `no traces started during ${expectation.during}` };
   const worst = Math.max(...counts);
   const average = counts.reduce((sum, count) => sum + count, 0) / counts.length;
   const over = max === undefined ? 0 : counts.filter((count) => count > (max as number)).length;
   const ok = over === 0 && (expectation.mean === undefined || average <= expectation.mean);
-  return { ...base, ok, definitive: true, measured: `max ${worst}, mean ${average.toFixed(2)} over ${roots.size} traces${over ? `, ${over} over the limit` : ''}` };
+  const total = burst ? `${counts.reduce((sum, count) => sum + count, 0)} calls in ${counts.length} bursts` : `${counts.length} traces`;
+  return { ...base, ok, definitive: true, measured: `max ${worst}, mean ${average.toFixed(2)} over ${total}${over ? `, ${over} over the limit` : ''}` };
+}
+
+/**
+ * Spans in bursts: those with the same values of `attributes` whose [start, end) intervals overlap,
+ * directly or through others (one cache fill's store reads); the size of each burst.
+ */
+export function burstSizes(spans: readonly FlatSpan[], attributes: readonly string[]): number[] {
+  const groups = new Map<string, FlatSpan[]>();
+  for (const span of spans) {
+    const key = JSON.stringify(attributes.map((attribute) => span.attributes[attribute] ?? null));
+    const group = groups.get(key);
+    if (group) group.push(span);
+    else groups.set(key, [span]);
+  }
+  const sizes: number[] = [];
+  for (const group of groups.values()) {
+    group.sort((a, b) => a.startMs - b.startMs);
+    let size = 0;
+    let endMs = -Infinity;
+    for (const span of group) {
+      if (size > 0 && span.startMs >= endMs) {
+        sizes.push(size);
+        size = 0;
+      }
+      size += 1;
+      endMs = size === 1 ? span.endMs : Math.max(endMs, span.endMs);
+    }
+    if (size > 0) sizes.push(size);
+  }
+  return sizes;
+}
+
+/**
+ * Work a dependency did for a caller that had already given up: client spans of service calling
+ * dependency, started in the phase, that failed (the caller timed out or went away), each with a
+ * server span of the dependency under it that succeeded and began only after the client span had
+ * ended: the work was started for nobody. (Work begun in time whose answer came late is not
+ * counted: a stall in the middle of it is no deadline's business.) A count: a busy machine slows
+ * both sides alike, so it is always a definitive verdict.
+ */
+export function wastedWork(spans: readonly FlatSpan[], service: string, dependency: string, range: { fromMs: number; toMs: number }): { calls: number; failed: number; wasted: number } {
+  const failedCalls = new Map<string, FlatSpan>();
+  let calls = 0;
+  for (const span of spans) {
+    if (span.service !== service || span.kind !== SPAN_KIND_CLIENT || span.attributes[SPAN_ATTR.dependency] !== dependency) continue;
+    if (span.startMs < range.fromMs || span.startMs >= range.toMs) continue;
+    calls += 1;
+    if (span.status.code === SPAN_STATUS_ERROR) failedCalls.set(span.spanId, span);
+  }
+  let wasted = 0;
+  for (const span of spans) {
+    if (span.kind !== SPAN_KIND_SERVER || span.service !== dependency || span.parentSpanId === undefined) continue;
+    const caller = failedCalls.get(span.parentSpanId);
+    if (caller && succeeded(span) && span.startMs > caller.endMs) wasted += 1;
+  }
+  return { calls, failed: failedCalls.size, wasted };
+}
+
+const SPAN_STATUS_ERROR = 2;
+
+/** A server span that did its work: not an error, and not answered with a 4xx or 5xx. */
+function succeeded(span: FlatSpan): boolean {
+  const status = span.attributes['http.response.status_code'];
+  return span.status.code !== SPAN_STATUS_ERROR && !(typeof status === 'number' && status >= 400);
+}
+
+function evaluateWastedWork(expectation: Extract<Expectation, { type: 'wasted-work' }>, run: RunMeasurements): Evaluated {
+  const { service, dependency, during, max } = expectation;
+  const base = { name: expectation.name, type: expectation.type, expected: `at most ${max} ${service}->${dependency} calls done by ${dependency} after ${service} gave up (${during})` };
+  const { calls, failed, wasted } = wastedWork(run.spans, service, dependency, phaseRange(run, during));
+  // Nothing to judge is a fact about the run (no spans, no traffic), not about the machine.
+  if (calls === 0) return { ...base, ok: false, definitive: true, measured: `no ${service}->${dependency} calls during ${during}` };
+  return { ...base, ok: wasted <= max, definitive: true, measured: `${wasted} done for nobody, of ${failed} failed calls (${calls} calls)` };
 }
 
 /**
@@ -432,4 +568,19 @@ function evaluateNoAlert(expectation: Extract<Expectation, { type: 'no-alert' }>
   if (fired.length === 0) return { ...base, ok: true, measured: `none fired (${alerts.length} in the whole run)` };
   const first = fired[0] as AlertInterval;
   return { ...base, ok: false, measured: `${fired.length} fired, first ${first.alertname} ${first.labels.slo_tier ?? ''} at +${formatMs(first.firedAtMs)}` };
+}
+
+/**
+ * The most resident memory an instance held in the window, from the supervisor's samples. A size,
+ * not a time: a busy machine slows a leak down, it never makes a process hold more, so a failure is
+ * always a FAIL. Where no process could be sampled (no /proc) it is skipped, not failed.
+ */
+function evaluateMemory(expectation: Extract<Expectation, { type: 'memory' }>, run: RunMeasurements): Evaluated {
+  const window = expectation.during ?? 'whole run';
+  const base = { name: expectation.name, type: expectation.type, expected: `${expectation.instance} holds at most ${formatMiB(expectation.max)} resident (${window})` };
+  if (!run.memory || run.memory.length === 0) return { ...base, ok: true, measured: 'not measured', skipped: 'resident memory could not be sampled on this machine (no /proc)' };
+  const range = expectation.during === undefined ? { fromMs: run.startedAt, toMs: run.endedAt } : phaseRange(run, expectation.during);
+  const peak = peakRss(run.memory, expectation.instance, range);
+  if (!peak) return { ...base, ok: false, definitive: true, measured: `${expectation.instance} was never sampled (${window})` };
+  return { ...base, ok: peak.bytes <= expectation.max, definitive: true, measured: `peak ${formatMiB(peak.bytes)} over ${peak.count} samples` };
 }

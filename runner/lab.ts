@@ -158,9 +158,10 @@ export async function startLab(options: LabOptions): Promise<Lab> {
         telemetry: options.telemetry ?? true,
         dependencies,
         policies: {
-          // Services that keep books write them under the run, so `faultline check` can read them after.
-          database: { path: join(dataDir, `${instance}.sqlite`) },
           ...(options.policies?.[name] ?? {}),
+          // Services that keep books write them under the run, so `faultline check` can read them after;
+          // a scenario's database settings (the catalog's read latency) go beside the file, not over it.
+          database: { ...(options.policies?.[name]?.database as object | undefined), path: join(dataDir, `${instance}.sqlite`) },
           ...(name === ENTRY_SERVICE ? { gateway: withSecret(options.gateway ?? {}, authSecret) } : {}),
           ...(instanceGrpcPorts.has(instance) ? { grpc: { port: instanceGrpcPorts.get(instance) } } : {}),
         },

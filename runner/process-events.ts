@@ -1,12 +1,14 @@
 // What happened to the lab's processes during a run, for summary.json and the
 // report's markers: exits the supervisor saw (a kill, a crash), the signals
 // the fault timeline sent (kill, pause, resume) and restarts, stamped when the
-// new process was ready. Fault windows say what was planned and applied; these
+// new process was ready; and what the memory limit did (runner/memory-limit.ts):
+// an instance OOM-killed over its limit, restarted for that reason, or left down
+// after too many restarts. Fault windows say what was planned and applied; these
 // say what the processes did.
 
 import type { Lab } from './lab.ts';
 
-export type ProcessEventKind = 'killed' | 'paused' | 'resumed' | 'exited' | 'restarted';
+export type ProcessEventKind = 'killed' | 'paused' | 'resumed' | 'exited' | 'restarted' | 'oom-killed' | 'gave-up';
 
 export interface ProcessEvent {
   /** Epoch ms. */
@@ -19,6 +21,11 @@ export interface ProcessEvent {
   /** For `restarted`: the new process, and how long from the restart's start until it was ready. */
   pid?: number;
   tookMs?: number;
+  /** For `oom-killed`: the resident memory sampled over the limit, and the limit. */
+  rssBytes?: number;
+  limitBytes?: number;
+  /** For `restarted` and `gave-up`: why (`oom`: the memory limit killed it); absent for a fault's restart. */
+  reason?: 'oom';
 }
 
 type LabProcesses = Pick<Lab, 'signalInstance' | 'restartInstance' | 'processes'> & { supervisor: Pick<Lab['supervisor'], 'onUnexpectedExit'> };
@@ -26,6 +33,10 @@ type LabProcesses = Pick<Lab, 'signalInstance' | 'restartInstance' | 'processes'
 export interface ProcessEventLog {
   /** The lab's process controls, noting each signal and restart (give this to processFaultTarget). */
   lab: Pick<Lab, 'signalInstance' | 'restartInstance'>;
+  /** An event the lab's own machinery caused (the memory limit's OOM kill), stamped now. */
+  note(event: Omit<ProcessEvent, 'timeMs'>): void;
+  /** A restart for a reason (`oom`), noted like a fault's restart. */
+  restartFor(instance: string, reason: 'oom'): Promise<void>;
   events(): ProcessEvent[];
 }
 
@@ -34,19 +45,22 @@ const BY_SIGNAL = { SIGKILL: 'killed', SIGSTOP: 'paused', SIGCONT: 'resumed' } a
 export function recordProcessEvents(lab: LabProcesses, now: () => number = Date.now): ProcessEventLog {
   const events: ProcessEvent[] = [];
   lab.supervisor.onUnexpectedExit((instance, code, signal) => events.push({ timeMs: now(), instance, event: 'exited', code, signal }));
+  const restart = async (instance: string, reason?: 'oom'): Promise<void> => {
+    const began = now();
+    await lab.restartInstance(instance);
+    const pid = lab.processes().find((p) => p.name === instance)?.pid;
+    events.push({ timeMs: now(), instance, event: 'restarted', ...(pid === undefined ? {} : { pid }), tookMs: now() - began, ...(reason ? { reason } : {}) });
+  };
   return {
     lab: {
       signalInstance(instance, signal) {
         lab.signalInstance(instance, signal);
         events.push({ timeMs: now(), instance, event: BY_SIGNAL[signal] });
       },
-      async restartInstance(instance) {
-        const began = now();
-        await lab.restartInstance(instance);
-        const pid = lab.processes().find((p) => p.name === instance)?.pid;
-        events.push({ timeMs: now(), instance, event: 'restarted', ...(pid === undefined ? {} : { pid }), tookMs: now() - began });
-      },
+      restartInstance: (instance) => restart(instance),
     },
+    note: (event) => events.push({ timeMs: now(), ...event }),
+    restartFor: restart,
     events: () => [...events].sort((a, b) => a.timeMs - b.timeMs),
   };
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { ExpectationResult } from './expectations.ts';
 import type { MetricSeries } from './metric-series.ts';
 import type { ProcessEvent } from './process-events.ts';
+import type { MemoryReport } from './memory-limit.ts';
 import type { PhasePressure } from './pressure.ts';
 import type { AlertInterval, SloRunReport } from './slo-run-report.ts';
 
@@ -27,6 +28,8 @@ export interface RunSummary {
   environment?: { commit?: string; node?: string; machine?: string; prometheus?: string; alertmanager?: string };
   /** Exits the supervisor saw, signals the fault timeline sent and restarts, with offsets from the run's start. */
   processEvents?: Array<ProcessEvent & { offsetMs: number }>;
+  /** Per lab process: the most resident memory it held, its memory limit, OOM kills and restarts (runner/memory-limit.ts). */
+  memory?: MemoryReport;
   /** Per-second series from the run's Prometheus: retries, attempts per call, bulkhead rejections, rate limiting, shedding. */
   metricSeries?: MetricSeries;
   /** How busy the machine was in each phase, and which limits it went over (runner/pressure.ts). */

@@ -34,6 +34,8 @@ import { renderVerdictTable, writeRunRecord, type RunSummary } from './report.ts
 import { runMeta, writeRunReport } from './report-html/write.ts';
 import { queryMetricSeries, type MetricSeries } from './metric-series.ts';
 import { recordProcessEvents } from './process-events.ts';
+import { watchLabMemory } from './lab-memory.ts';
+import { formatMiB } from './memory-limit.ts';
 import { executorConfig, phaseWindows, SCENARIO_DIR, totalDurationMs, type Scenario } from './scenario.ts';
 import { PROJECT_ROOT } from './supervisor.ts';
 import { newRunId } from './run-id.ts';
@@ -134,6 +136,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   let monitoring: Monitoring | undefined;
   let monitoringNote: string | undefined;
   let warmUpRecord: WarmUpResult | undefined;
+  // Every lab process's resident memory, sampled for `memory` expectations; an instance over its
+  // service's memoryLimit is killed and started again, as a container runtime would.
+  const memory = watchLabMemory({ lab, scenario, processEvents, faultsLog: join(runDir, 'faults.jsonl'), startedAt: () => startedAt, registry: loadMetrics.registry });
   try {
     say(`lab up: gateway ${lab.gatewayUrl}, fault proxy ${lab.chaosAdminUrl}, load generator metrics ${metricsServer.url}; ${totalMs / 1_000}s of ${loadConfig.executor} load`);
     const warmUp = await warmUpUntilSteady(
@@ -194,6 +199,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     options.signal?.removeEventListener('abort', onAbort);
     watch?.stop();
     pressureWatch?.stop();
+    // Before the lab stops: no OOM restart may race the stop.
+    await memory.stop();
     await faults.reset().catch(() => undefined);
     await journey.close();
     // One more scrape and rule evaluation, so Prometheus holds the run's last second.
@@ -252,7 +259,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     },
     scenario.pressure,
   );
-  const expectations = evaluateExpectations({ scenario, startedAt, endedAt, recorder, spans, books, alerting, pressure });
+  const expectations = evaluateExpectations({ scenario, startedAt, endedAt, recorder, spans, books, alerting, pressure, memory: memory.samples() });
   const traces = new Set(spans.map((span) => span.traceId));
   const circuit = watched?.type === 'circuit' ? circuitTransitions(spans, watched.service, watched.dependency).map((t) => ({ ...t, offsetMs: t.timeMs - startedAt })) : [];
   const summary: RunSummary = {
@@ -267,6 +274,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     ...(await scenarioSource.then((source) => (source ? { scenarioSource: source } : {}))),
     environment: await environment,
     processEvents: processEvents.events().map((e) => ({ ...e, offsetMs: e.timeMs - startedAt })).filter((e) => e.offsetMs >= 0),
+    memory: memory.report(),
     ...(metricSeries ? { metricSeries } : {}),
     pressure,
     ...(warmUpRecord ? { warmUp: warmUpRecord } : {}),
@@ -295,6 +303,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   await writeRunRecord(runDir, summary);
   say('');
   if (slo) say(`${renderSloReports(slo, windows)}\n`);
+  for (const [instance, m] of Object.entries(summary.memory?.instances ?? {})) {
+    if (m.limitBytes !== undefined || m.oomKills > 0) say(`memory: ${instance} peak ${formatMiB(m.peakBytes)}${m.limitBytes === undefined ? '' : ` (limit ${formatMiB(m.limitBytes)})`}, ${m.oomKills} OOM kill${m.oomKills === 1 ? '' : 's'}, ${m.restarts} restart${m.restarts === 1 ? '' : 's'}`);
+  }
   say(`machine, per phase (limits: ${describeLimits(scenario.pressure)}):\n${renderPhasePressure(pressure)}\n`);
   say(renderVerdictTable(summary));
   // report.html: the run drawn for people; its path is the run's last line. A report that cannot be built does not change the verdict.

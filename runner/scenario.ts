@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { parseDuration } from '../demo-services/kit/durations.ts';
 import { durationMs, formatIssues, requiringUnits } from '../demo-services/kit/schema.ts';
 import { compensationPolicySchema } from '../demo-services/checkout/compensation-policy.ts';
+import { cachePolicySchema, catalogDatabasePolicySchema, coalescingPolicySchema } from '../demo-services/catalog/catalog-policy.ts';
 import { gatewayPolicySchema } from '../demo-services/gateway/policy.ts';
 import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
 import { PROCESS_FAULT_ATTRIBUTES, PROCESS_FAULT_TYPES } from '../demo-services/kit/process-faults.ts';
@@ -21,10 +22,13 @@ import { ERROR_CODE, FaultlineError } from './errors.ts';
 import { executorDurationMs, parseExecutorConfig, type ExecutorConfig } from '../load/executors/index.ts';
 import { LoadOptionsError } from '../load/schedule.ts';
 import { journeyLoadFields, refineJourneyChoice } from '../load/journeys/mix.ts';
+import { JOURNEY_NAMES } from '../load/journeys/definitions.ts';
 import { PROJECT_ROOT } from './supervisor.ts';
 import { pressureLimitsSchema } from './pressure.ts';
 import { instanceNames, SERVICES } from './topology.ts';
 import { CATEGORY_NAMES, SWITCH_NAMES } from './catalogue.ts';
+import { byteSize, memoryLimitSchema } from './memory-limit.ts';
+import { gatewayCallProblems, gatewayOnly } from '../demo-services/gateway/dependency-calls.ts';
 
 export const SCENARIO_DIR = join(PROJECT_ROOT, 'scenarios');
 
@@ -212,7 +216,22 @@ const expectationSchema = z.discriminatedUnion('type', [
      * within it stands.
      */
     allowance: z.strictObject({ phase: name, factor: z.number().positive(), max: durationMs.optional() }).optional(),
-    filter: z.strictObject({ failed: z.boolean().optional(), problem: z.string().regex(/^[a-z0-9-]+$/, 'must be a problem type slug such as dependency-circuit-open').optional() }).optional(),
+    filter: z
+      .strictObject({
+        failed: z.boolean().optional(),
+        problem: z.string().regex(/^[a-z0-9-]+$/, 'must be a problem type slug such as dependency-circuit-open').optional(),
+        /** Only the requests of this journey (their `journey` tag): the storefront's browsing, not the checkouts beside it. */
+        journey: z.enum(JOURNEY_NAMES).optional(),
+      })
+      .optional(),
+    /**
+     * Error rates only: how slow this machine may be, as `factor` times the mean latency of `phase`'s
+     * successful requests in this run. A failure answered `overloaded` (the gateway's shedding) is then
+     * a fact about the shop, not the machine, when slowness alone could not have filled the gateway:
+     * by Little's law the window's request rate times that latency, plus every slot the gateway's
+     * bulkheads may hold, stays under its maxInFlight (runner/expectations.ts, sheddingBound).
+     */
+    slowness: z.strictObject({ phase: name, factor: z.number().min(1) }).optional(),
   }),
   z.strictObject({
     type: z.literal('circuit'),
@@ -235,11 +254,44 @@ const expectationSchema = z.discriminatedUnion('type', [
     during: name,
     /** Client spans of service calling dependency; with operation, only that RPC method or route (Charge, not the compensating Refund). */
     count: z.strictObject({ service: name, dependency: name, operation: z.string().min(1).optional() }),
+    /**
+     * What one count covers: a trace started during the phase (the default), or a burst: the
+     * counted spans started during the phase that overlap in time and carry the same values of
+     * these span attributes, e.g. [db.namespace, faultline.store.key] for the reads of one key in
+     * one database at once (with request coalescing, one per cache expiry).
+     */
+    per: z.strictObject({ overlapping: z.array(z.string().min(1)).min(1) }).optional(),
     /** Most attempts any one trace may make: a number, or `retry-policy` for what the caller's retry policy allows. */
     max: z.union([z.int().min(0), z.literal('retry-policy')]).optional(),
     /** Most attempts per trace on average: how much of the load reached the dependency (a breaker spares it). */
     mean: z.number().min(0).optional(),
   }).refine((e) => e.max !== undefined || e.mean !== undefined, { message: 'give max, mean or both', path: ['max'] }),
+  z.strictObject({
+    /**
+     * Work done for a caller that had given up: calls of service to dependency started in the phase
+     * whose client span failed (a timeout) while the dependency's server span for it succeeded and
+     * began after the caller had stopped waiting. A count, so no machine is too slow for it.
+     */
+    type: z.literal('wasted-work'),
+    name: z.string().min(1),
+    during: name,
+    service: name,
+    dependency: name,
+    /** Most such calls allowed in the phase. */
+    max: z.int().min(0),
+  }),
+  z.strictObject({
+    /**
+     * The most resident memory (RSS) an instance held, as the lab's supervisor sampled it (every
+     * ~250 ms, runner/memory-limit.ts), during a phase or the whole run: `max: 256MiB`. A size, not
+     * a time: a busy machine cannot make a process hold more, so a failure is always a FAIL.
+     */
+    type: z.literal('memory'),
+    name: z.string().min(1),
+    instance: name,
+    max: byteSize,
+    during: name.optional(),
+  }),
   z.strictObject({
     /** An alert (from the SLO rules, through Prometheus and Alertmanager) fires soon after a fault starts, and maybe resolves after it ends. */
     type: z.literal('alert'),
@@ -309,7 +361,23 @@ export const scenarioSchema = z.strictObject({
    * until done, with its own backoff).
    */
   services: z
-    .record(name, z.strictObject({ recovery: z.strictObject({ enabled: z.boolean().default(true) }).optional(), compensation: compensationPolicySchema.optional() }))
+    .record(
+      name,
+      z.strictObject({
+        recovery: z.strictObject({ enabled: z.boolean().default(true) }).optional(),
+        compensation: compensationPolicySchema.optional(),
+        /** checkout: one idempotency key per order for every attempt of its charge (off: a fresh key per retry, the bug that charges twice). */
+        idempotency: z.strictObject({ enabled: z.boolean().default(true) }).optional(),
+        /** checkout: send its deadline with every call (off: it still times out, but its dependencies never learn when). */
+        deadlines: z.strictObject({ enabled: z.boolean().default(true) }).optional(),
+        /** catalog: its read cache (TTL, jitter), request coalescing (the `coalescing` switch), and its store's read latency (the lab sets the database file). */
+        cache: cachePolicySchema.optional(),
+        coalescing: coalescingPolicySchema.optional(),
+        database: catalogDatabasePolicySchema.omit({ path: true }).optional(),
+        /** Any service: the most resident memory each instance may hold; over it the lab's supervisor kills it (SIGKILL, as an OOM killer would) and starts it again (runner/memory-limit.ts). */
+        memoryLimit: memoryLimitSchema.optional(),
+      }),
+    )
     .default({}),
   /** The gateway's own policies: auth, rate limiting, load shedding, timeouts, balancing. */
   gateway: gatewayPolicySchema.prefault({}),
@@ -407,16 +475,22 @@ function crossCheck(scenario: Scenario, faultPaths: readonly string[] = []): str
     const at = `expectations.${i}`;
     const refs: Array<[string, string]> = [];
     if (expectation.type === 'circuit') refs.push(['opensDuring', expectation.opensDuring], ['closesAfter', expectation.closesAfter]);
-    if (expectation.type === 'trace') refs.push(['during', expectation.during]);
+    if (expectation.type === 'trace' || expectation.type === 'wasted-work') refs.push(['during', expectation.during]);
     if (expectation.type === 'threshold' && typeof expectation.during === 'string') refs.push(['during', expectation.during]);
     if (expectation.type === 'threshold' && typeof expectation.during === 'object' && expectation.during.circuitOpen.reachTimeFrom !== undefined) {
       refs.push(['during.circuitOpen.reachTimeFrom', expectation.during.circuitOpen.reachTimeFrom]);
+    }
+    if (expectation.type === 'threshold' && expectation.slowness) {
+      refs.push(['slowness.phase', expectation.slowness.phase]);
+      if (expectation.metric !== 'http_req_failed') errors.push(`${at}.slowness: only for http_req_failed thresholds`);
     }
     if (expectation.type === 'threshold' && expectation.allowance) {
       refs.push(['allowance.phase', expectation.allowance.phase]);
       if (expectation.metric !== 'http_req_duration') errors.push(`${at}.allowance: only for http_req_duration thresholds`);
     }
     if (expectation.type === 'no-alert') refs.push(['during', expectation.during]);
+    if (expectation.type === 'memory' && expectation.during !== undefined) refs.push(['during', expectation.during]);
+    if (expectation.type === 'memory' && !instances.has(expectation.instance)) errors.push(`${at}.instance: no instance '${expectation.instance}' (instances: ${[...instances].join(', ')})`);
     for (const [field, phase] of refs) if (!phases.has(phase)) errors.push(`${at}.${field}: no phase named '${phase}'`);
     if (expectation.type === 'alert' && !names.has(expectation.fault)) errors.push(`${at}.fault: no fault named '${expectation.fault}'`);
   });
@@ -451,10 +525,12 @@ export function switchedOnAt(scenario: Pick<Scenario, 'policies' | 'services' | 
 }
 
 /** The gateway's own patterns a switch names, and their field in its policy. */
-const GATEWAY_SWITCHES: Readonly<Record<string, 'rateLimit' | 'loadShedding' | 'recommendationFallback'>> = {
+const GATEWAY_SWITCHES: Readonly<Record<string, 'rateLimit' | 'loadShedding' | 'recommendationFallback' | 'outlierDetection' | 'healthChecks'>> = {
   rateLimit: 'rateLimit',
   loadShedding: 'loadShedding',
   fallback: 'recommendationFallback',
+  outlierDetection: 'outlierDetection',
+  healthChecks: 'healthChecks',
 };
 
 /** Every place in a scenario a switch acts on, with its `{ enabled }` setting (the scenario's own object, so a copy can be changed). */
@@ -515,12 +591,17 @@ export function parseScenario(document: unknown, source: string, options: { from
   }
   // Serial and parallel groups laid flat: every step gets its own at and duration.
   const flat = flattenFaultSteps(result.data.faults, result.data.phases);
-  const scenario: Scenario = { ...result.data, faults: flat.faults.map((entry) => entry.fault as FaultSpec) };
+  // The gateway applies only a bulkhead per dependency: the rest of its call policies is off (and refused when written).
+  const policies = result.data.policies.gateway
+    ? { ...result.data.policies, gateway: Object.fromEntries(Object.entries(result.data.policies.gateway).map(([dependency, policy]) => [dependency, gatewayOnly(policy)])) }
+    : result.data.policies;
+  const scenario: Scenario = { ...result.data, policies, faults: flat.faults.map((entry) => entry.fault as FaultSpec) };
   const errors = [
     ...flat.problems.map((problem) => `${problem.field}: ${problem.message}`),
     // The load section's executor keys are the executor's: checked here as written, units and all.
     ...(options.fromFile ? read(() => executorProblems(document)) : []),
     ...crossCheck(scenario, flat.faults.map((entry) => entry.path)),
+    ...gatewayCallProblems(document),
   ];
   if (errors.length) throw new FaultlineError(ERROR_CODE.scenarioInvalid, `${source}: ${[...new Set(errors)].join('; ')}`);
   return deepFreeze(scenario);

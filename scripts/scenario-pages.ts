@@ -15,6 +15,7 @@ import { CATEGORIES, groupByCategory, withoutFlags } from '../runner/catalogue.t
 import { faultTarget, faultWindows } from '../runner/fault-timeline.ts';
 import { listScenarioFiles, loadScenario, phaseWindows, totalDurationMs, type Expectation, type FaultSpec, type Scenario } from '../runner/scenario.ts';
 import { PROJECT_ROOT } from '../runner/supervisor.ts';
+import { formatMiB } from '../runner/memory-limit.ts';
 
 export const PAGES_DIR = join(PROJECT_ROOT, 'docs', 'scenarios');
 export const INDEX_FILE = 'README.md';
@@ -112,23 +113,30 @@ export function expectationText(expectation: Expectation): string {
             ? `during ${expectation.during}`
             : `while the ${expectation.during.circuitOpen.service}->${expectation.during.circuitOpen.dependency} breaker is open`;
       const filter = expectation.filter
-        ? `, only ${[expectation.filter.failed === undefined ? '' : expectation.filter.failed ? 'failed' : 'successful', 'requests', expectation.filter.problem ? `answered ${code(expectation.filter.problem)}` : ''].filter(Boolean).join(' ')}`
+        ? `, only ${[expectation.filter.failed === undefined ? '' : expectation.filter.failed ? 'failed' : 'successful', expectation.filter.journey ? `${code(expectation.filter.journey)} requests` : 'requests', expectation.filter.problem ? `answered ${code(expectation.filter.problem)}` : ''].filter(Boolean).join(' ')}`
         : '';
       const allowance = expectation.allowance ? ` (plus ${expectation.allowance.factor}x the same figure of the ${expectation.allowance.phase} phase's successful requests, at most the threshold again)` : '';
-      return `${code(`${expectation.metric} ${expectation.threshold}`)} ${window}${filter}${allowance}`;
+      const slowness = expectation.slowness
+        ? ` (an ${code('overloaded')} failure is the shop's, not a slow machine's, while the window's request rate times ${expectation.slowness.factor}x the ${expectation.slowness.phase} phase's mean latency, plus the gateway's bulkhead slots, stays under its shedding limit)`
+        : '';
+      return `${code(`${expectation.metric} ${expectation.threshold}`)} ${window}${filter}${allowance}${slowness}`;
     }
     case 'circuit':
       return `the ${expectation.service}->${expectation.dependency} breaker opens during ${expectation.opensDuring} and is closed again after ${expectation.closesAfter} ends`;
     case 'books':
       return 'the books balance (`faultline check`): every confirmed order charged once, no stray charge, stock consistent';
     case 'trace': {
-      const calls = `${expectation.count.service}->${expectation.count.dependency}${expectation.count.operation ? ` ${expectation.count.operation}` : ''} attempts per trace during ${expectation.during}`;
+      const burst = expectation.per?.overlapping;
+      const unit = burst ? `calls per burst (calls at once with the same ${burst.map(code).join(', ')})` : 'attempts per trace';
+      const calls = `${expectation.count.service}->${expectation.count.dependency}${expectation.count.operation ? ` ${expectation.count.operation}` : ''} ${unit} during ${expectation.during}`;
       const limits = [
         expectation.max === undefined ? '' : expectation.max === 'retry-policy' ? 'at most what the retry policy allows' : `at most ${expectation.max}`,
         expectation.mean === undefined ? '' : `at most ${expectation.mean} on average`,
       ].filter(Boolean);
       return `${calls}: ${limits.join(', ')}`;
     }
+    case 'wasted-work':
+      return `at most ${expectation.max} ${expectation.service}->${expectation.dependency} calls during ${expectation.during} done by ${expectation.dependency} after ${expectation.service} had given up (its call failed before the work began)`;
     case 'alert': {
       const labels = Object.entries(expectation.labels).map(([k, v]) => `${k}=${v}`).join(',');
       const resolve = expectation.resolvesWithin === undefined ? '' : `, resolved within ${duration(expectation.resolvesWithin)} of its end`;
@@ -138,6 +146,8 @@ export function expectationText(expectation: Expectation): string {
       const labels = Object.entries(expectation.labels).map(([k, v]) => `${k}=${v}`).join(',');
       return `no alert ${code(`${expectation.alert ?? ''}${labels ? `{${labels}}` : ''}`)} fires during ${expectation.during}`;
     }
+    case 'memory':
+      return `${expectation.instance} holds at most ${formatMiB(expectation.max)} of resident memory ${expectation.during === undefined ? 'over the whole run' : `during ${expectation.during}`} (the supervisor's samples)`;
   }
 }
 
@@ -146,6 +156,14 @@ function policyLines(scenario: Scenario): string[] {
   const off = (name: string) => (scenario.without?.includes(name as never) ? ` (the pattern: ${code(`--disable ${name}`)} removes it)` : '');
   for (const [service, patterns] of Object.entries(scenario.services)) {
     if (patterns.recovery) lines.push(`- ${service}: crash recovery ${patterns.recovery.enabled ? 'on' : 'off'}${off('recovery')}`);
+    if (patterns.deadlines) lines.push(`- ${service}: deadlines sent with its calls ${patterns.deadlines.enabled ? 'on' : 'off'}${off('deadlines')}`);
+    if (patterns.cache) lines.push(`- ${service}: read cache ${patterns.cache.enabled ? `on, entries live ${duration(patterns.cache.ttl)} give or take ${percent(patterns.cache.jitter)}, at most ${patterns.cache.maxEntries}` : 'off'}`);
+    if (patterns.coalescing) lines.push(`- ${service}: request coalescing (concurrent misses of one key share one store read) ${patterns.coalescing.enabled ? 'on' : 'off'}${off('coalescing')}`);
+    if (patterns.memoryLimit) {
+      const m = patterns.memoryLimit;
+      lines.push(`- ${service}: memory limit ${m.enabled ? `${formatMiB(m.limit)} per instance, sampled every ${duration(m.interval)}; over it the instance is killed (SIGKILL) and started again, at most ${m.restart.maxRestarts} times, backing off from ${duration(m.restart.backoff)} to ${duration(m.restart.maxBackoff)}` : 'off'}${off('memoryLimit')}`);
+    }
+    if (patterns.database) lines.push(`- ${service}: every store read takes ${duration(patterns.database.readLatency)} more`);
   }
   for (const [caller, dependencies] of Object.entries(scenario.policies)) {
     for (const [dependency, p] of Object.entries(dependencies)) {

@@ -183,6 +183,8 @@ export const MAPPED_SCENARIO_FAULTS = {
   slow_close: 'latency (approximated)',
   down: 'partition (approximated)',
   partition: 'partition',
+  error_rate: 'http_error (a share of the pods)',
+  not_ready: 'http_error on /readyz (a share of the pods)',
 } as const;
 
 /**
@@ -247,6 +249,15 @@ export function fromScenario(scenario: ScenarioLike, source?: string, workflow?:
         return [{ kind: 'cpu_stress', ...timing, service: (fault.target ?? '').replace(/-\d+$/, ''), workers: 1, load: Math.round(Number(fault.attributes?.percent ?? 100)) }];
       case 'memory_leak':
         return [{ kind: 'memory_stress', ...timing, service: (fault.target ?? '').replace(/-\d+$/, ''), workers: 1, size: `${Math.round(Number(fault.attributes?.capMiB ?? 256))}MB` }];
+      case 'error_rate': {
+        // One lab instance of two is half of the Deployment's pods; HTTPChaos fails all of a chosen pod's answers.
+        const service = (fault.target ?? '').replace(/-\d+$/, '');
+        return [{ kind: 'http_error', ...timing, service, status: attribute('status', 500), stream: 'downstream', rate: 0.5, approximates: `${fault.name}: error_rate fails ${attribute('rate', 1) * 100}% of ${fault.target}'s requests; exported as every answer of half of ${service}'s pods replaced with ${attribute('status', 500)}` }];
+      }
+      case 'not_ready': {
+        const service = (fault.target ?? '').replace(/-\d+$/, '');
+        return [{ kind: 'http_error', ...timing, service, path: '/readyz', status: 503, stream: 'downstream', rate: 0.5, approximates: `${fault.name}: not_ready fails ${fault.target}'s readiness probe, then its requests ${attribute('failAfter', 3_000)} ms later; exported as the probe's answers of half of ${service}'s pods replaced with 503 (the requests' failure is not exported)` }];
+      }
       case 'process': {
         // A lab instance (`payment-1`) is one pod of its service's Deployment.
         const service = (fault.target ?? '').replace(/-\d+$/, '');

@@ -48,6 +48,19 @@ describe('cached reader', () => {
     expect(span?.attributes).toMatchObject({ [SHOP_SPAN_ATTR.cacheName]: 'product', [SHOP_SPAN_ATTR.cacheResult]: 'miss', [SHOP_SPAN_ATTR.cacheHit]: false });
   });
 
+  it('counts a read that waited for another read\'s load as coalesced', async () => {
+    const metricsRegistry = registry();
+    const read = createCachedReader<string, string>({ name: 'product_page', cache: createTtlCache({ ttlMs: 1_000, maxEntries: 5, now: () => 0 }), metrics: createCacheMetrics(metricsRegistry) });
+    let finish: (value: string) => void = () => undefined;
+    const load = () => new Promise<string>((resolve) => (finish = resolve));
+    const reads = [read('10:0', load), read('10:0', load), read('10:0', load)];
+    finish('page');
+    expect((await Promise.all(reads)).map((r) => r.result)).toEqual(['miss', 'coalesced', 'coalesced']);
+    const text = await metricsRegistry.metrics();
+    expect(text).toContain('cache_requests_total{cache="product_page",result="miss"} 1');
+    expect(text).toContain('cache_requests_total{cache="product_page",result="coalesced"} 2');
+  });
+
   it('goes to the store every time when the cache is off, counted as bypass', async () => {
     const metricsRegistry = registry();
     const read = createCachedReader<string, number>({ name: 'product', cache: undefined, metrics: createCacheMetrics(metricsRegistry) });

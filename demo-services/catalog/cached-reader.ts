@@ -1,8 +1,10 @@
 // A read through a named TTL cache that says how it went: every read counts
 // in cache_requests_total{cache,result} and marks the active span with the
 // cache's name and result, so both a dashboard and a single trace show
-// whether the catalog answered from memory. With the cache switched off the
-// read goes straight to the store and counts as `bypass`.
+// whether the catalog answered from memory. A read that waited for another
+// read's load of the same key (request coalescing) counts as `coalesced`.
+// With the cache switched off the read goes straight to the store and counts
+// as `bypass`.
 
 import { trace } from '@opentelemetry/api';
 import client from 'prom-client';
@@ -19,7 +21,7 @@ export function createCacheMetrics(registry: client.Registry<client.OpenMetricsC
   const sizes = new Map<string, () => number>();
   const requests = new client.Counter({
     name: SHOP_METRIC.cacheRequests,
-    help: 'Cache lookups, by cache and result (hit, miss, bypass).',
+    help: 'Cache lookups, by cache and result (hit, coalesced, miss, bypass).',
     labelNames: [SHOP_LABEL.cache, SHOP_LABEL.result],
     registers: [registry],
   });
@@ -49,7 +51,7 @@ export function createCachedReader<K, V>(options: { name: string; cache: TtlCach
     if (cache) {
       const read = await cache.read(key, load);
       value = read.value;
-      result = read.hit ? 'hit' : 'miss';
+      result = read.coalesced ? 'coalesced' : read.hit ? 'hit' : 'miss';
     } else {
       value = await load();
       result = 'bypass';

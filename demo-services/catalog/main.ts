@@ -1,13 +1,16 @@
 // catalog: the shop's products, the read path of the demo. Reads go through
 // a TTL cache in front of the instance's own SQLite database, so a scenario
 // can show what the cache saves (policies.cache) and what happens when it is
-// switched off. Instances share nothing: each seeds its own database with the
-// same fixed product list, so any replica answers the same.
+// switched off, and how request coalescing (policies.coalescing) keeps the
+// store's load bounded when a hot key expires under load. Instances share
+// nothing: each seeds its own database with the same fixed product list, so
+// any replica answers the same.
 
 import { trace } from '@opentelemetry/api';
 import type { Response } from 'express';
 import { z } from 'zod';
 import { readServiceConfig } from '../kit/config.ts';
+import { deriveSeed, mulberry32 } from '../kit/random.ts';
 import { SHOP_HEADER, SHOP_SPAN_ATTR, type CacheResult } from '../kit/conventions.ts';
 import { failStartup } from '../kit/lifecycle.ts';
 import { ProblemError, problemType } from '../kit/problem.ts';
@@ -35,7 +38,7 @@ const listQuery = z.strictObject({
 const productParams = z.strictObject({ sku: skuSchema });
 
 const config = readServiceConfig();
-const parsed = catalogPolicySchema.safeParse({ cache: config.policies.cache, database: config.policies.database });
+const parsed = catalogPolicySchema.safeParse({ cache: config.policies.cache, coalescing: config.policies.coalescing, database: config.policies.database });
 if (!parsed.success) failStartup(config.instance, new Error(formatIssues(parsed.error, 'policies').join('; ')));
 const policy = parsed.data;
 
@@ -44,10 +47,14 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     ...(policy.database.path ? { path: policy.database.path } : {}),
     products: SEED_PRODUCTS,
     readLatencyMs: policy.database.readLatency,
+    namespace: config.instance,
+    registry: metrics.registry,
   });
   onClose(() => store.close());
   const cacheMetrics = createCacheMetrics(metrics.registry);
-  const cacheOptions = { ttlMs: policy.cache.ttl, maxEntries: policy.cache.maxEntries };
+  // TTL jitter from the run's seed, per instance: two runs with one seed spread expiries alike.
+  const random = mulberry32(deriveSeed(Number(process.env.FAULTLINE_SEED ?? 1), `${config.instance}/cache-ttl`));
+  const cacheOptions = { ttlMs: policy.cache.ttl, maxEntries: policy.cache.maxEntries, jitter: policy.cache.jitter, random, coalesce: policy.coalescing.enabled };
   const readProduct = createCachedReader<string, Product | undefined>({
     name: 'product',
     cache: policy.cache.enabled ? createTtlCache(cacheOptions) : undefined,
@@ -58,7 +65,7 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     cache: policy.cache.enabled ? createTtlCache(cacheOptions) : undefined,
     metrics: cacheMetrics,
   });
-  logger.info({ cache: policy.cache, database: policy.database.path ?? ':memory:' }, 'catalog ready');
+  logger.info({ cache: policy.cache, coalescing: policy.coalescing.enabled, database: policy.database.path ?? ':memory:' }, 'catalog ready');
 
   const answer = (res: Response, result: CacheResult, body: unknown): void => {
     res.setHeader(SHOP_HEADER.cache, result);

@@ -20,6 +20,9 @@
 // crash leaves orders 'pending' in the durable order log; the next start
 // resumes each from its last recorded step with the original idempotency
 // keys (policies.recovery switches this off, to show what it is for).
+// Deadlines travel with every call (policies.deadlines): a header on the HTTP
+// calls, the gRPC deadline on payment's; switched off, checkout still gives up
+// on its own clock, but its dependencies never learn when it did.
 
 import { randomUUID } from 'node:crypto';
 import { trace } from '@opentelemetry/api';
@@ -60,6 +63,19 @@ const databasePolicy = z.object({ path: z.string().min(1).optional() }).loose();
 /** `policies.recovery`: resume the sagas a previous process left pending (the pattern a crash scenario switches off). */
 const recoveryPolicySchema = z.strictObject({ enabled: z.boolean().default(true) });
 /**
+ * `policies.idempotency`: every attempt of an order's charge carries the order's one key, so the bank
+ * answers a retry with the first charge. Off, each retry gets a fresh key, as a client that makes the
+ * key inside its retry loop does: an attempt that timed out after the bank charged is charged again.
+ */
+const idempotencyPolicySchema = z.strictObject({ enabled: z.boolean().default(true) });
+/**
+ * `policies.deadlines`: each call carries the moment checkout stops waiting for it (HEADER.deadline,
+ * the gRPC deadline), so a dependency drops work nobody waits for. Off, checkout times out just the
+ * same, on its own clock, but sends no deadline (gRPC: a distant one), as a client without deadline
+ * propagation does: the dependency works on for a caller that is gone.
+ */
+const deadlinesPolicySchema = z.strictObject({ enabled: z.boolean().default(true) });
+/**
  * How long a stop waits for the sagas under way and the compensations owed:
  * a saga's steps and undoing, each with its policy's attempts and backoff,
  * fit in it with the lab's policies. A saga still unfinished then stays
@@ -78,6 +94,8 @@ await startService(config, ({ app, metrics, logger, onClose, drainAlso, isStoppi
   const compensationPolicy = parseOrProblem(compensationPolicySchema, config.policies.compensation ?? {}, 'policies.compensation');
   const compensationRandom = mulberry32(deriveSeed(seed, `${config.instance}:compensation`));
   const recoveryPolicy = parseOrProblem(recoveryPolicySchema, config.policies.recovery ?? {}, 'policies.recovery');
+  const idempotencyPolicy = parseOrProblem(idempotencyPolicySchema, config.policies.idempotency ?? {}, 'policies.idempotency');
+  const deadlinesPolicy = parseOrProblem(deadlinesPolicySchema, config.policies.deadlines ?? {}, 'policies.deadlines');
   const orders = new client.Counter({ name: SHOP_METRIC.checkoutOrders, help: 'Orders by final state.', labelNames: [SHOP_LABEL.state], registers: [metrics.registry] });
   const steps = new client.Counter({
     name: SHOP_METRIC.sagaSteps,
@@ -150,7 +168,7 @@ await startService(config, ({ app, metrics, logger, onClose, drainAlso, isStoppi
     call.execute(async (signal) => {
       // The deadline travels with the call, so work that arrives after this attempt gave up is refused rather than done.
       const timeout = attemptTimeouts.get(target.name);
-      const headers = { [HEADER.idempotencyKey]: key, ...(timeout !== undefined ? { [HEADER.deadline]: String(Date.now() + timeout) } : {}) };
+      const headers = { [HEADER.idempotencyKey]: key, ...(timeout !== undefined && deadlinesPolicy.enabled ? { [HEADER.deadline]: String(Date.now() + timeout) } : {}) };
       const response = await target.request<T>({ method: 'POST', path, body, headers, signal });
       // A refusal (validation, stock, unknown product) passes through with its fields; a 401/404 is the dependency failing us (http-failures.ts).
       if (isRefusalStatus(response.status)) throw refusalFor(target.name, response.status, response.body);
@@ -172,11 +190,20 @@ await startService(config, ({ app, metrics, logger, onClose, drainAlso, isStoppi
   ): Promise<T> => {
     const budget = callBudgets.get('payment');
     const callDeadline = Math.min(callerDeadline ?? Infinity, budget !== undefined ? Date.now() + budget : Infinity);
-    return paymentCall.execute(async (signal) => {
+    let attempt = 0;
+    // A retry goes to another payment instance: the one that just failed this call is likely down.
+    const triedInstances = new Set<string>();
+    return paymentCall.execute(async (attemptSignal) => {
       const attemptTimeout = attemptTimeouts.get('payment') ?? UNBOUNDED_ATTEMPT_MS;
-      const deadline = Math.min(callDeadline, Date.now() + attemptTimeout);
+      const localDeadline = Math.min(callDeadline, Date.now() + attemptTimeout);
+      // Without deadline propagation the attempt still ends at its deadline, here, but payment is told a distant one.
+      const deadline = deadlinesPolicy.enabled ? localDeadline : Date.now() + UNBOUNDED_ATTEMPT_MS;
+      const signal = deadlinesPolicy.enabled ? attemptSignal : AbortSignal.any([attemptSignal, AbortSignal.timeout(Math.max(0, localDeadline - Date.now()))]);
+      attempt += 1;
+      // Without idempotency a retried charge is a new charge to the bank (refunds keep the order's key, so they miss it).
+      const attemptKey = method === 'Charge' && !idempotencyPolicy.enabled && attempt > 1 ? `${key}:retry-${attempt - 1}` : key;
       try {
-        return await payment.unary<Record<string, unknown>, T>({ method, request: { ...request, idempotencyKey: key }, deadline, metadata: { [GRPC_METADATA.idempotencyKey]: key }, signal });
+        return await payment.unary<Record<string, unknown>, T>({ method, request: { ...request, idempotencyKey: attemptKey }, deadline, metadata: { [GRPC_METADATA.idempotencyKey]: attemptKey }, signal, triedInstances });
       } catch (error) {
         if (outcome && !(error instanceof GrpcRefusedError) && mayHaveCharged(error) !== false) outcome.mayHaveCharged = true;
         if (!(error instanceof GrpcRefusedError)) throw error;

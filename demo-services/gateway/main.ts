@@ -7,6 +7,10 @@
 // Recommendations are non-critical: when they fail or are slow, the
 // storefront answers with popular items marked as a fallback (switchable:
 // without it they fail the storefront like any other dependency).
+// A scenario may give a dependency a bulkhead at the gateway
+// (policies.gateway.<dependency>, dependency-calls.ts): at most that many
+// requests to it in flight, the rest answered 503 bulkhead-full at once, so a
+// slow dependency cannot take every slot of the load-shedding limit.
 
 import type { NextFunction, Request, Response } from 'express';
 import { trace } from '@opentelemetry/api';
@@ -23,6 +27,9 @@ import { withFallback } from '../resilience/fallback.ts';
 import { z } from 'zod';
 import { parseOrProblem } from '../kit/validation.ts';
 import { gatewayPolicySchema } from './policy.ts';
+import { BulkheadRejectedError } from '../resilience/bulkhead.ts';
+import { createResilientCall, type ResilientCall } from '../resilience/resilient-call.ts';
+import { bulkheadFullProblem, gatewayCallPolicy } from './dependency-calls.ts';
 import { createRateLimiter } from './token-bucket.ts';
 
 /** Response headers of the services that mean something to the shop's clients. */
@@ -36,14 +43,27 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     process.exit(2);
   }
 
+  /** The dependencies a scenario gave a bulkhead at the gateway (policies.gateway.<dependency>). */
+  const guards = new Map<string, ResilientCall>();
   /** One client per replica of a dependency, behind a balancer. */
   const upstream = (dependency: string): DependencyClient => {
     const client = createBalancedClient(dependency, dependencyUrls(config, dependency), { metrics, logger }, {
       strategy: policy.balancing.strategy,
       consecutiveFailures: policy.balancing.consecutiveFailures,
       ejectionMs: policy.balancing.ejection,
-    });
+      ejection: policy.outlierDetection.enabled,
+      failurePercentage: policy.outlierDetection.failurePercentage,
+      requestVolume: policy.outlierDetection.requestVolume,
+    }, policy.healthChecks.enabled ? { path: '/readyz', intervalMs: policy.healthChecks.interval, timeoutMs: policy.healthChecks.timeout } : undefined);
     onClose(() => client.close());
+    // policies.gateway.<dependency> of a scenario: a bulkhead around every call forwarded to it (dependency-calls.ts).
+    if (config.policies[dependency] !== undefined) {
+      // The route timeout is the call's one deadline: it covers the wait for a slot too.
+      const calls = { ...gatewayCallPolicy(config.policies[dependency]), deadline: policy.routeTimeout };
+      if (calls.bulkhead.enabled) {
+        guards.set(dependency, createResilientCall({ dependency, policy: calls, metrics: metrics.resilience, logger, retryable: () => false }));
+      }
+    }
     return client;
   };
 
@@ -92,13 +112,16 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
       const key = req.get(HEADER.idempotencyKey);
       const user = res.locals.user as string | undefined;
       try {
-        const response = await target.request({
-          method: req.method as 'GET' | 'POST' | 'PUT' | 'DELETE',
-          path: path(req, user ?? 'anonymous'),
-          ...(req.method === 'GET' || req.method === 'DELETE' ? {} : { body: req.body }),
-          headers: { ...(key ? { [HEADER.idempotencyKey]: key } : {}), ...(user ? { 'x-user-id': user } : {}) },
-          signal: AbortSignal.timeout(policy.routeTimeout),
-        });
+        const send = (signal: AbortSignal) =>
+          target.request({
+            method: req.method as 'GET' | 'POST' | 'PUT' | 'DELETE',
+            path: path(req, user ?? 'anonymous'),
+            ...(req.method === 'GET' || req.method === 'DELETE' ? {} : { body: req.body }),
+            headers: { ...(key ? { [HEADER.idempotencyKey]: key } : {}), ...(user ? { 'x-user-id': user } : {}) },
+            signal,
+          });
+        const guard = guards.get(target.name);
+        const response = guard ? await guard.execute((signal) => send(signal)) : await send(AbortSignal.timeout(policy.routeTimeout));
         for (const header of RELAYED_HEADERS) {
           const value = response.headers[header];
           if (value !== undefined) res.setHeader(header, value);
@@ -107,6 +130,7 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
         res.status(response.status).type(contentType.includes('problem') ? PROBLEM_CONTENT_TYPE : 'application/json');
         res.send(typeof response.body === 'string' ? response.body : JSON.stringify(response.body));
       } catch (error) {
+        if (error instanceof BulkheadRejectedError) throw bulkheadFullProblem(target.name, error);
         throw problemForFailure(target.name, error);
       }
     };

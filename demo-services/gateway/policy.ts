@@ -1,6 +1,6 @@
 // The gateway's knobs, each switchable per scenario: bearer auth, per-client
 // rate limiting, load shedding, per-route timeouts, how replicas are balanced
-// and the recommendations' fallback.
+// (and ejected when they fail) and the recommendations' fallback.
 
 import { z } from 'zod';
 import { durationMs } from '../kit/schema.ts';
@@ -36,6 +36,29 @@ export const gatewayPolicySchema = z.strictObject({
       strategy: z.enum(['round-robin', 'least-outstanding']).default('least-outstanding'),
       consecutiveFailures: z.int().min(1).default(5),
       ejection: durationMs.default(5_000),
+    })
+    .prefault({}),
+  /**
+   * Active health checks: the gateway polls each replica's /readyz every `interval` and sends no
+   * requests to one that answers anything but a 2xx within `timeout`. Off: readiness is not asked.
+   */
+  healthChecks: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      interval: durationMs.pipe(z.number().min(50).max(60_000)).default(1_000),
+      timeout: durationMs.pipe(z.number().min(10).max(60_000)).default(500),
+    })
+    .prefault({}),
+  /**
+   * Passive health checks over the balanced replicas (Envoy's outlier detection): an instance is
+   * ejected after `balancing.consecutiveFailures` failures in a row, or when at least
+   * `failurePercentage` of its last `requestVolume` requests failed. Off: never ejected.
+   */
+  outlierDetection: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      failurePercentage: z.number().min(1).max(100).default(50),
+      requestVolume: z.int().min(2).max(10_000).default(10),
     })
     .prefault({}),
 });

@@ -5,12 +5,18 @@
 // confirms or releases them. GET /admin/books, on the admin listener (never the
 // public port), shows the books and whether they balance (invariants.ts), for a
 // scenario's invariant checks.
+// Work whose caller has given up is not done: a reservation, confirmation or
+// release that arrives (or gets its turn) after the caller's deadline
+// (HEADER.deadline, epoch ms, as checkout sends it) is refused with a 504
+// deadline-exceeded problem before it touches the books, counted in
+// resilience_deadline_dropped_total{operation} and marked on the span.
 
 import { trace } from '@opentelemetry/api';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { readServiceConfig } from '../kit/config.ts';
-import { HEADER, SHOP_HEADER, SHOP_SPAN_ATTR, SPAN_ATTR } from '../kit/conventions.ts';
+import client from 'prom-client';
+import { HEADER, METRIC, SHOP_HEADER, SHOP_LABEL, SHOP_SPAN_ATTR, SPAN_ATTR, SPAN_EVENT } from '../kit/conventions.ts';
 import { failStartup } from '../kit/lifecycle.ts';
 import { ProblemError, problemType } from '../kit/problem.ts';
 import { durationMs, formatIssues } from '../kit/schema.ts';
@@ -39,6 +45,12 @@ const reserveBody = z.strictObject({
   ttl: durationMs.pipe(z.number().min(1).max(86_400_000)).optional(),
 });
 const idempotencyHeader = z.string().min(8).max(200).optional();
+const deadlineHeader = z.coerce.number().int().positive().optional();
+/**
+ * Work is refused when less than this is left before the caller's deadline: a change takes about
+ * a millisecond, and its answer must still reach a caller that is about to stop waiting.
+ */
+const MIN_WORK_BUDGET_MS = 5;
 const reservationParams = z.strictObject({ id: z.uuid() });
 /** confirm and release take no body; an empty JSON object is tolerated. */
 const emptyBody = z.union([z.undefined(), z.strictObject({})]);
@@ -127,6 +139,24 @@ await startService(config, ({ app, admin, metrics, logger, onClose }) => {
   Object.assign(initialStock, policy.stock.overrides);
   const store = openInventoryStore({ ...(policy.database.path ? { path: policy.database.path } : {}), initialStock });
   const books = createInventoryMetrics(metrics.registry, () => store.allStock());
+  const dropped = new client.Counter({
+    name: METRIC.deadlineDropped,
+    help: "Requests refused without doing their work because the caller's deadline had passed, by operation.",
+    labelNames: [SHOP_LABEL.operation],
+    registers: [metrics.registry],
+  });
+  /** Refuse a change whose caller no longer waits (its deadline passed, or too little is left): nothing is done for nobody. */
+  const refuseIfLate = (req: Request, operation: InventoryOperation): void => {
+    const deadline = parseOrProblem(deadlineHeader, req.get(HEADER.deadline), `header.${HEADER.deadline}`);
+    if (deadline === undefined) return;
+    const left = deadline - Date.now();
+    if (left >= MIN_WORK_BUDGET_MS) return;
+    dropped.inc({ [SHOP_LABEL.operation]: operation });
+    books.operation(operation, 'deadline_exceeded');
+    trace.getActiveSpan()?.addEvent(SPAN_EVENT.deadlineExceeded, { [SPAN_ATTR.deadlineLateMs]: -left });
+    const when = left < 0 ? `passed ${-left} ms before` : `left ${left} ms, too little, when`;
+    throw new ProblemError({ type: problemType('deadline-exceeded'), title: 'Deadline exceeded', status: 504, detail: `the caller's deadline ${when} the ${operation} could start; nothing was changed` });
+  };
 
   const startup = checkInventoryInvariants(store.db, { expiryGraceMs });
   if (!startup.ok) logger.error({ violations: startup.violations.slice(0, 20) }, 'inventory books do not balance at start');
@@ -158,6 +188,7 @@ await startService(config, ({ app, admin, metrics, logger, onClose }) => {
     const key = parseOrProblem(idempotencyHeader, req.get(HEADER.idempotencyKey), `header.${HEADER.idempotencyKey}`);
     const body = parseOrProblem(reserveBody, req.body, 'body');
     if (key) trace.getActiveSpan()?.setAttribute(SPAN_ATTR.idempotencyKey, key);
+    refuseIfLate(req, 'reserve');
     const change = applyOperation(
       books,
       'reserve',
@@ -177,12 +208,14 @@ await startService(config, ({ app, admin, metrics, logger, onClose }) => {
   app.post('/reservations/:id/confirm', (req, res) => {
     const { id } = parseOrProblem(reservationParams, req.params, 'path');
     parseOrProblem(emptyBody, req.body, 'body');
+    refuseIfLate(req, 'confirm');
     answer(res, applyOperation(books, 'confirm', () => store.confirm(id)));
   });
 
   app.post('/reservations/:id/release', (req, res) => {
     const { id } = parseOrProblem(reservationParams, req.params, 'path');
     parseOrProblem(emptyBody, req.body, 'body');
+    refuseIfLate(req, 'release');
     answer(res, applyOperation(books, 'release', () => store.release(id)));
   });
 

@@ -17,6 +17,8 @@ export const METRIC = {
   resilienceBulkheadQueued: 'resilience_bulkhead_queued',
   resilienceRetryBudget: 'resilience_retry_budget_tokens',
   resilienceRateLimited: 'resilience_rate_limited_total',
+  /** Counter: requests a service refused without doing their work because the caller's deadline (HEADER.deadline) had passed, by `operation`. */
+  deadlineDropped: 'resilience_deadline_dropped_total',
 } as const;
 
 /** Metrics of the lab's own parts. */
@@ -36,6 +38,8 @@ export const LAB_METRIC = {
   /** Spans a service's exporter delivered to the collector, and spans it dropped (queue full, collector away, refused). */
   spansExported: 'telemetry_spans_exported_total',
   spansDropped: 'telemetry_spans_dropped_total',
+  /** Counter, served by the runner with the load generator's metrics: lab processes the supervisor started again, by `target` (the instance) and `reason` (`oom`: its memory limit killed it). */
+  processRestarts: 'lab_process_restarts_total',
 } as const;
 
 /**
@@ -64,6 +68,7 @@ export const LABEL = {
   target: 'target',
   proxy: 'proxy',
   signal: 'signal',
+  reason: 'reason',
 } as const;
 
 /** Outcomes of a call guarded by resilience policies (label `outcome`). */
@@ -111,6 +116,8 @@ export const SPAN_ATTR = {
   timeoutMs: 'faultline.timeout_ms',
   orderId: 'faultline.order.id',
   idempotencyKey: 'faultline.idempotency_key',
+  /** How many ms past the caller's deadline a request was when it was refused (with SPAN_EVENT.deadlineExceeded). */
+  deadlineLateMs: 'faultline.deadline.late_ms',
 } as const;
 
 export const SPAN_EVENT = {
@@ -119,6 +126,8 @@ export const SPAN_EVENT = {
   circuitRejected: 'circuit.rejected',
   timeout: 'timeout',
   faultInjected: 'fault.injected',
+  /** The work of a request was dropped: its caller's deadline had passed. */
+  deadlineExceeded: 'deadline.exceeded',
 } as const;
 
 /** Structured log fields (pino). */
@@ -160,8 +169,8 @@ export const SHOP_LABEL = {
   state: 'state',
 } as const;
 
-/** Results of a cache lookup (label `result`); `bypass` when the cache is switched off. */
-export const CACHE_RESULTS = ['hit', 'miss', 'bypass'] as const;
+/** Results of a cache lookup (label `result`); `coalesced` when it waited for another lookup's load of the same key, `bypass` when the cache is switched off. */
+export const CACHE_RESULTS = ['hit', 'coalesced', 'miss', 'bypass'] as const;
 export type CacheResult = (typeof CACHE_RESULTS)[number];
 
 /** Span attributes and events of the shop services and the fallback policy (beside SPAN_ATTR and SPAN_EVENT). */
@@ -169,6 +178,8 @@ export const SHOP_SPAN_ATTR = {
   cacheName: 'faultline.cache.name',
   cacheResult: 'faultline.cache.result',
   cacheHit: 'faultline.cache.hit',
+  /** On a database client span: what the read fetched (a SKU, or `limit:offset` of a page), so reads of one key can be told apart. */
+  storeKey: 'faultline.store.key',
   sku: 'faultline.sku',
   reservationId: 'faultline.reservation.id',
   reservationState: 'faultline.reservation.state',
@@ -180,9 +191,43 @@ export const SHOP_SPAN_EVENT = {
   sagaStep: 'saga.step',
 } as const;
 
+/**
+ * Database client telemetry (OpenTelemetry database semantic conventions, stable in 1.45): the
+ * catalog's product store. Every read is a CLIENT span named `{db.operation.name}
+ * {db.collection.name}` with these attributes, and one sample of db.client.operation.duration
+ * (Prometheus spelling) labelled with them.
+ */
+export const DB_METRIC = {
+  clientOperationDuration: 'db_client_operation_duration_seconds',
+} as const;
+
+/** Label names of DB_METRIC. */
+export const DB_LABEL = {
+  systemName: 'db_system_name',
+  operationName: 'db_operation_name',
+  collectionName: 'db_collection_name',
+} as const;
+
+/** Span attributes of a database client span. */
+export const DB_SPAN_ATTR = {
+  systemName: 'db.system.name',
+  /** The database: here the instance's own (its SQLite file), so reads of two instances are told apart. */
+  namespace: 'db.namespace',
+  operationName: 'db.operation.name',
+  collectionName: 'db.collection.name',
+  querySummary: 'db.query.summary',
+  queryText: 'db.query.text',
+} as const;
+
+/** Values of DB_SPAN_ATTR.systemName (db.system.name's well-known values). */
+export const DB_SYSTEM_NAME = { sqlite: 'sqlite' } as const;
+
+/** The `faultline.dependency` of the catalog's database client spans: what a trace expectation counts. */
+export const CATALOG_DB_DEPENDENCY = 'catalog-db';
+
 /** Headers of the shop services (beside HEADER). */
 export const SHOP_HEADER = {
-  /** `hit`, `miss` or `bypass`: how the catalog answered a read. */
+  /** `hit`, `coalesced`, `miss` or `bypass`: how the catalog answered a read. */
   cache: 'x-cache',
   /** `true` when a write was a replay of an earlier one with the same idempotency key. */
   idempotentReplayed: 'idempotent-replayed',

@@ -12,6 +12,7 @@ import type * as protoLoaderTypes from '@grpc/proto-loader';
 import client from 'prom-client';
 import { trace } from '@opentelemetry/api';
 import { createBalancer, type BalancerOptions } from '../resilience/balancer.ts';
+import { reportBalancerHealth } from './balancer-metrics.ts';
 import { LABEL, LATENCY_BUCKETS, RPC_LABEL, RPC_METRIC, RPC_SYSTEM_NAME } from './conventions.ts';
 import { DependencyError } from './dependency-client.ts';
 import { GRPC_CODE, GRPC_SERVER_ERROR_CODES, GRPC_SERVER_SIDE_ERROR_CODES, clientErrorFor, grpcCodeName, grpcFailureForProblem, type GrpcErrorLike } from './grpc-status.ts';
@@ -162,6 +163,11 @@ export interface GrpcUnaryRequest<Req> {
   metadata?: Record<string, string>;
   /** Cancels the call (the attempt timeout or the caller giving up). */
   signal?: AbortSignal;
+  /**
+   * The instances earlier attempts of this call went to: passed over while another is in
+   * rotation, and this attempt's instance is added, so a retry goes to a different replica.
+   */
+  triedInstances?: Set<string>;
 }
 
 export interface BalancedGrpcClient {
@@ -246,20 +252,8 @@ export function createBalancedGrpcClient(options: BalancedGrpcClientOptions): Ba
   for (const channel of clients.values()) channel.getChannel().getConnectivityState(true);
   const balancer = createBalancer([...clients.keys()], options.balancing);
 
-  const registers = [metrics.registry];
   const duration = callDuration(metrics, 'client');
-  const ejected =
-    (metrics.registry.getSingleMetric(RPC_METRIC.balancerEjected) as client.Gauge<string> | undefined) ??
-    new client.Gauge({ name: RPC_METRIC.balancerEjected, help: 'Whether a dependency instance is ejected by passive health checks (1) or in rotation (0).', labelNames: [LABEL.dependency, RPC_LABEL.endpoint], registers });
-  const events =
-    (metrics.registry.getSingleMetric(RPC_METRIC.balancerEvents) as client.Counter<string> | undefined) ??
-    new client.Counter({ name: RPC_METRIC.balancerEvents, help: 'Ejections and re-admissions of dependency instances.', labelNames: [LABEL.dependency, RPC_LABEL.endpoint, RPC_LABEL.event], registers });
-  for (const instance of clients.keys()) ejected.set({ [LABEL.dependency]: dependency, [RPC_LABEL.endpoint]: instance }, 0);
-  balancer.onEvent((event) => {
-    ejected.set({ [LABEL.dependency]: dependency, [RPC_LABEL.endpoint]: event.instance }, event.event === 'ejected' ? 1 : 0);
-    events.inc({ [LABEL.dependency]: dependency, [RPC_LABEL.endpoint]: event.instance, [RPC_LABEL.event]: event.event });
-    logger.warn({ dependency, instance: event.instance }, `instance ${event.event}`);
-  });
+  reportBalancerHealth(balancer, dependency, [...clients.keys()], metrics, logger);
 
   /**
    * An instance to call. One whose channel cannot connect right now
@@ -268,9 +262,9 @@ export function createBalancedGrpcClient(options: BalancedGrpcClientOptions): Ba
    * pick only connectable subchannels; when every instance is down, the last
    * pick is used and the call fails fast.
    */
-  const pickConnectable = () => {
+  const pickConnectable = (avoid?: ReadonlySet<string>) => {
     for (let tries = 1; ; tries += 1) {
-      const lease = balancer.pick();
+      const lease = balancer.pick(avoid);
       const target = clients.get(lease.instance) as grpcTypes.Client;
       if (tries >= clients.size || target.getChannel().getConnectivityState(false) !== grpc.connectivityState.TRANSIENT_FAILURE) return { lease, target };
       lease.done(false);
@@ -280,7 +274,8 @@ export function createBalancedGrpcClient(options: BalancedGrpcClientOptions): Ba
   return {
     name: dependency,
     async unary<Req, Res>(call: GrpcUnaryRequest<Req>): Promise<Res> {
-      const { lease, target } = pickConnectable();
+      const { lease, target } = pickConnectable(call.triedInstances);
+      call.triedInstances?.add(lease.instance);
       const method = (target as unknown as Record<string, unknown>)[call.method];
       if (typeof method !== 'function') throw new Error(`${service.name} has no method ${call.method}`);
       const metadata = new grpc.Metadata();

@@ -135,6 +135,8 @@ describe('fault requests', () => {
     [{ name: 'x', type: 'event_loop_block', attributes: { block: '5m' } }, 'body.attributes.block'],
     [{ name: 'x', type: 'memory_leak', attributes: { rateMiBPerSecond: 1 } }, 'body.attributes.capMiB'],
     [{ name: 'x', type: 'concurrency_limit', attributes: { maxInFlight: 1.5 } }, 'body.attributes.maxInFlight'],
+    [{ name: 'x', type: 'error_rate', attributes: { rate: 0 } }, 'body.attributes.rate'],
+    [{ name: 'x', type: 'error_rate', attributes: { rate: 0.5, status: 404 } }, 'body.attributes.status'],
     [{ name: 'x', type: 'concurrency_limit', attributes: { maxInFlight: 1, extra: 1 } }, 'body.attributes'],
     [{ name: 'x', type: 'concurrency_limit', attributes: { maxInFlight: 1 }, duration: '-1s' }, 'body.duration'],
     [{ name: 'x', type: 'concurrency_limit', attributes: { maxInFlight: 1 }, duration: 0 }, 'body.duration'],
@@ -218,6 +220,58 @@ describe('admin API and concurrency limit (in-process server)', () => {
     release();
     expect((await Promise.all(slow)).map((response) => response.status)).toEqual([200, 200]);
     expect((await fetch(`${base}/slow`)).status).toBe(200);
+  });
+
+  it('error_rate fails that share of requests with a fault-injected problem, exempts health, and stops when removed', async () => {
+    release();
+    faults.add({ name: 'bad', type: 'error_rate', attributes: { rate: 1, status: 502 } });
+    const failed = await fetch(`${base}/slow`);
+    expect(failed.status).toBe(502);
+    expect(((await failed.json()) as { type: string }).type).toMatch(/fault-injected$/);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    faults.remove('bad');
+    expect((await fetch(`${base}/slow`)).status).toBe(200);
+  });
+});
+
+describe('not_ready', () => {
+  const serve = (faults: ReturnType<typeof createProcessFaults>): unknown => {
+    let failed: unknown;
+    faults.middleware({ path: '/x' } as Request, { on: () => undefined } as unknown as Response, (error?: unknown) => (failed = error));
+    return failed instanceof ProblemError ? failed.problem.type : 'served';
+  };
+
+  it('fails readiness at once and requests only after failAfter, and is ready again when removed', () => {
+    vi.useFakeTimers();
+    try {
+      const faults = createProcessFaults({ target: 't', spin: () => undefined });
+      expect(faults.ready()).toBe(true);
+      faults.add({ name: 'drain', type: 'not_ready', attributes: { failAfter: '3s' } });
+      expect(faults.ready()).toBe(false);
+      expect(serve(faults)).toBe('served');
+      vi.advanceTimersByTime(3_000);
+      expect(serve(faults)).toMatch(/not-ready$/);
+      faults.remove('drain');
+      expect(faults.ready()).toBe(true);
+      expect(serve(faults)).toBe('served');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('error_rate draws', () => {
+  it('fails the requests whose draw falls under the rate, and no others', async () => {
+    const draws = [0.1, 0.9, 0.49, 0.5];
+    const faults = createProcessFaults({ target: 't', spin: () => undefined, random: () => draws.shift() ?? 1 });
+    faults.add({ name: 'half', type: 'error_rate', attributes: { rate: 0.5 } });
+    const outcomes = [1, 2, 3, 4].map(() => {
+      let failed: unknown;
+      faults.middleware({ path: '/x' } as Request, { on: () => undefined } as unknown as Response, (error?: unknown) => (failed = error));
+      return failed instanceof ProblemError ? failed.problem.status : 'ok';
+    });
+    expect(outcomes).toEqual([500, 'ok', 500, 'ok']);
+    faults.removeAll();
   });
 });
 

@@ -1,6 +1,7 @@
 // Faults injected inside a service process, for what a proxy in front of it
 // cannot fake: a hot CPU, a blocked event loop, a growing heap, a service that
-// sheds load early. A fault timeline drives them through an admin API in the
+// sheds load early, one bad replica among its good twins (error_rate: an
+// edge fault acts on every replica a caller reaches). A fault timeline drives them through an admin API in the
 // fault proxy's dialect (GET/POST /admin/faults, DELETE /admin/faults/{name}),
 // served on the service's admin listener only (admin-listener.ts: loopback, or
 // a token), never on its public port. Every fault ends by itself when its duration runs out
@@ -26,12 +27,14 @@ import { parseOrProblem } from './validation.ts';
 const require = createRequire(import.meta.url);
 const express = require('express') as typeof expressModule;
 
-export const PROCESS_FAULT_TYPES = ['cpu_burn', 'event_loop_block', 'memory_leak', 'concurrency_limit'] as const;
+export const PROCESS_FAULT_TYPES = ['cpu_burn', 'event_loop_block', 'memory_leak', 'concurrency_limit', 'error_rate', 'not_ready'] as const;
 export type ProcessFaultType = (typeof PROCESS_FAULT_TYPES)[number];
 
 const MIB = 1024 * 1024;
 /** Period of the memory-leak allocator. */
 const LEAK_TICK_MS = 100;
+/** A leak tick the event loop delayed catches up at most this many ticks' worth (a second) at once. */
+const LEAK_MAX_CATCH_UP_TICKS = 10;
 /** Upper bounds that keep a typo from taking the host down. */
 const MAX_BLOCK_MS = 30_000;
 const MAX_LEAK_CAP_MIB = 2048;
@@ -60,12 +63,29 @@ const concurrencyLimitAttributes = z.strictObject({
   maxInFlight: z.int().min(0).max(100_000),
 });
 
+const errorRateAttributes = z.strictObject({
+  /** Share of requests answered with an error before the service does any work (a bad build, a broken disk). */
+  rate: z.number().gt(0).max(1),
+  status: z.int().min(500).max(599).default(500),
+});
+
+const notReadyAttributes = z.strictObject({
+  /**
+   * The instance reports not ready at once (its readiness probe sees what is wrong: a database pool
+   * draining, a dependency it cannot reach) and fails requests only from this long after: a
+   * balancer that checks readiness takes it out of rotation before anyone is hurt.
+   */
+  failAfter: durationMs.refine((ms) => ms <= 60_000, 'must be at most 60s').default(3_000),
+});
+
 /** Each in-service fault's attributes, for scenario files that schedule them. */
 export const PROCESS_FAULT_ATTRIBUTES = {
   cpu_burn: cpuBurnAttributes,
   event_loop_block: eventLoopBlockAttributes,
   memory_leak: memoryLeakAttributes,
   concurrency_limit: concurrencyLimitAttributes,
+  error_rate: errorRateAttributes,
+  not_ready: notReadyAttributes,
 } as const;
 
 const faultRequest = z.discriminatedUnion(
@@ -75,6 +95,8 @@ const faultRequest = z.discriminatedUnion(
     z.strictObject({ name: nameSchema, type: z.literal('event_loop_block'), attributes: eventLoopBlockAttributes, duration: positiveDuration.optional() }),
     z.strictObject({ name: nameSchema, type: z.literal('memory_leak'), attributes: memoryLeakAttributes, duration: positiveDuration.optional() }),
     z.strictObject({ name: nameSchema, type: z.literal('concurrency_limit'), attributes: concurrencyLimitAttributes, duration: positiveDuration.optional() }),
+    z.strictObject({ name: nameSchema, type: z.literal('error_rate'), attributes: errorRateAttributes, duration: positiveDuration.optional() }),
+    z.strictObject({ name: nameSchema, type: z.literal('not_ready'), attributes: notReadyAttributes.prefault({}), duration: positiveDuration.optional() }),
   ],
   { error: `must be one of ${PROCESS_FAULT_TYPES.join(', ')}` },
 );
@@ -110,6 +132,8 @@ export interface ProcessFaultsOptions {
   spin?: (ms: number) => void;
   /** Asks for a garbage collection after a leak is released; best effort. */
   collectGarbage?: () => void;
+  /** Draws for error_rate; Math.random unless a test or a seeded service gives one. */
+  random?: () => number;
   /** Paths never limited nor marked (health and metrics, the admin API). */
   exempt?: (path: string) => boolean;
 }
@@ -120,7 +144,9 @@ export interface ProcessFaults {
   add(body: unknown): ProcessFaultView;
   remove(name: string): void;
   removeAll(): void;
-  /** Express middleware: concurrency limit and span marking. Mount before the routes. */
+  /** False while a not_ready fault is active: what /readyz answers. */
+  ready(): boolean;
+  /** Express middleware: concurrency limit, injected errors and span marking. Mount before the routes. */
   middleware(req: Request, res: Response, next: NextFunction): void;
   /** The admin API, to mount at /admin/faults of the admin listener (after its guard and JSON body parser). */
   router(): Router;
@@ -164,6 +190,7 @@ interface ActiveFault {
 export function createProcessFaults(options: ProcessFaultsOptions): ProcessFaults {
   const spin = options.spin ?? busySpin;
   const exempt = options.exempt ?? DEFAULT_EXEMPT;
+  const random = options.random ?? Math.random;
   const faults = new Map<string, ActiveFault>();
   const expiryTimers = new Map<string, ReturnType<typeof setTimeout>>();
   let inFlight = 0;
@@ -219,9 +246,15 @@ export function createProcessFaults(options: ProcessFaultsOptions): ProcessFault
       case 'memory_leak': {
         const cap = spec.attributes.capMiB * MIB;
         const step = Math.max(1, Math.round((spec.attributes.rateMiBPerSecond * MIB * LEAK_TICK_MS) / 1000));
+        // The rate is per second of wall-clock time: a tick a busy event loop delayed catches up
+        // (a few ticks' worth at most), so a slow machine slows the leak down far less.
+        let last = performance.now();
         const grow = (): void => {
           fault.timers.length = 0;
-          const size = Math.min(step, cap - fault.retainedBytes);
+          const now = performance.now();
+          const due = Math.min(LEAK_MAX_CATCH_UP_TICKS, Math.max(1, Math.round((now - last) / LEAK_TICK_MS)));
+          last = now;
+          const size = Math.min(step * due, cap - fault.retainedBytes);
           if (size <= 0) return;
           // Filled, not just reserved: untouched pages would not count towards RSS.
           fault.retained.push(Buffer.alloc(size, 0xa5));
@@ -232,6 +265,8 @@ export function createProcessFaults(options: ProcessFaultsOptions): ProcessFault
         break;
       }
       case 'concurrency_limit':
+      case 'error_rate':
+      case 'not_ready':
         break;
     }
   };
@@ -298,6 +333,15 @@ export function createProcessFaults(options: ProcessFaultsOptions): ProcessFault
     }
     const limits = [...faults.values()].flatMap((fault) => (fault.spec.type === 'concurrency_limit' ? [fault.spec.attributes.maxInFlight] : []));
     const limit = limits.length > 0 ? Math.min(...limits) : Infinity;
+    for (const fault of faults.values()) {
+      if (fault.spec.type === 'not_ready' && Date.now() - fault.appliedAt.getTime() >= fault.spec.attributes.failAfter) {
+        next(new ProblemError({ type: problemType('not-ready'), title: 'Not ready', status: 503, detail: `not_ready fault ${fault.spec.name}: this instance cannot serve` }));
+        return;
+      }
+      if (fault.spec.type !== 'error_rate' || random() >= fault.spec.attributes.rate) continue;
+      next(new ProblemError({ type: problemType('fault-injected'), title: 'Injected error', status: fault.spec.attributes.status, detail: `error_rate fault ${fault.spec.name} failed this request` }));
+      return;
+    }
     if (inFlight >= limit) {
       next(new ProblemError(
         { type: problemType('overloaded'), title: 'Service overloaded', status: 503, detail: `more than ${limit} requests in flight (concurrency_limit fault)` },
@@ -348,5 +392,7 @@ export function createProcessFaults(options: ProcessFaultsOptions): ProcessFault
     return admin;
   };
 
-  return { list: () => [...faults.values()].map(view), add, remove, removeAll, middleware, router };
+  const ready = (): boolean => ![...faults.values()].some((fault) => fault.spec.type === 'not_ready');
+
+  return { list: () => [...faults.values()].map(view), add, remove, removeAll, ready, middleware, router };
 }

@@ -126,7 +126,9 @@ export async function startService(
     res.json({ status: 'alive', service: config.name, instance: config.instance });
   });
   app.get('/readyz', (_req, res) => {
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', service: config.name });
+    // A not_ready fault fails the probe as a lost database connection would.
+    const isReady = ready && faults.ready();
+    res.status(isReady ? 200 : 503).json({ status: isReady ? 'ready' : 'not ready', service: config.name });
   });
   app.get('/metrics', async (req, res) => {
     const openMetrics = wantsOpenMetrics(req.get('accept'));

@@ -206,6 +206,9 @@ export function scenarioScript(file: string, document: ScenarioDocument): string
     }
     const failed = (expectation.filter as { failed?: boolean } | undefined)?.failed;
     if (failed !== undefined) tags.push(`expected_response:${failed ? 'false' : 'true'}`);
+    // The shop's k6 requests carry their journey as a tag (lib/shop.ts), as the lab's do.
+    const journey = (expectation.filter as { journey?: string } | undefined)?.journey;
+    if (journey !== undefined) tags.push(`journey:${journey}`);
     const metric = `${String(expectation.metric)}${tags.length > 0 ? `{${tags.join(',')}}` : ''}`;
     (thresholds[metric] ??= []).push(source);
   }

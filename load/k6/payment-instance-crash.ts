@@ -56,6 +56,7 @@ export const options: Options = {
   },
   "thresholds": {
     "http_req_failed{phase:crash}": [
+      "rate<0.001",
       "rate<0.02"
     ],
     "http_req_duration{phase:crash}": [

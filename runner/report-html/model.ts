@@ -139,12 +139,18 @@ export function processEvents(summary: RunSummary): ProcessEventRecord[] {
   return (summary.processEvents ?? []).filter((e) => typeof e?.offsetMs === 'number').sort((a, b) => a.offsetMs - b.offsetMs);
 }
 
+const mib = (bytes: number | undefined): string => (bytes === undefined ? '?' : `${Math.round(bytes / 1024 / 1024)} MiB`);
+
 function describeProcessEvent(e: ProcessEventRecord): string {
   switch (e.event) {
     case 'exited':
       return `${e.instance} exited (${e.signal ? `signal ${e.signal}` : `code ${String(e.code)}`})`;
     case 'restarted':
-      return `${e.instance} restarted${e.pid === undefined ? '' : ` as pid ${e.pid}`}${e.tookMs === undefined ? '' : `, ready after ${formatSeconds(e.tookMs)}`}`;
+      return `${e.instance} restarted${e.reason === 'oom' ? ' after its OOM kill' : ''}${e.pid === undefined ? '' : ` as pid ${e.pid}`}${e.tookMs === undefined ? '' : `, ready after ${formatSeconds(e.tookMs)}`}`;
+    case 'oom-killed':
+      return `${e.instance} OOM-killed (SIGKILL) at ${mib(e.rssBytes)} resident, over its ${mib(e.limitBytes)} memory limit`;
+    case 'gave-up':
+      return `${e.instance} left down: too many restarts after OOM kills`;
     case 'killed':
       return `${e.instance} sent SIGKILL`;
     case 'paused':
@@ -160,7 +166,7 @@ export function buildMarks(summary: RunSummary, records: readonly FaultRecord[] 
     // The exit itself is the marker of a kill; the signal that caused it is in the timeline.
     processes: processEvents(summary)
       .filter((e) => e.event !== 'killed')
-      .map((e) => ({ at: seconds(e.offsetMs), label: describeProcessEvent(e), down: e.event === 'exited' || e.event === 'paused' })),
+      .map((e) => ({ at: seconds(e.offsetMs), label: describeProcessEvent(e), down: e.event === 'exited' || e.event === 'paused' || e.event === 'oom-killed' })),
     faults: appliedFaultWindows(summary, records).map((w) => ({ from: seconds(w.fromMs), to: seconds(w.toMs), label: `${w.name} (${w.target})` })),
     breaker: circuitMarks(summary)
       .filter((c) => c.offsetMs >= 0)
