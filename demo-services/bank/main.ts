@@ -11,7 +11,7 @@ import { HEADER } from '../kit/conventions.ts';
 import { ProblemError, problemType } from '../kit/problem.ts';
 import { startService } from '../kit/service.ts';
 import { parseOrProblem } from '../kit/validation.ts';
-import { durationMs, ratio } from '../kit/schema.ts';
+import { deadlineHeader, durationMs, ratio } from '../kit/schema.ts';
 import { deriveSeed, mulberry32 } from '../kit/random.ts';
 import { sleep } from '../resilience/retry.ts';
 import { openBankStore } from './bank-store.ts';
@@ -22,7 +22,6 @@ const chargeRequest = z.strictObject({
   currency: z.string().regex(/^[A-Z]{3}$/).default('EUR'),
 });
 const idempotencyHeader = z.string().min(8).max(200);
-const deadlineHeader = z.coerce.number().int().positive().optional();
 // Refund by charge id, or by the idempotency key of the charge (a caller whose charge timed out does not know the id).
 const refundRequest = z.union([z.strictObject({ chargeId: z.uuid() }), z.strictObject({ idempotencyKey: z.string().min(8).max(200) })]);
 const databasePolicy = z.object({ path: z.string().min(1).optional() }).loose();

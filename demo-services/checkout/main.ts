@@ -30,6 +30,7 @@ import client from 'prom-client';
 import { z } from 'zod';
 import { createBalancedClient, DEFAULT_BALANCING } from '../kit/balanced-client.ts';
 import { dependencyUrls, readServiceConfig } from '../kit/config.ts';
+import { deadlineHeader } from '../kit/schema.ts';
 import { CHECKOUT_METRIC, GRPC_METADATA, HEADER, PROBLEM_CONTENT_TYPE, SHOP_HEADER, SHOP_LABEL, SHOP_METRIC, SHOP_SPAN_EVENT, SPAN_ATTR } from '../kit/conventions.ts';
 import type { DependencyClient } from '../kit/dependency-client.ts';
 import { createBalancedGrpcClient } from '../kit/grpc.ts';
@@ -56,7 +57,6 @@ const checkoutRequest = z.strictObject({
   amount: z.int().positive().max(100_000_000),
 });
 const idempotencyHeader = z.string().min(8).max(200).optional();
-const deadlineHeader = z.coerce.number().int().positive().optional();
 /** The longest a payment attempt may take when no policy bounds it. */
 const UNBOUNDED_ATTEMPT_MS = 30_000;
 const databasePolicy = z.object({ path: z.string().min(1).optional() }).loose();

@@ -19,7 +19,7 @@ import client from 'prom-client';
 import { HEADER, METRIC, SHOP_HEADER, SHOP_LABEL, SHOP_SPAN_ATTR, SPAN_ATTR, SPAN_EVENT } from '../kit/conventions.ts';
 import { failStartup } from '../kit/lifecycle.ts';
 import { ProblemError, problemType } from '../kit/problem.ts';
-import { durationMs, formatIssues } from '../kit/schema.ts';
+import { deadlineHeader, durationMs, formatIssues } from '../kit/schema.ts';
 import { startService } from '../kit/service.ts';
 import { parseOrProblem } from '../kit/validation.ts';
 import { SEED_PRODUCTS, skuSchema } from '../catalog/product.ts';
@@ -45,7 +45,6 @@ const reserveBody = z.strictObject({
   ttl: durationMs.pipe(z.number().min(1).max(86_400_000)).optional(),
 });
 const idempotencyHeader = z.string().min(8).max(200).optional();
-const deadlineHeader = z.coerce.number().int().positive().optional();
 /**
  * Work is refused when less than this is left before the caller's deadline: a change takes about
  * a millisecond, and its answer must still reach a caller that is about to stop waiting.

@@ -46,6 +46,9 @@ export const durationMs = normalised((value) => {
 /** `'50%'` or `0.5`; parsed to a ratio in [0, 1]. */
 export const ratio = normalised(parseRatio);
 
+/** HEADER.deadline as every service reads it: the epoch ms after which its caller no longer waits; absent when it set none. */
+export const deadlineHeader = z.coerce.number().int().positive().optional();
+
 /** Every issue of a failed parse, one line each, prefixed by its path. */
 export function formatIssues(error: z.ZodError, root = ''): string[] {
   return error.issues.map((issue) => {

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { dependencyUrl, readServiceConfig } from '../kit/config.ts';
+import { deadlineHeader } from '../kit/schema.ts';
 import { GRPC_METADATA, HEADER } from '../kit/conventions.ts';
 import { createDependencyClient } from '../kit/dependency-client.ts';
 import { startGrpcServer, type GrpcCallContext } from '../kit/grpc.ts';
@@ -26,7 +27,6 @@ const paymentRequest = z.strictObject({
   currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR').optional(),
 });
 const idempotencyKey = z.string().min(8).max(200);
-const deadlineHeader = z.coerce.number().int().positive().optional();
 const grpcPolicy = z.strictObject({ port: z.int().min(0).max(65_535).default(0) });
 
 // The bank edge gets a timeout by default; retries and a breaker only when a scenario asks.
