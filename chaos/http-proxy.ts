@@ -23,7 +23,7 @@ import type { Fault, FaultEffect } from './fault.ts';
 import { createProxyCore, type FaultProxy, formatListen, type ProxyOptions, type ProxyOutcome } from './fault-proxy.ts';
 import { createGate } from './gate.ts';
 import { requestHeadersToForward, responseHeadersToForward } from './hop-by-hop.ts';
-import { problemType, sendProblem } from './problem.ts';
+import { sendProblem } from './problem.ts';
 import { type RequestView, requestView } from './request-match.ts';
 import { type ActiveStage, passEnd, passThrough, sleep, type StageContext, type ToxicStage } from './toxic-stage.ts';
 import { mulberry32, type RandomSource } from '../demo-services/kit/random.ts';
@@ -241,8 +241,10 @@ export async function createHttpProxy(options: HttpProxyOptions): Promise<HttpPr
         signal: abort.signal,
       });
     } catch (error) {
-      if (abort.signal.aborted || req.socket.destroyed) return;
-      upstreamFailed(req, res, error);
+      // Only our own abort means the client left; a failed upload destroys the request stream,
+      // and with it the client's socket, before the rejection arrives.
+      if (abort.signal.aborted && error === abort.signal.reason) return;
+      upstreamFailed(req);
       return;
     }
     if (decided.downstreamCut) {
@@ -282,15 +284,16 @@ export async function createHttpProxy(options: HttpProxyOptions): Promise<HttpPr
     req.socket.destroySoon();
   }
 
-  /** Badly reachable upstream: a 502 problem, unless the answer had started (then all that is left is to cut). */
-  function upstreamFailed(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+  /**
+   * The upstream could not be reached (refused, reset, gone before it answered): the client's
+   * connection is closed without an answer, as a TCP proxy (Toxiproxy) closes its client's
+   * connection when it cannot dial the upstream. A 502 of the proxy's own would look like an
+   * answer of the service behind it, and the caller could not tell "never reached it" from a
+   * real failure (which it must not retry blindly, nor count the same way).
+   */
+  function upstreamFailed(req: IncomingMessage): void {
     count('upstream_error');
-    const reason = (error as { code?: string }).code ?? (error as Error).message;
-    sendProblem(req, res, 502, {
-      type: problemType('upstream-unreachable'),
-      title: 'Bad gateway',
-      detail: `proxy ${name} could not reach its upstream ${upstream} (${reason})`,
-    });
+    req.socket.destroy();
   }
 
   /**
@@ -301,16 +304,17 @@ export async function createHttpProxy(options: HttpProxyOptions): Promise<HttpPr
    */
   function forward(req: IncomingMessage, res: ServerResponse): void {
     let controller: Dispatcher.DispatchController | undefined;
-    let clientGone = false;
+    // The one error that means the client left; any other is the upstream's (a failed upload
+    // destroys the request stream, and with it the client's socket, before this hears of it).
+    const clientClosed = new Error('client closed the connection');
     res.once('close', () => {
       if (res.writableFinished) return;
-      clientGone = true;
-      controller?.abort(new Error('client closed the connection'));
+      controller?.abort(clientClosed);
     });
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(started) {
         controller = started;
-        if (clientGone) started.abort(new Error('client closed the connection'));
+        if (res.closed && !res.writableFinished) started.abort(clientClosed);
       },
       onResponseStart(_controller, statusCode, headers) {
         count('forwarded');
@@ -325,9 +329,9 @@ export async function createHttpProxy(options: HttpProxyOptions): Promise<HttpPr
         res.end();
       },
       onResponseError(_controller, error) {
-        if (clientGone) return;
+        if (error === clientClosed) return;
         if (res.headersSent) res.destroy();
-        else upstreamFailed(req, res, error);
+        else upstreamFailed(req);
       },
     };
     pool.dispatch(

@@ -1,5 +1,5 @@
-// RFC 9457 problem+json answers written by the proxy itself (injected faults,
-// an unreachable upstream) on a bare node:http response. The services' kit has
+// RFC 9457 problem+json answers written by the proxy itself (injected faults;
+// an unreachable upstream gets no answer, its connection is closed) on a bare node:http response. The services' kit has
 // its own Express-bound version that reads the trace id from the active span;
 // the proxy runs without OpenTelemetry, so it takes the trace id from the
 // request's traceparent header instead, which joins the answer to the caller's trace.

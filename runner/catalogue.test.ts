@@ -199,6 +199,15 @@ describe('switches', () => {
     expect(off.switchedOff).toEqual(['checkout->payment retryBudget']);
   });
 
+  it('jitter sets each enabled retry policy\'s jitter to none, and is off where retry is off or has none', () => {
+    const scenario = minimal({ policies: { checkout: { payment: { retry: { jitter: 'full', openCircuit: 'wait' } }, inventory: { retry: { enabled: false } } }, payment: { bank: { retry: { jitter: 'none' } } } } });
+    expect(switchedOnAt(scenario, 'jitter')).toEqual(['checkout->payment']);
+    const off = adjustScenario(scenario, { disable: ['jitter'] });
+    expect(off.policies.checkout?.payment?.retry).toMatchObject({ enabled: true, jitter: 'none', openCircuit: 'wait' });
+    expect(off.switchedOff).toEqual(['checkout->payment jitter']);
+    expect(switchedOnAt(off, 'jitter')).toEqual([]);
+  });
+
   it('rateLimit, loadShedding and fallback turn off the gateway\'s own patterns', () => {
     const off = adjustScenario(minimal(), { disable: ['rateLimit', 'loadShedding', 'fallback'] });
     expect(off.gateway.rateLimit.enabled).toBe(false);
@@ -210,7 +219,7 @@ describe('switches', () => {
   });
 
   it('a switch with nothing to act on names the switches there are', () => {
-    expect(() => adjustScenario(minimal({ policies: {} }), { disable: ['retryBudget'] })).toThrow(/--disable retryBudget: no policy of that name in scenario 'unit' \(try timeout, retry, circuitBreaker, bulkhead, retryBudget, recovery, compensation, rateLimit, loadShedding, fallback, idempotency, deadlines, coalescing, outlierDetection, healthChecks, memoryLimit\)/);
+    expect(() => adjustScenario(minimal({ policies: {} }), { disable: ['retryBudget'] })).toThrow(/--disable retryBudget: no policy of that name in scenario 'unit' \(try timeout, retry, circuitBreaker, bulkhead, retryBudget, recovery, compensation, rateLimit, loadShedding, fallback, idempotency, deadlines, coalescing, outlierDetection, healthChecks, memoryLimit, asyncTelemetry, jitter, eventLoopShedding, quarantine\)/);
   });
 });
 

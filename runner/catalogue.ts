@@ -15,7 +15,7 @@ import type { RunSummary, RunVerdict } from './report.ts';
  * owed compensations), or one of the
  * gateway's (rate limit, load shedding, the recommendations' fallback).
  */
-export const SWITCH_NAMES = [...POLICY_NAMES, 'retryBudget', 'recovery', 'compensation', 'rateLimit', 'loadShedding', 'fallback', 'idempotency', 'deadlines', 'coalescing', 'outlierDetection', 'healthChecks', 'memoryLimit'] as const;
+export const SWITCH_NAMES = [...POLICY_NAMES, 'retryBudget', 'recovery', 'compensation', 'rateLimit', 'loadShedding', 'fallback', 'idempotency', 'deadlines', 'coalescing', 'outlierDetection', 'healthChecks', 'memoryLimit', 'asyncTelemetry', 'jitter', 'eventLoopShedding', 'quarantine'] as const;
 export type SwitchName = (typeof SWITCH_NAMES)[number];
 
 /** Kinds of failure, in the order `faultline list` and docs/scenarios show them; each with one line for the index. */

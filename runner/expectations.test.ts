@@ -8,7 +8,7 @@ import type { FlatSpan } from '../collector/trace-query.ts';
 import { LOAD_LABEL, SPAN_ATTR, SPAN_EVENT } from '../demo-services/kit/conventions.ts';
 import { PROBLEM_TAG } from '../load/http-client.ts';
 import { createLoadRecorder, type LoadRecorder } from '../load/recorder.ts';
-import { burstSizes, evaluateExpectations, expectationPhases, runVerdict, type ExpectationResult } from './expectations.ts';
+import { answersOf, burstSizes, evaluateExpectations, expectationPhases, runVerdict, type ExpectationResult } from './expectations.ts';
 import { DEFAULT_PRESSURE_LIMITS, phasePressure, type PhasePressure } from './pressure.ts';
 import { parseScenario, type Scenario } from './scenario.ts';
 
@@ -435,6 +435,22 @@ describe('work done for callers that gave up (wasted-work)', () => {
     expect(judge([{ ...wasted, max: 2 }], () => undefined, spans, false)[0]?.status).toBe('pass');
   });
 
+  it('counts a server span that could not answer (its caller hung up) when a call it made onward succeeded', () => {
+    // The inventory's server span ends in error without a status (the connection closed before its answer)...
+    const hungUp = (id: string, onward: 'ok' | 'failed' | 'none', status?: number): FlatSpan[] => {
+      const [client, server] = call(id, 300, true, 650) as [FlatSpan, FlatSpan];
+      const closed = { ...server, status: { code: 2 }, attributes: status === undefined ? {} : { 'http.response.status_code': status } };
+      if (onward === 'none') return [client, closed];
+      // ...under it an internal span, under that its own call onward (and the other service's answer, not its own work).
+      const inner = span({ traceId: id, parentSpanId: closed.spanId, kind: 1, service: 'inventory', name: 'bank call' });
+      const onwardCall = span({ traceId: id, parentSpanId: inner.spanId, kind: 3, service: 'inventory', name: 'POST', status: { code: onward === 'ok' ? 0 : 2 } });
+      const answer = span({ traceId: id, parentSpanId: onwardCall.spanId, kind: 3, service: 'bank', name: 'POST' });
+      return [client, closed, inner, onwardCall, answer];
+    };
+    const spans = [...hungUp('charged', 'ok'), ...hungUp('onward-failed', 'failed'), ...hungUp('nothing-onward', 'none'), ...hungUp('refused', 'ok', 503)];
+    expect(judge([{ ...wasted, max: 0 }], () => undefined, spans, false)[0]).toMatchObject({ status: 'fail', measured: '1 done for nobody, of 4 failed calls (4 calls)' });
+  });
+
   it('only counts calls of that caller to that dependency started in the phase', () => {
     const baseline = call('baseline', 300, true, 650).map((s) => ({ ...s, startMs: s.startMs - 10_000, endMs: s.endMs - 10_000 }));
     const otherDependency = call('other', 300, true, 650).map((s) => (s.kind === 3 ? { ...s, attributes: { [SPAN_ATTR.dependency]: 'payment' } } : s));
@@ -450,6 +466,42 @@ describe('work done for callers that gave up (wasted-work)', () => {
     const s = scenario([wasted]);
     expect(expectationPhases(s.expectations[0] as Scenario['expectations'][number], { scenario: s, spans: [], startedAt: START, endedAt: START + 20_000 })).toEqual(['outage']);
     expect(() => scenario([{ ...wasted, during: 'nowhere' }])).toThrow(/during: no phase named 'nowhere'/);
+  });
+});
+
+describe("a service's answers with one status (answers)", () => {
+  const refused = { name: 'the bank refuses nothing', type: 'answers', during: 'outage', service: 'bank', status: 503, max: 0 };
+  /** A bank server span from `fromMs` (after the run's start) for `forMs`, answered `status`. */
+  const answer = (id: string, fromMs: number, forMs: number, status: number, service = 'bank'): FlatSpan =>
+    span({ traceId: id, kind: 2, service, startMs: START + fromMs, endMs: START + fromMs + forMs, name: 'POST /charges', attributes: { 'http.response.status_code': status } });
+
+  it('counts the answers with that status started in the phase, and how many the service had in flight at once', () => {
+    const spans = [answer('a', 12_000, 50, 201), answer('b', 12_010, 50, 503), answer('c', 12_020, 50, 201), answer('d', 12_200, 50, 201), answer('e', 5_000, 50, 503), answer('f', 12_000, 50, 503, 'payment')];
+    expect(answersOf(spans, 'bank', 503, { fromMs: START + 10_000, toMs: START + 20_000 })).toEqual({ answers: 4, withStatus: 1, peakInFlight: 3 });
+    expect(judge([refused], () => undefined, spans, false)[0]).toMatchObject({ status: 'fail', measured: '1 of 4 answers 503; at most 3 in flight at once' });
+    expect(judge([{ ...refused, max: 1 }], () => undefined, spans, false)[0]?.status).toBe('pass');
+  });
+
+  it('over the bound it FAILs on a calm machine and is INCONCLUSIVE on a busy one (a stall bunches arrivals); no answers at all is a FAIL', () => {
+    expect(judge([refused], () => undefined, [answer('b', 12_010, 50, 503)], false)[0]?.status).toBe('fail');
+    expect(judge([refused], () => undefined, [answer('b', 12_010, 50, 503)], true)[0]?.status).toBe('inconclusive');
+    expect(judge([refused], () => undefined, [], true)[0]).toMatchObject({ status: 'fail', measured: 'no bank answers during outage' });
+    expect(() => scenario([{ ...refused, during: 'nowhere' }])).toThrow(/during: no phase named 'nowhere'/);
+  });
+
+  it("over the bound on a busy machine it FAILs when no lab process's event loop was late past the limit (nothing stalled a caller)", () => {
+    const withLoops = (loopMs: number): PhasePressure[] => {
+      const samples = Array.from({ length: 20 }, (_, i) => ({ atMs: START + (i + 1) * 1_000, cpuSome: i >= 10 ? 0.9 : 0.1, runQueuePerCore: 0.5, runnerLoopP99Ms: 2, runnerLoopMaxMs: 3, labLoopP99Ms: loopMs, labLoopWorst: 'payment-1' }));
+      const phases = [
+        { name: 'baseline', fromMs: START, toMs: START + 10_000 },
+        { name: 'outage', fromMs: START + 10_000, toMs: START + 20_000 },
+      ];
+      return phasePressure(phases, { samples, lags: [], arrivals: () => ({ dropped: 0, due: 10 }) }, DEFAULT_PRESSURE_LIMITS);
+    };
+    const run = (loopMs: number) =>
+      evaluateExpectations({ scenario: scenario([refused]), startedAt: START, endedAt: START + 20_000, recorder: createLoadRecorder(), spans: [answer('b', 12_010, 50, 503)], pressure: withLoops(loopMs) })[0];
+    expect(run(40)).toMatchObject({ status: 'fail', measured: '1 of 1 answers 503; at most 1 in flight at once; lab event loops at most 40ms late (p99, payment-1), so no stall bunched the calls' });
+    expect(run(400)?.status).toBe('inconclusive');
   });
 });
 
@@ -518,5 +570,54 @@ describe('one journey, and shedding no slowness explains (filter.journey, slowne
       /expectations\.0\.slowness: only for http_req_failed thresholds.*expectations\.0\.slowness\.phase: no phase named 'nope'|expectations\.0\.slowness\.phase: no phase named 'nope'.*expectations\.0\.slowness: only for http_req_failed/,
     );
     expect(() => scenario([{ ...shedBrowse, filter: { journey: 'shopping' } }])).toThrow(/expectations\.0\.filter\.journey/);
+  });
+});
+
+describe('timeouts no slowness explains (problem dependency-timeout, slowness)', () => {
+  const timedOut = { name: 'no timeouts', type: 'threshold', metric: 'http_req_failed', threshold: 'rate<0.01', during: 'outage', filter: { problem: 'dependency-timeout' }, slowness: { phase: 'baseline', factor: 2 } };
+  const shop = (enabled: boolean) => ({ gateway: { loadShedding: { enabled, maxInFlight: 6 }, routeTimeout: '5s' } });
+  /** 100 baseline requests of `baselineMs` each; in the outage 70 served and 30 answered 504 dependency-timeout at the route timeout. */
+  const run = (expectations: unknown[], baselineMs: number, busy: boolean, shedding = false) => {
+    const recorder = createLoadRecorder();
+    recordRequests(recorder, 0, 100, baselineMs, true);
+    recordRequests(recorder, 10_000, 70, 3_000, true);
+    recordRequests(recorder, 10_005, 30, 5_000, false, { [PROBLEM_TAG]: 'dependency-timeout' });
+    return evaluateExpectations({ scenario: scenario(expectations, shop(shedding)), startedAt: START, endedAt: START + 20_000, recorder, spans: [], pressure: pressure(busy) });
+  };
+
+  it('makes timeouts a FAIL under pressure when the queue shedding allows could not have waited the route timeout', () => {
+    // 6 in flight x 200 ms x 2 = 2.4 s < 5 s, although shedding is off in this run: with it on, no request would have waited that long.
+    const [result] = run([timedOut], 200, true);
+    expect(result).toMatchObject({
+      status: 'fail',
+      measured: "30.00% (30/100) dependency-timeout; slowness alone: 6 in flight (maxInFlight, off in this run) x 200ms (baseline mean) x 2 = 2.40s of waiting < 5.00s (routeTimeout): the timeouts are the shop's",
+    });
+    expect(run([timedOut], 200, true, true)[0]?.measured).toContain('6 in flight (maxInFlight) x');
+  });
+
+  it('leaves them INCONCLUSIVE under pressure when this machine is slow enough to time out behind that queue', () => {
+    // 6 x 450 ms x 2 = 5.4 s >= 5 s.
+    expect(run([timedOut], 450, true)[0]).toMatchObject({ status: 'inconclusive', measured: expect.stringContaining('= 5.40s of waiting >= 5.00s (routeTimeout)') });
+    expect(run([{ ...timedOut, slowness: undefined }], 200, true)[0]?.status).toBe('inconclusive');
+    expect(run([timedOut], 200, false)[0]?.status).toBe('fail');
+  });
+});
+
+describe('failed-spans', () => {
+  const expectation = { name: 'the failures are sku-13s', type: 'failed-spans', during: 'outage', service: 'gateway', attribute: 'faultline.sku', value: 'sku-13', maxOther: 1 };
+  const answered = (id: string, sku: string | undefined, status: number, offsetMs = 12_000) =>
+    span({ traceId: id, kind: 2, service: 'gateway', startMs: START + offsetMs, attributes: { 'http.response.status_code': status, ...(sku ? { 'faultline.sku': sku } : {}) } });
+
+  it('holds when the 5xx answers carry the value, with at most maxOther others; timeouts and baseline spans do not count', () => {
+    const spans = [answered('a', 'sku-13', 503), answered('b', 'sku-13', 502), answered('c', 'sku-4', 502), answered('d', 'sku-5', 504), answered('e', 'sku-6', 200), answered('f', 'sku-7', 502, 2_000)];
+    const [result] = judge([expectation], () => undefined, spans, false);
+    expect(result).toMatchObject({ status: 'pass', measured: '2 with faultline.sku=sku-13, 1 other (sku-4 x1)' });
+  });
+
+  it('fails on a count of other failures however busy the machine; none of the value at all is inconclusive under pressure', () => {
+    const spans = [answered('a', 'sku-13', 503), answered('c', 'sku-4', 502), answered('g', undefined, 502)];
+    expect(judge([expectation], () => undefined, spans, true)[0]).toMatchObject({ status: 'fail', measured: '1 with faultline.sku=sku-13, 2 other ((none) x1, sku-4 x1)' });
+    expect(judge([expectation], () => undefined, [answered('c', 'sku-4', 502)], true)[0]?.status).toBe('inconclusive');
+    expect(judge([expectation], () => undefined, [answered('c', 'sku-4', 502)], false)[0]?.status).toBe('fail');
   });
 });

@@ -14,6 +14,7 @@ import { LOAD_LABEL, SPAN_ATTR } from '../demo-services/kit/conventions.ts';
 import { formatMs } from '../demo-services/kit/units.ts';
 import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
 import type { LoadRecorder, SummaryFilter } from '../load/recorder.ts';
+import type { ClientBackoff } from '../load/retry-after.ts';
 import { PROBLEM_TAG } from '../load/http-client.ts';
 import { evaluateThreshold, parseThreshold, type Threshold } from '../load/thresholds.ts';
 import type { BooksReport } from './books.ts';
@@ -64,6 +65,8 @@ export interface RunMeasurements {
   pressure?: readonly PhasePressure[];
   /** Resident memory of every lab process as the supervisor sampled it (memory-limit.ts); absent where it could not be read. */
   memory?: readonly MemorySample[];
+  /** What the clients that honour Retry-After held back and sent (load/retry-after.ts); absent when no client is named. */
+  backoff?: Pick<ClientBackoff, 'counts'>;
 }
 
 /**
@@ -95,7 +98,9 @@ function slownessCanCause(kind: string): boolean {
 }
 
 /** Expectation types whose failure can come from a slow machine rather than the shop. */
-const TIMING_SENSITIVE: ReadonlySet<Expectation['type']> = new Set(['threshold', 'circuit', 'alert', 'no-alert']);
+// `answers` too: a count, but of arrivals, and a machine that stalls a caller for a second bunches
+// what it sends like a herd (the bank's rate limit cannot tell them apart).
+const TIMING_SENSITIVE: ReadonlySet<Expectation['type']> = new Set(['threshold', 'circuit', 'alert', 'no-alert', 'failed-spans', 'answers']);
 
 /** The verdict of a run: any failure fails it; otherwise any inconclusive makes it inconclusive. */
 export function runVerdict(results: readonly ExpectationResult[]): 'pass' | 'fail' | 'inconclusive' {
@@ -164,6 +169,8 @@ export function expectationPhases(
     case 'no-alert':
     case 'trace':
     case 'wasted-work':
+    case 'failed-spans':
+    case 'answers':
       return [expectation.during];
     case 'memory':
       return expectation.during === undefined ? all.map((p) => p.name) : [expectation.during];
@@ -184,6 +191,10 @@ function evaluate(expectation: Expectation, run: RunMeasurements): Evaluated {
           return evaluateTrace(expectation, run);
         case 'wasted-work':
           return evaluateWastedWork(expectation, run);
+        case 'failed-spans':
+          return evaluateFailedSpans(expectation, run);
+        case 'answers':
+          return evaluateAnswers(expectation, run);
         case 'books':
           return evaluateBooks(expectation, run);
         case 'alert':
@@ -239,15 +250,18 @@ function describeWindow(window: Window | undefined): string {
 }
 
 function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 'threshold' }>, run: RunMeasurements): Evaluated {
+  if (expectation.metric === 'deferred_requests' || expectation.metric === 'requests_before_retry_after') return evaluateBackoffCount(expectation, run);
   const problem = expectation.filter?.problem;
   const journey = expectation.filter?.journey;
-  const which = `${journey ? `, ${journey} journey` : ''}${problem ? `, ${problem} only` : expectation.filter?.failed === true ? ', failed requests' : expectation.filter?.failed === false ? ', successful requests' : ''}`;
+  const clientGroup = expectation.filter?.client;
+  const which = `${clientGroup ? `, ${clientGroup} clients` : ''}${journey ? `, ${journey} journey` : ''}${problem ? `, ${problem} only` : expectation.filter?.failed === true ? ', failed requests' : expectation.filter?.failed === false ? ', successful requests' : ''}`;
   const base = { name: expectation.name, type: expectation.type, expected: `${expectation.metric} ${expectation.threshold} (${describeWindow(expectation.during)}${which})` };
   const ranges = windowRanges(run, expectation.during);
   // A phase's requests still in flight when the next phase's fault began are left out (phaseFilter).
   const phase = typeof expectation.during === 'string' ? phaseFilter(run, expectation.during) : undefined;
   const answeredBefore = phase?.answeredBeforeMs;
-  const journeyTags = journey ? { tags: { [LOAD_LABEL.journey]: journey } } : {};
+  const tagged = { ...(journey ? { [LOAD_LABEL.journey]: journey } : {}), ...(clientGroup ? { [LOAD_LABEL.client]: clientGroup } : {}) };
+  const journeyTags = Object.keys(tagged).length ? { tags: tagged } : {};
   const within: SummaryFilter = { ...(ranges ? { ranges } : {}), ...(answeredBefore !== undefined ? { answeredBeforeMs: answeredBefore } : {}), ...journeyTags };
   const leftOut = answeredBefore === undefined ? 0 : run.recorder.summary({ ...(ranges ? { ranges } : {}), ...journeyTags }).count - run.recorder.summary(within).count;
   const leftOutNote = leftOut > 0 ? `; ${leftOut} still in flight when ${phase?.faultAtEnd} began left out` : '';
@@ -259,7 +273,8 @@ function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 
     ...(problem ? { ok: false, tags: { ...within.tags, [PROBLEM_TAG]: problem } } : {}),
   };
   const summary = run.recorder.summary(filter);
-  const bound = expectation.slowness ? sheddingBound(expectation.slowness, run, ranges) : undefined;
+  // Timeouts the gateway answered are judged by how long its queue could be; anything else by how full slowness keeps it.
+  const bound = expectation.slowness ? (problem === 'dependency-timeout' ? timeoutBound(expectation.slowness, run) : sheddingBound(expectation.slowness, run, ranges)) : undefined;
   if (expectation.metric === 'http_req_duration') {
     const distribution = run.recorder.distribution(filter);
     if (distribution.count === 0) return { ...base, ok: false, definitive: problem !== undefined, measured: problem ? `no ${problem} failures in the window` : 'no requests in the window' };
@@ -294,7 +309,7 @@ function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 
       ok: outcome.ok,
       // A failure a busy machine cannot cause (a dependency's error answered as is) is a fact about the
       // shop; so is too few failures of any type (`rate>0.1` of timeouts): slowness only adds them.
-      definitive: !SLOWNESS_PROBLEMS.has(problem) || ['>', '>='].includes(parseThreshold(expectation.threshold).operator) || (problem === 'overloaded' && bound?.holds === true),
+      definitive: !SLOWNESS_PROBLEMS.has(problem) || ['>', '>='].includes(parseThreshold(expectation.threshold).operator) || ((problem === 'overloaded' || problem === 'dependency-timeout') && bound?.holds === true),
       measured: `${(rate * 100).toFixed(2)}% (${summary.count}/${all.count}) ${problem}${leftOutNote}${bound ? `; ${bound.note}` : ''}`,
     };
   }
@@ -317,8 +332,60 @@ function evaluateThresholdExpectation(expectation: Extract<Expectation, { type: 
   return { ...base, ok: outcome.ok, measured: String(count) };
 }
 
+/**
+ * A count of what clients honouring Retry-After did (load/retry-after.ts), in the window, of one
+ * client group or all. A count of the client's own behaviour: no slow machine sends a request early
+ * or holds one back, so a failure is always a FAIL.
+ */
+function evaluateBackoffCount(expectation: Extract<Expectation, { type: 'threshold' }>, run: RunMeasurements): Evaluated {
+  const group = expectation.filter?.client;
+  const what = expectation.metric === 'deferred_requests' ? 'deferred' : 'early';
+  const base = { name: expectation.name, type: expectation.type, expected: `${expectation.metric} ${expectation.threshold} (${describeWindow(expectation.during)}${group ? `, ${group} clients` : ''})` };
+  if (!run.backoff) return { ...base, ok: false, definitive: true, measured: 'no client honours Retry-After in this run (name them in load.clients or load.streams)' };
+  const ranges = windowRanges(run, expectation.during) ?? [{ fromMs: -Infinity, toMs: Infinity }];
+  let count = 0;
+  let limited = 0;
+  for (const range of ranges) {
+    const counts = run.backoff.counts({ ...(group ? { group } : {}), fromMs: range.fromMs, toMs: range.toMs });
+    count += counts[what];
+    limited += counts.limited;
+  }
+  const outcome = evaluateThreshold(expectation.threshold, { p: () => 0, count, rate: count });
+  return { ...base, ok: outcome.ok, definitive: true, measured: `${count} (${limited} answered 429 in the window)` };
+}
+
 /** The errorKind of an answer the gateway's load shedding gave. */
 const OVERLOADED_KIND = /^HTTP \d+ overloaded$/;
+
+/**
+ * Whether slowness alone could have made the gateway answer `dependency-timeout`: a request waited
+ * the whole route timeout. With load shedding as the scenario configures it (on, or switched off in
+ * this run), at most `maxInFlight` requests are in flight at the gateway, so an admitted request
+ * waits at worst for every one of them served one after another (as if the shop had one worker),
+ * each taking the mean latency of the reference phase's successful requests in this run (which
+ * already holds the shop's own work and this machine's slowness today) times `factor`. The serial
+ * worst case is what makes the mean, not a tail, the right figure: a service with more than one
+ * worker, or requests not all at their slowest, wait far less. When that is under the route timeout, the
+ * shop with its shedding would not have timed out on this machine today: a timeout measured is a
+ * queue that nothing bounded, a fact about the shop, and a failure of it is definitive. A slower
+ * machine raises the estimate, and past the route timeout the failure goes back to the pressure rule.
+ */
+export function timeoutBound(
+  slowness: { phase: string; factor: number },
+  run: Pick<RunMeasurements, 'scenario' | 'recorder' | 'startedAt' | 'endedAt'>,
+): { holds: boolean; note: string } {
+  const { routeTimeout } = run.scenario.gateway;
+  const { enabled, maxInFlight } = run.scenario.gateway.loadShedding;
+  const reference = run.recorder.summary({ ...phaseRange(run as RunMeasurements, slowness.phase), ok: true });
+  if (reference.count === 0) return { holds: false, note: `no successful requests in ${slowness.phase} to measure this machine by` };
+  const mean = reference.latency.avg;
+  const wait = maxInFlight * mean * slowness.factor;
+  const holds = wait < routeTimeout;
+  return {
+    holds,
+    note: `slowness alone: ${maxInFlight} in flight (maxInFlight${enabled ? '' : ', off in this run'}) x ${formatMs(mean)} (${slowness.phase} mean) x ${slowness.factor} = ${formatMs(wait)} of waiting ${holds ? '<' : '>='} ${formatMs(routeTimeout)} (routeTimeout)${holds ? ': the timeouts are the shop\'s' : ''}`,
+  };
+}
 
 /**
  * Whether slowness alone could have made the gateway shed: `overloaded` means `maxInFlight` requests
@@ -452,8 +519,8 @@ export function burstSizes(spans: readonly FlatSpan[], attributes: readonly stri
 /**
  * Work a dependency did for a caller that had already given up: client spans of service calling
  * dependency, started in the phase, that failed (the caller timed out or went away), each with a
- * server span of the dependency under it that succeeded and began only after the client span had
- * ended: the work was started for nobody. (Work begun in time whose answer came late is not
+ * server span of the dependency under it that did its work (didWork) and began only after the client
+ * span had ended: the work was started for nobody. (Work begun in time whose answer came late is not
  * counted: a stall in the middle of it is no deadline's business.) A count: a busy machine slows
  * both sides alike, so it is always a definitive verdict.
  */
@@ -466,18 +533,45 @@ export function wastedWork(spans: readonly FlatSpan[], service: string, dependen
     calls += 1;
     if (span.status.code === SPAN_STATUS_ERROR) failedCalls.set(span.spanId, span);
   }
+  const childrenOf = new Map<string, FlatSpan[]>();
+  for (const span of spans) {
+    if (span.parentSpanId === undefined) continue;
+    const siblings = childrenOf.get(span.parentSpanId);
+    if (siblings) siblings.push(span);
+    else childrenOf.set(span.parentSpanId, [span]);
+  }
   let wasted = 0;
   for (const span of spans) {
     if (span.kind !== SPAN_KIND_SERVER || span.service !== dependency || span.parentSpanId === undefined) continue;
     const caller = failedCalls.get(span.parentSpanId);
-    if (caller && succeeded(span) && span.startMs > caller.endMs) wasted += 1;
+    if (caller && span.startMs > caller.endMs && didWork(span, childrenOf)) wasted += 1;
   }
   return { calls, failed: failedCalls.size, wasted };
 }
 
+/**
+ * A server span that did its work: it succeeded, or it answered nothing (its caller had hung up, so
+ * the span ends in error without a status) while a call it made onward succeeded: checkout charged
+ * a card for an order whose customer had been told it failed. A refusal (a 4xx or 5xx answered) did
+ * nothing, whatever it may have called.
+ */
+function didWork(span: FlatSpan, childrenOf: ReadonlyMap<string, readonly FlatSpan[]>): boolean {
+  if (succeeded(span)) return true;
+  if (span.attributes['http.response.status_code'] !== undefined) return false;
+  const stack = [...(childrenOf.get(span.spanId) ?? [])];
+  while (stack.length > 0) {
+    const inner = stack.pop() as FlatSpan;
+    // Its own spans only: the dependency's calls onward, not what answered them.
+    if (inner.service !== span.service) continue;
+    if (inner.kind === SPAN_KIND_CLIENT && succeeded(inner)) return true;
+    stack.push(...(childrenOf.get(inner.spanId) ?? []));
+  }
+  return false;
+}
+
 const SPAN_STATUS_ERROR = 2;
 
-/** A server span that did its work: not an error, and not answered with a 4xx or 5xx. */
+/** A span that ended well: not an error, and not answered with a 4xx or 5xx. */
 function succeeded(span: FlatSpan): boolean {
   const status = span.attributes['http.response.status_code'];
   return span.status.code !== SPAN_STATUS_ERROR && !(typeof status === 'number' && status >= 400);
@@ -490,6 +584,74 @@ function evaluateWastedWork(expectation: Extract<Expectation, { type: 'wasted-wo
   // Nothing to judge is a fact about the run (no spans, no traffic), not about the machine.
   if (calls === 0) return { ...base, ok: false, definitive: true, measured: `no ${service}->${dependency} calls during ${during}` };
   return { ...base, ok: wasted <= max, definitive: true, measured: `${wasted} done for nobody, of ${failed} failed calls (${calls} calls)` };
+}
+
+/**
+ * The failed server spans of `service` started in `range`, counted by their value of `attribute`
+ * (`(none)` where a span has none), most first. Failed: answered with a 5xx, but not a 504 (a
+ * timeout is a slow machine's as much as the shop's), nor a request whose client left unanswered.
+ */
+export function failedSpansBy(spans: readonly FlatSpan[], service: string, attribute: string, range: { fromMs: number; toMs: number }): Array<{ value: string; count: number }> {
+  const counts = new Map<string, number>();
+  for (const span of spans) {
+    if (span.service !== service || span.kind !== SPAN_KIND_SERVER || span.startMs < range.fromMs || span.startMs >= range.toMs) continue;
+    const status = span.attributes['http.response.status_code'];
+    if (typeof status !== 'number' || status < 500 || status === 504) continue;
+    const raw = span.attributes[attribute];
+    const value = raw === undefined || raw === null ? '(none)' : String(raw);
+    counts.set(value, (counts.get(value) ?? 0) + 1);
+  }
+  return [...counts].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || a.value.localeCompare(b.value));
+}
+
+/**
+ * A service's answers in `range` (its server spans by start): how many, how many with `status`, and
+ * the most it was working on at once (overlapping server spans), to show how hard a burst hit it.
+ */
+export function answersOf(spans: readonly FlatSpan[], service: string, status: number, range: { fromMs: number; toMs: number }): { answers: number; withStatus: number; peakInFlight: number } {
+  const mine = spans.filter((span) => span.service === service && span.kind === SPAN_KIND_SERVER && span.startMs >= range.fromMs && span.startMs < range.toMs);
+  const edges = mine.flatMap((span) => [{ at: span.startMs, step: 1 }, { at: span.endMs, step: -1 }]).sort((a, b) => a.at - b.at || a.step - b.step);
+  let inFlight = 0;
+  let peakInFlight = 0;
+  for (const edge of edges) {
+    inFlight += edge.step;
+    peakInFlight = Math.max(peakInFlight, inFlight);
+  }
+  return { answers: mine.length, withStatus: mine.filter((span) => span.attributes['http.response.status_code'] === status).length, peakInFlight };
+}
+
+function evaluateAnswers(expectation: Extract<Expectation, { type: 'answers' }>, run: RunMeasurements): Evaluated {
+  const { service, status, max, during } = expectation;
+  const base = { name: expectation.name, type: expectation.type, expected: `at most ${max} ${service} answers with status ${status} (${during})` };
+  const { answers, withStatus, peakInFlight } = answersOf(run.spans, service, status, phaseRange(run, during));
+  // Nothing answered is a fact about the run (no spans, no traffic), not about the machine. Too many
+  // answers of a kind is the shop's where the phase was measured calmly (TIMING_SENSITIVE), or where
+  // no lab process's event loop was late past its limit: a busy machine bunches a caller's calls only
+  // by stalling the loop that sends them (the timers due in a stall fire together), and a load
+  // generator behind its schedule or a busy CPU that never stalled a loop that long bunches nothing.
+  if (answers === 0) return { ...base, ok: false, definitive: true, measured: `no ${service} answers during ${during}` };
+  const loop = run.pressure?.find((p) => p.phase === during)?.eventLoopDelayMs;
+  const loopsOnTime = loop !== undefined && loop.max <= run.scenario.pressure.eventLoopDelay;
+  const loopNote = loop ? `; lab event loops at most ${formatMs(loop.max)} late (p99, ${loop.process})${loopsOnTime ? ', so no stall bunched the calls' : ''}` : '';
+  return { ...base, ok: withStatus <= max, definitive: loopsOnTime, measured: `${withStatus} of ${answers} answers ${status}; at most ${peakInFlight} in flight at once${loopNote}` };
+}
+
+function evaluateFailedSpans(expectation: Extract<Expectation, { type: 'failed-spans' }>, run: RunMeasurements): Evaluated {
+  const { service, attribute, value, maxOther, during } = expectation;
+  const base = { name: expectation.name, type: expectation.type, expected: `failed ${service} spans with ${attribute}=${value}, at most ${maxOther} with another value (${during})` };
+  const groups = failedSpansBy(run.spans, service, attribute, phaseRange(run, during));
+  const found = groups.find((group) => group.value === value)?.count ?? 0;
+  const others = groups.filter((group) => group.value !== value);
+  const other = others.reduce((sum, group) => sum + group.count, 0);
+  const shown = others.slice(0, 3).map((group) => `${group.value} x${group.count}`).join(', ');
+  // Counts of answers a slow machine does not give (no timeouts): definitive once the fault was seen
+  // to bite; none of the value at all may be a machine too starved to send the read.
+  return {
+    ...base,
+    ok: found > 0 && other <= maxOther,
+    definitive: found > 0,
+    measured: `${found} with ${attribute}=${value}, ${other} other${other ? ` (${shown}${others.length > 3 ? ', ...' : ''})` : ''}`,
+  };
 }
 
 /**

@@ -1,6 +1,7 @@
-// A scenario's policies.gateway.<dependency> as the runner reads it: only the
-// bulkhead applies at the gateway (demo-services/gateway/dependency-calls.ts),
-// the rest shows as off, and a retry written there is refused with the reason.
+// A scenario's policies.gateway.<dependency> as the runner reads it: the
+// bulkhead and, when written, the retry of reads apply at the gateway
+// (demo-services/gateway/dependency-calls.ts), the rest shows as off, and a
+// breaker written there is refused with the reason.
 
 import { describe, expect, it } from 'vitest';
 import { parseScenario } from './scenario.ts';
@@ -26,7 +27,13 @@ describe('policies.gateway in a scenario', () => {
     expect(() => parseScenario(structuredClone(parsed), 'again')).not.toThrow();
   });
 
-  it('refuses a retry at the gateway: a retried checkout POST could place an order twice', () => {
-    expect(() => scenario({ checkout: { bulkhead: { enabled: true }, retry: { maxAttempts: 2 } } })).toThrow(/policies\.gateway\.checkout\.retry: the gateway applies only a bulkhead per dependency; it never retries/);
+  it('keeps a retry written there (reads only, at the gateway), which --disable retry switches off', () => {
+    const parsed = scenario({ catalog: { retry: { maxAttempts: 2 } } });
+    expect(parsed.policies.gateway?.catalog?.retry).toMatchObject({ enabled: true, maxAttempts: 2 });
+    expect(() => parseScenario(structuredClone(parsed), 'again')).not.toThrow();
+  });
+
+  it('refuses a breaker at the gateway: breakers belong to the services behind it', () => {
+    expect(() => scenario({ checkout: { bulkhead: { enabled: true }, circuitBreaker: { windowSize: 10 } } })).toThrow(/policies\.gateway\.checkout\.circuitBreaker: the gateway applies only a bulkhead and a retry of reads per dependency; breakers belong/);
   });
 });

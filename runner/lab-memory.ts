@@ -9,13 +9,14 @@
 // metrics (the runner's own registry, scraped as job loadgen).
 
 import { appendFile } from 'node:fs/promises';
-import client from 'prom-client';
+import type client from 'prom-client';
 import { createChaosClient } from '../chaos/admin-client.ts';
-import { LAB_METRIC, LABEL } from '../demo-services/kit/conventions.ts';
+import { LABEL } from '../demo-services/kit/conventions.ts';
 import type { FaultRecord } from './fault-timeline.ts';
 import type { Lab } from './lab.ts';
 import { createMemoryWatch, formatMiB, memoryReport, type MemoryLimitPolicy, type MemoryReport, type MemorySample, type MemoryWatch } from './memory-limit.ts';
 import type { ProcessEventLog } from './process-events.ts';
+import { processRestartsCounter } from './crash-restart.ts';
 import type { Scenario } from './scenario.ts';
 import { instanceNames } from './topology.ts';
 
@@ -54,14 +55,8 @@ export function watchLabMemory(options: LabMemoryOptions): LabMemoryWatch {
   const limits = memoryLimits(options.scenario);
   const limitOf = (instance: string) => limits.get(instance);
   const chaos = createChaosClient(options.lab.chaosAdminUrl);
-  const restarts = options.registry
-    ? new client.Counter({
-        name: LAB_METRIC.processRestarts,
-        help: 'Lab processes the supervisor started again, by instance (target) and reason (oom: over its memory limit).',
-        labelNames: [LABEL.target, LABEL.reason],
-        registers: [options.registry],
-      })
-    : undefined;
+  // Shared with the crash restarts (crash-restart.ts): one counter, by reason.
+  const restarts = options.registry ? processRestartsCounter(options.registry) : undefined;
   const markerName = (instance: string) => `${instance}-oom-kill`;
   const record = async (action: FaultRecord['action'], instance: string, error?: string): Promise<void> => {
     if (!options.faultsLog) return;

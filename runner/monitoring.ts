@@ -15,10 +15,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { renderAlertmanagerConfig } from '../slo/alertmanager.ts';
 import { GENERATED_DIR, LAB_TIME_SCALE, RULES_DIR } from '../slo/generate.ts';
+import { renderTelemetryAlertRules, TELEMETRY_RULES_FILE } from '../slo/telemetry-alerts.ts';
 import { findTool } from '../slo/tools.ts';
 import { ALERTS_FILE_NAME, startAlertWebhook, type AlertEvent } from './alert-webhook.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
@@ -37,6 +38,7 @@ export interface ScrapeTarget {
 
 export interface MonitoringOptions {
   runDir: string;
+  /** What to scrape from the start; `setTargets` replaces them (a run starts Prometheus before its lab is up). */
   targets: readonly ScrapeTarget[];
   host?: string;
   /** Fixed ports (for `up`); ephemeral when absent. */
@@ -66,6 +68,8 @@ export interface Monitoring extends PrometheusQueries {
   scrapeIntervalMs: number;
   /** Scrape targets as Prometheus sees them. */
   targets(): Promise<Array<{ job: string; instance: string; health: string; lastError: string }>>;
+  /** Replace what is scraped (written to the file Prometheus discovers targets from). */
+  setTargets(targets: readonly ScrapeTarget[]): Promise<void>;
   /** Resolves once every target has been scraped successfully and every rule group evaluated after that; rejects naming what was not. */
   waitForTargets(timeoutMs?: number): Promise<void>;
   /** Alert notifications received so far. */
@@ -120,8 +124,20 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     });
     started.push(alertmanager);
 
+    // The telemetry-loss alert, at the same time scale as the SLO rules, beside this run's configuration.
+    const telemetryRules = join(dir, TELEMETRY_RULES_FILE);
+    await writeFile(telemetryRules, renderTelemetryAlertRules({ timeScale, scrapeIntervalMs }));
+    const targetsFile = join(dir, TARGETS_FILE);
+    let targets = options.targets;
+    const setTargets = async (next: readonly ScrapeTarget[]) => {
+      targets = next;
+      // Whole or not at all: Prometheus watches the folder and reads the file on every change.
+      await writeFile(`${targetsFile}.tmp`, renderScrapeTargets(next));
+      await rename(`${targetsFile}.tmp`, targetsFile);
+    };
+    await setTargets(targets);
     const prometheusConfig = join(dir, 'prometheus.yaml');
-    await writeFile(prometheusConfig, renderPrometheusConfig({ scrapeIntervalMs, timeScale, targets: options.targets, alertmanager: alertmanager.address }));
+    await writeFile(prometheusConfig, renderPrometheusConfig({ scrapeIntervalMs, timeScale, targetsFile, alertmanager: alertmanager.address, ruleFiles: [telemetryRules] }));
     const prometheus = await startGoProcess({
       name: 'prometheus',
       binary: availability.prometheus,
@@ -154,11 +170,12 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
         const body = (await response.json()) as { data: { activeTargets: Array<{ labels: Record<string, string>; health: string; lastError: string }> } };
         return body.data.activeTargets.map((t) => ({ job: t.labels.job ?? '', instance: t.labels.instance ?? '', health: t.health, lastError: t.lastError }));
       },
+      setTargets,
       async waitForTargets(timeoutMs = 20_000) {
         const deadline = Date.now() + timeoutMs;
         for (;;) {
           const seen = await monitoring.targets().catch(() => []);
-          const notUp = options.targets.filter((t) => !seen.some((s) => s.job === t.job && s.instance === t.instance && s.health === 'up'));
+          const notUp = targets.filter((t) => !seen.some((s) => s.job === t.job && s.instance === t.instance && s.health === 'up'));
           if (notUp.length === 0) break;
           if (Date.now() > deadline) {
             const why = notUp.map((t) => `${t.instance} (${seen.find((s) => s.instance === t.instance)?.lastError || 'not scraped yet'})`);
@@ -263,9 +280,7 @@ export async function startMonitoringIfInstalled(options: MonitoringOptions): Pr
     throw error;
   }
   try {
-    const file = join(options.runDir, 'processes.json');
-    const listed = JSON.parse(await readFile(file, 'utf8')) as unknown[];
-    await writeFile(file, `${JSON.stringify([...listed, ...monitoring.processes()], null, 2)}\n`);
+    await recordMonitoringProcesses(options.runDir, monitoring);
   } catch (error) {
     await monitoring.stop();
     throw error;
@@ -273,15 +288,31 @@ export async function startMonitoringIfInstalled(options: MonitoringOptions): Pr
   return { monitoring };
 }
 
+/** Add Prometheus and Alertmanager to the session's processes.json, which the lab wrote when it was up. */
+export async function recordMonitoringProcesses(runDir: string, monitoring: Pick<Monitoring, 'processes'>): Promise<void> {
+  const file = join(runDir, 'processes.json');
+  const listed = JSON.parse(await readFile(file, 'utf8')) as unknown[];
+  await writeFile(file, `${JSON.stringify([...listed, ...monitoring.processes()], null, 2)}\n`);
+}
+
 export interface PrometheusConfigOptions {
   scrapeIntervalMs: number;
   timeScale: number;
-  targets: readonly ScrapeTarget[];
+  /** The file_sd file the targets are read from (renderScrapeTargets). */
+  targetsFile: string;
   /** host:port */
   alertmanager: string;
+  /** Rule files besides the SLO rules (the telemetry-loss alert). */
+  ruleFiles?: readonly string[];
 }
 
-/** prometheus.yaml for a local run: one job per service (instances as targets), the SLO rules, Alertmanager. */
+/**
+ * prometheus.yaml for a local run: the SLO rules and any others, Alertmanager,
+ * and the lab's targets from a file (file_sd) rather than listed here, so
+ * Prometheus can start beside the lab, before its ports are known: targets
+ * that appear later are scraped at its next 5 s hand-over, where starting it
+ * after the lab waits a full one (docs/benchmarks.md).
+ */
 export function renderPrometheusConfig(options: PrometheusConfigOptions): string {
   const interval = `${options.scrapeIntervalMs}ms`;
   const rules = join(GENERATED_DIR, options.timeScale === 1 ? 'production' : `lab-x${options.timeScale}`, RULES_DIR, '*.yaml');
@@ -293,30 +324,33 @@ export function renderPrometheusConfig(options: PrometheusConfigOptions): string
     `  evaluation_interval: ${interval}`,
     'rule_files:',
     `  - ${JSON.stringify(rules)}`,
+    ...(options.ruleFiles ?? []).map((file) => `  - ${JSON.stringify(file)}`),
     'alerting:',
     '  alertmanagers:',
     '    - static_configs:',
     `        - targets: [${JSON.stringify(options.alertmanager)}]`,
     'scrape_configs:',
-    ...scrapeJobs(options.targets),
+    // The file's labels set job and instance (a target's own labels win over job_name).
+    '  - job_name: "lab"',
+    '    file_sd_configs:',
+    `      - files: [${JSON.stringify(options.targetsFile)}]`,
     '',
   ].join('\n');
 }
 
+/** File name of the scrape targets beside prometheus.yaml. */
+export const TARGETS_FILE = 'targets.json';
+
 /**
- * job = service, instance = instance id, as in deploy/prometheus/prometheus.yml,
- * so rules and dashboards agree. A job's targets share its first target's metrics path.
+ * The file_sd targets: job = service, instance = instance id, as in
+ * deploy/prometheus/prometheus.yml, so rules and dashboards agree.
  */
-function scrapeJobs(targets: readonly ScrapeTarget[]): string[] {
-  const jobs = new Map<string, ScrapeTarget[]>();
-  for (const target of targets) jobs.set(target.job, [...(jobs.get(target.job) ?? []), target]);
-  const lines: string[] = [];
-  for (const group of jobs.values()) {
-    const first = group[0] as ScrapeTarget;
-    lines.push(`  - job_name: ${JSON.stringify(first.job)}`, `    metrics_path: ${JSON.stringify(first.metricsPath ?? '/metrics')}`, '    static_configs:');
-    for (const target of group) lines.push(`      - targets: [${JSON.stringify(target.address)}]`, `        labels: { instance: ${JSON.stringify(target.instance)} }`);
-  }
-  return lines;
+export function renderScrapeTargets(targets: readonly ScrapeTarget[]): string {
+  const groups = targets.map((target) => ({
+    targets: [target.address],
+    labels: { job: target.job, instance: target.instance, __metrics_path__: target.metricsPath ?? '/metrics' },
+  }));
+  return `${JSON.stringify(groups, null, 2)}\n`;
 }
 
 interface GoProcess {

@@ -8,6 +8,9 @@
 
 import type { Lab } from './lab.ts';
 
+/** Why the lab started a process again on its own: the memory limit killed it, or it crashed. */
+export type RestartReason = 'oom' | 'crash';
+
 export type ProcessEventKind = 'killed' | 'paused' | 'resumed' | 'exited' | 'restarted' | 'oom-killed' | 'gave-up';
 
 export interface ProcessEvent {
@@ -24,8 +27,8 @@ export interface ProcessEvent {
   /** For `oom-killed`: the resident memory sampled over the limit, and the limit. */
   rssBytes?: number;
   limitBytes?: number;
-  /** For `restarted` and `gave-up`: why (`oom`: the memory limit killed it); absent for a fault's restart. */
-  reason?: 'oom';
+  /** For `restarted` and `gave-up`: why (`oom`: the memory limit killed it; `crash`: it exited by itself, crash-restart.ts); absent for a fault's restart. */
+  reason?: RestartReason;
 }
 
 type LabProcesses = Pick<Lab, 'signalInstance' | 'restartInstance' | 'processes'> & { supervisor: Pick<Lab['supervisor'], 'onUnexpectedExit'> };
@@ -36,7 +39,7 @@ export interface ProcessEventLog {
   /** An event the lab's own machinery caused (the memory limit's OOM kill), stamped now. */
   note(event: Omit<ProcessEvent, 'timeMs'>): void;
   /** A restart for a reason (`oom`), noted like a fault's restart. */
-  restartFor(instance: string, reason: 'oom'): Promise<void>;
+  restartFor(instance: string, reason: RestartReason): Promise<void>;
   events(): ProcessEvent[];
 }
 
@@ -45,7 +48,7 @@ const BY_SIGNAL = { SIGKILL: 'killed', SIGSTOP: 'paused', SIGCONT: 'resumed' } a
 export function recordProcessEvents(lab: LabProcesses, now: () => number = Date.now): ProcessEventLog {
   const events: ProcessEvent[] = [];
   lab.supervisor.onUnexpectedExit((instance, code, signal) => events.push({ timeMs: now(), instance, event: 'exited', code, signal }));
-  const restart = async (instance: string, reason?: 'oom'): Promise<void> => {
+  const restart = async (instance: string, reason?: RestartReason): Promise<void> => {
     const began = now();
     await lab.restartInstance(instance);
     const pid = lab.processes().find((p) => p.name === instance)?.pid;

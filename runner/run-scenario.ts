@@ -12,6 +12,8 @@ import { issueToken } from '../demo-services/kit/jwt.ts';
 import { createJourneyMix, journeyServices, journeyWeights, type JourneyMix } from '../load/journeys/mix.ts';
 import { createLoadRecorder } from '../load/recorder.ts';
 import { executorMaxVUs, runExecutor } from '../load/executors/index.ts';
+import { runPhasedArrivalRate } from '../load/executors/phased-arrival-rate.ts';
+import { createClientBackoff } from '../load/retry-after.ts';
 import { createLoadMetrics, startLoadMetricsServer } from '../load/metrics.ts';
 import { checkBooks } from './books.ts';
 import { circuitTransitions } from './circuit-history.ts';
@@ -22,7 +24,7 @@ import { percentile, phasePressure, renderPhasePressure, type PressureLimits } f
 import { startPressureWatch, type PressureWatch } from './pressure-watch.ts';
 import { formatMs } from '../demo-services/kit/units.ts';
 import { ALERTS_FILE_NAME } from './alert-webhook.ts';
-import { startMonitoringIfInstalled, type Monitoring, type ScrapeTarget } from './monitoring.ts';
+import { recordMonitoringProcesses, startMonitoring, type Monitoring, type ScrapeTarget } from './monitoring.ts';
 import { alertIntervals, renderSloReports, sloRunReports, type SloRunReport } from './slo-run-report.ts';
 import { LAB_TIME_SCALE } from '../slo/generate.ts';
 import { loadSloSpecs } from '../slo/spec.ts';
@@ -34,9 +36,10 @@ import { renderVerdictTable, writeRunRecord, type RunSummary } from './report.ts
 import { runMeta, writeRunReport } from './report-html/write.ts';
 import { queryMetricSeries, type MetricSeries } from './metric-series.ts';
 import { recordProcessEvents } from './process-events.ts';
+import { crashRestartRecorder, reapplyingDataFaults, restartCrashedInstances } from './crash-restart.ts';
 import { watchLabMemory } from './lab-memory.ts';
 import { formatMiB } from './memory-limit.ts';
-import { executorConfig, phaseWindows, SCENARIO_DIR, totalDurationMs, type Scenario } from './scenario.ts';
+import { clientGroups, executorConfig, phaseWindows, SCENARIO_DIR, streamSegments, totalDurationMs, type Scenario } from './scenario.ts';
 import { PROJECT_ROOT } from './supervisor.ts';
 import { newRunId } from './run-id.ts';
 
@@ -82,15 +85,24 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   // Where the run is made and which scenario bytes it ran, found while the lab starts.
   const environment = runMeta().then(({ builtAt: _builtAt, ...found }) => found);
   const scenarioSource = scenarioFileHash(options.scenarioFile ?? join(SCENARIO_DIR, `${scenario.name}.yaml`));
+  // Prometheus and Alertmanager start beside the lab, not after it: Prometheus
+  // scrapes a new target only at its next hand-over (its discovery and scrape
+  // managers run on 5 s tickers), so started after the lab it would idle a
+  // whole one before the load could begin (docs/benchmarks.md).
+  const monitoringStarting = startRunMonitoring(options.monitoring !== false, runDir);
+  monitoringStarting.catch(() => undefined);
   const lab: Lab = await startLab({
     runDir,
     // A service's own patterns (checkout's recovery) travel with its call policies, as the service reads them.
     policies: Object.fromEntries([...new Set([...Object.keys(scenario.policies), ...Object.keys(scenario.services)])].map((service) => [service, { ...scenario.policies[service], ...scenario.services[service] }])),
     gateway: scenario.gateway,
     seed: scenario.seed,
-    services: journeyServices(scenario.load),
+    services: [...new Set([scenario.load, ...scenario.load.streams].flatMap((load) => journeyServices(load.journey === undefined && load.journeys === undefined ? scenario.load : load)))],
     // Ctrl-C while the lab starts stops what has started and rejects at once (FL_INTERRUPTED).
     ...(options.signal ? { signal: options.signal } : {}),
+  }).catch(async (error: unknown) => {
+    await stopStartedMonitoring(monitoringStarting);
+    throw error;
   });
   const abortLoad = new AbortController();
   const onAbort = () => abortLoad.abort();
@@ -120,37 +132,81 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     gatewayUrl: lab.gatewayUrl,
     timeoutMs: scenario.load.requestTimeout,
   };
+  // Named clients (the main load's `clients`, every stream's) each get a token of their own and
+  // honour Retry-After; what they held back and sent early is counted per group.
+  const named = scenario.load.clients !== undefined || scenario.load.streams.length > 0;
+  const backoff = named ? createClientBackoff() : undefined;
+  const clientTokens = (group: string, count: number) => Promise.all(Array.from({ length: count }, (_, i) => issueToken(lab.authSecret, `${group}-${i + 1}`)));
+  const mainClients = scenario.load.clients ? { group: scenario.load.clients.name, tokens: await clientTokens(scenario.load.clients.name, scenario.load.clients.count) } : undefined;
   const journey = createJourneyMix({
     ...journeyOptions,
     ...(scenario.load.thinkTime === undefined ? {} : { thinkTime: scenario.load.thinkTime }),
     recorder,
     seed: scenario.seed,
     runId: id,
+    ...(mainClients ? { clients: mainClients } : {}),
+    ...(backoff ? { backoff } : {}),
   });
+  // Each stream: its own mix (its journeys, or the main load's), seeded and keyed apart from the others.
+  const streams = await Promise.all(
+    scenario.load.streams.map(async (stream, i) => {
+      const own = stream.journey !== undefined || stream.journeys !== undefined;
+      const thinkTime = stream.thinkTime ?? scenario.load.thinkTime;
+      const mix = createJourneyMix({
+        ...journeyOptions,
+        journeys: journeyWeights(own ? stream : scenario.load),
+        ...(thinkTime === undefined ? {} : { thinkTime }),
+        recorder,
+        seed: scenario.seed + 100 * (i + 1),
+        runId: `${id}-${stream.name}`,
+        clients: { group: stream.name, tokens: await clientTokens(stream.name, stream.clients) },
+        ...(backoff ? { backoff } : {}),
+      });
+      return { stream, mix };
+    }),
+  );
 
   let startedAt = Date.now();
   let endedAt = startedAt;
   /** What went wrong while the lab ran, held until it is stopped: by then a Ctrl-C behind it is known. */
   let failure: { error: unknown } | undefined;
   let load: Awaited<ReturnType<typeof runExecutor>> | undefined;
+  let streamResults: Array<Awaited<ReturnType<typeof runPhasedArrivalRate>>> = [];
   let monitoring: Monitoring | undefined;
   let monitoringNote: string | undefined;
   let warmUpRecord: WarmUpResult | undefined;
   // Every lab process's resident memory, sampled for `memory` expectations; an instance over its
   // service's memoryLimit is killed and started again, as a container runtime would.
   const memory = watchLabMemory({ lab, scenario, processEvents, faultsLog: join(runDir, 'faults.jsonl'), startedAt: () => startedAt, registry: loadMetrics.registry });
+  // An instance that exits by itself (a crash) is started again, backing off, and gets back the data faults it had.
+  const serviceFaults = reapplyingDataFaults(serviceFaultTarget(lab), (instance) => lab.processes().some((p) => p.name === instance));
+  const crashes = restartCrashedInstances({
+    supervisor: lab.supervisor,
+    processEvents,
+    afterRestart: (instance) => serviceFaults.reapply(instance),
+    onEvent: crashRestartRecorder({ chaosAdminUrl: lab.chaosAdminUrl, faultsLog: join(runDir, 'faults.jsonl'), startedAt: () => startedAt, registry: loadMetrics.registry, say }),
+  });
   try {
     say(`lab up: gateway ${lab.gatewayUrl}, fault proxy ${lab.chaosAdminUrl}, load generator metrics ${metricsServer.url}; ${totalMs / 1_000}s of ${loadConfig.executor} load`);
-    const warmUp = await warmUpUntilSteady(
-      createJourneyMix({ ...journeyOptions, thinkTime: { min: 0, max: 0 }, recorder: createLoadRecorder(), seed: scenario.seed + 1, runId: `${id}-warm-up` }),
-      abortLoad.signal,
-    );
-    say(`warm-up: ${warmUp.waves} waves in ${(warmUp.durationMs / 1_000).toFixed(1)}s, ${warmUp.settled ? `steady at ${formatMs(warmUp.lastMedianMs)} a journey` : `not steady yet (${formatMs(warmUp.lastMedianMs)} a journey); going on`}`);
-    warmUpRecord = warmUp;
-    ({ monitoring, note: monitoringNote } = await startRunMonitoring(options.monitoring !== false, runDir, [
+    // The wait for Prometheus's first scrape of the lab runs beside the warm-up.
+    const monitoringStart = scrapeLab(monitoringStarting, runDir, [
       ...lab.scrapeTargets(),
       { job: 'loadgen', instance: 'loadgen', address: new URL(metricsServer.url).host },
-    ]));
+    ]);
+    monitoringStart.catch(() => undefined);
+    let warmUp: WarmUpResult;
+    try {
+      warmUp = await warmUpUntilSteady(
+        createJourneyMix({ ...journeyOptions, thinkTime: { min: 0, max: 0 }, recorder: createLoadRecorder(), seed: scenario.seed + 1, runId: `${id}-warm-up` }),
+        abortLoad.signal,
+      );
+    } catch (error) {
+      await (await monitoringStart.catch(() => undefined))?.monitoring?.stop();
+      throw error;
+    }
+    say(`warm-up: ${warmUp.waves} waves in ${(warmUp.durationMs / 1_000).toFixed(1)}s, ${warmUp.settled ? `steady at ${formatMs(warmUp.lastMedianMs)} a journey` : `not steady yet (${formatMs(warmUp.lastMedianMs)} a journey); going on`}`);
+    warmUpRecord = warmUp;
+    ({ monitoring, note: monitoringNote } = await monitoringStart);
     say(monitoring ? `prometheus ${monitoring.prometheusUrl} (every process scraped each ${monitoring.scrapeIntervalMs / 1_000}s, SLO rules at lab scale x${LAB_TIME_SCALE}), alertmanager ${monitoring.alertmanagerUrl}` : `note: ${monitoringNote}`);
     // Fault targets are left out of the event-loop figure: a paused or burning process's delay is the fault itself.
     const faultTargets = new Set(scenario.faults.flatMap((fault) => ('target' in fault ? [fault.target] : [])));
@@ -160,7 +216,18 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     });
     const pressure = pressureWatch;
     startedAt = Date.now();
-    const timeline = startTimeline(buildTimeline(scenario), labFaultTarget(faults, processFaultTarget(processEvents.lab), serviceFaultTarget(lab)), { startedAt, logFile: join(runDir, 'faults.jsonl') });
+    const timeline = startTimeline(buildTimeline(scenario), labFaultTarget(faults, processFaultTarget(processEvents.lab), serviceFaults), { startedAt, logFile: join(runDir, 'faults.jsonl') });
+    // The streams run beside the main load, on the same clock, into the same recorder.
+    const streamRuns = streams.map(({ stream, mix }) =>
+      runPhasedArrivalRate(
+        { segments: streamSegments(stream, scenario.phases), preAllocatedVUs: Math.min(10, stream.maxVUs), maxVUs: stream.maxVUs },
+        loadMetrics.instrumentIteration((ctx) => {
+          pressure.recordLag(ctx.intendedStartMs, Date.now() - ctx.intendedStartMs);
+          return mix(ctx);
+        }),
+        { signal: abortLoad.signal, onDropped: (dropped) => recorder.recordDropped(dropped.intendedStartMs) },
+      ),
+    );
     try {
       load = await runExecutor(
         loadConfig,
@@ -188,7 +255,9 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
           },
         }),
       );
+      streamResults = await Promise.all(streamRuns);
     } finally {
+      await Promise.allSettled(streamRuns);
       endedAt = Math.min(Date.now(), startedAt + totalMs);
       await timeline.stop();
       progress.finish();
@@ -201,8 +270,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     pressureWatch?.stop();
     // Before the lab stops: no OOM restart may race the stop.
     await memory.stop();
+    await crashes.stop();
     await faults.reset().catch(() => undefined);
     await journey.close();
+    await Promise.all(streams.map(({ mix }) => mix.close()));
     // One more scrape and rule evaluation, so Prometheus holds the run's last second.
     if (monitoring && !options.signal?.aborted) await new Promise((resolve) => setTimeout(resolve, monitoring!.scrapeIntervalMs * 1.5));
     await metricsServer.close();
@@ -259,7 +330,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     },
     scenario.pressure,
   );
-  const expectations = evaluateExpectations({ scenario, startedAt, endedAt, recorder, spans, books, alerting, pressure, memory: memory.samples() });
+  const expectations = evaluateExpectations({ scenario, startedAt, endedAt, recorder, spans, books, alerting, pressure, memory: memory.samples(), ...(backoff ? { backoff } : {}) });
   const traces = new Set(spans.map((span) => span.traceId));
   const circuit = watched?.type === 'circuit' ? circuitTransitions(spans, watched.service, watched.dependency).map((t) => ({ ...t, offsetMs: t.timeMs - startedAt })) : [];
   const summary: RunSummary = {
@@ -280,7 +351,16 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     ...(warmUpRecord ? { warmUp: warmUpRecord } : {}),
     phases: phases.map((p) => ({ name: p.name, startMs: p.startMs, endMs: p.endMs })),
     faults: windows,
-    load: { executor: scenario.load, result: load, summary: recorder.summary(), steps: recorder.steps(), stats: recorder.stats() },
+    load: {
+      executor: scenario.load,
+      result: load,
+      summary: recorder.summary(),
+      steps: recorder.steps(),
+      stats: recorder.stats(),
+      ...(streams.length ? { streams: streams.map(({ stream }, i) => ({ name: stream.name, result: streamResults[i] })) } : {}),
+      // Per client group: requests answered 429, held back while waiting out a Retry-After, and sent before it had passed.
+      ...(backoff ? { clients: clientGroups(scenario.load).map((group) => ({ group, ...backoff.counts({ group }) })) } : {}),
+    },
     expectations,
     timeSeries: recorder.timeSeries(),
     circuit,
@@ -320,18 +400,35 @@ async function scenarioFileHash(file: string): Promise<{ file: string; sha256: s
   return bytes ? { file: relative(PROJECT_ROOT, file) || file, sha256: createHash('sha256').update(bytes).digest('hex') } : undefined;
 }
 
-/** Start Prometheus and Alertmanager for a run when wanted and installed, scraping every target before the load; otherwise say why not, once. */
-async function startRunMonitoring(wanted: boolean, runDir: string, targets: ScrapeTarget[]): Promise<{ monitoring?: Monitoring; note?: string }> {
+/** Start Prometheus and Alertmanager for a run when wanted and installed, scraping nothing yet; otherwise say why not, once. */
+async function startRunMonitoring(wanted: boolean, runDir: string): Promise<{ monitoring?: Monitoring; note?: string }> {
   if (!wanted) return { note: 'Prometheus and Alertmanager turned off (--no-monitoring): SLO report and alert expectations skipped' };
-  const started = await startMonitoringIfInstalled({ runDir, targets });
-  if ('unavailable' in started) return { note: `${started.unavailable}: SLO report and alert expectations skipped` };
   try {
+    return { monitoring: await startMonitoring({ runDir, targets: [] }) };
+  } catch (error) {
+    if (error instanceof FaultlineError && error.code === ERROR_CODE.monitoringUnavailable) return { note: `${error.message}: SLO report and alert expectations skipped` };
+    throw error;
+  }
+}
+
+/** Point the run's Prometheus at the lab and wait until it has scraped every target, and evaluated its rules, before the load. */
+async function scrapeLab(starting: ReturnType<typeof startRunMonitoring>, runDir: string, targets: ScrapeTarget[]): Promise<{ monitoring?: Monitoring; note?: string }> {
+  const started = await starting;
+  if (!started.monitoring) return started;
+  try {
+    await recordMonitoringProcesses(runDir, started.monitoring);
+    await started.monitoring.setTargets(targets);
     await started.monitoring.waitForTargets();
   } catch (error) {
     await started.monitoring.stop();
     throw error;
   }
-  return { monitoring: started.monitoring };
+  return started;
+}
+
+/** Stop whatever of the run's monitoring has started (the lab did not come up). */
+async function stopStartedMonitoring(starting: ReturnType<typeof startRunMonitoring>): Promise<void> {
+  await (await starting.catch(() => undefined))?.monitoring?.stop();
 }
 
 interface WarmUpResult {

@@ -12,8 +12,11 @@ import { durationMs, formatIssues, requiringUnits } from '../demo-services/kit/s
 import { compensationPolicySchema } from '../demo-services/checkout/compensation-policy.ts';
 import { cachePolicySchema, catalogDatabasePolicySchema, coalescingPolicySchema } from '../demo-services/catalog/catalog-policy.ts';
 import { gatewayPolicySchema } from '../demo-services/gateway/policy.ts';
+import { bankBehaviourSchema } from '../demo-services/bank/behaviour.ts';
 import { dependencyPolicySchema } from '../demo-services/resilience/policy-config.ts';
 import { PROCESS_FAULT_ATTRIBUTES, PROCESS_FAULT_TYPES } from '../demo-services/kit/process-faults.ts';
+import { asyncTelemetryPolicySchema } from '../demo-services/kit/telemetry-policy.ts';
+import { eventLoopSheddingSchema } from '../demo-services/kit/event-loop-shedding.ts';
 import { FAULT_TYPES } from '../chaos/fault.ts';
 import { STREAMS } from '../chaos/fault-spec.ts';
 import { PARTITION_MODES } from '../chaos/partitions.ts';
@@ -35,6 +38,34 @@ export const SCENARIO_DIR = join(PROJECT_ROOT, 'scenarios');
 const name = z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be lowercase letters, digits and dashes');
 const edge = z.string().regex(/^[a-z][a-z0-9-]*->[a-z][a-z0-9-]*$/, "must name an edge as 'caller->dependency'");
 
+/** How many clients: enough for a crowd, few enough that their tokens are signed before the run in no time. */
+const clientCount = z.int().min(1).max(1_000);
+
+/**
+ * A further stream of clients beside the main load, with its own identities (one bearer token, so one
+ * rate-limit bucket, per client) and its own rate per phase: a few noisy clients that burst tenfold
+ * in one phase. Its journeys are the main load's unless it names its own. Its requests are tagged
+ * `client: <name>`, and its clients honour Retry-After (load/retry-after.ts).
+ */
+const streamSchema = z
+  .strictObject({
+    name,
+    clients: clientCount,
+    /** Journeys the whole stream starts per second, in every phase not named in `rates`. */
+    rate: z.number().min(0),
+    /** The stream's rate in named phases, e.g. `{ spike: 20 }`. */
+    rates: z.record(name, z.number().min(0)).default({}),
+    journey: journeyLoadFields.journey,
+    journeys: journeyLoadFields.journeys,
+    thinkTime: journeyLoadFields.thinkTime,
+    /** Concurrency slots of the stream (an arrival that finds all busy is dropped, as in the main load). */
+    maxVUs: z.int().min(1).default(100),
+  })
+  .refine((stream) => stream.journey === undefined || stream.journeys === undefined, { message: 'give either journey or journeys, not both', path: ['journeys'] });
+
+/** Keys of a load section that are not the executor's. */
+const NOT_EXECUTOR_KEYS = ['journey', 'journeys', 'thinkTime', 'requestTimeout', 'clients', 'streams'] as const;
+
 /**
  * The journey and its request timeout; every other key is the executor's
  * (k6's names: executor, rate, stages, vus, ...), validated by
@@ -47,7 +78,26 @@ const loadSchema = z.looseObject({
   ...journeyLoadFields,
   /** Client-side timeout of one request. */
   requestTimeout: durationMs.default(5_000),
+  /**
+   * The main load's clients by name: its arrivals rotate over `count` clients, each with its own token,
+   * tagged `client: <name>`, honouring Retry-After. Absent: every VU is a client of its own, as before.
+   */
+  clients: z.strictObject({ name, count: clientCount }).optional(),
+  /** Further client streams beside the main load, run at the same time. */
+  streams: z.array(streamSchema).default([]),
 }).superRefine(refineJourneyChoice);
+
+export type LoadStream = z.infer<typeof streamSchema>;
+
+/** The client groups a scenario names (the main load's `clients` and every stream), for `filter.client`. */
+export function clientGroups(load: Pick<Scenario['load'], 'clients' | 'streams'>): string[] {
+  return [...(load.clients ? [load.clients.name] : []), ...load.streams.map((stream) => stream.name)];
+}
+
+/** A stream's rate in each phase, in phase order. */
+export function streamSegments(stream: Pick<LoadStream, 'rate' | 'rates'>, phases: ReadonlyArray<{ name: string; duration: number }>): Array<{ durationMs: number; rate: number }> {
+  return phases.map((phase) => ({ durationMs: phase.duration, rate: stream.rates[phase.name] ?? stream.rate }));
+}
 
 /** The executor part of a scenario's load section, parsed; `duration` is the phases' total where the executor needs one. */
 export function executorConfig(scenario: Pick<Scenario, 'load' | 'phases'>): ExecutorConfig {
@@ -56,7 +106,7 @@ export function executorConfig(scenario: Pick<Scenario, 'load' | 'phases'>): Exe
 
 /** The executor's keys of a load section; executors that run for a fixed time get the phases' total as `duration`. */
 function executorInput(load: Record<string, unknown>, durationMs: number | string): Record<string, unknown> {
-  const { journey: _journey, journeys: _journeys, thinkTime: _thinkTime, requestTimeout: _timeout, ...rest } = load;
+  const rest = Object.fromEntries(Object.entries(load).filter(([key]) => !(NOT_EXECUTOR_KEYS as readonly string[]).includes(key)));
   const fixedTime = rest.executor === 'constant-arrival-rate' || rest.executor === 'constant-vus';
   return fixedTime ? { duration: durationMs, ...rest } : rest;
 }
@@ -68,6 +118,9 @@ const faultTiming = {
   at: durationMs.optional(),
   duration: durationMs.optional(),
 };
+
+/** The lab's embedded collector (runner/lab.ts starts it under this name): a process fault may freeze or stop it. */
+export const COLLECTOR_PROCESS = 'collector';
 
 /** Toxiproxy toxics a scenario can put on an edge besides latency. */
 export const TCP_TOXIC_TYPES = ['bandwidth', 'slow_close', 'timeout', 'reset_peer', 'slicer', 'limit_data'] as const;
@@ -83,7 +136,7 @@ const faultSchema = z.discriminatedUnion('type', [
     rate: z.number().min(0).max(1).default(1),
   }),
   z.strictObject({
-    /** A process fault on one instance: `kill` (SIGKILL, started again at the end unless restart is false) or `pause` (SIGSTOP, then SIGCONT). */
+    /** A process fault on one instance, or on the collector: `kill` (SIGKILL, started again at the end unless restart is false) or `pause` (SIGSTOP, then SIGCONT). */
     type: z.literal('process'),
     name,
     target: name,
@@ -201,7 +254,12 @@ const expectationSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('threshold'),
     name: z.string().min(1),
-    metric: z.enum(['http_req_duration', 'http_req_failed', 'iterations', 'dropped_iterations']),
+    /**
+     * k6's metrics, and two counts of clients that honour Retry-After (load/retry-after.ts):
+     * deferred_requests, held back while a client waited out a Retry-After; requests_before_retry_after,
+     * sent before a Retry-After the client had been given had passed (with `count==0`).
+     */
+    metric: z.enum(['http_req_duration', 'http_req_failed', 'iterations', 'dropped_iterations', 'deferred_requests', 'requests_before_retry_after']),
     threshold: z.string().min(1),
     during: windowSchema.optional(),
     /** failed: only failed (or only successful) requests; problem: only failures whose problem+json type ends in this slug (dependency-circuit-open: the breaker short-circuited them). */
@@ -222,6 +280,8 @@ const expectationSchema = z.discriminatedUnion('type', [
         problem: z.string().regex(/^[a-z0-9-]+$/, 'must be a problem type slug such as dependency-circuit-open').optional(),
         /** Only the requests of this journey (their `journey` tag): the storefront's browsing, not the checkouts beside it. */
         journey: z.enum(JOURNEY_NAMES).optional(),
+        /** Only the requests of this client group (their `client` tag): `load.clients.name` or a stream's name. */
+        client: name.optional(),
       })
       .optional(),
     /**
@@ -229,7 +289,9 @@ const expectationSchema = z.discriminatedUnion('type', [
      * successful requests in this run. A failure answered `overloaded` (the gateway's shedding) is then
      * a fact about the shop, not the machine, when slowness alone could not have filled the gateway:
      * by Little's law the window's request rate times that latency, plus every slot the gateway's
-     * bulkheads may hold, stays under its maxInFlight (runner/expectations.ts, sheddingBound).
+     * bulkheads may hold, stays under its maxInFlight (runner/expectations.ts, sheddingBound). With
+     * `problem: dependency-timeout`, a timeout is a fact about the shop when maxInFlight requests, one
+     * after another, each at `phase`'s mean latency times `factor`, wait less than the route timeout (timeoutBound).
      */
     slowness: z.strictObject({ phase: name, factor: z.number().min(1) }).optional(),
   }),
@@ -266,6 +328,38 @@ const expectationSchema = z.discriminatedUnion('type', [
     /** Most attempts per trace on average: how much of the load reached the dependency (a breaker spares it). */
     mean: z.number().min(0).optional(),
   }).refine((e) => e.max !== undefined || e.mean !== undefined, { message: 'give max, mean or both', path: ['max'] }),
+  z.strictObject({
+    /**
+     * Where the failures are: the server spans of `service` that started in the phase and were
+     * answered with a 5xx (not a 504: a timeout is a slow machine's too), grouped by one span attribute. Holds when some carry
+     * `attribute` = `value` (the trace search finds them by it) and at most `maxOther` carry another
+     * value or none: the errors cluster on one product, one tenant, one key. A count, so no machine
+     * is too slow for it.
+     */
+    type: z.literal('failed-spans'),
+    name: z.string().min(1),
+    during: name,
+    service: name,
+    /** A span attribute, e.g. faultline.sku. */
+    attribute: z.string().regex(/^[a-z][a-z0-9_.]*$/, 'must be a span attribute name such as faultline.sku'),
+    value: z.string().min(1),
+    /** Most failed spans allowed with another value of the attribute, or without it. */
+    maxOther: z.int().min(0),
+  }),
+  z.strictObject({
+    /**
+     * How a service answered: its server spans started in the phase with this HTTP status, counted
+     * (at most `max`), e.g. the bank's 429 once an outage has ended. A count, but one a stalled
+     * machine can raise (a caller frozen for a second sends a second's work at once), so over
+     * the phase's pressure limits a failure is INCONCLUSIVE.
+     */
+    type: z.literal('answers'),
+    name: z.string().min(1),
+    during: name,
+    service: name,
+    status: z.int().min(100).max(599),
+    max: z.int().min(0),
+  }),
   z.strictObject({
     /**
      * Work done for a caller that had given up: calls of service to dependency started in the phase
@@ -374,8 +468,14 @@ export const scenarioSchema = z.strictObject({
         cache: cachePolicySchema.optional(),
         coalescing: coalescingPolicySchema.optional(),
         database: catalogDatabasePolicySchema.omit({ path: true }).optional(),
+        /** bank: its latency, a share of charges it fails, and its rate limit (charges a second, a token bucket; one more is answered 429). */
+        behaviour: bankBehaviourSchema.optional(),
         /** Any service: the most resident memory each instance may hold; over it the lab's supervisor kills it (SIGKILL, as an OOM killer would) and starts it again (runner/memory-limit.ts). */
         memoryLimit: memoryLimitSchema.optional(),
+        /** Any service: refuse new requests (503 overloaded) while its event loop runs later than maxDelay (demo-services/kit/event-loop-shedding.ts). */
+        eventLoopShedding: eventLoopSheddingSchema.optional(),
+        /** Any service: its spans leave off the request path, through a bounded queue (off: exported as they end, and flushed before each answer). */
+        asyncTelemetry: asyncTelemetryPolicySchema.optional(),
       }),
     )
     .default({}),
@@ -466,6 +566,13 @@ function crossCheck(scenario: Scenario, faultPaths: readonly string[] = []): str
     errors.push(...error.problems);
   }
   errors.push(...catalogueProblems(scenario));
+  const groups = clientGroups(scenario.load);
+  groups.forEach((group, i) => {
+    if (groups.indexOf(group) !== i) errors.push(`load.streams: the client group '${group}' is named twice`);
+  });
+  scenario.load.streams.forEach((stream, i) => {
+    for (const phase of Object.keys(stream.rates)) if (!phases.has(phase)) errors.push(`load.streams.${i}.rates.${phase}: no phase named '${phase}'`);
+  });
   const names = new Set<string>();
   scenario.faults.forEach((fault, i) => {
     if (names.has(fault.name)) errors.push(`${faultPath(i)}.name: '${fault.name}' is used twice`);
@@ -475,7 +582,7 @@ function crossCheck(scenario: Scenario, faultPaths: readonly string[] = []): str
     const at = `expectations.${i}`;
     const refs: Array<[string, string]> = [];
     if (expectation.type === 'circuit') refs.push(['opensDuring', expectation.opensDuring], ['closesAfter', expectation.closesAfter]);
-    if (expectation.type === 'trace' || expectation.type === 'wasted-work') refs.push(['during', expectation.during]);
+    if (expectation.type === 'trace' || expectation.type === 'wasted-work' || expectation.type === 'failed-spans' || expectation.type === 'answers') refs.push(['during', expectation.during]);
     if (expectation.type === 'threshold' && typeof expectation.during === 'string') refs.push(['during', expectation.during]);
     if (expectation.type === 'threshold' && typeof expectation.during === 'object' && expectation.during.circuitOpen.reachTimeFrom !== undefined) {
       refs.push(['during.circuitOpen.reachTimeFrom', expectation.during.circuitOpen.reachTimeFrom]);
@@ -488,6 +595,14 @@ function crossCheck(scenario: Scenario, faultPaths: readonly string[] = []): str
       refs.push(['allowance.phase', expectation.allowance.phase]);
       if (expectation.metric !== 'http_req_duration') errors.push(`${at}.allowance: only for http_req_duration thresholds`);
     }
+    if (expectation.type === 'threshold' && expectation.filter?.client !== undefined && !groups.includes(expectation.filter.client)) {
+      errors.push(`${at}.filter.client: no client group '${expectation.filter.client}' (${groups.length ? `groups: ${groups.join(', ')}` : 'name them in load.clients or load.streams'})`);
+    }
+    if (expectation.type === 'threshold' && BACKOFF_METRICS.has(expectation.metric)) {
+      const { client: _client, ...others } = expectation.filter ?? {};
+      if (Object.keys(others).length) errors.push(`${at}.filter: ${expectation.metric} counts by client group and window only (no ${Object.keys(others).join(', ')})`);
+      if (expectation.allowance || expectation.slowness) errors.push(`${at}: ${expectation.metric} is a count: no allowance or slowness`);
+    }
     if (expectation.type === 'no-alert') refs.push(['during', expectation.during]);
     if (expectation.type === 'memory' && expectation.during !== undefined) refs.push(['during', expectation.during]);
     if (expectation.type === 'memory' && !instances.has(expectation.instance)) errors.push(`${at}.instance: no instance '${expectation.instance}' (instances: ${[...instances].join(', ')})`);
@@ -496,6 +611,9 @@ function crossCheck(scenario: Scenario, faultPaths: readonly string[] = []): str
   });
   return errors;
 }
+
+/** Threshold metrics that count what clients honouring Retry-After did, not requests. */
+const BACKOFF_METRICS: ReadonlySet<string> = new Set(['deferred_requests', 'requests_before_retry_after']);
 
 /** The catalogue's fields go together, name nothing twice, and `without` names switches that are on in this scenario. */
 function catalogueProblems(scenario: Scenario): string[] {
@@ -525,13 +643,30 @@ export function switchedOnAt(scenario: Pick<Scenario, 'policies' | 'services' | 
 }
 
 /** The gateway's own patterns a switch names, and their field in its policy. */
-const GATEWAY_SWITCHES: Readonly<Record<string, 'rateLimit' | 'loadShedding' | 'recommendationFallback' | 'outlierDetection' | 'healthChecks'>> = {
+const GATEWAY_SWITCHES: Readonly<Record<string, 'rateLimit' | 'loadShedding' | 'recommendationFallback' | 'outlierDetection' | 'healthChecks' | 'quarantine'>> = {
   rateLimit: 'rateLimit',
   loadShedding: 'loadShedding',
   fallback: 'recommendationFallback',
   outlierDetection: 'outlierDetection',
   healthChecks: 'healthChecks',
+  quarantine: 'quarantine',
 };
+
+/**
+ * A retry policy's jitter as a switch: on while it is anything but `none`; switched off, `none`, so
+ * callers that failed (or were told to wait) together come back together.
+ */
+function jitterSwitch(retry: { enabled: boolean; jitter: 'none' | 'full' | 'equal' | 'decorrelated' }): { enabled: boolean } {
+  return {
+    // A retry policy that is off has no jitter to switch.
+    get enabled() {
+      return retry.enabled && retry.jitter !== 'none';
+    },
+    set enabled(on: boolean) {
+      if (!on) retry.jitter = 'none';
+    },
+  };
+}
 
 /** Every place in a scenario a switch acts on, with its `{ enabled }` setting (the scenario's own object, so a copy can be changed). */
 function switchPlaces(scenario: Pick<Scenario, 'policies' | 'services' | 'gateway'>, name: string): Array<{ at: string; setting: { enabled: boolean } }> {
@@ -543,8 +678,8 @@ function switchPlaces(scenario: Pick<Scenario, 'policies' | 'services' | 'gatewa
   }
   for (const [caller, dependencies] of Object.entries(scenario.policies)) {
     for (const [dependency, settings] of Object.entries(dependencies)) {
-      // The retry budget lives inside the retry policy.
-      const setting = name === 'retryBudget' ? settings.retry.budget : (settings as unknown as Record<string, unknown>)[name];
+      // The retry budget lives inside the retry policy; so does its jitter.
+      const setting = name === 'retryBudget' ? settings.retry.budget : name === 'jitter' ? jitterSwitch(settings.retry) : (settings as unknown as Record<string, unknown>)[name];
       if (isSetting(setting)) places.push({ at: `${caller}->${dependency}`, setting });
     }
   }
@@ -566,7 +701,11 @@ function faultTargetProblems(fault: FaultSpec, at: string, instances: ReadonlySe
         : [`${at}.b: no service of a calls one of b or the other way round, so nothing would be cut`]),
     ];
   }
-  if (!isEdgeFault(fault)) return instances.has(fault.target) ? [] : [`${at}.target: no instance '${fault.target}' (instances: ${[...instances].join(', ')})`];
+  if (fault.type === 'process' && fault.target === COLLECTOR_PROCESS) {
+    // The lab's collector is no service instance: it can be frozen or stopped, but the lab cannot start it again on its port.
+    return fault.action === 'kill' && fault.restart ? [`${at}.restart: the ${COLLECTOR_PROCESS} cannot be started again; pause it, or kill it with restart: false`] : [];
+  }
+  if (!isEdgeFault(fault)) return instances.has(fault.target) ? [] : [`${at}.target: no instance '${fault.target}' (instances: ${[...instances].join(', ')}${fault.type === 'process' ? `, and ${COLLECTOR_PROCESS} for process faults` : ''})`];
   const [caller, dependency] = fault.edge.split('->') as [string, string];
   if (!services.has(caller) || !services.has(dependency)) return [`${at}.edge: '${fault.edge}' names a service the shop does not have`];
   const call = SERVICES.find((s) => s.name === caller)?.calls.find((c) => c.service === dependency);
@@ -591,9 +730,10 @@ export function parseScenario(document: unknown, source: string, options: { from
   }
   // Serial and parallel groups laid flat: every step gets its own at and duration.
   const flat = flattenFaultSteps(result.data.faults, result.data.phases);
-  // The gateway applies only a bulkhead per dependency: the rest of its call policies is off (and refused when written).
+  // The gateway applies only a bulkhead and, when written, a retry of reads per dependency: the rest is off (and refused when written).
+  const written = (document as { policies?: { gateway?: Record<string, unknown> } }).policies?.gateway ?? {};
   const policies = result.data.policies.gateway
-    ? { ...result.data.policies, gateway: Object.fromEntries(Object.entries(result.data.policies.gateway).map(([dependency, policy]) => [dependency, gatewayOnly(policy)])) }
+    ? { ...result.data.policies, gateway: Object.fromEntries(Object.entries(result.data.policies.gateway).map(([dependency, policy]) => [dependency, gatewayOnly(policy, written[dependency])])) }
     : result.data.policies;
   const scenario: Scenario = { ...result.data, policies, faults: flat.faults.map((entry) => entry.fault as FaultSpec) };
   const errors = [

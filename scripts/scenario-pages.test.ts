@@ -13,6 +13,7 @@ import { OUTCOMES, SHOP_SPAN_ATTR, SPAN_ATTR } from '../demo-services/kit/conven
 import { listScenarioFiles, loadScenario } from '../runner/scenario.ts';
 import { SERVICES } from '../runner/topology.ts';
 import { loadSloSpecs } from '../slo/spec.ts';
+import { TELEMETRY_ALERT_NAMES } from '../slo/telemetry-alerts.ts';
 import { dashboardFile, duration, generatePages, INDEX_FILE, PAGES_DIR, pageProblems, readPageSource, renderScenarioPage } from './scenario-pages.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -79,8 +80,8 @@ describe('what the pages name exists', () => {
       }),
   );
 
-  it('every metric is in conventions.ts, every panel in a committed dashboard (in the file the page links), every alert in the SLO specs', async () => {
-    const alerts = new Set((await loadSloSpecs()).map((slo) => slo.alerting.name));
+  it('every metric is in conventions.ts, every panel in a committed dashboard (in the file the page links), every alert in the SLO specs or the telemetry alert', async () => {
+    const alerts = new Set([...(await loadSloSpecs()).map((slo) => slo.alerting.name), ...TELEMETRY_ALERT_NAMES]);
     let named = 0;
     for (const file of await listScenarioFiles()) {
       const { story, name } = await loadScenario(file);

@@ -135,6 +135,8 @@ export function expectationText(expectation: Expectation): string {
       ].filter(Boolean);
       return `${calls}: ${limits.join(', ')}`;
     }
+    case 'failed-spans':
+      return `the failed ${expectation.service} spans during ${expectation.during} are found by ${code(`${expectation.attribute}=${expectation.value}`)}: some carry it, and at most ${expectation.maxOther} carry another value or none`;
     case 'wasted-work':
       return `at most ${expectation.max} ${expectation.service}->${expectation.dependency} calls during ${expectation.during} done by ${expectation.dependency} after ${expectation.service} had given up (its call failed before the work began)`;
     case 'alert': {
@@ -146,6 +148,8 @@ export function expectationText(expectation: Expectation): string {
       const labels = Object.entries(expectation.labels).map(([k, v]) => `${k}=${v}`).join(',');
       return `no alert ${code(`${expectation.alert ?? ''}${labels ? `{${labels}}` : ''}`)} fires during ${expectation.during}`;
     }
+    case 'answers':
+      return `at most ${expectation.max} ${expectation.service} answers with status ${expectation.status} during ${expectation.during} (its server spans, counted)`;
     case 'memory':
       return `${expectation.instance} holds at most ${formatMiB(expectation.max)} of resident memory ${expectation.during === undefined ? 'over the whole run' : `during ${expectation.during}`} (the supervisor's samples)`;
   }

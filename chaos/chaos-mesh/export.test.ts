@@ -252,6 +252,36 @@ describe('fromScenario', () => {
       ['pod_failure', 'bank'],
     ]);
   });
+
+  it("maps a process fault on the lab's collector to PodChaos on the cluster's otel-collector", () => {
+    const exported = fromScenario({
+      name: 'x',
+      phases: [{ name: 'p', duration: 1_000 }],
+      faults: [{ type: 'process', name: 'collector-frozen', target: 'collector', action: 'pause', phase: 'p' }],
+    });
+    expect(exported.faults).toMatchObject([{ kind: 'pod_failure', service: 'otel-collector', count: 1 }]);
+    const podChaos = exportChaosMesh(exported).manifests[0] as ChaosMeshManifest;
+    expect(podChaos.kind).toBe('PodChaos');
+    expect(podChaos.spec).toMatchObject({ action: 'pod-failure', selector: { labelSelectors: { 'app.kubernetes.io/name': 'otel-collector' } } });
+  });
+
+  it('maps a worker_pool to an HTTP delay of its service time on a share of the pods, saying the queue is not exported', () => {
+    const exported = fromScenario({
+      name: 'x',
+      phases: [{ name: 'p', duration: 1_000 }],
+      faults: [
+        { type: 'worker_pool', name: 'two-workers', target: 'catalog-1', attributes: { workers: 2, serviceTime: '300ms' }, phase: 'p' },
+        { type: 'worker_pool', name: 'one-worker', target: 'bank', attributes: { workers: 1, serviceTime: 50 }, phase: 'p' },
+      ],
+    });
+    expect(exported.faults).toMatchObject([
+      { kind: 'http_delay', service: 'catalog', delayMs: 300, rate: 0.5, approximates: expect.stringContaining('the queue, and so the overload, is not exported') },
+      { kind: 'http_delay', service: 'bank', delayMs: 50, rate: 1 },
+    ]);
+    expect(() =>
+      fromScenario({ name: 'x', phases: [{ name: 'p', duration: 1_000 }], faults: [{ type: 'worker_pool', name: 'w', target: 'bank', attributes: { workers: 1, serviceTime: 'soon' }, phase: 'p' }] }),
+    ).toThrow(/faults\.0\.attributes\.serviceTime/);
+  });
 });
 
 describe('serial and parallel groups', () => {

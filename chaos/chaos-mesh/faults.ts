@@ -7,6 +7,7 @@
 // zod, every bad field reported with its path.
 
 import { z } from 'zod';
+import { parseDuration, type DurationInput } from '../../demo-services/kit/durations.ts';
 import { InvalidSpecError } from '../errors.ts';
 import { parseWith } from '../fault-spec.ts';
 import type { WorkflowNode } from '../fault-workflow.ts';
@@ -168,11 +169,14 @@ export interface ScenarioLike {
   }>;
 }
 
+/** The Deployment (and `app.kubernetes.io/name`) of the OpenTelemetry Collector in the observability overlay (deploy/kubernetes). */
+export const COLLECTOR_SERVICE = 'otel-collector';
+
 /** The scenario fault types fromScenario maps, and onto what. */
 export const MAPPED_SCENARIO_FAULTS = {
   http_error: 'http_error',
   latency: 'latency',
-  process: 'pod_kill (kill) or pod_failure (pause)',
+  process: 'pod_kill (kill) or pod_failure (pause); on the collector, of otel-collector',
   cpu_burn: 'cpu_stress',
   memory_leak: 'memory_stress',
   bandwidth: 'bandwidth',
@@ -185,6 +189,9 @@ export const MAPPED_SCENARIO_FAULTS = {
   partition: 'partition',
   error_rate: 'http_error (a share of the pods)',
   not_ready: 'http_error on /readyz (a share of the pods)',
+  poison: 'http_abort on its path (approximated: the pod is not crashed)',
+  request_block: 'cpu_stress (approximated)',
+  worker_pool: 'http_delay of its service time (approximated: the queue is not exported)',
 } as const;
 
 /**
@@ -254,13 +261,41 @@ export function fromScenario(scenario: ScenarioLike, source?: string, workflow?:
         const service = (fault.target ?? '').replace(/-\d+$/, '');
         return [{ kind: 'http_error', ...timing, service, status: attribute('status', 500), stream: 'downstream', rate: 0.5, approximates: `${fault.name}: error_rate fails ${attribute('rate', 1) * 100}% of ${fault.target}'s requests; exported as every answer of half of ${service}'s pods replaced with ${attribute('status', 500)}` }];
       }
+      case 'request_block': {
+        // Chaos Mesh cannot hold a pod's event loop on each request; a stressor that takes its core comes closest.
+        const service = (fault.target ?? '').replace(/-\d+$/, '');
+        // As written in the file ('80ms'), or milliseconds from code.
+        const block = fault.attributes?.block;
+        return [{ kind: 'cpu_stress', ...timing, service, workers: 1, load: 100, approximates: `${fault.name}: request_block holds ${fault.target}'s event loop ${typeof block === 'number' ? `${block}ms` : String(block)} on every request; exported as a CPU stressor at 100% of one core in ${service}'s pods, which slows its requests without tying the delay to them` }];
+      }
+      case 'poison': {
+        // Chaos Mesh cannot crash a pod on one request; aborting that request's connection is what its caller sees of the crash.
+        const service = (fault.target ?? '').replace(/-\d+$/, '');
+        const path = String(fault.attributes?.path ?? '/');
+        const share = service === fault.target ? 1 : 0.5;
+        return [{ kind: 'http_abort', ...timing, service, path, method: 'GET', rate: share, approximates: `${fault.name}: poison crashes ${fault.target} (the process exits, with every request in flight) on a read of ${path}, and the lab restarts it; exported as the connections of ${share === 1 ? '' : 'half of '}${service}'s pods' reads of ${path} aborted (the pod is not crashed, so the requests beside it and the restarts are not exported)` }];
+      }
       case 'not_ready': {
         const service = (fault.target ?? '').replace(/-\d+$/, '');
         return [{ kind: 'http_error', ...timing, service, path: '/readyz', status: 503, stream: 'downstream', rate: 0.5, approximates: `${fault.name}: not_ready fails ${fault.target}'s readiness probe, then its requests ${attribute('failAfter', 3_000)} ms later; exported as the probe's answers of half of ${service}'s pods replaced with 503 (the requests' failure is not exported)` }];
       }
-      case 'process': {
-        // A lab instance (`payment-1`) is one pod of its service's Deployment.
+      case 'worker_pool': {
+        // A lab instance of a replicated service is a share of its pods; the pool's capacity has no Chaos Mesh kind, its service time has.
         const service = (fault.target ?? '').replace(/-\d+$/, '');
+        const share = service === fault.target ? 1 : 0.5;
+        // A scenario file spells it '300ms'; the runner's parsed scenario hands over milliseconds.
+        let serviceTimeMs: number;
+        try {
+          serviceTimeMs = parseDuration(fault.attributes?.serviceTime as DurationInput, 'serviceTime');
+        } catch (error) {
+          problems.push({ field: `faults.${index}.attributes.serviceTime`, message: (error as Error).message });
+          return [];
+        }
+        return [{ kind: 'http_delay', ...timing, service, delayMs: serviceTimeMs, rate: share, approximates: `${fault.name}: worker_pool serves ${attribute('workers', 1)} requests of ${fault.target} at once, each ${serviceTimeMs} ms, and queues the rest; exported as every answer of ${share === 1 ? '' : 'half of '}${service}'s pods delayed ${serviceTimeMs} ms (no concurrency limit: the queue, and so the overload, is not exported)` }];
+      }
+      case 'process': {
+        // A lab instance (`payment-1`) is one pod of its service's Deployment; the lab's collector is the cluster's OpenTelemetry Collector.
+        const service = fault.target === 'collector' ? COLLECTOR_SERVICE : (fault.target ?? '').replace(/-\d+$/, '');
         return [{ kind: fault.action === 'pause' ? 'pod_failure' : 'pod_kill', ...timing, service, count: 1 }];
       }
       default:

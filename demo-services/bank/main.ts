@@ -3,7 +3,8 @@
 // Refunds undo a charge once. Its own latency and failure knobs (set at start
 // from policies.behaviour, or at run time through /admin/behaviour on the
 // admin listener, never the public port) let a fault timeline make the bank
-// itself slow or flaky.
+// itself slow or flaky. Its rate limit (behaviour.rateLimit, a token bucket)
+// admits so many charges a second: one more is answered 429 with Retry-After.
 
 import { z } from 'zod';
 import { readServiceConfig } from '../kit/config.ts';
@@ -11,10 +12,11 @@ import { HEADER } from '../kit/conventions.ts';
 import { ProblemError, problemType } from '../kit/problem.ts';
 import { startService } from '../kit/service.ts';
 import { parseOrProblem } from '../kit/validation.ts';
-import { deadlineHeader, durationMs, ratio } from '../kit/schema.ts';
+import { deadlineHeader } from '../kit/schema.ts';
 import { deriveSeed, mulberry32 } from '../kit/random.ts';
 import { sleep } from '../resilience/retry.ts';
 import { openBankStore } from './bank-store.ts';
+import { bankBehaviourSchema as behaviourSchema, createChargeAdmission } from './behaviour.ts';
 
 const chargeRequest = z.strictObject({
   orderId: z.string().min(1).max(100),
@@ -25,12 +27,6 @@ const idempotencyHeader = z.string().min(8).max(200);
 // Refund by charge id, or by the idempotency key of the charge (a caller whose charge timed out does not know the id).
 const refundRequest = z.union([z.strictObject({ chargeId: z.uuid() }), z.strictObject({ idempotencyKey: z.string().min(8).max(200) })]);
 const databasePolicy = z.object({ path: z.string().min(1).optional() }).loose();
-const behaviourSchema = z.strictObject({
-  latency: durationMs.default(0),
-  jitter: durationMs.default(0),
-  /** Share of charges answered 503 (before anything is charged). */
-  failureRate: ratio.default(0),
-});
 
 const config = readServiceConfig();
 await startService(config, ({ app, admin, logger, onClose }) => {
@@ -38,6 +34,7 @@ await startService(config, ({ app, admin, logger, onClose }) => {
   onClose(() => store.close());
   let behaviour = parseOrProblem(behaviourSchema, config.policies.behaviour ?? {}, 'policies.behaviour');
   const random = mulberry32(deriveSeed(Number(process.env.FAULTLINE_SEED ?? 1), config.instance));
+  const admission = createChargeAdmission();
 
   // Knobs for the fault timeline, on the admin listener (loopback, or a token).
   admin.post('/behaviour', (req, res) => {
@@ -50,6 +47,14 @@ await startService(config, ({ app, admin, logger, onClose }) => {
   });
 
   app.post('/charges', async (req, res) => {
+    // Refused at the door, before anything is read or charged, as an API gateway in front of a processor would.
+    const wait = admission.refuse(behaviour.rateLimit);
+    if (wait !== undefined) {
+      throw new ProblemError(
+        { type: problemType('rate-limited'), title: 'Too many charges', status: 429, detail: 'the bank admits so many charges a second; nothing was charged' },
+        { 'retry-after': String(Math.max(1, Math.ceil(wait / 1_000))) },
+      );
+    }
     const key = parseOrProblem(idempotencyHeader, req.get(HEADER.idempotencyKey), `header.${HEADER.idempotencyKey}`);
     const body = parseOrProblem(chargeRequest, req.body, 'body');
     const deadline = parseOrProblem(deadlineHeader, req.get(HEADER.deadline), `header.${HEADER.deadline}`);

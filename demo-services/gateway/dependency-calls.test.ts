@@ -1,10 +1,12 @@
 // What the gateway takes from a scenario's policies.gateway.<dependency>: the
-// bulkhead only; a retry, timeout, breaker or deadline written there is a
-// problem with its reason (runner/gateway-call-policies.test.ts: as a scenario).
+// bulkhead and a retry of reads (opt-in); a timeout, breaker or deadline
+// written there is a problem with its reason (runner/gateway-call-policies.test.ts: as a scenario).
 
 import { describe, expect, it } from 'vitest';
 import { BulkheadRejectedError } from '../resilience/bulkhead.ts';
-import { bulkheadFullProblem, gatewayCallPolicy, gatewayCallProblems } from './dependency-calls.ts';
+import { DependencyError } from '../kit/dependency-client.ts';
+import { UpstreamStatusError } from '../resilience/errors.ts';
+import { bulkheadFullProblem, gatewayCallPolicy, gatewayCallProblems, isConnectFailure, isRetriedMethod } from './dependency-calls.ts';
 
 describe('the gateway per dependency', () => {
   it('applies the bulkhead and nothing else: no attempt timeout, retry or breaker of its own', () => {
@@ -13,7 +15,15 @@ describe('the gateway per dependency', () => {
     expect([policy.timeout.enabled, policy.retry.enabled, policy.circuitBreaker.enabled, policy.deadline]).toEqual([false, false, false, undefined]);
   });
 
-  it('refuses retries (a retried checkout POST could order twice), timeouts and breakers, with the reason', () => {
+  it('retries only when a retry is written, only reads, and only when no answer came back', () => {
+    expect(gatewayCallPolicy({ retry: { maxAttempts: 2 } }).retry).toMatchObject({ enabled: true, maxAttempts: 2 });
+    expect(gatewayCallPolicy({}).retry.enabled).toBe(false);
+    expect(['GET', 'POST', 'PUT', 'DELETE'].filter(isRetriedMethod)).toEqual(['GET']);
+    expect(['FL_DEP_REFUSED', 'FL_DEP_RESET', 'FL_DEP_NETWORK', 'FL_DEP_TIMEOUT', 'FL_DEP_ABORTED'].map((code) => isConnectFailure(new DependencyError(code as never, 'catalog', 'x')))).toEqual([true, true, true, false, false]);
+    expect(isConnectFailure(new UpstreamStatusError('catalog', 502, {}))).toBe(false);
+  });
+
+  it('refuses timeouts and breakers, with the reason', () => {
     expect(gatewayCallProblems({ policies: { gateway: { catalog: { timeout: { timeout: '1s' }, circuitBreaker: {}, deadline: '2s' } } } })).toEqual([
       expect.stringMatching(/^policies\.gateway\.catalog\.timeout: .*gateway\.routeTimeout/),
       expect.stringMatching(/^policies\.gateway\.catalog\.circuitBreaker: .*breakers belong/),

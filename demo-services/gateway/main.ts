@@ -10,13 +10,18 @@
 // A scenario may give a dependency a bulkhead at the gateway
 // (policies.gateway.<dependency>, dependency-calls.ts): at most that many
 // requests to it in flight, the rest answered 503 bulkhead-full at once, so a
-// slow dependency cannot take every slot of the load-shedding limit.
+// slow dependency cannot take every slot of the load-shedding limit; and a
+// retry, which sends a read whose connection was refused or closed (a dead
+// replica) to a replica it has not tried. With `quarantine` on, a read that
+// was on a replica when it died is not retried, and the read that killed it
+// is answered 503 `quarantined` for a while without reaching the replicas
+// (quarantine.ts): one query of death costs one crash, not the service.
 
 import type { NextFunction, Request, Response } from 'express';
 import { trace } from '@opentelemetry/api';
 import { dependencyUrls, readServiceConfig } from '../kit/config.ts';
-import { HEADER, PROBLEM_CONTENT_TYPE, SHOP_HEADER } from '../kit/conventions.ts';
-import { createBalancedClient } from '../kit/balanced-client.ts';
+import { HEADER, PROBLEM_CONTENT_TYPE, SHOP_HEADER, SHOP_SPAN_ATTR, SPAN_ATTR, SPAN_EVENT } from '../kit/conventions.ts';
+import { createBalancedClient, type BalancedClient } from '../kit/balanced-client.ts';
 import type { DependencyClient } from '../kit/dependency-client.ts';
 import { AuthError, verifyBearer } from '../kit/jwt.ts';
 import { ProblemError, problemType } from '../kit/problem.ts';
@@ -29,8 +34,9 @@ import { parseOrProblem } from '../kit/validation.ts';
 import { gatewayPolicySchema } from './policy.ts';
 import { BulkheadRejectedError } from '../resilience/bulkhead.ts';
 import { createResilientCall, type ResilientCall } from '../resilience/resilient-call.ts';
-import { bulkheadFullProblem, gatewayCallPolicy } from './dependency-calls.ts';
+import { bulkheadFullProblem, gatewayCallPolicy, isConnectFailure, isRetriedMethod } from './dependency-calls.ts';
 import { createRateLimiter } from './token-bucket.ts';
+import { createQuarantine, createSharedReads, watchedAttempt, type Quarantine, type SharedReads } from './quarantine.ts';
 
 /** Response headers of the services that mean something to the shop's clients. */
 const RELAYED_HEADERS = ['retry-after', SHOP_HEADER.idempotentReplayed, SHOP_HEADER.cache] as const;
@@ -45,6 +51,8 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
 
   /** The dependencies a scenario gave a bulkhead at the gateway (policies.gateway.<dependency>). */
   const guards = new Map<string, ResilientCall>();
+  /** With gateway.quarantine on: each balanced dependency's quarantine of reads, and its client (to take a dead replica out). */
+  const quarantines = new Map<string, { quarantine: Quarantine; client: BalancedClient; reads: SharedReads }>();
   /** One client per replica of a dependency, behind a balancer. */
   const upstream = (dependency: string): DependencyClient => {
     const client = createBalancedClient(dependency, dependencyUrls(config, dependency), { metrics, logger }, {
@@ -56,12 +64,20 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
       requestVolume: policy.outlierDetection.requestVolume,
     }, policy.healthChecks.enabled ? { path: '/readyz', intervalMs: policy.healthChecks.interval, timeoutMs: policy.healthChecks.timeout } : undefined);
     onClose(() => client.close());
+    if (policy.quarantine.enabled) {
+      const quarantine = createQuarantine({
+        durationMs: policy.quarantine.duration,
+        strikes: policy.quarantine.strikes,
+        onConvicted: (key) => logger.warn({ dependency, key, durationMs: policy.quarantine.duration }, 'read quarantined: it was on a replica that died'),
+      });
+      quarantines.set(dependency, { quarantine, client, reads: createSharedReads() });
+    }
     // policies.gateway.<dependency> of a scenario: a bulkhead around every call forwarded to it (dependency-calls.ts).
     if (config.policies[dependency] !== undefined) {
       // The route timeout is the call's one deadline: it covers the wait for a slot too.
       const calls = { ...gatewayCallPolicy(config.policies[dependency]), deadline: policy.routeTimeout };
-      if (calls.bulkhead.enabled) {
-        guards.set(dependency, createResilientCall({ dependency, policy: calls, metrics: metrics.resilience, logger, retryable: () => false }));
+      if (calls.bulkhead.enabled || calls.retry.enabled) {
+        guards.set(dependency, createResilientCall({ dependency, policy: calls, metrics: metrics.resilience, logger, retryable: isConnectFailure }));
       }
     }
     return client;
@@ -107,21 +123,39 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     next();
   });
 
-  const forward = (target: DependencyClient, path: (req: Request, user: string) => string) => {
+  /** `watched`: a read of one record (a product), which the quarantine judges; a list is no one record's fault. */
+  const forward = (target: DependencyClient, path: (req: Request, user: string) => string, options: { watched?: boolean } = {}) => {
     return async (req: Request, res: Response) => {
       const key = req.get(HEADER.idempotencyKey);
       const user = res.locals.user as string | undefined;
+      const targetPath = path(req, user ?? 'anonymous');
+      const watch = req.method === 'GET' && options.watched ? quarantines.get(target.name) : undefined;
+      if (watch) refuseQuarantined(target.name, targetPath, watch.quarantine);
       try {
-        const send = (signal: AbortSignal) =>
+        // A retried read goes to a replica it has not tried yet.
+        const triedInstances = new Set<string>();
+        const request = (signal: AbortSignal, onInstance?: (instance: string) => void) =>
           target.request({
             method: req.method as 'GET' | 'POST' | 'PUT' | 'DELETE',
-            path: path(req, user ?? 'anonymous'),
+            path: targetPath,
             ...(req.method === 'GET' || req.method === 'DELETE' ? {} : { body: req.body }),
             headers: { ...(key ? { [HEADER.idempotencyKey]: key } : {}), ...(user ? { 'x-user-id': user } : {}) },
             signal,
+            triedInstances,
+            ...(onInstance ? { onInstance } : {}),
           });
+        const send = (signal: AbortSignal) =>
+          watch
+            ? watchedAttempt(watch.quarantine, { dependency: target.name, key: targetPath }, (onInstance) => request(signal, onInstance), {
+                isCutOff: isConnectFailure,
+                onDeath: (instance) => watch.client.markDown(instance),
+              })
+            : request(signal);
         const guard = guards.get(target.name);
-        const response = guard ? await guard.execute((signal) => send(signal)) : await send(AbortSignal.timeout(policy.routeTimeout));
+        const call = () => (guard ? guard.execute((signal) => send(signal), undefined, { retry: isRetriedMethod(req.method) }) : send(AbortSignal.timeout(policy.routeTimeout)));
+        // Under watch, reads of one record in flight at once share one upstream read: a burst of a
+        // query of death cannot reach two replicas before the first death is seen.
+        const response = watch ? await watch.reads.share(targetPath, call) : await call();
         for (const header of RELAYED_HEADERS) {
           const value = response.headers[header];
           if (value !== undefined) res.setHeader(header, value);
@@ -134,6 +168,18 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
         throw problemForFailure(target.name, error);
       }
     };
+  };
+
+  /** A quarantined read is answered at once, 503 with Retry-After, and never reaches the dependency. */
+  const refuseQuarantined = (dependency: string, key: string, quarantine: Quarantine): void => {
+    const remaining = quarantine.remainingMs(key);
+    if (remaining === undefined) return;
+    metrics.resilience.call(dependency, 'rejected');
+    trace.getActiveSpan()?.addEvent(SPAN_EVENT.quarantined, { [SPAN_ATTR.quarantineKey]: key });
+    throw new ProblemError(
+      { type: problemType('quarantined'), title: `${dependency} read quarantined`, status: 503, detail: `${key} was being read when a ${dependency} replica died; it is not sent to ${dependency} for ${Math.ceil(remaining / 1_000)} s more` },
+      { 'retry-after': String(Math.max(1, Math.ceil(remaining / 1_000))) },
+    );
   };
 
   const query = (req: Request) => {
@@ -151,7 +197,11 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
   if (has('catalog')) {
     const catalog = upstream('catalog');
     app.get('/api/products', forward(catalog, (req) => `/products${query(req)}`));
-    app.get('/api/products/:sku', forward(catalog, (req) => `/products/${param(req, 'sku')}`));
+    // The product on the gateway's span too: failures found by product (`faultline traces --attr`), even those that never reached the catalog.
+    app.get('/api/products/:sku', (req, _res, next) => {
+      trace.getActiveSpan()?.setAttribute(SHOP_SPAN_ATTR.sku, String(req.params.sku));
+      next();
+    }, forward(catalog, (req) => `/products/${param(req, 'sku')}`, { watched: true }));
   }
   if (has('cart')) {
     const cart = upstream('cart');

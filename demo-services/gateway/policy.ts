@@ -61,6 +61,20 @@ export const gatewayPolicySchema = z.strictObject({
       requestVolume: z.int().min(2).max(10_000).default(10),
     })
     .prefault({}),
+  /**
+   * Quarantine of queries of death (quarantine.ts): a read of one record (GET /api/products/:sku) that was on a replica when it died
+   * is not retried, and its key (the dependency's path) is quarantined for `duration` once convicted:
+   * at once when it was the only read on the dying replica, else after `strikes` such deaths.
+   * Quarantined reads are answered 503 `quarantined` without reaching the dependency. Off unless a
+   * scenario turns it on: its judgement needs replicas that die of what they are sent.
+   */
+  quarantine: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      duration: durationMs.pipe(z.number().min(1).max(3_600_000)).default(30_000),
+      strikes: z.int().min(1).max(10).default(2),
+    })
+    .prefault({}),
 });
 
 export type GatewayPolicy = z.infer<typeof gatewayPolicySchema>;

@@ -112,4 +112,48 @@ describe('balanced HTTP client (real replicas on loopback)', () => {
       await client.close();
     }
   });
+
+  // A dead replica behind a fault proxy: the connection is closed without an answer.
+  it('sends a retry to a replica not yet tried, and counts a closed connection toward ejection', async () => {
+    const dead = createServer((req) => req.socket.destroy());
+    dead.listen(0, '127.0.0.1');
+    await once(dead, 'listening');
+    const metrics = createServiceMetrics({ defaultMetrics: false });
+    const client = createBalancedClient('catalog', [`http://127.0.0.1:${(dead.address() as AddressInfo).port}`, replicas[0]!.url], { metrics, logger }, {
+      strategy: 'round-robin',
+      consecutiveFailures: 2,
+      ejectionMs: 60_000,
+    });
+    try {
+      const tried = new Set<string>();
+      await expect(client.request({ method: 'GET', path: '/', triedInstances: tried })).rejects.toMatchObject({ code: 'FL_DEP_RESET' });
+      expect([...tried]).toEqual(['catalog-1']);
+      // Round robin would come back to catalog-1 on the third pick; a retry of the same call never does.
+      await client.request({ method: 'GET', path: '/' });
+      expect((await client.request({ method: 'GET', path: '/', triedInstances: tried })).status).toBe(200);
+      expect([...tried]).toEqual(['catalog-1', 'catalog-2']);
+      await client.request({ method: 'GET', path: '/' });
+      await expect(client.request({ method: 'GET', path: '/' })).rejects.toMatchObject({ code: 'FL_DEP_RESET' });
+      // Two closed connections in a row: out of rotation.
+      expect(client.healthy()).toEqual(['catalog-2']);
+    } finally {
+      await client.close();
+      dead.closeAllConnections();
+      await new Promise((resolve) => dead.close(resolve));
+    }
+  });
+
+  it('tells the caller the replica picked, and takes one marked down out until its probe passes again', async () => {
+    const metrics = createServiceMetrics({ defaultMetrics: false });
+    const client = createBalancedClient('catalog', [replicas[0]!.url, replicas[0]!.url], { metrics, logger }, { strategy: 'round-robin', consecutiveFailures: 5, ejectionMs: 1_000 }, { path: '/readyz', intervalMs: 60_000, timeoutMs: 500 });
+    try {
+      const picked: string[] = [];
+      for (let i = 0; i < 2; i += 1) await client.request({ method: 'GET', path: '/', onInstance: (instance) => picked.push(instance) });
+      expect(picked.sort()).toEqual(['catalog-1', 'catalog-2']);
+      client.markDown('catalog-2');
+      expect(client.healthy()).toEqual(['catalog-1']);
+    } finally {
+      await client.close();
+    }
+  });
 });

@@ -18,6 +18,8 @@ export const DEFAULT_BALANCING: BalancerOptions = { strategy: 'least-outstanding
 export interface BalancedClient extends DependencyClient {
   /** Instances in rotation right now. */
   healthy(): string[];
+  /** Out of rotation at once (its death was seen), until its next passing readiness check; without active health checks it is left to passive ejection. */
+  markDown(instance: string): void;
 }
 
 /** Active health checks: GET `path` on every instance each `intervalMs`; anything but a 2xx within `timeoutMs` is not ready. */
@@ -68,7 +70,9 @@ export function createBalancedClient(
   return {
     name,
     async request<T>(request: DependencyRequest): Promise<DependencyResponse<T>> {
-      const lease = balancer.pick();
+      const lease = balancer.pick(request.triedInstances);
+      request.triedInstances?.add(lease.instance);
+      request.onInstance?.(lease.instance);
       let ok = false;
       try {
         const response = await (clients.get(lease.instance) as DependencyClient).request<T>(request);
@@ -81,6 +85,9 @@ export function createBalancedClient(
       }
     },
     healthy: () => balancer.healthy(),
+    markDown(instance) {
+      if (prober) balancer.setReady(instance, false);
+    },
     close: async () => {
       clearInterval(prober);
       await Promise.all([...clients.values()].map((client) => client.close()));

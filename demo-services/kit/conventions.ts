@@ -104,7 +104,7 @@ export const SPAN_ATTR = {
   retryDelayMs: 'faultline.retry.delay_ms',
   /** The policy's backoff cap (maxDelay) the delay was drawn under. */
   retryDelayCapMs: 'faultline.retry.delay_cap_ms',
-  /** Where the delay came from: `backoff` (at most the cap) or `retry-after` (the dependency asked for longer). */
+  /** Where the delay came from: `backoff` (at most the cap), `retry-after` (the dependency asked for longer) or `circuit-open` (the breaker's time to half-open, plus jitter). */
   retryDelaySource: 'faultline.retry.delay_source',
   circuitState: 'faultline.circuit.state',
   circuitFrom: 'faultline.circuit.from',
@@ -118,6 +118,8 @@ export const SPAN_ATTR = {
   idempotencyKey: 'faultline.idempotency_key',
   /** How many ms past the caller's deadline a request was when it was refused (with SPAN_EVENT.deadlineExceeded). */
   deadlineLateMs: 'faultline.deadline.late_ms',
+  /** The read a gateway quarantine refused (with SPAN_EVENT.quarantined): the dependency's path. */
+  quarantineKey: 'faultline.quarantine.key',
 } as const;
 
 export const SPAN_EVENT = {
@@ -128,6 +130,8 @@ export const SPAN_EVENT = {
   faultInjected: 'fault.injected',
   /** The work of a request was dropped: its caller's deadline had passed. */
   deadlineExceeded: 'deadline.exceeded',
+  /** A read refused by the gateway's quarantine: it was on a replica that died (a query of death). */
+  quarantined: 'quarantined',
 } as const;
 
 /** Structured log fields (pino). */
@@ -248,6 +252,8 @@ export const LOAD_LABEL = {
   journey: 'journey',
   step: 'step',
   status: 'status',
+  /** The client group a request came from (a scenario's `load.clients` or `load.streams`): a tag of samples and k6 requests, not a metric label. */
+  client: 'client',
 } as const;
 
 /** W3C baggage the load generator puts on every request (header `baggage`), so synthetic traffic can be told apart downstream. */

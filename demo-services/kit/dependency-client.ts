@@ -62,6 +62,14 @@ export interface DependencyRequest {
   body?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /**
+   * Over replicas (balanced-client.ts): the instances earlier attempts of this call went to,
+   * passed over while another is in rotation; this attempt's instance is added, so a retry goes
+   * to a replica not yet tried. A single-instance client ignores it.
+   */
+  triedInstances?: Set<string>;
+  /** Over replicas: told the instance picked for this attempt, before it is sent (the gateway's quarantine). */
+  onInstance?: (instance: string) => void;
 }
 
 export interface DependencyClient {

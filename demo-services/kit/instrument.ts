@@ -2,6 +2,9 @@
 // gRPC instrumentation is in place before grpc-js is first loaded, and the
 // kit's HTTP spans are on before the first request.
 import { readServiceConfig } from './config.ts';
+import { failStartup } from './lifecycle.ts';
 import { initTelemetry } from './telemetry.ts';
 
-await initTelemetry(readServiceConfig());
+const config = readServiceConfig();
+// A bad telemetry policy is one line naming its field, not a stack.
+await initTelemetry(config).catch((error: unknown) => failStartup(config.instance, error));

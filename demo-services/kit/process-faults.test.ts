@@ -11,7 +11,7 @@ import client from 'prom-client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SPAN_ATTR, SPAN_EVENT } from './conventions.ts';
 import { ProblemError, sendProblem } from './problem.ts';
-import { createProcessFaults, isLoopbackAddress, ProcessFaultError } from './process-faults.ts';
+import { createProcessFaults, DATA_FAULT_TYPES, isLoopbackAddress, PoisonRequestError, ProcessFaultError } from './process-faults.ts';
 
 const require = createRequire(import.meta.url);
 const express = require('express') as typeof expressModule;
@@ -138,6 +138,8 @@ describe('fault requests', () => {
     [{ name: 'x', type: 'error_rate', attributes: { rate: 0 } }, 'body.attributes.rate'],
     [{ name: 'x', type: 'error_rate', attributes: { rate: 0.5, status: 404 } }, 'body.attributes.status'],
     [{ name: 'x', type: 'concurrency_limit', attributes: { maxInFlight: 1, extra: 1 } }, 'body.attributes'],
+    [{ name: 'x', type: 'poison', attributes: {} }, 'body.attributes.path'],
+    [{ name: 'x', type: 'poison', attributes: { path: 'products/sku-13' } }, 'body.attributes.path'],
     [{ name: 'x', type: 'concurrency_limit', attributes: { maxInFlight: 1 }, duration: '-1s' }, 'body.duration'],
     [{ name: 'x', type: 'concurrency_limit', attributes: { maxInFlight: 1 }, duration: 0 }, 'body.duration'],
   ])('rejects %j naming %s', (body, field) => {
@@ -260,6 +262,65 @@ describe('not_ready', () => {
   });
 });
 
+describe('poison', () => {
+  it('crashes on a read of its path only, never answering it, and is data that outlives the process', async () => {
+    const crashes: Error[] = [];
+    const faults = createProcessFaults({ target: 't', spin: () => undefined, crash: (error) => void crashes.push(error) });
+    faults.add({ name: 'bad-record', type: 'poison', attributes: { path: '/products/sku-13' } });
+    const app = express();
+    app.use(faults.middleware);
+    app.get('/healthz', (_req, res) => res.json({ ok: true }));
+    app.get('/products/:sku', (req, res) => res.json({ sku: req.params.sku }));
+    // The crash the test stands in for: every connection of the process cut at once.
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      expect((await fetch(`${base}/products/sku-12`)).status).toBe(200);
+      const poisoned = fetch(`${base}/products/sku-13`);
+      await vi.waitFor(() => expect(crashes).toHaveLength(1));
+      server.closeAllConnections();
+      await expect(poisoned).rejects.toThrow();
+      expect(crashes[0]).toBeInstanceOf(PoisonRequestError);
+      expect(crashes[0]?.message).toContain('/products/sku-13');
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      faults.remove('bad-record');
+      expect((await fetch(`${base}/products/sku-13`)).status).toBe(200);
+      expect(crashes).toHaveLength(1);
+      expect(DATA_FAULT_TYPES.has('poison')).toBe(true);
+      expect(DATA_FAULT_TYPES.has('memory_leak')).toBe(false);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('request_block', () => {
+  it('blocks the loop for its length on every request it touches, before the handler, never for health, and stops when removed', () => {
+    const blocks: number[] = [];
+    const faults = createProcessFaults({ target: 't', spin: () => undefined, block: (ms) => blocks.push(ms) });
+    faults.add({ name: 'sync-call', type: 'request_block', attributes: { block: '80ms' } });
+    const serve = (path: string): string => {
+      let passed = 'not called';
+      faults.middleware({ path } as Request, { on: () => undefined } as unknown as Response, (error?: unknown) => (passed = error === undefined ? `served after ${blocks.length}` : 'failed'));
+      return passed;
+    };
+    expect(serve('/checkout')).toBe('served after 1');
+    expect(serve('/checkout')).toBe('served after 2');
+    expect(serve('/healthz')).toBe('served after 2');
+    expect(blocks).toEqual([80, 80]);
+    faults.remove('sync-call');
+    expect(serve('/checkout')).toBe('served after 2');
+  });
+
+  it('refuses a block of nothing or over a second, naming the field', () => {
+    const faults = createProcessFaults({ target: 't', spin: () => undefined });
+    expect(() => faults.add({ name: 'x', type: 'request_block', attributes: { block: 0 } })).toThrow(ProblemError);
+    expect(problemOf(() => faults.add({ name: 'x', type: 'request_block', attributes: { block: '2s' } })).problem.detail).toMatch(/attributes\.block/);
+  });
+});
+
 describe('error_rate draws', () => {
   it('fails the requests whose draw falls under the rate, and no others', async () => {
     const draws = [0.1, 0.9, 0.49, 0.5];
@@ -309,5 +370,70 @@ describe('span marking', () => {
     ]);
     expect(events['/healthz']).toEqual([]);
     expect(events['/refunds']).toEqual([]);
+  });
+});
+
+describe('worker_pool (in-process server)', () => {
+  let server: Server;
+  let base: string;
+  const faults = createProcessFaults({ target: 't', spin: () => undefined });
+
+  beforeAll(async () => {
+    const app = express();
+    app.use(faults.middleware);
+    app.get('/healthz', (_req, res) => res.json({ ok: true }));
+    app.get('/read', (_req, res) => res.json({ at: performance.now() }));
+    server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterEach(() => faults.removeAll());
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const timed = async (path: string, signal?: AbortSignal): Promise<number> => {
+    const started = performance.now();
+    const response = await fetch(`${base}${path}`, signal ? { signal } : {});
+    await response.arrayBuffer();
+    expect(response.status).toBe(200);
+    return performance.now() - started;
+  };
+
+  it('serves `workers` requests at once, each after its service time, queues the rest, and exempts health', async () => {
+    faults.add({ name: 'pool', type: 'worker_pool', attributes: { workers: 1, serviceTime: '100ms' } });
+    const [health, ...reads] = await Promise.all([timed('/healthz'), timed('/read'), timed('/read'), timed('/read')]);
+    // One at a time: about 100, 200 and 300 ms (tolerance bands, not exact times); health waits for none.
+    const sorted = reads.sort((a, b) => a - b);
+    expect(health).toBeLessThan(sorted[0] as number);
+    expect(sorted[0]).toBeGreaterThanOrEqual(95);
+    expect(sorted[1]).toBeGreaterThanOrEqual(190);
+    expect(sorted[2]).toBeGreaterThanOrEqual(285);
+  });
+
+  it('drops a request whose client left while it waited, so the next one does not wait for it', async () => {
+    faults.add({ name: 'pool', type: 'worker_pool', attributes: { workers: 1, serviceTime: '150ms' } });
+    const first = timed('/read');
+    const gone = fetch(`${base}/read`, { signal: AbortSignal.timeout(50) }).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    const third = timed('/read');
+    expect(await first).toBeGreaterThanOrEqual(140);
+    expect(await gone).toBeInstanceOf(Error);
+    // Queued behind the first only: about 300 ms from the start, not 450.
+    expect(await third).toBeLessThan(420);
+  });
+
+  it('lets the queue through at once when removed', async () => {
+    faults.add({ name: 'pool', type: 'worker_pool', attributes: { workers: 1, serviceTime: '5s' } });
+    const reads = Promise.all([timed('/read'), timed('/read')]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    faults.remove('pool');
+    expect(Math.max(...(await reads))).toBeLessThan(1_000);
+  });
+
+  it('refuses a pool of no workers or no service time, naming the field', () => {
+    expect(problemOf(() => faults.add({ name: 'x', type: 'worker_pool', attributes: { workers: 0, serviceTime: '1s' } })).problem.detail).toContain('body.attributes.workers');
+    expect(problemOf(() => faults.add({ name: 'x', type: 'worker_pool', attributes: { workers: 2, serviceTime: 0 } })).problem.detail).toContain('body.attributes.serviceTime');
   });
 });

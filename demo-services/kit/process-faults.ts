@@ -1,13 +1,18 @@
 // Faults injected inside a service process, for what a proxy in front of it
-// cannot fake: a hot CPU, a blocked event loop, a growing heap, a service that
-// sheds load early, one bad replica among its good twins (error_rate: an
+// cannot fake: a hot CPU, a blocked event loop, a request path that blocks it
+// on every request (request_block), a growing heap, a service that
+// sheds load early, one that serves a few requests at a time and queues the
+// rest (worker_pool: a capacity no CPU speed moves), one bad replica among its good twins (error_rate: an
 // edge fault acts on every replica a caller reaches). A fault timeline drives them through an admin API in the
 // fault proxy's dialect (GET/POST /admin/faults, DELETE /admin/faults/{name}),
 // served on the service's admin listener only (admin-listener.ts: loopback, or
 // a token), never on its public port. Every fault ends by itself when its duration runs out
 // and all end when the service shuts down; each is visible as
 // chaos_fault_active{fault,target}, in the log, and as a span event on the
-// requests it touches.
+// requests it touches. A `poison` fault is bad data rather than a bad
+// process: a read of one path crashes the instance (as a parser bug on a
+// corrupt record would), and since the data outlives the process the lab
+// applies it again to the instance it restarts (DATA_FAULT_TYPES).
 
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
@@ -23,12 +28,20 @@ import type { Logger } from './logger.ts';
 import { ProblemError, problemType } from './problem.ts';
 import { durationMs } from './schema.ts';
 import { parseOrProblem } from './validation.ts';
+import { blockFor } from './thread-time.ts';
+import { createWorkerPool, type WorkerPool } from './worker-pool.ts';
 
 const require = createRequire(import.meta.url);
 const express = require('express') as typeof expressModule;
 
-export const PROCESS_FAULT_TYPES = ['cpu_burn', 'event_loop_block', 'memory_leak', 'concurrency_limit', 'error_rate', 'not_ready'] as const;
+export const PROCESS_FAULT_TYPES = ['cpu_burn', 'event_loop_block', 'memory_leak', 'concurrency_limit', 'error_rate', 'not_ready', 'poison', 'request_block', 'worker_pool'] as const;
 export type ProcessFaultType = (typeof PROCESS_FAULT_TYPES)[number];
+
+/** Faults that stand for bad data, not a bad process: a restarted instance reads the same data, so they are applied again after a restart. */
+export const DATA_FAULT_TYPES: ReadonlySet<ProcessFaultType> = new Set(['poison']);
+
+/** Exit code of an instance a poison request crashed (EX_SOFTWARE: an internal error, as an uncaught parser exception is). */
+export const POISON_EXIT_CODE = 70;
 
 const MIB = 1024 * 1024;
 /** Period of the memory-leak allocator. */
@@ -78,6 +91,28 @@ const notReadyAttributes = z.strictObject({
   failAfter: durationMs.refine((ms) => ms <= 60_000, 'must be at most 60s').default(3_000),
 });
 
+const requestBlockAttributes = z.strictObject({
+  /**
+   * How long every request holds the event loop before its handler runs, as a synchronous call on
+   * the request path does (a file read on a slow disk, execSync, a synchronous DNS lookup): the
+   * instance serves at most 1 s / block requests a second however fast the machine is. Blocked,
+   * not busy (thread-time.ts blockFor): it takes no CPU from the rest of the lab.
+   */
+  block: positiveDuration.refine((ms) => ms <= 1_000, 'must be at most 1s'),
+});
+
+const poisonAttributes = z.strictObject({
+  /** The request path whose read crashes the instance (`/products/sku-13`): the one record a parser cannot take. */
+  path: z.string().regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, 'must be a request path such as /products/sku-13'),
+});
+
+const workerPoolAttributes = z.strictObject({
+  /** Requests served at once; the rest wait in a queue without bound (worker-pool.ts). */
+  workers: z.int().min(1).max(10_000),
+  /** How long each request holds its worker before the service starts on it: capacity is workers / serviceTime a second, on any machine. */
+  serviceTime: positiveDuration.refine((ms) => ms <= 60_000, 'must be at most 60s'),
+});
+
 /** Each in-service fault's attributes, for scenario files that schedule them. */
 export const PROCESS_FAULT_ATTRIBUTES = {
   cpu_burn: cpuBurnAttributes,
@@ -86,6 +121,9 @@ export const PROCESS_FAULT_ATTRIBUTES = {
   concurrency_limit: concurrencyLimitAttributes,
   error_rate: errorRateAttributes,
   not_ready: notReadyAttributes,
+  worker_pool: workerPoolAttributes,
+  poison: poisonAttributes,
+  request_block: requestBlockAttributes,
 } as const;
 
 const faultRequest = z.discriminatedUnion(
@@ -97,6 +135,9 @@ const faultRequest = z.discriminatedUnion(
     z.strictObject({ name: nameSchema, type: z.literal('concurrency_limit'), attributes: concurrencyLimitAttributes, duration: positiveDuration.optional() }),
     z.strictObject({ name: nameSchema, type: z.literal('error_rate'), attributes: errorRateAttributes, duration: positiveDuration.optional() }),
     z.strictObject({ name: nameSchema, type: z.literal('not_ready'), attributes: notReadyAttributes.prefault({}), duration: positiveDuration.optional() }),
+    z.strictObject({ name: nameSchema, type: z.literal('worker_pool'), attributes: workerPoolAttributes, duration: positiveDuration.optional() }),
+    z.strictObject({ name: nameSchema, type: z.literal('poison'), attributes: poisonAttributes, duration: positiveDuration.optional() }),
+    z.strictObject({ name: nameSchema, type: z.literal('request_block'), attributes: requestBlockAttributes, duration: positiveDuration.optional() }),
   ],
   { error: `must be one of ${PROCESS_FAULT_TYPES.join(', ')}` },
 );
@@ -130,12 +171,16 @@ export interface ProcessFaultsOptions {
   logger?: Logger;
   /** Busy-waits for the given milliseconds; replaced in tests. */
   spin?: (ms: number) => void;
+  /** request_block: blocks the thread for the given milliseconds without using a CPU; replaced in tests. */
+  block?: (ms: number) => void;
   /** Asks for a garbage collection after a leak is released; best effort. */
   collectGarbage?: () => void;
   /** Draws for error_rate; Math.random unless a test or a seeded service gives one. */
   random?: () => number;
   /** Paths never limited nor marked (health and metrics, the admin API). */
   exempt?: (path: string) => boolean;
+  /** Ends the process for a poison request; by default an uncaught exception (exit code POISON_EXIT_CODE). Replaced in tests. */
+  crash?: (error: Error) => void;
 }
 
 export interface ProcessFaults {
@@ -167,7 +212,8 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   return mapped === '::1' || mapped === '0:0:0:0:0:0:0:1';
 }
 
-const DEFAULT_EXEMPT = (path: string): boolean => path === '/healthz' || path === '/readyz' || path === '/metrics' || path.startsWith('/admin/');
+/** Paths no in-service fault or admission check touches: the probes, the metrics and the admin API. */
+export const DEFAULT_EXEMPT = (path: string): boolean => path === '/healthz' || path === '/readyz' || path === '/metrics' || path.startsWith('/admin/');
 
 let gcFunction: (() => void) | undefined;
 function defaultCollectGarbage(): void {
@@ -185,10 +231,29 @@ interface ActiveFault {
   retained: Buffer[];
   retainedBytes: number;
   stopped: boolean;
+  /** worker_pool only. */
+  pool?: WorkerPool;
+}
+
+/** What a poison request throws: the crash of a parser on a record it cannot take. */
+export class PoisonRequestError extends Error {
+  readonly code = 'FAULT_POISON';
+  constructor(message: string) {
+    super(message);
+    this.name = 'PoisonRequestError';
+  }
+}
+
+/** Dies at once, as a process does on an uncaught exception: the stack on stderr, no drain, no flush. */
+function crashProcess(error: Error): never {
+  process.stderr.write(`${error.stack ?? String(error)}\n`);
+  process.exit(POISON_EXIT_CODE);
 }
 
 export function createProcessFaults(options: ProcessFaultsOptions): ProcessFaults {
   const spin = options.spin ?? busySpin;
+  const block = options.block ?? blockFor;
+  const crash = options.crash ?? crashProcess;
   const exempt = options.exempt ?? DEFAULT_EXEMPT;
   const random = options.random ?? Math.random;
   const faults = new Map<string, ActiveFault>();
@@ -267,12 +332,19 @@ export function createProcessFaults(options: ProcessFaultsOptions): ProcessFault
       case 'concurrency_limit':
       case 'error_rate':
       case 'not_ready':
+      case 'poison':
+      case 'request_block':
+        break;
+      case 'worker_pool':
+        fault.pool = createWorkerPool({ workers: spec.attributes.workers, serviceTimeMs: spec.attributes.serviceTime });
         break;
     }
   };
 
   const stop = (fault: ActiveFault, reason: string): void => {
     fault.stopped = true;
+    // Requests still queued go on at once: the capacity the fault stood for is back.
+    fault.pool?.close();
     for (const timer of fault.timers) clearTimeout(timer);
     fault.timers.length = 0;
     faults.delete(fault.spec.name);
@@ -329,7 +401,17 @@ export function createProcessFaults(options: ProcessFaultsOptions): ProcessFault
     }
     const span = trace.getSpan(context.active());
     for (const fault of faults.values()) {
+      // A poison touches only the reads of its path.
+      if (fault.spec.type === 'poison' && fault.spec.attributes.path !== req.path) continue;
       span?.addEvent(SPAN_EVENT.faultInjected, { [SPAN_ATTR.faultName]: fault.spec.name, [SPAN_ATTR.faultType]: fault.spec.type });
+    }
+    const poison = [...faults.values()].find((fault) => fault.spec.type === 'poison' && fault.spec.attributes.path === req.path);
+    if (poison) {
+      // No answer, no flush: the process dies with the request (and every other one) in flight.
+      const error = new PoisonRequestError(`poison fault ${poison.spec.name}: cannot read ${req.path}`);
+      options.logger?.fatal({ fault: poison.spec.name, path: req.path }, 'crashed on a poison request');
+      crash(error);
+      return;
     }
     const limits = [...faults.values()].flatMap((fault) => (fault.spec.type === 'concurrency_limit' ? [fault.spec.attributes.maxInFlight] : []));
     const limit = limits.length > 0 ? Math.min(...limits) : Infinity;
@@ -355,6 +437,15 @@ export function createProcessFaults(options: ProcessFaultsOptions): ProcessFault
       if (!done) inFlight -= 1;
       done = true;
     });
+    // The request holds the event loop before its handler: whatever waits behind it waits this long.
+    for (const fault of faults.values()) if (fault.spec.type === 'request_block') block(fault.spec.attributes.block);
+    // A request holds its worker (or its place in the queue) until it is answered or its client leaves.
+    const pool = [...faults.values()].find((fault) => fault.pool !== undefined)?.pool;
+    if (pool) {
+      const ticket = pool.enter(() => next());
+      res.once('close', () => ticket.done());
+      return;
+    }
     next();
   };
 

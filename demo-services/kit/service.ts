@@ -21,8 +21,10 @@ import { traceIncomingRequests } from './http-tracing.ts';
 import { createServiceMetrics, serverDurationLabels, wantsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, type ServiceMetrics } from './metrics.ts';
 import { ProblemError, problemType, useProblemHandlers } from './problem.ts';
 import { formatIssues } from './schema.ts';
-import { createProcessFaults } from './process-faults.ts';
-import { shutdownTelemetry } from './telemetry.ts';
+import { createProcessFaults, DEFAULT_EXEMPT } from './process-faults.ts';
+import { createEventLoopShedding, eventLoopSheddingSchema } from './event-loop-shedding.ts';
+import { shutdownTelemetry, spanFlushBeforeAnswer } from './telemetry.ts';
+import { flushBeforeAnswer } from './flush-before-answer.ts';
 
 // express is loaded through require, as CommonJS, like every instrumented library here.
 const require = createRequire(import.meta.url);
@@ -118,6 +120,27 @@ export async function startService(
     next();
   });
 
+  // Admission on the event loop's delay (services.<name>.eventLoopShedding, off unless given): before any
+  // work is done for a request, an injected fault's included, so a refusal costs next to nothing.
+  const parsedShedding = eventLoopSheddingSchema.optional().safeParse(config.policies.eventLoopShedding);
+  let lastShedLogAt = 0;
+  if (!parsedShedding.success) failStartup(config.instance, new Error(formatIssues(parsedShedding.error, 'policies.eventLoopShedding').join('; ')));
+  const shedding = parsedShedding.data?.enabled
+    ? createEventLoopShedding({
+        policy: parsedShedding.data,
+        exempt: DEFAULT_EXEMPT,
+        onShed: (delayMs, stallMs) => {
+          metrics.resilience.call(config.name, 'rejected');
+          // One line a second at most: a shedding service refuses many.
+          const at = Date.now();
+          if (at - lastShedLogAt < 1_000) return;
+          lastShedLogAt = at;
+          logger.warn({ delayMs: Math.round(delayMs), stallMs: Math.round(stallMs) }, 'event loop late: shedding load');
+        },
+      })
+    : undefined;
+  if (shedding) app.use(shedding.middleware);
+
   // In-process chaos (CPU burn, event-loop block, memory leak, concurrency limit), driven through the admin listener's /admin/faults.
   const faults = createProcessFaults({ target: config.instance, registry: metrics.registry, logger });
   app.use(faults.middleware);
@@ -135,6 +158,9 @@ export async function startService(
     const body = await metrics.render(openMetrics);
     res.type(openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE).send(body);
   });
+  // asyncTelemetry off: the shop's answers (not the probes or /metrics above) wait for their spans' export.
+  const flushSpans = spanFlushBeforeAnswer();
+  if (flushSpans) app.use(flushBeforeAnswer(flushSpans));
   // The body parser calls on from the request stream's 'end' event, which runs
   // outside the request's trace context: carry the context across it.
   const parseJson = express.json({ limit: '64kb' });
@@ -189,6 +215,7 @@ export async function startService(
       ready = false;
       stopping = true;
       faults.removeAll();
+      shedding?.stop();
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       // In flight: open requests and begun work (a saga whose client hung up is still in flight).

@@ -1,4 +1,5 @@
-import { createNoopMeter, SpanKind } from '@opentelemetry/api';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { context, createNoopMeter, SpanKind, trace } from '@opentelemetry/api';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -38,6 +39,29 @@ async function startCollectorReceiver(refuse: (call: number) => boolean = () => 
   });
   receivers.push(receiver);
   return { receiver, requests, spans: () => requests.reduce((sum, request) => sum + countTraceRequestSpans(request as DecodedExportTraceServiceRequest), 0) };
+}
+
+/**
+ * A collector frozen as SIGSTOP freezes one: the kernel takes its connections and their bytes,
+ * the process answers nothing (not even the HTTP/2 handshake).
+ */
+async function startFrozenCollector(): Promise<{ port: number; connections(): number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections += 1;
+    sockets.add(socket);
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 function emitSpans(provider: TracerProvider, count: number): void {
@@ -118,6 +142,70 @@ describe('span export to the collector (BatchSpanProcessor and the OTLP/gRPC tra
     const started = Date.now();
     await provider.shutdown().catch(() => {});
     expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('with a frozen collector (connections taken, nothing answered): a batch is given up after the timeout and counted, and no flush was waited for', async () => {
+    const frozen = await startFrozenCollector();
+    const spans = createSpanExport({ endpoint: `http://127.0.0.1:${frozen.port}`, scheduledDelayMillis: 20, timeoutMillis: 300 });
+    const provider = new TracerProvider({ spanProcessors: [spans.processor] });
+    const started = Date.now();
+    emitSpans(provider, 10);
+    // Ending a span costs no wait: the batch leaves from the processor's timer.
+    expect(Date.now() - started).toBeLessThan(100);
+    await until(() => spans.stats().dropped === 10, 'the batch to the frozen collector given up');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(spans.stats()).toMatchObject({ exported: 0, failedCalls: 1 });
+    expect(frozen.connections()).toBeGreaterThanOrEqual(1);
+    await provider.shutdown().catch(() => {});
+    await frozen.close();
+  });
+
+  it("processor 'each': every span is exported as it ends, and a trace's flush waits for its own exports", async () => {
+    const collector = await startCollectorReceiver();
+    const spans = createSpanExport({ endpoint: `http://127.0.0.1:${collector.receiver.port}`, processor: 'each' });
+    const provider = new TracerProvider({ spanProcessors: [spans.processor] });
+    const span = provider.getTracer('t').startSpan('SELECT products');
+    span.end();
+    await spans.flushTrace?.(span.spanContext().traceId);
+    expect(spans.stats()).toEqual({ exported: 1, dropped: 0, failedCalls: 0 });
+    emitSpans(provider, 3);
+    await provider.forceFlush();
+    expect(collector.requests).toHaveLength(4);
+    expect(spans.stats()).toEqual({ exported: 4, dropped: 0, failedCalls: 0 });
+    // A trace with nothing in flight has nothing to wait for.
+    await spans.flushTrace?.('0'.repeat(32));
+    await provider.shutdown();
+  });
+
+  it("processor 'each' with a frozen collector: a trace's flush waits out the export timeout, and its spans are counted as dropped", async () => {
+    const frozen = await startFrozenCollector();
+    const spans = createSpanExport({ endpoint: `http://127.0.0.1:${frozen.port}`, processor: 'each', timeoutMillis: 400 });
+    const provider = new TracerProvider({ spanProcessors: [spans.processor] });
+    const tracer = provider.getTracer('t');
+    const parent = tracer.startSpan('GET /api/products');
+    const child = tracer.startSpan('SELECT products', {}, trace.setSpan(context.active(), parent));
+    child.end();
+    parent.end();
+    const started = Date.now();
+    await spans.flushTrace?.(parent.spanContext().traceId);
+    // What a request that flushes before answering waits: the whole export timeout.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    expect(spans.stats()).toEqual({ exported: 0, dropped: 2, failedCalls: 2 });
+    await provider.shutdown().catch(() => {});
+    await frozen.close();
+  });
+
+  it("processor 'each' keeps up to maxQueueSize exports in flight, and fails the ones past it at once", async () => {
+    const frozen = await startFrozenCollector();
+    const spans = createSpanExport({ endpoint: `http://127.0.0.1:${frozen.port}`, processor: 'each', timeoutMillis: 400, maxQueueSize: 40 });
+    const provider = new TracerProvider({ spanProcessors: [spans.processor] });
+    emitSpans(provider, 45);
+    // Past the 40 in flight (more than the exporter's default of 30), spans are dropped at once.
+    await until(() => spans.stats().dropped === 5, 'the 5 spans past the limit dropped');
+    await provider.forceFlush();
+    expect(spans.stats()).toMatchObject({ exported: 0, dropped: 45 });
+    await provider.shutdown().catch(() => {});
+    await frozen.close();
   });
 
   it('keeps only the processed-spans counter of the self-observability metrics, and only its own', () => {

@@ -18,9 +18,11 @@
 // error.type on the spans it could not deliver), kept here as three numbers
 // that the service's /metrics reports at scrape time.
 
-import { createNoopMeter, type Attributes, type Counter, type Meter, type MeterProvider, type MetricOptions } from '@opentelemetry/api';
+import { context, createNoopMeter, TraceFlags, type Attributes, type Counter, type Meter, type MeterProvider, type MetricOptions } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { SPAN_EXPORT_DEFAULTS } from './telemetry-policy.ts';
 
 /** The span processor's self-observability counter (semantic conventions, otel.sdk.* metrics). */
 const PROCESSED_SPANS = 'otel.sdk.processor.span.processed';
@@ -34,10 +36,16 @@ export interface SpanExportOptions {
   scheduledDelayMillis?: number;
   /** Spans that fill a batch. Default 512. */
   maxExportBatchSize?: number;
-  /** Spans waiting to be sent, at most; spans past it are dropped. Default 4096. */
+  /** Spans waiting to be sent (or, with processor `each`, exports in flight), at most; spans past it are dropped. Default 4096. */
   maxQueueSize?: number;
   /** Time one batch may take, retries included. Default 10 s. */
   timeoutMillis?: number;
+  /**
+   * `batch` (default): the BatchSpanProcessor above. `each`: every span exported as it ends, no
+   * queue (EachSpanProcessor), as a service does that flushes its spans before each answer
+   * (telemetry-policy.ts, asyncTelemetry off); its failed exports are counted as dropped too.
+   */
+  processor?: 'batch' | 'each';
 }
 
 export interface SpanExportStats {
@@ -49,8 +57,7 @@ export interface SpanExportStats {
   failedCalls: number;
 }
 
-/** The lab's defaults: see the header and docs/benchmarks.md for how they were chosen. */
-export const SPAN_EXPORT_DEFAULTS = { scheduledDelayMillis: 500, maxExportBatchSize: 512, maxQueueSize: 4096, timeoutMillis: 10_000 } as const;
+export { SPAN_EXPORT_DEFAULTS };
 
 /**
  * A MeterProvider for the processor's self-observability that keeps only the
@@ -90,11 +97,73 @@ export class SpanExportCounts implements MeterProvider {
   }
 }
 
-/** The batching processor and OTLP/gRPC exporter for the collector at `options.endpoint`, and its counts. */
-export function createSpanExport(options: SpanExportOptions): { processor: SpanProcessor; stats(): SpanExportStats } {
+/**
+ * Exports every sampled span as it ends (as the SDK's SimpleSpanProcessor does) and keeps each
+ * trace's exports in flight, so that a request can wait for its own spans, and only those:
+ * `flushTrace` before the answer is telemetry in the request path, one request at a time, as in a
+ * serverless handler, without one request's wait becoming every other's. Each export's outcome is
+ * counted as the SDK counts it (otel.sdk.processor.span.processed, error.type on a failure).
+ */
+export class EachSpanProcessor implements SpanProcessor {
+  readonly #exporter: SpanExporter;
+  readonly #processed: Counter;
+  readonly #inFlight = new Map<string, Set<Promise<void>>>();
+
+  constructor(exporter: SpanExporter, meterProvider: MeterProvider) {
+    this.#exporter = exporter;
+    this.#processed = meterProvider.getMeter('@opentelemetry/sdk-trace').createCounter(PROCESSED_SPANS);
+  }
+
+  onStart(): void {}
+
+  onEnd(span: ReadableSpan): void {
+    const { traceId, traceFlags } = span.spanContext();
+    if ((traceFlags & TraceFlags.SAMPLED) === 0) return;
+    const exported = new Promise<void>((resolve) => {
+      // The export's own calls (gRPC) must not make spans of their own.
+      context.with(suppressTracing(context.active()), () =>
+        this.#exporter.export([span], (result) => {
+          this.#processed.add(1, result.error ? { 'error.type': result.error.name || 'Error' } : {});
+          resolve();
+        }),
+      );
+    });
+    const pending = this.#inFlight.get(traceId) ?? new Set<Promise<void>>();
+    this.#inFlight.set(traceId, pending);
+    pending.add(exported);
+    void exported.then(() => {
+      pending.delete(exported);
+      if (pending.size === 0 && this.#inFlight.get(traceId) === pending) this.#inFlight.delete(traceId);
+    });
+  }
+
+  /** Resolves once every export of this trace's spans ended so far has finished, delivered or not. */
+  async flushTrace(traceId: string): Promise<void> {
+    await Promise.all([...(this.#inFlight.get(traceId) ?? [])]);
+  }
+
+  async forceFlush(): Promise<void> {
+    await Promise.all([...this.#inFlight.values()].flatMap((pending) => [...pending]));
+  }
+
+  async shutdown(): Promise<void> {
+    await this.forceFlush();
+    await this.#exporter.shutdown();
+  }
+}
+
+/** The span processor (batching unless told otherwise) and OTLP/gRPC exporter for the collector at `options.endpoint`, and its counts. */
+export function createSpanExport(options: SpanExportOptions): { processor: SpanProcessor; stats(): SpanExportStats; flushTrace?: (traceId: string) => Promise<void> } {
   const settings = { ...SPAN_EXPORT_DEFAULTS, ...options };
   const counts = new SpanExportCounts();
-  const exporter = new OTLPTraceExporter({ url: settings.endpoint, timeoutMillis: settings.timeoutMillis });
+  const each = settings.processor === 'each';
+  // One export per span: as many may be in flight as spans may wait in a batching queue (the
+  // exporter's default of 30 would fail the rest at once, and a merely slow collector lose spans).
+  const exporter = new OTLPTraceExporter({ url: settings.endpoint, timeoutMillis: settings.timeoutMillis, ...(each ? { concurrencyLimit: settings.maxQueueSize } : {}) });
+  if (each) {
+    const processor = new EachSpanProcessor(exporter, counts);
+    return { processor, stats: () => counts.stats(), flushTrace: (traceId) => processor.flushTrace(traceId) };
+  }
   const processor = new BatchSpanProcessor({
     exporter,
     scheduledDelayMillis: settings.scheduledDelayMillis,

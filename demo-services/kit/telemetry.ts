@@ -15,8 +15,19 @@ import { logs, trace, type Logger as OtlpLogger } from '@opentelemetry/api';
 import type { ServiceConfig } from './config.ts';
 import { disableHttpTracing, enableHttpTracing } from './http-tracing.ts';
 import type { SpanExportStats } from './span-export.ts';
+import { parseAsyncTelemetryPolicy } from './telemetry-policy.ts';
 
 let flushAndShutdown: ((timeoutMillis: number) => Promise<void>) | undefined;
+let flushSpans: ((traceId: string) => Promise<void>) | undefined;
+
+/**
+ * With asyncTelemetry off (telemetry-policy.ts): what an answer must wait for before it is sent,
+ * the export of every span of its trace ended in this process so far; undefined when spans leave
+ * off the request path (the default) or telemetry is off.
+ */
+export function spanFlushBeforeAnswer(): ((traceId: string) => Promise<void>) | undefined {
+  return flushSpans;
+}
 let otlpLogger: OtlpLogger | undefined;
 let spanExport: { stats(): SpanExportStats } | undefined;
 
@@ -77,8 +88,13 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
   ]);
 
   const endpoint = config.otlpEndpoint;
-  const spans = endpoint ? createSpanExport({ endpoint }) : undefined;
+  const policy = parseAsyncTelemetryPolicy(config.policies.asyncTelemetry);
+  const spans = endpoint
+    ? createSpanExport({ endpoint, maxQueueSize: policy.maxQueueSize, timeoutMillis: policy.exportTimeout, processor: policy.enabled ? 'batch' : 'each' })
+    : undefined;
   spanExport = spans;
+  // A failed export is already counted as dropped; the answer goes out either way.
+  flushSpans = spans?.flushTrace;
   const sdk = new NodeSDK({
     // The lab's own resource, and no detectors: host and process attributes
     // would differ between the runs a report compares, and say nothing here.
@@ -100,6 +116,7 @@ export async function initTelemetry(config: ServiceConfig): Promise<void> {
   enableHttpTracing(trace.getTracerProvider());
 
   flushAndShutdown = async (timeoutMillis) => {
+    flushSpans = undefined;
     disableHttpTracing();
     otlpLogger = undefined;
     let timer: NodeJS.Timeout | undefined;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 as seededRandom } from '../kit/random.ts';
-import { backoffDelay } from './backoff.ts';
+import { backoffDelay, jitterSpread } from './backoff.ts';
 
 const base = { baseMs: 100, capMs: 1_000 };
 
@@ -29,5 +29,25 @@ describe('backoffDelay', () => {
       expect(delay).toBeLessThanOrEqual(Math.min(1_000, Math.max(100, (previous || 100) * 3)));
       previous = delay;
     }
+  });
+});
+
+describe('jitterSpread', () => {
+  it('is nothing without jitter, so callers told one moment all come back at it', () => {
+    expect(jitterSpread({ ...base, jitter: 'none' }, 3, () => 0.9)).toBe(0);
+  });
+
+  it('is a random share of the capped exponential delay with full jitter, half of it with equal jitter', () => {
+    expect(jitterSpread({ ...base, jitter: 'full' }, 3, () => 0.5)).toBe(200);
+    expect(jitterSpread({ ...base, jitter: 'full' }, 9, () => 0.5)).toBe(500);
+    expect(jitterSpread({ ...base, jitter: 'equal' }, 3, () => 0.5)).toBe(100);
+  });
+
+  it('spreads a crowd of callers evenly over the window (seeded)', () => {
+    const random = seededRandom(7);
+    const spreads = Array.from({ length: 1_000 }, () => jitterSpread({ ...base, jitter: 'full' }, 4, random));
+    const buckets = [0, 0, 0, 0];
+    for (const spread of spreads) buckets[Math.floor(spread / 200)] = (buckets[Math.floor(spread / 200)] ?? 0) + 1;
+    for (const bucket of buckets) expect(bucket).toBeGreaterThan(200);
   });
 });

@@ -36,3 +36,21 @@ export function backoffDelay(options: BackoffOptions, retry: number, previousMs:
     }
   }
 }
+
+/**
+ * The random part of a retry's backoff alone: what a retry adds after a wait that every caller was
+ * told to make (an open breaker's time to half-open), so callers told the same moment do not all
+ * come back at it. `none` adds nothing: they all arrive together, the thundering herd.
+ */
+export function jitterSpread(options: BackoffOptions, retry: number, random: () => number): number {
+  const exponential = Math.min(options.capMs, options.baseMs * (options.multiplier ?? 2) ** Math.max(0, retry - 1));
+  switch (options.jitter) {
+    case 'none':
+      return 0;
+    case 'equal':
+      return random() * (exponential / 2);
+    case 'full':
+    case 'decorrelated':
+      return random() * exponential;
+  }
+}

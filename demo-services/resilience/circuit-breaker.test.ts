@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createCircuitBreaker, type CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts';
+import { createCircuitBreaker, HALF_OPEN_RETRY_AFTER_MS, type CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts';
 
 const options: CircuitBreakerOptions = {
   failureRateThreshold: 0.5,
@@ -98,6 +98,17 @@ describe('circuit breaker state machine (fake clock)', () => {
     expect(breaker.tryAcquire()).toBeUndefined();
     a?.release();
     expect(breaker.tryAcquire()).toBeDefined();
+  });
+
+  it('tells a refused caller when to come back: the rest of the open time, a probe\'s round trip while half-open, nothing while closed', () => {
+    expect(breaker.retryAfterMs()).toBe(0);
+    for (let i = 0; i < 4; i += 1) call(false);
+    clock = 300;
+    expect(breaker.retryAfterMs()).toBe(700);
+    clock = 1_000;
+    breaker.tryAcquire();
+    expect(breaker.state).toBe('half_open');
+    expect(breaker.retryAfterMs()).toBe(HALF_OPEN_RETRY_AFTER_MS);
   });
 
   it('ignores results of calls admitted before the circuit opened', () => {

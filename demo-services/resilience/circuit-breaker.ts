@@ -48,7 +48,17 @@ export interface CircuitBreaker {
   onStateChange(listener: StateListener): () => void;
   /** Failure and slow-call rates over the current window (for logs and tests). */
   rates(): { calls: number; failureRate: number; slowCallRate: number };
+  /**
+   * How long a refused caller should wait before it tries again: open, until it goes half-open;
+   * half-open, about a probe's round trip (HALF_OPEN_RETRY_AFTER_MS, at most the open duration): the
+   * probes are deciding, and a caller told longer would wait out a dependency that is already back.
+   * Closed, 0.
+   */
+  retryAfterMs(): number;
 }
+
+/** What a caller refused while half-open is told to wait: about one probe's round trip to a dependency that answers. */
+export const HALF_OPEN_RETRY_AFTER_MS = 200;
 
 export function createCircuitBreaker(options: CircuitBreakerOptions, now: () => number = () => performance.now()): CircuitBreaker {
   const listeners = new Set<StateListener>();
@@ -159,6 +169,10 @@ export function createCircuitBreaker(options: CircuitBreakerOptions, now: () => 
     },
     rates() {
       return { calls: count, failureRate: count ? failures / count : 0, slowCallRate: count ? slowCalls / count : 0 };
+    },
+    retryAfterMs() {
+      if (state === 'open') return Math.max(0, openedAt + options.openDurationMs - now());
+      return state === 'half_open' ? Math.min(options.openDurationMs, HALF_OPEN_RETRY_AFTER_MS) : 0;
     },
   };
 }

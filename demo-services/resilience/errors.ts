@@ -4,10 +4,13 @@
 export class CircuitOpenError extends Error {
   readonly code = 'FL_CIRCUIT_OPEN';
   readonly dependency: string;
-  constructor(dependency: string) {
+  /** How long until the breaker lets calls through again, as far as it knows (Polly's BrokenCircuitException.RetryAfter). */
+  readonly retryAfterMs: number | undefined;
+  constructor(dependency: string, retryAfterMs?: number) {
     super(`${dependency}: circuit open, call not permitted`);
     this.name = 'CircuitOpenError';
     this.dependency = dependency;
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

@@ -21,6 +21,13 @@ export const retryPolicySchema = z.strictObject({
   maxDelay: durationMs.default(500),
   jitter: z.enum(['none', 'full', 'equal', 'decorrelated']).default('full'),
   /**
+   * A call the breaker refused: `fail` at once (the default), or `wait` until the breaker lets calls
+   * through again (its retry-after) and try again, within the attempts and the deadline, as a caller
+   * that queues its work through an outage does. Every caller refused by one breaker is told the same
+   * moment: jitter is what keeps them from all coming back at it.
+   */
+  openCircuit: z.enum(['fail', 'wait']).default('fail'),
+  /**
    * A shared retry budget that stops retry storms: retries spend tokens, successes refill them. The
    * defaults are the AWS SDKs' standard quota (500 tokens, 5 a retry, 10 after a timeout, 1 back a
    * success); a lab's phases last seconds, not hours, so a scenario may give a smaller bucket.

@@ -60,6 +60,20 @@ describe('resilient call', () => {
     expect(sink.calls).toEqual(['failure']);
   });
 
+  it('makes a call that is not safe to repeat once, whatever the retry policy', async () => {
+    const sink = recordingMetrics();
+    const call = createResilientCall({ dependency: 'catalog', policy: dependencyPolicySchema.parse({ retry: { maxAttempts: 3, baseDelay: 1 } }), metrics: sink.metrics, logger, retryable: isTransient });
+    let n = 0;
+    const failing = async () => {
+      n += 1;
+      throw unavailable();
+    };
+    await expect(call.execute(failing, undefined, { retry: false })).rejects.toBeInstanceOf(UpstreamStatusError);
+    expect(n).toBe(1);
+    await expect(call.execute(failing)).rejects.toBeInstanceOf(UpstreamStatusError);
+    expect(n).toBe(4);
+  });
+
   it('times out a slow attempt and reports the outcome as timeout', async () => {
     const sink = recordingMetrics();
     const call = createResilientCall({
@@ -116,6 +130,33 @@ describe('resilient call', () => {
     expect(reached).toBe(2);
     expect(sink.calls).toEqual(['short_circuited']);
     expect(sink.attempts).toEqual([3]);
+  });
+
+  it('with openCircuit: wait, waits out the open breaker and lets its half-open probe through', async () => {
+    const sink = recordingMetrics();
+    const call = createResilientCall({
+      dependency: 'bank',
+      policy: dependencyPolicySchema.parse({
+        retry: { maxAttempts: 5, baseDelay: 1, maxDelay: 2, jitter: 'none', openCircuit: 'wait' },
+        circuitBreaker: { minimumCalls: 2, windowSize: 2, openDuration: 80, halfOpenProbes: 1 },
+      }),
+      metrics: sink.metrics,
+      logger,
+      retryable: isTransient,
+    });
+    let reached = 0;
+    const started = performance.now();
+    // Fails until the breaker has opened, then the dependency is back: the probe after the open time succeeds.
+    const value = await call.execute(async () => {
+      reached += 1;
+      if (reached <= 2) throw unavailable();
+      return 'charged';
+    });
+    expect(value).toBe('charged');
+    expect(reached).toBe(3);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(75);
+    expect(sink.transitions).toEqual(['closed->open', 'open->half_open', 'half_open->closed']);
+    expect(sink.calls).toEqual(['success']);
   });
 
   it('rejects calls beyond the bulkhead without counting them against the dependency', async () => {

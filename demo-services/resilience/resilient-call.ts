@@ -32,7 +32,8 @@ export interface ResilientCallOptions {
 
 export interface ResilientCall {
   readonly breaker: CircuitBreaker | undefined;
-  execute<T>(fn: (signal: AbortSignal, attempt: number) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** `call.retry: false`: this call is made once whatever the policy (a request that is not safe to repeat). */
+  execute<T>(fn: (signal: AbortSignal, attempt: number) => Promise<T>, signal?: AbortSignal, call?: { retry?: boolean }): Promise<T>;
 }
 
 export function createResilientCall(options: ResilientCallOptions): ResilientCall {
@@ -75,7 +76,7 @@ export function createResilientCall(options: ResilientCallOptions): ResilientCal
     const permit = breaker?.tryAcquire();
     if (breaker && !permit) {
       span.addEvent(SPAN_EVENT.circuitRejected, { [SPAN_ATTR.circuitState]: breaker.state });
-      throw new CircuitOpenError(dependency);
+      throw new CircuitOpenError(dependency, breaker.retryAfterMs());
     }
     let release: (() => void) | undefined;
     try {
@@ -109,7 +110,7 @@ export function createResilientCall(options: ResilientCallOptions): ResilientCal
 
   return {
     breaker,
-    async execute(fn, parentSignal) {
+    async execute(fn, parentSignal, call) {
       return tracer().startActiveSpan(`${dependency} call`, async (span) => {
         span.setAttribute(SPAN_ATTR.dependency, dependency);
         const signals = [parentSignal, policy.deadline ? AbortSignal.timeout(policy.deadline) : undefined].filter((s): s is AbortSignal => s !== undefined);
@@ -118,14 +119,16 @@ export function createResilientCall(options: ResilientCallOptions): ResilientCal
         let attempts = 1;
         try {
           let value;
-          if (policy.retry.enabled && policy.retry.maxAttempts > 1) {
+          if (policy.retry.enabled && policy.retry.maxAttempts > 1 && call?.retry !== false) {
             const outcome = await retry(
               {
                 maxAttempts: policy.retry.maxAttempts,
                 backoff: { baseMs: policy.retry.baseDelay, capMs: policy.retry.maxDelay, jitter: policy.retry.jitter },
                 random,
                 retryable: (error) => {
-                  if (error instanceof CircuitOpenError || error instanceof BulkheadRejectedError || !options.retryable(error)) return false;
+                  // Waiting out an open breaker puts no load on the dependency: no budget is spent on it.
+                  if (error instanceof CircuitOpenError) return policy.retry.openCircuit === 'wait';
+                  if (error instanceof BulkheadRejectedError || !options.retryable(error)) return false;
                   if (!budget) return true;
                   const granted = budget.tryAcquire(error instanceof TimeoutError);
                   metrics.retryBudget(dependency, budget.available());
@@ -133,6 +136,7 @@ export function createResilientCall(options: ResilientCallOptions): ResilientCal
                   return granted;
                 },
                 retryAfterMs: (error) => (error instanceof UpstreamStatusError ? error.retryAfterMs : undefined),
+                waitMs: (error) => (error instanceof CircuitOpenError ? error.retryAfterMs : undefined),
               },
               (attempt) => attemptOnce(fn, attempt, signal, span),
               {
@@ -146,7 +150,7 @@ export function createResilientCall(options: ResilientCallOptions): ResilientCal
                     [SPAN_ATTR.retryAttempt]: attempt,
                     [SPAN_ATTR.retryDelayMs]: Math.round(delayMs),
                     [SPAN_ATTR.retryDelayCapMs]: Math.round(policy.retry.maxDelay),
-                    [SPAN_ATTR.retryDelaySource]: requested !== undefined && requested >= delayMs ? 'retry-after' : 'backoff',
+                    [SPAN_ATTR.retryDelaySource]: error instanceof CircuitOpenError ? 'circuit-open' : requested !== undefined && requested >= delayMs ? 'retry-after' : 'backoff',
                     reason: (error as Error).message,
                   });
                 },

@@ -31,6 +31,22 @@ describe('retry (fake timers)', () => {
     expect(delays).toEqual([100, 200]);
   });
 
+  it('waits out the wait an error names, then adds only the jitter of its backoff', async () => {
+    const delays: number[] = [];
+    const waited = (jitter: 'none' | 'full') =>
+      retry(options({ maxAttempts: 2, backoff: { baseMs: 100, capMs: 1_000, jitter }, waitMs: () => 700 }), async (attempt) => {
+        if (attempt === 1) throw new Flaky('circuit open');
+        return attempt;
+      }, { onRetry: (event) => delays.push(event.delayMs) });
+    const exact = waited('none');
+    await vi.advanceTimersByTimeAsync(700);
+    await expect(exact).resolves.toEqual({ value: 2, attempts: 2 });
+    const spread = waited('full');
+    await vi.advanceTimersByTimeAsync(750);
+    await expect(spread).resolves.toEqual({ value: 2, attempts: 2 });
+    expect(delays).toEqual([700, 750]);
+  });
+
   it('gives up after maxAttempts and says how many were made', async () => {
     const result = retry(options(), async () => {
       throw new Flaky('always');

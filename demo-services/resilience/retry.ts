@@ -3,7 +3,7 @@
 // time is not worth starting). Only errors the caller marks retryable are
 // retried: the caller knows whether its call is idempotent.
 
-import { backoffDelay, type BackoffOptions } from './backoff.ts';
+import { backoffDelay, jitterSpread, type BackoffOptions } from './backoff.ts';
 
 export interface RetryOptions {
   /** Total attempts, the first included; 1 means no retry. */
@@ -14,6 +14,12 @@ export interface RetryOptions {
   retryable: (error: unknown) => boolean;
   /** Server-requested minimum delay for this error, if any (Retry-After). */
   retryAfterMs?: (error: unknown) => number | undefined;
+  /**
+   * A wait this error names that every caller refused alike was told (an open breaker's time to
+   * half-open): the retry waits it out, then only the jitter of its backoff (backoff.ts jitterSpread),
+   * so callers told the same moment spread out after it instead of arriving at it together.
+   */
+  waitMs?: (error: unknown) => number | undefined;
   now?: () => number;
 }
 
@@ -67,7 +73,8 @@ export async function retry<T>(
     } catch (error) {
       const last = attempt >= options.maxAttempts || !options.retryable(error) || hooks.signal?.aborted;
       if (last) throw attempt > 1 ? new RetriesExhaustedError(attempt, error) : error;
-      let delayMs = backoffDelay(options.backoff, attempt, previousDelay, options.random);
+      const wait = options.waitMs?.(error);
+      let delayMs = wait !== undefined ? wait + jitterSpread(options.backoff, attempt, options.random) : backoffDelay(options.backoff, attempt, previousDelay, options.random);
       previousDelay = delayMs;
       const requested = options.retryAfterMs?.(error);
       if (requested !== undefined) delayMs = Math.max(delayMs, requested);

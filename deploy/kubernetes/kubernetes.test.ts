@@ -547,7 +547,8 @@ function selectedWorkloads(selector: Json): { problems: string[]; templates: Pod
   if (!namespaces.includes(NAMESPACE)) problems.push(`namespaces ${JSON.stringify(namespaces)} do not include ${NAMESPACE}`);
   const labelSelectors = (selector.labelSelectors as Record<string, string> | undefined) ?? {};
   const expressions = (selector.expressionSelectors as Array<{ key: string; operator: string; values?: string[] }> | undefined) ?? [];
-  const templates = pods(base).filter((template) => template.owner.startsWith('Deployment '));
+  // The observability overlay: the base's workloads and the collector, which a telemetry fault stops.
+  const templates = pods(observability).filter((template) => template.owner.startsWith('Deployment '));
   const satisfies = (labels: Record<string, string>) =>
     matches(labelSelectors, labels) &&
     expressions.every(({ key, operator, values = [] }) => {
@@ -558,10 +559,10 @@ function selectedWorkloads(selector: Json): { problems: string[]; templates: Pod
       return label === undefined;
     });
   const picked = templates.filter((template) => satisfies(template.labels));
-  if (picked.length === 0) problems.push(`selects no workload of the base (${JSON.stringify({ labelSelectors, expressions })})`);
+  if (picked.length === 0) problems.push(`selects no workload of the base or the observability overlay (${JSON.stringify({ labelSelectors, expressions })})`);
   for (const { key, operator, values = [] } of expressions) {
     if (operator !== 'In') continue;
-    for (const value of values) if (!templates.some((template) => template.labels[key] === value)) problems.push(`${key} In ${value}: no workload of the base has it`);
+    for (const value of values) if (!templates.some((template) => template.labels[key] === value)) problems.push(`${key} In ${value}: no workload of the base or the observability overlay has it`);
   }
   return { problems, templates: picked };
 }
@@ -594,7 +595,7 @@ describe('kubernetes: Chaos Mesh on these workloads', () => {
       .map((file) => join('chaos', 'chaos-mesh', dir, file)),
   );
 
-  it.each(scenarios)(titled('faultline chaos export %s: every manifest validates against the CRDs and selects workloads of the base', !chaosSchemas, 'no Chaos Mesh CRD schemas: the selectors are still checked'), async (scenario) => {
+  it.each(scenarios)(titled('faultline chaos export %s: every manifest validates against the CRDs and selects workloads of the base (or the collector of the observability overlay)', !chaosSchemas, 'no Chaos Mesh CRD schemas: the selectors are still checked'), async (scenario) => {
     const exported = exportChaosMesh(await loadScenarioForExport(scenario));
     expect(exported.manifests.length).toBeGreaterThan(0);
     const problems = exported.manifests.flatMap((manifest) => chaosProblems(manifest as unknown as Json, `${scenario}: ${manifest.kind} ${manifest.metadata.name}`));
@@ -621,7 +622,7 @@ describe('kubernetes: Chaos Mesh on these workloads', () => {
     const problems = chaosProblems(bad, 'bad');
     expect(problems).toEqual([
       'bad spec.selector: namespaces ["default"] do not include faultline',
-      `bad spec.selector: ${NAME_LABEL} In paymnet: no workload of the base has it`,
+      `bad spec.selector: ${NAME_LABEL} In paymnet: no workload of the base or the observability overlay has it`,
       'bad spec.selector: Deployment payment has no container sidecar',
       'bad spec.selector: Deployment payment declares no port 8081',
     ]);

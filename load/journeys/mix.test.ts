@@ -4,6 +4,7 @@ import { systemClock } from '../clock.ts';
 import { runConstantArrivalRate } from '../executors/constant-arrival-rate.ts';
 import type { IterationContext } from '../executors/constant-arrival-rate.ts';
 import { createLoadRecorder } from '../recorder.ts';
+import { createClientBackoff } from '../retry-after.ts';
 import { readBody, startTestServer } from '../test-server.ts';
 import type { TestServer } from '../test-server.ts';
 import { checkoutOrder, JOURNEY_NAMES, JOURNEYS, JourneyOptionsError, syntheticBaggage } from './definitions.ts';
@@ -183,5 +184,42 @@ describe('journey mix', () => {
   it('knows which services a mix reaches', () => {
     expect(journeyServices({ journey: 'checkout' })).toEqual(['checkout']);
     expect(journeyServices({ journeys: { browse: 5, cart: 1, checkout: 0 } }).sort()).toEqual(['cart', 'catalog']);
+  });
+});
+
+describe('named clients that honour Retry-After', () => {
+  it('rotate iterations over their tokens, tag the group, and hold a client back after a 429 until its Retry-After', async () => {
+    // The fake gateway limits client noisy-1 (token 't1') once: its first request is answered 429, Retry-After 1.
+    const received: Array<{ authorization: string | undefined; atMs: number }> = [];
+    let limited = false;
+    const server = await startTestServer((req, res) => {
+      received.push({ authorization: req.headers.authorization, atMs: systemClock.wallNow() });
+      if (req.headers.authorization === 'Bearer t1' && !limited) {
+        limited = true;
+        res.writeHead(429, { 'content-type': 'application/problem+json', 'retry-after': '1' }).end('{"type":"https://faultline.dev/problems/rate-limited","status":429}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"items":[]}');
+    });
+    servers.push(server);
+    const recorder = createLoadRecorder();
+    const backoff = createClientBackoff();
+    const mix = createJourneyMix({ gatewayUrl: server.url, recorder, journeys: { recommendations: 1 }, clients: { group: 'noisy', tokens: ['t1', 't2'] }, backoff });
+    mixes.push(mix);
+    // Iterations 0 and 2 are noisy-1, 1 and 3 noisy-2, whichever VU runs them.
+    await mix(ctx(5, 0));
+    await mix(ctx(5, 1));
+    await mix(ctx(6, 2));
+    await mix(ctx(6, 3));
+    expect(received.map((r) => r.authorization)).toEqual(['Bearer t1', 'Bearer t2', 'Bearer t2']);
+    expect(backoff.counts({ group: 'noisy' })).toEqual({ deferred: 1, early: 0, limited: 1 });
+    expect(recorder.summary({ tags: { client: 'noisy' } })).toMatchObject({ count: 3, failed: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 1_050));
+    await mix(ctx(5, 4));
+    expect(received.at(-1)?.authorization).toBe('Bearer t1');
+  });
+
+  it('need at least one token', () => {
+    expect(() => createJourneyMix({ gatewayUrl: 'http://127.0.0.1:1', recorder: createLoadRecorder(), clients: { group: 'noisy', tokens: [] } })).toThrow(/clients\.tokens/);
   });
 });

@@ -10,11 +10,18 @@
 //
 // Scenarios spell the mix `journeys: { browse: 60, cart: 15, ... }` (or the
 // older `journey: checkout`, a mix of one) and `thinkTime: { min, max }`.
+//
+// By default every VU is a client with its own token. A mix may instead name
+// its clients (a group such as `noisy`, and one token per client): iteration
+// i is then client i mod count, whichever VU runs it, its requests are tagged
+// `client: <group>`, and with a backoff (retry-after.ts) a client answered
+// 429 sends nothing until its Retry-After has passed: a step it would send
+// meanwhile is held back (counted as deferred) and ends the iteration.
 
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { HEADER } from '../../demo-services/kit/conventions.ts';
+import { HEADER, LOAD_LABEL } from '../../demo-services/kit/conventions.ts';
 import type { DurationInput } from '../../demo-services/kit/durations.ts';
 import { durationMs, formatIssues } from '../../demo-services/kit/schema.ts';
 import { systemClock } from '../clock.ts';
@@ -23,6 +30,7 @@ import type { IterationContext, IterationFunction } from '../executors/constant-
 import { createHttpClient } from '../http-client.ts';
 import type { HttpClient, HttpRequest } from '../http-client.ts';
 import type { LoadRecorder } from '../recorder.ts';
+import type { ClientBackoff, ClientId } from '../retry-after.ts';
 import { confirmedOrder, cumulativeWeights, JOURNEY_NAMES, JOURNEYS, JourneyOptionsError, planIteration, syntheticBaggage } from './definitions.ts';
 import type { JourneyName, JourneyStep, JourneyWeights } from './definitions.ts';
 
@@ -112,6 +120,10 @@ export interface JourneyMixOptions {
   skuCount?: number;
   /** The bearer token of a VU (issued before the run, so signing stays off the hot path). */
   tokenFor?: (vu: number) => string;
+  /** Named clients instead of one per VU: iteration i is client `<group>-<i mod tokens.length + 1>` with that token. */
+  clients?: { group: string; tokens: readonly string[] };
+  /** Clients honour Retry-After: a client answered 429 sends nothing more until it has passed. */
+  backoff?: ClientBackoff;
   clock?: Clock;
 }
 
@@ -138,6 +150,7 @@ export function createJourneyMix(options: JourneyMixOptions): JourneyMix {
   if (base.protocol !== 'http:' && base.protocol !== 'https:') {
     throw new JourneyOptionsError(`gatewayUrl: must be http(s), got ${base.protocol}`);
   }
+  if (options.clients !== undefined && options.clients.tokens.length === 0) throw new JourneyOptionsError(`clients.tokens: give at least one token for group '${options.clients.group}'`);
   const skuCount = options.skuCount ?? 20;
   if (!Number.isInteger(skuCount) || skuCount < 1) throw new JourneyOptionsError(`skuCount: must be an integer >= 1 (got ${skuCount})`);
   const { weights, thinkTime } = parseJourneyMix({
@@ -152,7 +165,7 @@ export function createJourneyMix(options: JourneyMixOptions): JourneyMix {
       JOURNEYS[journey].steps.map((step) => ({
         step,
         url: `${origin}${step.path}`,
-        tags: Object.freeze({ journey, step: step.name }),
+        tags: Object.freeze({ journey, step: step.name, ...(options.clients ? { [LOAD_LABEL.client]: options.clients.group } : {}) }),
         baggage: syntheticBaggage(journey, step.name),
       })),
     ]),
@@ -163,8 +176,18 @@ export function createJourneyMix(options: JourneyMixOptions): JourneyMix {
   const owned = options.client === undefined;
   const client = options.client ?? createHttpClient(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
 
+  const named = options.clients;
+  const backoff = options.backoff;
+  /** Who sends an iteration, and with which token: a named client, or the VU. */
+  const clientOf = (ctx: IterationContext): { who: ClientId; token: string | undefined } => {
+    if (named === undefined) return { who: { group: '', id: `vu-${ctx.vu}` }, token: options.tokenFor?.(ctx.vu) };
+    const index = ctx.iteration % named.tokens.length;
+    return { who: { group: named.group, id: `${named.group}-${index + 1}` }, token: named.tokens[index] };
+  };
+
   const iteration = async (ctx: IterationContext): Promise<void> => {
     const { journey, order, item, pausesMs } = planIteration(plan, ctx.vu, ctx.iteration);
+    const { who, token } = clientOf(ctx);
     const steps = prepared.get(journey) ?? [];
     for (const [index, { step, url, tags, baggage }] of steps.entries()) {
       if (index > 0) {
@@ -183,7 +206,7 @@ export function createJourneyMix(options: JourneyMixOptions): JourneyMix {
         headers: {
           baggage,
           ...(step.idempotent ? { [HEADER.idempotencyKey]: `${runId}-${ctx.iteration}` } : {}),
-          ...(options.tokenFor ? { authorization: `Bearer ${options.tokenFor(ctx.vu)}` } : {}),
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
         },
         ...(step.body === 'order' ? { json: order } : step.body === 'cart-item' ? { json: item } : {}),
         ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
@@ -194,7 +217,14 @@ export function createJourneyMix(options: JourneyMixOptions): JourneyMix {
         signal: ctx.signal,
         recorder: options.recorder,
       };
+      if (backoff) {
+        const now = clock.wallNow();
+        // Waiting out a Retry-After: this request is not sent, and the journey ends here.
+        if (!backoff.admit(who, now)) return;
+        backoff.sending(who, now);
+      }
       const result = await client.request(request);
+      backoff?.answered(who, result.status, result.response?.headers['retry-after'], clock.wallNow());
       if (!result.ok) return;
     }
   };

@@ -3,7 +3,10 @@
 // - one script per scenario (scenarios/*.yaml): its executor with k6's field
 //   names (constant-arrival-rate split into one k6 scenario per phase, tagged
 //   `phase`, so phase-bound thresholds keep their window), its journey mix and
-//   think times, and its threshold expectations in k6's syntax;
+//   think times, and its threshold expectations in k6's syntax; named clients
+//   (`load.clients`) tag their requests `client`, and every client stream
+//   (`load.streams`) becomes one constant-arrival-rate k6 scenario per phase,
+//   at that phase's rate, running its own function over its own mix;
 // - shape.ts: any traffic shape of load/shapes.ts with the journey mix, chosen
 //   with -e SHAPE=spike -e PEAK=50 -e DURATION=2m.
 // The journeys themselves are not copied: the scripts import
@@ -83,6 +86,48 @@ function integerRate(rate: number, timeUnitMs: number): { rate: number; timeUnit
   return { rate: Math.round(rate * 1_000), timeUnit: ms(timeUnitMs * 1_000) };
 }
 
+/**
+ * A ramping-arrival-rate's stages cut at the phases' boundaries: for each phase, the rate the ramp has
+ * where the phase begins and the stages (whole or cut, with the rate at the cut) within it, so one k6
+ * scenario per phase, started at the phase, runs the same ramp. Stages past the phases are dropped.
+ */
+export function splitStagesByPhase(
+  startRate: number,
+  stages: ReadonlyArray<{ target: number; duration: number }>,
+  phases: ReadonlyArray<{ name: string; durationMs: number }>,
+): Array<{ phase: string; startMs: number; startRate: number; stages: Array<{ target: number; duration: number }> }> {
+  // The ramp as points (time, rate): linear between them.
+  const points: Array<[number, number]> = [[0, startRate]];
+  for (const stage of stages) {
+    const [at] = points[points.length - 1] as [number, number];
+    points.push([at + stage.duration, stage.target]);
+  }
+  const rateAt = (t: number): number => {
+    for (let i = 1; i < points.length; i += 1) {
+      const [t0, r0] = points[i - 1] as [number, number];
+      const [t1, r1] = points[i] as [number, number];
+      if (t <= t1) return t1 === t0 ? r1 : r0 + ((r1 - r0) * (t - t0)) / (t1 - t0);
+    }
+    return (points[points.length - 1] as [number, number])[1];
+  };
+  const parts: Array<{ phase: string; startMs: number; startRate: number; stages: Array<{ target: number; duration: number }> }> = [];
+  let from = 0;
+  for (const phase of phases) {
+    const to = from + phase.durationMs;
+    const inside = points.filter(([t]) => t > from && t < to).map(([t]) => t);
+    const cuts = [...inside, to];
+    let previous = from;
+    const phaseStages = cuts.map((t) => {
+      const stage = { target: rateAt(t), duration: t - previous };
+      previous = t;
+      return stage;
+    });
+    parts.push({ phase: phase.name, startMs: from, startRate: rateAt(from), stages: phaseStages.filter((stage) => stage.duration > 0) });
+    from = to;
+  }
+  return parts;
+}
+
 /** One lab executor config as a k6 scenario (k6 field names; durations as '<n>ms'). */
 export function k6Scenario(config: ExecutorConfig): Record<string, unknown> {
   switch (config.executor) {
@@ -143,7 +188,7 @@ export function scenarioScript(file: string, document: ScenarioDocument): string
   });
   const totalMs = phases.reduce((sum, p) => sum + p.durationMs, 0);
   const load = document.load ?? {};
-  const executorKeys = Object.fromEntries(Object.entries(load).filter(([key]) => !(JOURNEY_LOAD_KEYS as readonly string[]).includes(key) && key !== 'requestTimeout'));
+  const executorKeys = Object.fromEntries(Object.entries(load).filter(([key]) => !(JOURNEY_LOAD_KEYS as readonly string[]).includes(key) && !['requestTimeout', 'clients', 'streams'].includes(key)));
   const fixedTime = executorKeys.executor === 'constant-arrival-rate' || executorKeys.executor === 'constant-vus';
   let config: ExecutorConfig | undefined;
   let mix: ReturnType<typeof parseJourneyMix> | undefined;
@@ -163,19 +208,63 @@ export function scenarioScript(file: string, document: ScenarioDocument): string
   } catch (error) {
     problems.push((error as Error).message);
   }
+  const clients = clientsOf(load.clients, 'load.clients', problems);
+  const streams = streamsOf(load.streams, problems);
   if (config === undefined || mix === undefined || problems.length > 0) throw new K6GenerateError(file, problems);
+  const clientTag = clients ? { client: clients.group } : {};
 
-  // constant-arrival-rate: one k6 scenario per phase, so thresholds can name a phase.
-  const perPhase = config.executor === 'constant-arrival-rate';
+  // constant-arrival-rate, and ramping-arrival-rate given as stages: one k6 scenario per phase, so
+  // thresholds can name a phase (a ramp is cut where the phases meet, at the rate it has there).
+  const rampByPhase = config.executor === 'ramping-arrival-rate' && !config.shape ? splitStagesByPhase(config.startRate, config.stages ?? [], phases) : undefined;
+  const perPhase = config.executor === 'constant-arrival-rate' || rampByPhase !== undefined;
   const scenarios: Record<string, Record<string, unknown>> = {};
   if (config.executor === 'constant-arrival-rate') {
     let startMs = 0;
     for (const phase of phases) {
-      scenarios[phase.name] = { ...k6Scenario({ ...config, duration: phase.durationMs }), startTime: ms(startMs), tags: { phase: phase.name } };
+      scenarios[phase.name] = { ...k6Scenario({ ...config, duration: phase.durationMs }), startTime: ms(startMs), tags: { phase: phase.name, ...clientTag } };
       startMs += phase.durationMs;
     }
+  } else if (config.executor === 'ramping-arrival-rate' && rampByPhase) {
+    for (const part of rampByPhase) {
+      scenarios[part.phase] = { ...k6Scenario({ ...config, startRate: part.startRate, stages: part.stages }), startTime: ms(part.startMs), tags: { phase: part.phase, ...clientTag } };
+    }
   } else {
-    scenarios.load = k6Scenario(config);
+    scenarios.load = clients ? { ...k6Scenario(config), tags: clientTag } : k6Scenario(config);
+  }
+  // Each stream: one k6 scenario per phase at the phase's rate (none where it is 0), all running the stream's function.
+  const streamMixes: string[] = [];
+  for (const stream of streams) {
+    let startMs = 0;
+    for (const phase of phases) {
+      const rate = stream.rates[phase.name] ?? stream.rate;
+      if (rate > 0) {
+        scenarios[`${stream.name}-${phase.name}`] = {
+          ...k6Scenario({ executor: 'constant-arrival-rate', rate, timeUnit: 1_000, duration: phase.durationMs, preAllocatedVUs: Math.min(10, stream.maxVUs), maxVUs: stream.maxVUs, gracefulStop: config.executor === 'per-vu-iterations' ? 5_000 : config.gracefulStop, arrivals: 'even', seed: 1 }),
+          startTime: ms(startMs),
+          exec: stream.exec,
+          tags: { phase: phase.name, client: stream.name },
+        };
+      }
+      startMs += phase.durationMs;
+    }
+    let streamMix: ReturnType<typeof parseJourneyMix> = mix;
+    try {
+      if (stream.journeys !== undefined || stream.journey !== undefined || stream.thinkTime !== undefined) {
+        const own = { ...(stream.journey === undefined && stream.journeys === undefined ? { journeys: mix.weights } : { journey: stream.journey, journeys: stream.journeys }), thinkTime: stream.thinkTime ?? load.thinkTime };
+        streamMix = parseJourneyMix(Object.fromEntries(Object.entries(own).filter(([, value]) => value !== undefined)), `load.streams.${stream.index}`);
+      }
+    } catch (error) {
+      throw new K6GenerateError(file, (error as { problems?: string[] }).problems ?? [(error as Error).message]);
+    }
+    streamMixes.push(
+      `const ${stream.exec}Mix: ShopMix = ${stringify({ weights: streamMix.weights, thinkTime: streamMix.thinkTime, seed: (typeof document.seed === 'number' ? document.seed : 1) + 100 * (stream.index + 1), skuCount: 20, requestTimeoutMs, clients: { group: stream.name, count: stream.clients } })};`,
+      '',
+      `/** The ${stream.name} stream's iterations. */`,
+      `export function ${stream.exec}(data: RunData): void {`,
+      `  runIteration(${stream.exec}Mix, data);`,
+      '}',
+      '',
+    );
   }
 
   const thresholds: Record<string, string[]> = {};
@@ -196,7 +285,7 @@ export function scenarioScript(file: string, document: ScenarioDocument): string
     const during = expectation.during;
     if (typeof during === 'string') {
       if (!perPhase) {
-        notInK6.push(`${label} (over phase ${during}: only constant-arrival-rate scripts are split by phase)`);
+        notInK6.push(`${label} (over phase ${during}: only arrival-rate scripts of fixed rates or stages are split by phase)`);
         continue;
       }
       tags.push(`phase:${during}`);
@@ -204,11 +293,17 @@ export function scenarioScript(file: string, document: ScenarioDocument): string
       notInK6.push(`${label} (over a window k6 cannot see: ${JSON.stringify(during)})`);
       continue;
     }
+    if (expectation.metric === 'deferred_requests' || expectation.metric === 'requests_before_retry_after') {
+      notInK6.push(`${label} (${String(expectation.metric)}: counted by the lab's clients, which share what each was told; k6 VUs share nothing)`);
+      continue;
+    }
     const failed = (expectation.filter as { failed?: boolean } | undefined)?.failed;
     if (failed !== undefined) tags.push(`expected_response:${failed ? 'false' : 'true'}`);
     // The shop's k6 requests carry their journey as a tag (lib/shop.ts), as the lab's do.
     const journey = (expectation.filter as { journey?: string } | undefined)?.journey;
     if (journey !== undefined) tags.push(`journey:${journey}`);
+    const client = (expectation.filter as { client?: string } | undefined)?.client;
+    if (client !== undefined) tags.push(`client:${client}`);
     const metric = `${String(expectation.metric)}${tags.length > 0 ? `{${tags.join(',')}}` : ''}`;
     (thresholds[metric] ??= []).push(source);
   }
@@ -217,7 +312,7 @@ export function scenarioScript(file: string, document: ScenarioDocument): string
   }
 
   const options = { scenarios, thresholds };
-  const shopMix = { weights: mix.weights, thinkTime: mix.thinkTime, seed: typeof document.seed === 'number' ? document.seed : 1, skuCount: 20, requestTimeoutMs };
+  const shopMix = { weights: mix.weights, thinkTime: mix.thinkTime, seed: typeof document.seed === 'number' ? document.seed : 1, skuCount: 20, requestTimeoutMs, ...(clients ? { clients } : {}) };
   return [
     `// GENERATED by \`node load/k6/generate.ts\` from scenarios/${basename(file)}: edit the scenario and`,
     '// generate again (load/k6/k6.test.ts fails while this file is stale).',
@@ -236,8 +331,66 @@ export function scenarioScript(file: string, document: ScenarioDocument): string
     '',
     `const mix: ShopMix = ${stringify(shopMix)};`,
     '',
+    ...streamMixes,
     ...ENTRY_POINTS,
   ].join('\n');
+}
+
+interface StreamDocument {
+  index: number;
+  name: string;
+  /** The k6 function its scenarios run: the name in camelCase, then `Stream`. */
+  exec: string;
+  clients: number;
+  rate: number;
+  rates: Record<string, number>;
+  maxVUs: number;
+  journey?: unknown;
+  journeys?: unknown;
+  thinkTime?: unknown;
+}
+
+/** `load.clients` as the k6 mix names them, or undefined; a bad one adds its problems. */
+function clientsOf(value: unknown, path: string, problems: string[]): { group: string; count: number } | undefined {
+  if (value === undefined) return undefined;
+  const { name, count } = (value ?? {}) as { name?: unknown; count?: unknown };
+  if (typeof name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(name)) problems.push(`${path}.name: must be lowercase letters, digits and dashes`);
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) problems.push(`${path}.count: must be a whole number >= 1`);
+  return { group: String(name), count: Number(count) };
+}
+
+/** `load.streams`, checked as far as the script needs (the lab's schema checks the rest). */
+function streamsOf(value: unknown, problems: string[]): StreamDocument[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    problems.push('load.streams: must be a list');
+    return [];
+  }
+  return value.map((raw, index) => {
+    const stream = (raw ?? {}) as Record<string, unknown>;
+    const at = `load.streams.${index}`;
+    const clients = clientsOf({ name: stream.name, count: stream.clients }, at, problems);
+    const number = (field: string, fallback?: number): number => {
+      const given = stream[field] ?? fallback;
+      if (typeof given !== 'number' || !(given >= 0)) problems.push(`${at}.${field}: must be a number >= 0`);
+      return Number(given);
+    };
+    const rates = (stream.rates ?? {}) as Record<string, number>;
+    for (const [phase, rate] of Object.entries(rates)) if (typeof rate !== 'number' || !(rate >= 0)) problems.push(`${at}.rates.${phase}: must be a number >= 0`);
+    const name = clients?.group ?? '';
+    return {
+      index,
+      name,
+      exec: `${name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase())}Stream`,
+      clients: clients?.count ?? 1,
+      rate: number('rate'),
+      rates,
+      maxVUs: number('maxVUs', 100),
+      journey: stream.journey,
+      journeys: stream.journeys,
+      thinkTime: stream.thinkTime,
+    };
+  });
 }
 
 /** shape.ts: any shape of load/shapes.ts, computed in k6's init context from the lab's own shape functions. */

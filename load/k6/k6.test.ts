@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { verifyBearer } from '../../demo-services/kit/jwt.ts';
 import { parseExecutorConfig } from '../executors/index.ts';
-import { generateK6Scripts, K6_SCRIPTS_DIR, K6GenerateError, k6Scenario, NOT_K6_SCRIPTS, scenarioScript, staleK6Scripts } from './generate.ts';
+import { generateK6Scripts, K6_SCRIPTS_DIR, K6GenerateError, k6Scenario, NOT_K6_SCRIPTS, scenarioScript, splitStagesByPhase, staleK6Scripts } from './generate.ts';
 import { signToken } from './lib/token.ts';
 
 const run = promisify(execFile);
@@ -16,6 +16,25 @@ const nodeCrypto = {
   base64url: (text: string) => Buffer.from(text, 'utf8').toString('base64url'),
   hmacSha256: (secret: string, input: string) => createHmac('sha256', secret).update(input).digest('base64url'),
 };
+
+describe('a ramping arrival rate split by phase', () => {
+  it('cuts the ramp where the phases meet, at the rate it has there, so each phase runs the same ramp', () => {
+    const parts = splitStagesByPhase(2, [{ target: 2, duration: 4_000 }, { target: 12, duration: 2_000 }, { target: 12, duration: 6_000 }], [
+      { name: 'baseline', durationMs: 5_000 },
+      { name: 'peak', durationMs: 7_000 },
+    ]);
+    expect(parts).toEqual([
+      { phase: 'baseline', startMs: 0, startRate: 2, stages: [{ target: 2, duration: 4_000 }, { target: 7, duration: 1_000 }] },
+      { phase: 'peak', startMs: 5_000, startRate: 7, stages: [{ target: 12, duration: 1_000 }, { target: 12, duration: 6_000 }] },
+    ]);
+  });
+
+  it('holds the last rate when the phases outlast the stages', () => {
+    expect(splitStagesByPhase(3, [{ target: 5, duration: 1_000 }], [{ name: 'only', durationMs: 3_000 }])).toEqual([
+      { phase: 'only', startMs: 0, startRate: 3, stages: [{ target: 5, duration: 1_000 }, { target: 5, duration: 2_000 }] },
+    ]);
+  });
+});
 
 describe('k6 scripts', () => {
   it('are generated from the scenarios and the committed ones are fresh (run node load/k6/generate.ts if not)', async () => {
@@ -64,6 +83,37 @@ describe('k6 scripts', () => {
     expect(script).toMatch(/"weights": \{\s*"browse": 3,\s*"cart": 1\s*\}/);
     expect(script).toMatch(/"thinkTime": \{\s*"min": 1000,\s*"max": 2000\s*\}/);
     expect(script).toContain('//   - breaker (a circuit expectation');
+  });
+
+  it('give named clients their tag and every client stream one k6 scenario per phase, running its own function', () => {
+    const script = scenarioScript('x.yaml', {
+      name: 'x',
+      seed: 3,
+      phases: [
+        { name: 'calm', duration: '2s' },
+        { name: 'spike', duration: '3s' },
+      ],
+      load: {
+        executor: 'constant-arrival-rate',
+        journey: 'browse',
+        rate: 2,
+        preAllocatedVUs: 5,
+        clients: { name: 'quiet', count: 4 },
+        streams: [{ name: 'noisy-few', clients: 2, rate: 0, rates: { spike: 10 }, maxVUs: 30 }],
+      },
+      expectations: [
+        { type: 'threshold', name: 'quiet fine', metric: 'http_req_failed', threshold: 'rate<0.01', during: 'spike', filter: { client: 'quiet' } },
+        { type: 'threshold', name: 'none early', metric: 'requests_before_retry_after', threshold: 'count==0' },
+      ],
+    });
+    expect(script).toMatch(/"spike": \{[^}]*"tags": \{\s*"phase": "spike",\s*"client": "quiet"/);
+    // A phase at rate 0 has no scenario.
+    expect(script).not.toContain('"noisy-few-calm"');
+    expect(script).toMatch(/"noisy-few-spike": \{[^}]*"rate": 10,[^}]*"maxVUs": 30,[^}]*"startTime": "2000ms",\s*"exec": "noisyFewStream"/);
+    expect(script).toContain('"http_req_failed{phase:spike,client:quiet}"');
+    expect(script).toContain('//   - none early (requests_before_retry_after: counted by the lab');
+    expect(script).toMatch(/const noisyFewStreamMix: ShopMix = \{[\s\S]*"clients": \{\s*"group": "noisy-few",\s*"count": 2/);
+    expect(script).toContain('export function noisyFewStream(data: RunData): void {');
   });
 
   it('turn a named shape into whole-number k6 stages', () => {

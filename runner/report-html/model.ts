@@ -146,7 +146,7 @@ function describeProcessEvent(e: ProcessEventRecord): string {
     case 'exited':
       return `${e.instance} exited (${e.signal ? `signal ${e.signal}` : `code ${String(e.code)}`})`;
     case 'restarted':
-      return `${e.instance} restarted${e.reason === 'oom' ? ' after its OOM kill' : ''}${e.pid === undefined ? '' : ` as pid ${e.pid}`}${e.tookMs === undefined ? '' : `, ready after ${formatSeconds(e.tookMs)}`}`;
+      return `${e.instance} restarted${e.reason === 'oom' ? ' after its OOM kill' : e.reason === 'crash' ? ' after its crash' : ''}${e.pid === undefined ? '' : ` as pid ${e.pid}`}${e.tookMs === undefined ? '' : `, ready after ${formatSeconds(e.tookMs)}`}`;
     case 'oom-killed':
       return `${e.instance} OOM-killed (SIGKILL) at ${mib(e.rssBytes)} resident, over its ${mib(e.limitBytes)} memory limit`;
     case 'gave-up':

@@ -1,5 +1,5 @@
 // Local mode's real Prometheus and Alertmanager (Debian's binaries) over a real
-// lab: every service instance, the collector and the fault proxy are scraped
+// lab: started before the lab and given its targets after (file_sd), every service instance, the collector and the fault proxy are scraped
 // and up, every /metrics endpoint passes `promtool check metrics`, an alert
 // reaches the runner's webhook and lands in alerts.jsonl, and neither binary
 // outlives its runner, even one killed with SIGKILL. Skipped with a message
@@ -45,8 +45,10 @@ describe.skipIf(!availability.available)('local Prometheus and Alertmanager', ()
 
   beforeAll(async () => {
     runDir = await mkdtemp(join(tmpdir(), 'faultline-monitoring-'));
+    // As a run does: Prometheus first, scraping nothing, then the lab's targets once it is up.
+    monitoring = await startMonitoring({ runDir, targets: [] });
     lab = await startLab({ runDir, seed: 3 });
-    monitoring = await startMonitoring({ runDir, targets: lab.scrapeTargets() });
+    await monitoring.setTargets(lab.scrapeTargets());
   }, 90_000);
 
   afterAll(async () => {
