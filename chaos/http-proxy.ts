@@ -225,9 +225,9 @@ export async function createHttpProxy(options: HttpProxyOptions): Promise<HttpPr
           // A stage cut the connection mid-request (limit_data): the upstream request is abandoned too.
           if (!abort.signal.aborted) count('injected_error');
           shaped.destroy();
-          req.socket.destroySoon();
+          req.socket?.destroySoon();
         },
-        () => req.socket.destroy(),
+        () => req.socket?.destroy(),
       );
     }
     const target = pool;
@@ -244,7 +244,7 @@ export async function createHttpProxy(options: HttpProxyOptions): Promise<HttpPr
       // Only our own abort means the client left; a failed upload destroys the request stream,
       // and with it the client's socket, before the rejection arrives.
       if (abort.signal.aborted && error === abort.signal.reason) return;
-      upstreamFailed(req);
+      upstreamFailed(req, res);
       return;
     }
     if (decided.downstreamCut) {
@@ -281,7 +281,7 @@ export async function createHttpProxy(options: HttpProxyOptions): Promise<HttpPr
       return;
     }
     response.body.destroy();
-    req.socket.destroySoon();
+    req.socket?.destroySoon();
   }
 
   /**
@@ -291,9 +291,13 @@ export async function createHttpProxy(options: HttpProxyOptions): Promise<HttpPr
    * answer of the service behind it, and the caller could not tell "never reached it" from a
    * real failure (which it must not retry blindly, nor count the same way).
    */
-  function upstreamFailed(req: IncomingMessage): void {
+  function upstreamFailed(req: IncomingMessage, res: ServerResponse): void {
     count('upstream_error');
-    req.socket.destroy();
+    // Node has let go of the socket when the client closed it first (req.socket is null then):
+    // there is nothing left to close, and a throw here would take the whole proxy down.
+    const socket = req.socket ?? res.socket;
+    if (socket) socket.destroy();
+    else res.destroy();
   }
 
   /**
@@ -331,7 +335,7 @@ export async function createHttpProxy(options: HttpProxyOptions): Promise<HttpPr
       onResponseError(_controller, error) {
         if (error === clientClosed) return;
         if (res.headersSent) res.destroy();
-        else upstreamFailed(req);
+        else upstreamFailed(req, res);
       },
     };
     pool.dispatch(
