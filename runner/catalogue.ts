@@ -95,6 +95,13 @@ export function worstOutcome(outcomes: readonly Outcome[]): Outcome {
   return outcomes.reduce<Outcome>((worst, outcome) => (SEVERITY[outcome] > SEVERITY[worst] ? outcome : worst), 'pass');
 }
 
+/**
+ * What `faultline run` sends its parent over an IPC channel, when it has one,
+ * once the run has taken its last measurement (RunOptions.onMeasured): the
+ * catalogue's matrix starts its next run then, beside this one's teardown.
+ */
+export const RUN_MEASURED_MESSAGE = 'faultline:measured';
+
 /** The exit code of an outcome, as for one run: 0 pass, 1 fail, 2 error, 3 inconclusive. */
 export function exitCodeOf(outcome: Outcome): number {
   return { pass: 0, fail: 1, error: 2, inconclusive: 3 }[outcome];

@@ -56,6 +56,13 @@ export interface RunOptions {
   strict?: boolean;
   /** The scenario's file, hashed into the record; scenarios/<name>.yaml when absent and present. */
   scenarioFile?: string;
+  /**
+   * Called once the run has taken its last measurement (the load is over and
+   * Prometheus has scraped its last second), before the lab stops and the
+   * verdict is worked out: from here on, other work on the machine cannot
+   * change the verdict. The catalogue's matrix starts its next run then.
+   */
+  onMeasured?: () => void;
 }
 
 export interface RunResult {
@@ -170,6 +177,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
   let endedAt = startedAt;
   /** What went wrong while the lab ran, held until it is stopped: by then a Ctrl-C behind it is known. */
   let failure: { error: unknown } | undefined;
+  /** When the lab had stopped: holds still open then are judged against it, not against whenever the books are read. */
+  let labStoppedAt: number;
   let load: Awaited<ReturnType<typeof runExecutor>> | undefined;
   let streamResults: Array<Awaited<ReturnType<typeof runPhasedArrivalRate>>> = [];
   let monitoring: Monitoring | undefined;
@@ -276,8 +285,10 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
     await Promise.all(streams.map(({ mix }) => mix.close()));
     // One more scrape and rule evaluation, so Prometheus holds the run's last second.
     if (monitoring && !options.signal?.aborted) await new Promise((resolve) => setTimeout(resolve, monitoring!.scrapeIntervalMs * 1.5));
+    if (!failure && !options.signal?.aborted) options.onMeasured?.();
     await metricsServer.close();
     await lab.stop();
+    labStoppedAt = Date.now();
     if (options.signal?.aborted || failure) await monitoring?.stop();
   }
   // A terminal's Ctrl-C reaches Prometheus and Alertmanager too, which may then fail their
@@ -316,7 +327,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}):
 
   const spans = await readSpans(join(runDir, 'traces.jsonl')).catch(() => []);
   // Holds still open when the lab stopped are judged against the stop, not against whenever this runs.
-  const books = checkBooks(runDir, Date.now());
+  const books = checkBooks(runDir, labStoppedAt);
   const pressure = phasePressure(
     phases.map((p) => ({ name: p.name, fromMs: startedAt + p.startMs, toMs: startedAt + p.endMs })),
     {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matrixHolds, matrixTable, outcomeOf, parseMatrixArgs, type CellTry } from './catalogue-matrix.ts';
+import { matrixHolds, matrixTable, outcomeOf, parseMatrixArgs, runPipelined, type CellOutcome, type CellTry } from './catalogue-matrix.ts';
 
 const cell = (scenario: string, mode: 'with' | 'without', outcome: CellTry['outcome'], attempt = 1): CellTry => ({ scenario, mode, attempt, exitCode: 0, outcome, wallMs: 30_000, at: '2026-12-06T00:00:00Z' });
 
@@ -26,5 +26,45 @@ describe('the catalogue matrix', () => {
     expect(() => parseMatrixArgs(['--time-scale', 'fast'])).toThrow('--time-scale: expected a number of at least 0.1 (got fast)');
     expect(parseMatrixArgs(['--scenarios', 'a,b', '--retries', '1'])).toMatchObject({ scenarios: ['a', 'b'], retries: 1, timeScale: 0.5, neighbours: 0, skip: [] });
     expect(parseMatrixArgs(['--skip', 'c,d']).skip).toEqual(['c', 'd']);
+  });
+  it('starts each try once the one before has measured, keeps at most two alive, and tries an INCONCLUSIVE one again first', async () => {
+    const log: string[] = [];
+    let alive = 0;
+    let mostAlive = 0;
+    const outcomes: Record<string, CellOutcome[]> = { 'a with': ['inconclusive', 'right'], 'a without': ['right'], 'b with': ['inconclusive', 'inconclusive'], 'b without': ['wrong'] };
+    const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+    await runPipelined(['a', 'b'], 1, () => false, (scenario, mode, attempt) => {
+      const name = `${scenario} ${mode}`;
+      log.push(`start ${name} ${attempt}`);
+      alive += 1;
+      mostAlive = Math.max(mostAlive, alive);
+      const measured = tick().then(() => void log.push(`measured ${name} ${attempt}`));
+      // The teardown outlasts the next try's start, so tries overlap.
+      const outcome = measured.then(tick).then(tick).then(() => {
+        alive -= 1;
+        return outcomes[name]!.shift()!;
+      });
+      return { measured, outcome };
+    });
+    const starts = log.filter((line) => line.startsWith('start'));
+    expect(starts).toEqual(['start a with 1', 'start a without 1', 'start a with 2', 'start b with 1', 'start b without 1', 'start b with 2']);
+    // Never started before the one before it had measured.
+    for (const [i, line] of log.entries()) {
+      if (!line.startsWith('start') || i === 0) continue;
+      const before = log.slice(0, i).filter((l) => l.startsWith('start')).at(-1)!.replace('start', 'measured');
+      expect(log.slice(0, i)).toContain(before);
+    }
+    expect(mostAlive).toBe(2);
+  });
+
+  it('starts nothing more once stopped', async () => {
+    const started: string[] = [];
+    let stop = false;
+    await runPipelined(['a', 'b'], 2, () => stop, (scenario, mode) => {
+      started.push(`${scenario} ${mode}`);
+      stop = true;
+      return { measured: Promise.resolve(), outcome: Promise.resolve('inconclusive' as const) };
+    });
+    expect(started).toEqual(['a with']);
   });
 });

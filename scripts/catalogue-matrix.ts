@@ -10,7 +10,10 @@
 // An INCONCLUSIVE run (exit 3: the machine was too busy while a phase was
 // measured) is not a wrong verdict: it is run again, up to --retries times,
 // and the cell stays INCONCLUSIVE (and the matrix red) only if every try was.
-// A wrong verdict or an error fails at once. --neighbours keeps that many cores
+// A wrong verdict or an error fails at once. Each try starts once the one
+// before has taken its last measurement (`faultline run` says so over an IPC
+// channel), so a run's teardown and verdict overlap the next one's start-up
+// but no two runs are measured at once. --neighbours keeps that many cores
 // busy beside the whole matrix (issue 16's three busy runs). Each try appends a
 // line to --out, and the run records of a try that was not right are kept in
 // a catalogue-matrix-<time>/ folder beside it; the table at the end is what
@@ -20,6 +23,7 @@ import { spawn } from 'node:child_process';
 import { appendFile, cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { RUN_MEASURED_MESSAGE } from '../runner/catalogue.ts';
 import { startBusyNeighbour } from './busy-neighbour.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -89,34 +93,93 @@ async function catalogueNames(): Promise<string[]> {
   return files.filter((file) => file.endsWith('.yaml')).map((file) => file.replace(/\.yaml$/, '')).sort();
 }
 
+/** One try of a cell under way: `measured` once its run has taken its last measurement (or it has exited), `done` when it has exited. */
+interface StartedCell {
+  measured: Promise<void>;
+  done: Promise<{ exitCode: number | null; wallMs: number; kept?: string }>;
+}
+
 /**
  * One try of a cell through the CLI. Its run records are thrown away when it was right, and kept
  * under `keepDir/<scenario>-<mode>-<attempt>/` otherwise, so a red matrix leaves what to read.
  */
-async function runCell(scenario: string, mode: 'with' | 'without', timeScale: number, attempt: number, keepDir: string): Promise<{ exitCode: number | null; wallMs: number; kept?: string }> {
+async function startCell(scenario: string, mode: 'with' | 'without', timeScale: number, attempt: number, keepDir: string): Promise<StartedCell> {
   const runsDir = await mkdtemp(join(tmpdir(), 'faultline-matrix-'));
   const started = performance.now();
   const args = [join(ROOT, 'scripts/faultline.js'), 'run', scenario, '--time-scale', String(timeScale), '--runs-dir', runsDir, ...(mode === 'without' ? ['--without'] : [])];
-  let kept: string | undefined;
-  try {
-    const exitCode = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-      // A Ctrl-C reaches the whole process group; the CLI stops its lab and exits 130.
-      child.once('exit', (code) => resolve(code));
+  // The IPC channel carries one message, RUN_MEASURED_MESSAGE. A Ctrl-C reaches the whole process group; the CLI stops its lab and exits 130.
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const measured = new Promise<void>((resolve) => {
+    child.on('message', (message) => {
+      if (message === RUN_MEASURED_MESSAGE) resolve();
     });
-    if (outcomeOf(exitCode) !== 'right') {
-      kept = join(keepDir, `${scenario}-${mode}-${attempt}`);
-      await mkdir(keepDir, { recursive: true });
-      await cp(runsDir, kept, { recursive: true });
+    void exited.then(() => resolve());
+  });
+  const done = exited.then(async (exitCode) => {
+    let kept: string | undefined;
+    try {
+      if (outcomeOf(exitCode) !== 'right') {
+        kept = join(keepDir, `${scenario}-${mode}-${attempt}`);
+        await mkdir(keepDir, { recursive: true });
+        await cp(runsDir, kept, { recursive: true });
+      }
+      return { exitCode, wallMs: performance.now() - started, ...(kept ? { kept } : {}) };
+    } finally {
+      await rm(runsDir, { recursive: true, force: true });
     }
-    return { exitCode, wallMs: performance.now() - started, ...(kept ? { kept } : {}) };
-  } finally {
-    await rm(runsDir, { recursive: true, force: true });
+  });
+  return { measured, done };
+}
+
+/** One try under way, as the scheduler sees it. */
+export interface ScheduledTry {
+  /** Settles once the try has taken its last measurement (or has ended). */
+  measured: Promise<void>;
+  outcome: Promise<CellOutcome>;
+}
+
+/**
+ * Every scenario with, then without, its pattern, one try at a time as far as measuring goes: the
+ * next try starts once the one before has measured all it will (its load over, its last scrape
+ * taken), so a run's teardown and verdict overlap the next one's start-up, and at most two tries
+ * are alive at once. An INCONCLUSIVE try is tried again, up to `retries` more times, first in line.
+ */
+export async function runPipelined(
+  scenarios: readonly string[],
+  retries: number,
+  stopped: () => boolean,
+  start: (scenario: string, mode: 'with' | 'without', attempt: number) => ScheduledTry,
+): Promise<void> {
+  const queue: Array<{ scenario: string; mode: 'with' | 'without'; attempt: number }> = scenarios.flatMap((scenario) => [
+    { scenario, mode: 'with' as const, attempt: 1 },
+    { scenario, mode: 'without' as const, attempt: 1 },
+  ]);
+  const running = new Set<Promise<void>>();
+  while (!stopped()) {
+    // At most one try tearing down beside the one starting; a retry it asks for goes first.
+    while (running.size > 1) await Promise.race(running);
+    const next = queue.shift();
+    if (!next) {
+      if (running.size === 0) break;
+      await Promise.race(running);
+      continue;
+    }
+    const { scenario, mode, attempt } = next;
+    const underWay = start(scenario, mode, attempt);
+    const finished: Promise<void> = underWay.outcome
+      .then((outcome) => {
+        if (outcome === 'inconclusive' && attempt <= retries && !stopped()) queue.unshift({ scenario, mode, attempt: attempt + 1 });
+      })
+      .finally(() => running.delete(finished));
+    running.add(finished);
+    await underWay.measured;
   }
+  await Promise.all(running);
 }
 
 /** The markdown table of a matrix: per scenario, each mode's final outcome and how many tries it took. */
-export function matrixTable(tries: readonly CellTry[]): string {
+export function matrixTable(tries: readonly CellTry[], elapsedMs?: number): string {
   const cells = new Map<string, CellTry[]>();
   for (const t of tries) cells.set(`${t.scenario}|${t.mode}`, [...(cells.get(`${t.scenario}|${t.mode}`) ?? []), t]);
   const scenarios = [...new Set(tries.map((t) => t.scenario))].sort();
@@ -129,7 +192,8 @@ export function matrixTable(tries: readonly CellTry[]): string {
   };
   const wall = (scenario: string) => tries.filter((t) => t.scenario === scenario).reduce((sum, t) => sum + t.wallMs, 0);
   const rows = scenarios.map((s) => `| ${s} | ${describeCell(s, 'with')} | ${describeCell(s, 'without')} | ${(wall(s) / 1_000).toFixed(0)} s |`);
-  const total = tries.reduce((sum, t) => sum + t.wallMs, 0);
+  // Tries overlap (each next one starts while the one before is torn down), so the matrix's own wall time is not their sum.
+  const total = elapsedMs ?? tries.reduce((sum, t) => sum + t.wallMs, 0);
   return ['| scenario | with (expect PASS) | without (expect FAIL) | wall |', '| --- | --- | --- | --- |', ...rows, `| all ${scenarios.length} | | | ${(total / 60_000).toFixed(1)} min |`].join('\n');
 }
 
@@ -172,25 +236,29 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => {
     interrupted = true;
   });
+  const matrixStarted = performance.now();
   try {
-    for (const scenario of names) {
-      for (const mode of ['with', 'without'] as const) {
-        for (let attempt = 1; attempt <= options.retries + 1 && !interrupted; attempt += 1) {
-          const { exitCode, wallMs, kept } = await runCell(scenario, mode, options.timeScale, attempt, keepDir);
+    await runPipelined(names, options.retries, () => interrupted, (scenario, mode, attempt) => {
+      const cell = startCell(scenario, mode, options.timeScale, attempt, keepDir);
+      return {
+        measured: cell.then((c) => c.measured),
+        outcome: cell.then(async ({ done }) => {
+          const { exitCode, wallMs, kept } = await done;
           const record: CellTry = { scenario, mode, attempt, exitCode, outcome: exitCode === 130 ? 'error' : outcomeOf(exitCode), wallMs, at: new Date().toISOString(), ...(kept ? { kept } : {}) };
           tries.push(record);
           await appendFile(options.out, `${JSON.stringify({ ...record, timeScale: options.timeScale, neighbours: options.neighbours })}\n`);
           process.stdout.write(`${record.at} ${scenario} ${mode}: ${record.outcome}${attempt > 1 ? ` (try ${attempt})` : ''} exit ${exitCode} in ${(wallMs / 1_000).toFixed(0)} s${kept ? `; its records: ${kept}` : ''}\n`);
-          if (record.outcome !== 'inconclusive') break;
-        }
-        if (interrupted) break;
-      }
-      if (interrupted) break;
-    }
+          return record.outcome;
+        }),
+      };
+    });
   } finally {
     await neighbour.stop();
   }
-  process.stdout.write(`\n${matrixTable(tries)}\n`);
+  const elapsedMs = performance.now() - matrixStarted;
+  // The table lists cells in scenario order whatever order their tries ended in.
+  tries.sort((a, b) => names.indexOf(a.scenario) - names.indexOf(b.scenario) || (a.mode === b.mode ? a.attempt - b.attempt : a.mode === 'with' ? -1 : 1));
+  process.stdout.write(`\n${matrixTable(tries, elapsedMs)}\n`);
   const holds = !interrupted && matrixHolds(tries);
   process.stdout.write(holds ? `\nthe catalogue holds: ${names.length} scenarios, each PASS with its pattern and FAIL without it\n` : '\nthe catalogue does NOT hold (see the table)\n');
   process.exitCode = interrupted ? 130 : holds ? 0 : 1;

@@ -7,7 +7,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
-import { SWITCH_NAMES, type CatalogueRun } from '../runner/catalogue.ts';
+import { RUN_MEASURED_MESSAGE, SWITCH_NAMES, type CatalogueRun } from '../runner/catalogue.ts';
 import { DEFAULT_UP_CAPS, diskCaps } from '../runner/disk-caps.ts';
 import { FaultlineError } from '../runner/errors.ts';
 import type { Lab } from '../runner/lab.ts';
@@ -368,6 +368,8 @@ async function runOne(name: string, flags: RunFlags): Promise<void> {
     output: process.stdout,
     monitoring: flags.monitoring,
     strict: flags.strict === true,
+    // Started with an IPC channel (the catalogue's matrix): say when the run has measured all it will.
+    ...(process.send ? { onMeasured: () => process.send?.(RUN_MEASURED_MESSAGE) } : {}),
   });
   process.exitCode = summary.verdict === 'pass' ? EXIT.pass : summary.verdict === 'inconclusive' && !flags.strict ? EXIT.inconclusive : EXIT.fail;
 }
@@ -416,6 +418,8 @@ async function runCatalogue(names: string[], flags: RunFlags): Promise<void> {
         output: process.stdout,
         monitoring: flags.monitoring,
         strict: flags.strict === true,
+        // Under the catalogue's matrix (an IPC channel): the last run's last measurement is the command's.
+        ...(process.send && i === plans.length - 1 ? { onMeasured: () => process.send?.(RUN_MEASURED_MESSAGE) } : {}),
       });
       runs.push({ scenario: plan.scenario.name, disabled: plan.disabled, expected, outcome: result.summary.verdict, id: result.summary.id, runDir: result.runDir, summary: result.summary });
     } catch (error) {

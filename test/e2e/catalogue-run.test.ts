@@ -8,6 +8,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { RUN_MEASURED_MESSAGE } from '../../runner/catalogue.ts';
 import { isAlive, runCli, startedPids } from './cli.ts';
 
 interface Expectation {
@@ -24,10 +25,17 @@ describe('faultline run <several> --without', () => {
 
   it('runs each scenario without its pattern, each FAILs for its own reasons, and the catalogue exits 0', { timeout: 240_000 }, async () => {
     runsDir = await mkdtemp(join(tmpdir(), 'faultline-e2e-'));
-    const result = await runCli(['run', 'recommendations-down', 'retry-storm', '--without', '--time-scale', '0.5', '--no-monitoring', '--runs-dir', runsDir]);
+    const messages: Array<{ message: unknown; stdout: string }> = [];
+    const result = await runCli(['run', 'recommendations-down', 'retry-storm', '--without', '--time-scale', '0.5', '--no-monitoring', '--runs-dir', runsDir], {
+      onMessage: (message, stdout) => messages.push({ message, stdout }),
+    });
     expect(result.code, result.stdout).toBe(0);
     expect(result.stdout).toContain('as expected without fallback');
     expect(result.stdout).toContain('as expected without retryBudget');
+    // The matrix starts its next run on this message: once, when the last scenario has measured and before its verdict.
+    expect(messages.map((m) => m.message)).toEqual([RUN_MEASURED_MESSAGE]);
+    expect(messages[0]?.stdout).toContain('=== 2/2 retry-storm');
+    expect(messages[0]?.stdout).not.toContain('FAIL: retry-storm');
 
     const ids = await readdir(runsDir);
     const catalogueId = ids.find((id) => id.includes('-catalogue-')) as string;

@@ -14,16 +14,18 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { timeoutMs?: number; onStdout?: (text: string) => void } = {}): Promise<CliResult> {
+/** `onMessage` opens an IPC channel to the CLI, as the catalogue's matrix does, and gets each message with the stdout so far. */
+export function runCli(args: string[], options: { timeoutMs?: number; onStdout?: (text: string) => void; onMessage?: (message: unknown, stdout: string) => void } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'scripts/faultline.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(ROOT, 'scripts/faultline.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe', ...(options.onMessage ? ['ipc' as const] : [])] });
     let stdout = '';
+    child.on('message', (message) => options.onMessage?.(message, stdout));
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       options.onStdout?.(stdout);
     });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`faultline ${args.join(' ')} did not finish in ${options.timeoutMs} ms\n${stdout}\n${stderr}`));
