@@ -5,7 +5,8 @@
 // is up before Prometheus starts, and instances keep their ports across
 // restarts; Prometheus applies targets about 5 s after it starts, so a run
 // waits for the first scrape of every target before its load begins), evaluates
-// the lab-scale SLO rules from slo/generated/, and sends alerts to
+// the lab-scale rules from slo/generated/ (the SLOs' and the telemetry-loss
+// alert), and sends alerts to
 // Alertmanager, which posts them to the runner's webhook (alerts.jsonl).
 //
 // Both are Go binaries that know nothing of the lab's IPC lifeline, so they
@@ -19,7 +20,6 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { renderAlertmanagerConfig } from '../slo/alertmanager.ts';
 import { GENERATED_DIR, LAB_TIME_SCALE, RULES_DIR } from '../slo/generate.ts';
-import { renderTelemetryAlertRules, TELEMETRY_RULES_FILE } from '../slo/telemetry-alerts.ts';
 import { findTool } from '../slo/tools.ts';
 import { ALERTS_FILE_NAME, startAlertWebhook, type AlertEvent } from './alert-webhook.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
@@ -124,9 +124,6 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     });
     started.push(alertmanager);
 
-    // The telemetry-loss alert, at the same time scale as the SLO rules, beside this run's configuration.
-    const telemetryRules = join(dir, TELEMETRY_RULES_FILE);
-    await writeFile(telemetryRules, renderTelemetryAlertRules({ timeScale, scrapeIntervalMs }));
     const targetsFile = join(dir, TARGETS_FILE);
     let targets = options.targets;
     const setTargets = async (next: readonly ScrapeTarget[]) => {
@@ -137,7 +134,7 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     };
     await setTargets(targets);
     const prometheusConfig = join(dir, 'prometheus.yaml');
-    await writeFile(prometheusConfig, renderPrometheusConfig({ scrapeIntervalMs, timeScale, targetsFile, alertmanager: alertmanager.address, ruleFiles: [telemetryRules] }));
+    await writeFile(prometheusConfig, renderPrometheusConfig({ scrapeIntervalMs, timeScale, targetsFile, alertmanager: alertmanager.address }));
     const prometheus = await startGoProcess({
       name: 'prometheus',
       binary: availability.prometheus,
@@ -302,12 +299,10 @@ export interface PrometheusConfigOptions {
   targetsFile: string;
   /** host:port */
   alertmanager: string;
-  /** Rule files besides the SLO rules (the telemetry-loss alert). */
-  ruleFiles?: readonly string[];
 }
 
 /**
- * prometheus.yaml for a local run: the SLO rules and any others, Alertmanager,
+ * prometheus.yaml for a local run: the generated rules of its time scale, Alertmanager,
  * and the lab's targets from a file (file_sd) rather than listed here, so
  * Prometheus can start beside the lab, before its ports are known: targets
  * that appear later are scraped at its next 5 s hand-over, where starting it
@@ -324,7 +319,6 @@ export function renderPrometheusConfig(options: PrometheusConfigOptions): string
     `  evaluation_interval: ${interval}`,
     'rule_files:',
     `  - ${JSON.stringify(rules)}`,
-    ...(options.ruleFiles ?? []).map((file) => `  - ${JSON.stringify(file)}`),
     'alerting:',
     '  alertmanagers:',
     '    - static_configs:',

@@ -48,7 +48,7 @@ describe('generateSloArtifacts', () => {
     await mkdir(join(out, 'tests'), { recursive: true });
     await writeFile(join(out, 'tests', 'gone.test.yaml'), 'stale');
     const result = await generateSloArtifacts({ specsDir: join(dir, 'specs'), outDir: out, timeScale: 100, webhookUrl: 'http://127.0.0.1:7777/alerts', log: (l) => lines.push(l) });
-    expect(await listFiles(out)).toEqual(['alertmanager.yaml', 'prometheus-operator/shop-loose.yaml', 'rules/shop-loose.yaml', 'tests/shop-loose.days.test.yaml', 'tests/shop-loose.test.yaml']);
+    expect(await listFiles(out)).toEqual(['alertmanager.yaml', 'prometheus-operator/shop-loose.yaml', 'prometheus-operator/telemetry-alerts.yaml', 'rules/shop-loose.yaml', 'rules/telemetry-alerts.yaml', 'tests/shop-loose.days.test.yaml', 'tests/shop-loose.test.yaml']);
     expect(await readFile(join(out, 'alertmanager.yaml'), 'utf8')).toContain('url: http://127.0.0.1:7777/alerts');
     expect(result.slos).toEqual(['shop-loose']);
     expect(result.warnings).toEqual([expect.stringMatching(/^shop-loose: tier page-1h can never fire/)]);
@@ -79,7 +79,7 @@ describe('the CLI', () => {
     const out = await mkdtemp(join(tmpdir(), 'slo-cli-'));
     try {
       const { stdout } = await run(process.execPath, [join(SLO_ROOT, 'generate.ts'), '--time-scale', '60', '--out-dir', out]);
-      expect(stdout).toMatch(/^slo generate: 6 SLOs at time scale 60 -> .* \(25 files, 0 warnings\)\n$/);
+      expect(stdout).toMatch(/^slo generate: 6 SLOs at time scale 60 -> .* \(27 files, 0 warnings\)\n$/);
       expect(await readFile(join(out, 'rules', 'checkout-availability.yaml'), 'utf8')).toContain('[5s]');
     } finally {
       await rm(out, { recursive: true, force: true });

@@ -5,7 +5,10 @@
 // (slo/generated/production, what users deploy) and the lab's time scale
 // (slo/generated/lab-x100, a 30-day SLO lived in 7h12m); a test fails when
 // either is stale. Each holds rules/<id>.yaml, alertmanager.yaml and
-// tests/<id>.test.yaml + tests/<id>.days.test.yaml for promtool. Run directly: node slo/generate.ts [--time-scale N]
+// tests/<id>.test.yaml + tests/<id>.days.test.yaml for promtool, and beside
+// the SLO rules the telemetry-loss alert (telemetry-alerts.ts), so that every
+// Prometheus loading rules/*.yaml (the lab's, compose's, the Kubernetes
+// overlay's) has it. Run directly: node slo/generate.ts [--time-scale N]
 // [--out-dir DIR] [--webhook-url URL] [--evaluation-interval 1s] [--specs-dir DIR] [--alert-style tiers|sloth] [--all].
 // --alert-style sloth writes Sloth's two alerts per SLO (page, ticket) instead of one per tier.
 
@@ -20,6 +23,7 @@ import { SLO_ERROR_CODE, SloError } from './errors.ts';
 import { planFixtures, renderPromtoolTests } from './promtool-tests.ts';
 import { ALERT_STYLES, type AlertStyle, renderRules, type RuleGroup, validateTimeScale } from './rules.ts';
 import { loadSloSpecs, SLO_ROOT, type SloDefinition } from './spec.ts';
+import { renderTelemetryAlertRules, TELEMETRY_RULES_ID, telemetryAlertGroup } from './telemetry-alerts.ts';
 
 export { renderRules } from './rules.ts';
 export type { RenderRulesOptions, RenderedRules } from './rules.ts';
@@ -34,13 +38,18 @@ export const TESTS_DIR = 'tests';
 /** The same rules as the Prometheus Operator's PrometheusRule objects, one per SLO (deploy/kubernetes takes these groups too). */
 export const PROMETHEUS_RULES_DIR = 'prometheus-operator';
 
-/** One SLO's rule groups as a PrometheusRule: `kubectl apply` it where the Prometheus Operator runs. */
+/** The PrometheusRule of one rule file: `slo-<id>` for an SLO's, `faultline-<id>` for the telemetry alert's. */
+export function prometheusRuleName(id: string): string {
+  return id === TELEMETRY_RULES_ID ? `faultline-${id}` : `slo-${id}`;
+}
+
+/** One rule file's groups as a PrometheusRule: `kubectl apply` it where the Prometheus Operator runs. */
 export function prometheusRuleManifest(id: string, groups: readonly RuleGroup[]): Record<string, unknown> {
   return {
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'PrometheusRule',
     // The part-of label is what the overlay's Prometheus selects rules by (deploy/kubernetes).
-    metadata: { name: `slo-${id}`, labels: { 'app.kubernetes.io/part-of': 'faultline' } },
+    metadata: { name: prometheusRuleName(id), labels: { 'app.kubernetes.io/part-of': 'faultline' } },
     spec: { groups },
   };
 }
@@ -83,7 +92,9 @@ export function renderSloArtifacts(slos: readonly SloDefinition[], options: Arti
   });
   const files = new Map<string, string>();
   const warnings = [...rules.warnings];
-  for (const file of rules.files) {
+  const telemetryOptions = { timeScale, ...(options.scrapeIntervalMs !== undefined ? { scrapeIntervalMs: options.scrapeIntervalMs } : {}) };
+  const telemetry = { id: TELEMETRY_RULES_ID, groups: [telemetryAlertGroup(telemetryOptions)], yaml: renderTelemetryAlertRules(telemetryOptions) };
+  for (const file of [...rules.files, telemetry]) {
     files.set(`${RULES_DIR}/${file.id}.yaml`, file.yaml);
     files.set(`${PROMETHEUS_RULES_DIR}/${file.id}.yaml`, `${file.yaml.split('\n').filter((line) => line.startsWith('#')).join('\n')}\n${stringify(prometheusRuleManifest(file.id, file.groups), { lineWidth: 0 })}`);
   }

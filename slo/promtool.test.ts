@@ -22,6 +22,8 @@ describe.skipIf(promtool === undefined)('promtool', () => {
   it.each(COMMITTED_TIME_SCALES.map((s) => [s]))('checks the rules at time scale %i clean', async (timeScale) => {
     const result = await promtoolCheckRules(tool, defaultOutDir(timeScale));
     expect(result.output).toMatch(/SUCCESS: 21 rules found/);
+    // The telemetry-loss alert, beside the SLO rules.
+    expect(result.output).toMatch(/telemetry-alerts\.yaml\n\s+SUCCESS: 1 rules found/);
     expect(result.clean, result.output).toBe(true);
   });
 

@@ -5,8 +5,9 @@
 // deliver (telemetry_spans_dropped_total: queue full, collector unreachable,
 // frozen or refusing); any of them within the window raises a ticket. Rendered
 // for a time scale like the SLO rules (the lab's x100 shrinks the window and
-// the `for`), as a pure function; the lab writes it beside each run's
-// Prometheus configuration (runner/monitoring.ts).
+// the `for`), as a pure function; the SLO generator writes it beside the SLO
+// rules of each time scale (rules/telemetry-alerts.yaml, and a PrometheusRule),
+// where the lab's, compose's and the Kubernetes overlay's Prometheus load it.
 
 import { stringify } from 'yaml';
 import { LAB_METRIC, SCRAPE_LABEL } from '../demo-services/kit/conventions.ts';
@@ -16,7 +17,8 @@ import { formatPromDuration } from './prom-duration.ts';
 /** The alert names of this file, for pages and tests that name them. */
 export const TELEMETRY_ALERTS = { spansDropped: 'TelemetrySpansDropped' } as const;
 export const TELEMETRY_ALERT_NAMES: readonly string[] = Object.values(TELEMETRY_ALERTS);
-export const TELEMETRY_RULES_FILE = 'telemetry-alerts.yaml';
+/** Its rule file is `<id>.yaml` beside the SLO rules (slo/generate.ts). */
+export const TELEMETRY_RULES_ID = 'telemetry-alerts';
 
 /** At real time: drops over the last 5 minutes, for a minute. */
 const WINDOW_MS = 5 * 60_000;

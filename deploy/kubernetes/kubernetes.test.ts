@@ -21,6 +21,7 @@ import { CHAOS_MESH_SCHEMA_DIR, chaosMeshSchemasAvailable, loadChaosMeshCrds } f
 import { exportChaosMesh } from '../../chaos/chaos-mesh/export.ts';
 import { loadScenarioForExport } from '../../chaos/chaos-mesh/scenario-file.ts';
 import { alertmanagerConfig } from '../../slo/alertmanager.ts';
+import { prometheusRuleName } from '../../slo/generate.ts';
 import { SERVICES } from '../../runner/topology.ts';
 import { K6_IMAGE } from './load.ts';
 import { GRPC_PORT, HTTP_PORT, KUBERNETES_DIR, type Manifest, NAME_LABEL, NAMESPACE, PROJECT_ROOT } from './manifest.ts';
@@ -261,7 +262,8 @@ describe('kubernetes: every object validates against its API schema', () => {
     const rules = of(observability, 'PrometheusRule');
     expect(rules.length).toBeGreaterThan(0);
     const production = readdirSync(join(PROJECT_ROOT, 'slo', 'generated', 'production', 'rules')).filter((file) => file.endsWith('.yaml'));
-    expect(rules.map((rule) => rule.metadata.name).sort()).toEqual(production.map((file) => `slo-${basename(file, '.yaml')}`).sort());
+    expect(rules.map((rule) => rule.metadata.name).sort()).toEqual(production.map((file) => prometheusRuleName(basename(file, '.yaml'))).sort());
+    expect(rules.map((rule) => rule.metadata.name)).toContain('faultline-telemetry-alerts');
     const config = find(observability, 'AlertmanagerConfig', 'slo-alerts') as Obj;
     const expected = alertmanagerConfig();
     expect(config.spec).toMatchObject({

@@ -24,6 +24,7 @@ import { Alertmanager, Prometheus, PrometheusRule, ServiceMonitor } from '@kuber
 import type { IEndpoint } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { AlertmanagerConfig } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1alpha1';
 import type { AlertmanagerConfig as SloAlertmanagerConfig } from '../../slo/alertmanager.ts';
+import { prometheusRuleName } from '../../slo/generate.ts';
 import type { RuleGroup } from '../../slo/rules.ts';
 import { parse } from 'yaml';
 import { SERVICES } from '../../runner/topology.ts';
@@ -47,7 +48,7 @@ export interface ObservabilityInputs {
   grafanaDashboardProvider: string;
   /** dashboards/faultline/<name>.json, by file name. */
   dashboards: ReadonlyMap<string, string>;
-  /** The SLO rules at real time (slo/rules.ts renderRules(...).files). */
+  /** The rule files at real time: the SLOs' (slo/rules.ts renderRules(...).files) and the telemetry-loss alert's. */
   sloRules: ReadonlyArray<{ id: string; groups: readonly RuleGroup[] }>;
   /** slo/alertmanager.ts alertmanagerConfig(). */
   alerting: SloAlertmanagerConfig;
@@ -396,12 +397,12 @@ function serviceMonitors(): Manifest[] {
   ];
 }
 
-/** The PrometheusRule of one SLO: the same groups as slo/generated/production/rules/<id>.yaml. */
+/** The PrometheusRule of one rule file: the same groups as slo/generated/production/rules/<id>.yaml. */
 function prometheusRules(inputs: ObservabilityInputs): Manifest[] {
   return inputs.sloRules.map((file) =>
     plain(
       new PrometheusRule({
-        metadata: { name: `slo-${file.id}`, labels: componentLabels(`slo-${file.id}`, 'observability'), annotations: { 'faultline.dev/source': `slo/specs (slo/generate.ts), as slo/generated/production/rules/${file.id}.yaml` } },
+        metadata: { name: prometheusRuleName(file.id), labels: componentLabels(prometheusRuleName(file.id), 'observability'), annotations: { 'faultline.dev/source': `slo/generate.ts, as slo/generated/production/rules/${file.id}.yaml` } },
         spec: {
           groups: file.groups.map((group) => ({
             name: group.name,

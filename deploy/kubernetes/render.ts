@@ -23,6 +23,7 @@ import { stringify } from 'yaml';
 import { alertmanagerConfig } from '../../slo/alertmanager.ts';
 import { renderRules } from '../../slo/rules.ts';
 import { loadSloSpecs } from '../../slo/spec.ts';
+import { TELEMETRY_RULES_ID, telemetryAlertGroup } from '../../slo/telemetry-alerts.ts';
 import { bundleK6Script, DEFAULT_PARALLELISM, renderLoad } from './load.ts';
 import { composeImage, KUBERNETES_DIR, manifestsYaml, PROJECT_ROOT } from './manifest.ts';
 import { renderObservability } from './observability.ts';
@@ -97,7 +98,7 @@ export async function renderKubernetes(options: RenderKubernetesOptions = {}): P
     grafanaDatasources: await read('deploy/grafana/provisioning/datasources/datasources.yaml'),
     grafanaDashboardProvider: await read('deploy/grafana/provisioning/dashboards/provider.yaml'),
     dashboards,
-    sloRules: renderRules(slos, { timeScale: 1 }).files,
+    sloRules: [...renderRules(slos, { timeScale: 1 }).files, { id: TELEMETRY_RULES_ID, groups: [telemetryAlertGroup()] }],
     alerting: alertmanagerConfig(),
     ...(options.alertWebhookUrl === undefined ? {} : { alertWebhookUrl: options.alertWebhookUrl }),
   });
