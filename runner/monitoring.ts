@@ -43,7 +43,7 @@ export interface MonitoringOptions {
   host?: string;
   /** Fixed ports (for `up`); ephemeral when absent. */
   ports?: { prometheus?: number; alertmanager?: number };
-  /** Default 1000 ms: every lab process is scraped once a second. */
+  /** Default 1000 ms: every lab process is scraped once a second (the generated lab rules, the telemetry alert's window included, assume it). */
   scrapeIntervalMs?: number;
   /** The SLO rules' time scale; the committed lab-scale rules by default. */
   timeScale?: number;

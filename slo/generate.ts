@@ -35,7 +35,7 @@ export const GENERATED_DIR = join(SLO_ROOT, 'generated');
 export const RULES_DIR = 'rules';
 export const ALERTMANAGER_FILE = 'alertmanager.yaml';
 export const TESTS_DIR = 'tests';
-/** The same rules as the Prometheus Operator's PrometheusRule objects, one per SLO (deploy/kubernetes takes these groups too). */
+/** The same rules as the Prometheus Operator's PrometheusRule objects, one per rule file (deploy/kubernetes takes these groups too). */
 export const PROMETHEUS_RULES_DIR = 'prometheus-operator';
 
 /** The PrometheusRule of one rule file: `slo-<id>` for an SLO's, `faultline-<id>` for the telemetry alert's. */
