@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readCpuSomeTotalUs, readRunnable, startPressureWatch } from './pressure-watch.ts';
+import { readCpuSomeTotalUs, readRunnable, readStealMs, startPressureWatch } from './pressure-watch.ts';
 import { until } from '../test/until.ts';
 
 const servers: Server[] = [];
@@ -40,6 +40,14 @@ describe('reading /proc', () => {
     expect(readRunnable(root)).toBe(5);
     expect(readCpuSomeTotalUs(join(root, 'nowhere'))).toBeUndefined();
     expect(readRunnable(join(root, 'nowhere'))).toBeUndefined();
+  });
+
+  it("reads each CPU's steal in ms (USER_HZ ticks of 10 ms), and undefined without per-CPU lines", async () => {
+    const root = await fakeProc(0, 1);
+    expect(readStealMs(root)).toBeUndefined();
+    await writeFile(join(root, 'stat'), 'cpu  10 0 5 100 1 0 2 33 0 0\ncpu0 5 0 2 50 1 0 1 3 0 0\ncpu1 5 0 3 50 0 0 1 30 0 0\nprocs_running 1\n');
+    expect(readStealMs(root)).toEqual([30, 300]);
+    expect(readStealMs(join(root, 'nowhere'))).toBeUndefined();
   });
 });
 
@@ -85,6 +93,22 @@ describe('startPressureWatch', () => {
         [1_000, 12],
         [2_000, 0],
       ]);
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it("records the most steal any one CPU had in each interval", async () => {
+    const root = await fakeProc(0, 1);
+    const stat = (cpu1Steal: number) => `cpu  0 0 0 0 0 0 0 ${3 + cpu1Steal} 0 0\ncpu0 0 0 0 0 0 0 0 3 0 0\ncpu1 0 0 0 0 0 0 0 ${cpu1Steal} 0 0\nprocs_running 1\n`;
+    await writeFile(join(root, 'stat'), stat(7));
+    const watch = startPressureWatch({ targets: [], intervalMs: 100, procRoot: root });
+    try {
+      await until('a first sample', () => (watch.samples().length >= 1 ? true : undefined), 10_000);
+      // 12 ticks (120 ms) stolen from cpu1 once; cpu0 had none.
+      await writeFile(join(root, 'stat'), stat(19));
+      await until('a sample after the steal', () => (watch.samples().some((s) => (s.stealMs ?? 0) > 0) ? true : undefined), 10_000);
+      expect(watch.samples().map((s) => s.stealMs).filter((ms) => ms !== 0)).toEqual([120]);
     } finally {
       watch.stop();
     }

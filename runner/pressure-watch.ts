@@ -1,6 +1,7 @@
 // The run's pressure watch: once a second it reads how busy the machine is
 // (/proc/pressure/cpu where the kernel has PSI, the run queue from /proc/stat
-// everywhere), the runner's own event-loop delay (the load generator lives in
+// everywhere, and each CPU's steal: time a virtual machine's host ran other
+// guests instead), the runner's own event-loop delay (the load generator lives in
 // this process), and the event-loop delay every lab process reports on its
 // /metrics. The load generator's lag against its schedule is recorded per
 // iteration by `recordLag`. pressure.ts turns it all into per-phase figures.
@@ -56,6 +57,20 @@ export function readRunnable(procRoot = '/proc'): number | undefined {
   }
 }
 
+/**
+ * Each CPU's steal so far, in ms (/proc/stat's eighth column, in USER_HZ ticks: 100 a second on
+ * every Linux build Node runs on), or undefined where /proc/stat is absent or has no such column.
+ */
+export function readStealMs(procRoot = '/proc'): number[] | undefined {
+  try {
+    const lines = readFileSync(`${procRoot}/stat`, 'utf8').split('\n').filter((line) => /^cpu\d+ /.test(line));
+    const steal = lines.map((line) => Number(line.trim().split(/\s+/)[8]) * 10);
+    return steal.length > 0 && steal.every(Number.isFinite) ? steal : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function startPressureWatch(options: PressureWatchOptions): PressureWatch {
   const intervalMs = options.intervalMs ?? 1_000;
   const procRoot = options.procRoot ?? '/proc';
@@ -67,6 +82,7 @@ export function startPressureWatch(options: PressureWatchOptions): PressureWatch
   let keepEvery = 1;
   let lagCount = 0;
   let lastPsi = readCpuSomeTotalUs(procRoot);
+  let lastSteal = readStealMs(procRoot);
   let lastAt = performance.now();
   const labLoop = new Map<string, number>();
   let polling = false;
@@ -103,6 +119,8 @@ export function startPressureWatch(options: PressureWatchOptions): PressureWatch
     const psi = readCpuSomeTotalUs(procRoot);
     const elapsedUs = (at - lastAt) * 1_000;
     const runnable = readRunnable(procRoot);
+    const steal = readStealMs(procRoot);
+    const stolen = steal && lastSteal && steal.length === lastSteal.length ? Math.max(...steal.map((ms, cpu) => ms - (lastSteal as number[])[cpu]!)) : undefined;
     let worst: [string, number] | undefined;
     for (const [name, ms] of labLoop) if (!options.excluded?.(name, Date.now()) && (worst === undefined || ms > worst[1])) worst = [name, ms];
     const next: PressureSample = {
@@ -113,10 +131,12 @@ export function startPressureWatch(options: PressureWatchOptions): PressureWatch
       runnerLoopMaxMs: loop.count > 0 ? loop.max / 1e6 : 0,
       ...(psi !== undefined && lastPsi !== undefined && elapsedUs > 0 ? { cpuSome: Math.min(1, (psi - lastPsi) / elapsedUs) } : {}),
       ...(worst ? { labLoopP99Ms: worst[1], labLoopWorst: worst[0] } : {}),
+      ...(stolen !== undefined ? { stealMs: Math.max(0, stolen) } : {}),
     };
     samples.push(next);
     loop.reset();
     lastPsi = psi;
+    lastSteal = steal;
     lastAt = at;
     void poll();
   };

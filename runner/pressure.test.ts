@@ -45,6 +45,17 @@ describe('phasePressure', () => {
     ]);
   });
 
+  it("counts a second in which the host ran other guests on one of the machine's CPUs (steal) as pressure, and shows it", () => {
+    // 300 ms stolen from one CPU in one second of the outage: PSI saw nothing, the process on that CPU stalled.
+    const stolen = samples(() => 0.1).map((s, i) => ({ ...s, stealMs: i === 7 ? 300 : 0 }));
+    const [baseline, outage] = phasePressure(phases, { samples: stolen, lags: [], arrivals: calmArrivals }, DEFAULT_PRESSURE_LIMITS);
+    expect(baseline).toMatchObject({ stealMs: 0, overLimits: [] });
+    expect(outage?.overLimits).toEqual(['the hypervisor took 300ms of a CPU in one second (steal) during outage, limit 100ms']);
+    const lines = renderPhasePressure([baseline!, outage!]).split('\n');
+    expect(lines[0]).not.toContain('steal');
+    expect(lines[1]).toContain(', steal 300ms  OVER LIMIT');
+  });
+
   it('falls back to the run queue where the kernel has no PSI', () => {
     const [baseline] = phasePressure(phases, { samples: samples(() => undefined, { runQueuePerCore: 3 }), lags: [], arrivals: calmArrivals }, DEFAULT_PRESSURE_LIMITS);
     expect(baseline?.cpuPressure).toBeUndefined();

@@ -37,6 +37,14 @@ export const pressureLimitsSchema = z.strictObject({
   dropped: ratio.default(0.01),
   /** Scrapes Prometheus missed in the phase, as a share of those due. */
   scrapeGaps: ratio.default(0.2),
+  /**
+   * CPU time the hypervisor gave other guests (/proc/stat steal), on the worst CPU in the worst
+   * second. PSI does not see it: to the guest a vCPU the host did not run looks busy with whatever
+   * it was running, so the process on it stalls with no wait recorded anywhere. 100 ms is longer
+   * than the lab's shedding limits (60-100 ms of event-loop delay), so one such pause can refuse
+   * requests by itself.
+   */
+  steal: durationMs.default(100),
 });
 export type PressureLimits = z.infer<typeof pressureLimitsSchema>;
 export const DEFAULT_PRESSURE_LIMITS: PressureLimits = pressureLimitsSchema.parse({});
@@ -55,6 +63,8 @@ export interface PressureSample {
   /** The worst lab process's event-loop delay p99 (ms) at its last poll, and which process; undefined before the first poll answered. */
   labLoopP99Ms?: number;
   labLoopWorst?: string;
+  /** CPU time the hypervisor took from the worst CPU over the interval (ms); undefined where /proc/stat has no steal column. */
+  stealMs?: number;
 }
 
 export interface PhasePressure {
@@ -70,6 +80,8 @@ export interface PhasePressure {
   dropped: { count: number; due: number };
   /** Absent when Prometheus did not run. */
   scrapeGaps?: { missed: number; due: number };
+  /** CPU time the hypervisor took from the worst CPU in the worst second (ms); absent where it is not reported. */
+  stealMs?: number;
   /** Why this phase could not be measured, one line each; empty when within every limit. */
   overLimits: string[];
 }
@@ -111,6 +123,7 @@ export function phasePressure(phases: readonly PhaseRange[], inputs: PhaseInputs
     const cpu = samples.map((s) => s.cpuSome).filter((v): v is number => v !== undefined);
     const labLoop = samples.filter((s) => s.labLoopP99Ms !== undefined);
     const worstLab = labLoop.reduce<PressureSample | undefined>((worst, s) => (worst === undefined || (s.labLoopP99Ms as number) > (worst.labLoopP99Ms as number) ? s : worst), undefined);
+    const steal = samples.map((s) => s.stealMs).filter((v): v is number => v !== undefined);
     const arrivals = inputs.arrivals(phase.fromMs, phase.toMs);
     const gaps = inputs.scrapeGaps?.get(phase.name);
     const figures: PhasePressure = {
@@ -123,6 +136,7 @@ export function phasePressure(phases: readonly PhaseRange[], inputs: PhaseInputs
       ...(worstLab ? { eventLoopDelayMs: { max: worstLab.labLoopP99Ms as number, process: worstLab.labLoopWorst ?? '?' } } : {}),
       dropped: { count: arrivals.dropped, due: arrivals.due },
       ...(gaps ? { scrapeGaps: gaps } : {}),
+      ...(steal.length ? { stealMs: Math.max(...steal) } : {}),
       overLimits: [],
     };
     figures.overLimits = overLimits(figures, limits);
@@ -149,6 +163,7 @@ function overLimits(p: PhasePressure, limits: PressureLimits): string[] {
   if (p.scrapeGaps && p.scrapeGaps.due > 0 && p.scrapeGaps.missed / p.scrapeGaps.due > limits.scrapeGaps) {
     reasons.push(`Prometheus missed ${p.scrapeGaps.missed} of ${p.scrapeGaps.due} scrapes ${during}, limit ${percent(limits.scrapeGaps)}`);
   }
+  if (p.stealMs !== undefined && p.stealMs > limits.steal) reasons.push(`the hypervisor took ${p.stealMs.toFixed(0)}ms of a CPU in one second (steal) ${during}, limit ${limits.steal}ms`);
   return reasons;
 }
 
@@ -158,8 +173,10 @@ export function renderPhasePressure(phases: readonly PhasePressure[]): string {
     .map((p) => {
       const cpu = p.cpuPressure ? `cpu pressure ${percent(p.cpuPressure.mean)}` : `run queue ${p.runQueuePerCore.mean.toFixed(1)}/core`;
       const loop = p.eventLoopDelayMs ? `, event loop ${p.eventLoopDelayMs.max.toFixed(0)}ms (${p.eventLoopDelayMs.process})` : '';
+      // Steal is shown only when there was some: most hosts never give any.
+      const steal = p.stealMs ? `, steal ${p.stealMs.toFixed(0)}ms` : '';
       const verdict = p.overLimits.length ? `  OVER LIMIT` : '';
-      return `  ${p.phase.padEnd(10)} ${cpu}, generator lag p99 ${p.generatorLagMs.p99.toFixed(0)}ms${loop}, dropped ${p.dropped.count}/${p.dropped.due}${verdict}`;
+      return `  ${p.phase.padEnd(10)} ${cpu}, generator lag p99 ${p.generatorLagMs.p99.toFixed(0)}ms${loop}, dropped ${p.dropped.count}/${p.dropped.due}${steal}${verdict}`;
     })
     .join('\n');
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matrixHolds, matrixTable, outcomeOf, parseMatrixArgs, runPipelined, type CellOutcome, type CellTry } from './catalogue-matrix.ts';
+import { matrixHolds, matrixTable, outcomeOf, parseMatrixArgs, runPipelined, whyNotRight, type CellOutcome, type CellTry } from './catalogue-matrix.ts';
 
 const cell = (scenario: string, mode: 'with' | 'without', outcome: CellTry['outcome'], attempt = 1): CellTry => ({ scenario, mode, attempt, exitCode: 0, outcome, wallMs: 30_000, at: '2026-12-06T00:00:00Z' });
 
@@ -20,6 +20,23 @@ describe('the catalogue matrix', () => {
     const table = matrixTable([cell('a', 'with', 'inconclusive'), cell('a', 'with', 'right', 2), cell('a', 'without', 'wrong')]);
     expect(table).toContain('| a | PASS (try 2) | PASS (wrong) | 90 s |');
     expect(table).toContain('| all 1 | | | 1.5 min |');
+  });
+
+  it('says why a try was not right: each failed or unjudged expectation, or that every one held', () => {
+    const run = {
+      scenario: 'cpu-hog',
+      expectations: [
+        { name: 'the baseline is healthy', status: 'fail', expected: 'rate<0.03', measured: '0.05' },
+        { name: 'the books balance', status: 'pass', expected: 'balanced', measured: 'balanced' },
+        { name: 'admitted checkouts stay fast', status: 'inconclusive', expected: 'p(95)<400', measured: '700', inconclusive: 'the machine was too busy in hog' },
+        { name: 'needs Prometheus', status: 'skip', expected: 'x', measured: 'y' },
+      ],
+    };
+    expect(whyNotRight([run])).toEqual([
+      'cpu-hog: FAIL the baseline is healthy: expected rate<0.03; measured 0.05',
+      'cpu-hog: INCONCLUSIVE admitted checkouts stay fast: expected p(95)<400; measured 700 (the machine was too busy in hog)',
+    ]);
+    expect(whyNotRight([{ scenario: 'cpu-hog', expectations: run.expectations.slice(1, 2) }])).toEqual(['cpu-hog: every expectation held']);
   });
 
   it('names a bad flag value', () => {

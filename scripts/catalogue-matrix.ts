@@ -20,7 +20,7 @@
 // docs/benchmarks.md quotes.
 
 import { spawn } from 'node:child_process';
-import { appendFile, cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RUN_MEASURED_MESSAGE } from '../runner/catalogue.ts';
@@ -51,6 +51,8 @@ export interface CellTry {
   at: string;
   /** Where the try's run records were kept (tries that were not right). */
   kept?: string;
+  /** For a try that was not right: each expectation that failed or could not be judged, as its run's summary.json gives it. */
+  why?: string[];
 }
 
 /**
@@ -93,10 +95,41 @@ async function catalogueNames(): Promise<string[]> {
   return files.filter((file) => file.endsWith('.yaml')).map((file) => file.replace(/\.yaml$/, '')).sort();
 }
 
+/** The parts of a run's summary.json that say why it did not pass. */
+interface JudgedRun {
+  scenario: string;
+  expectations: Array<{ name: string; status: string; expected: string; measured: string; inconclusive?: string }>;
+}
+
+/**
+ * One line per expectation that failed or could not be judged, so a red matrix in a CI log says
+ * what moved without its run records (CI keeps only the log). A run that passed where it should
+ * have failed has none, and says so.
+ */
+export function whyNotRight(runs: readonly JudgedRun[]): string[] {
+  const lines = runs.flatMap((run) =>
+    run.expectations
+      .filter((e) => e.status === 'fail' || e.status === 'inconclusive')
+      .map((e) => `${run.scenario}: ${e.status.toUpperCase()} ${e.name}: expected ${e.expected}; measured ${e.measured}${e.inconclusive ? ` (${e.inconclusive})` : ''}`),
+  );
+  return lines.length > 0 ? lines : runs.map((run) => `${run.scenario}: every expectation held`);
+}
+
+/** The run summaries under a runs folder (a catalogue command's own summary.json has no expectations). */
+async function judgedRuns(runsDir: string): Promise<JudgedRun[]> {
+  const runs: JudgedRun[] = [];
+  for (const entry of await readdir(runsDir, { withFileTypes: true }).catch(() => [])) {
+    if (!entry.isDirectory()) continue;
+    const summary = await readFile(join(runsDir, entry.name, 'summary.json'), 'utf8').then(JSON.parse, () => undefined);
+    if (summary && Array.isArray(summary.expectations)) runs.push(summary as JudgedRun);
+  }
+  return runs;
+}
+
 /** One try of a cell under way: `measured` once its run has taken its last measurement (or it has exited), `done` when it has exited. */
 interface StartedCell {
   measured: Promise<void>;
-  done: Promise<{ exitCode: number | null; wallMs: number; kept?: string }>;
+  done: Promise<{ exitCode: number | null; wallMs: number; kept?: string; why?: string[] }>;
 }
 
 /**
@@ -118,13 +151,15 @@ async function startCell(scenario: string, mode: 'with' | 'without', timeScale: 
   });
   const done = exited.then(async (exitCode) => {
     let kept: string | undefined;
+    let why: string[] | undefined;
     try {
       if (outcomeOf(exitCode) !== 'right') {
         kept = join(keepDir, `${scenario}-${mode}-${attempt}`);
         await mkdir(keepDir, { recursive: true });
         await cp(runsDir, kept, { recursive: true });
+        why = whyNotRight(await judgedRuns(runsDir));
       }
-      return { exitCode, wallMs: performance.now() - started, ...(kept ? { kept } : {}) };
+      return { exitCode, wallMs: performance.now() - started, ...(kept ? { kept } : {}), ...(why ? { why } : {}) };
     } finally {
       await rm(runsDir, { recursive: true, force: true });
     }
@@ -243,11 +278,11 @@ async function main(): Promise<void> {
       return {
         measured: cell.then((c) => c.measured),
         outcome: cell.then(async ({ done }) => {
-          const { exitCode, wallMs, kept } = await done;
-          const record: CellTry = { scenario, mode, attempt, exitCode, outcome: exitCode === 130 ? 'error' : outcomeOf(exitCode), wallMs, at: new Date().toISOString(), ...(kept ? { kept } : {}) };
+          const { exitCode, wallMs, kept, why } = await done;
+          const record: CellTry = { scenario, mode, attempt, exitCode, outcome: exitCode === 130 ? 'error' : outcomeOf(exitCode), wallMs, at: new Date().toISOString(), ...(kept ? { kept } : {}), ...(why ? { why } : {}) };
           tries.push(record);
           await appendFile(options.out, `${JSON.stringify({ ...record, timeScale: options.timeScale, neighbours: options.neighbours })}\n`);
-          process.stdout.write(`${record.at} ${scenario} ${mode}: ${record.outcome}${attempt > 1 ? ` (try ${attempt})` : ''} exit ${exitCode} in ${(wallMs / 1_000).toFixed(0)} s${kept ? `; its records: ${kept}` : ''}\n`);
+          process.stdout.write(`${record.at} ${scenario} ${mode}: ${record.outcome}${attempt > 1 ? ` (try ${attempt})` : ''} exit ${exitCode} in ${(wallMs / 1_000).toFixed(0)} s${kept ? `; its records: ${kept}` : ''}\n${(why ?? []).map((line) => `    ${line}\n`).join('')}`);
           return record.outcome;
         }),
       };

@@ -42,6 +42,19 @@ export const options: Options = {
         "phase": "hog"
       }
     },
+    "drain": {
+      "executor": "constant-arrival-rate",
+      "rate": 20,
+      "timeUnit": "1000ms",
+      "duration": "2000ms",
+      "preAllocatedVUs": 20,
+      "maxVUs": 200,
+      "gracefulStop": "5000ms",
+      "startTime": "24000ms",
+      "tags": {
+        "phase": "drain"
+      }
+    },
     "recovery": {
       "executor": "constant-arrival-rate",
       "rate": 20,
@@ -50,7 +63,7 @@ export const options: Options = {
       "preAllocatedVUs": 20,
       "maxVUs": 200,
       "gracefulStop": "5000ms",
-      "startTime": "24000ms",
+      "startTime": "26000ms",
       "tags": {
         "phase": "recovery"
       }
