@@ -80,7 +80,7 @@ export const options: Options = {
       "p(95)<250"
     ],
     "http_req_failed{phase:recovery}": [
-      "rate<0.03"
+      "rate<0.2"
     ]
   }
 };
