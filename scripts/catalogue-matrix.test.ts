@@ -23,7 +23,7 @@ describe('the catalogue matrix', () => {
   });
 
   it('says why a try was not right: each failed or unjudged expectation, or that every one held', () => {
-    const run = {
+    const run: Parameters<typeof whyNotRight>[0][number] = {
       scenario: 'cpu-hog',
       expectations: [
         { name: 'the baseline is healthy', status: 'fail', expected: 'rate<0.03', measured: '0.05' },

@@ -24,6 +24,8 @@ import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RUN_MEASURED_MESSAGE } from '../runner/catalogue.ts';
+import type { ExpectationResult } from '../runner/expectations.ts';
+import type { RunSummary } from '../runner/report.ts';
 import { startBusyNeighbour } from './busy-neighbour.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -96,10 +98,7 @@ async function catalogueNames(): Promise<string[]> {
 }
 
 /** The parts of a run's summary.json that say why it did not pass. */
-interface JudgedRun {
-  scenario: string;
-  expectations: Array<{ name: string; status: string; expected: string; measured: string; inconclusive?: string }>;
-}
+type JudgedRun = Pick<RunSummary, 'scenario'> & { expectations: ReadonlyArray<Pick<ExpectationResult, 'name' | 'status' | 'expected' | 'measured' | 'inconclusive'>> };
 
 /**
  * One line per expectation that failed or could not be judged, so a red matrix in a CI log says
