@@ -60,6 +60,10 @@ export interface TraceFilter {
   minDurationMs?: number;
   /** Only traces that started during this phase of the run. */
   phase?: string;
+  /** Only traces that started at or after this epoch ms (the console's time filter). */
+  sinceMs?: number;
+  /** Only traces that started before this epoch ms. */
+  untilMs?: number;
 }
 
 export type TracesQuery = { kind: 'trace'; traceId: string } | { kind: 'list'; limit: number; filter: TraceFilter };
@@ -325,6 +329,8 @@ function passes(trace: TraceAccumulator, summary: TraceSummary, filter: TraceFil
   if (filter.status !== undefined && summary.status !== filter.status) return false;
   if (filter.minDurationMs !== undefined && summary.durationMs < filter.minDurationMs) return false;
   if (filter.phase !== undefined && summary.phase !== filter.phase) return false;
+  if (filter.sinceMs !== undefined && summary.startMs < filter.sinceMs) return false;
+  if (filter.untilMs !== undefined && summary.startMs >= filter.untilMs) return false;
   return true;
 }
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runExecutor } from './executors/index.ts';
 import { createHttpClient } from './http-client.ts';
 import type { HttpClient } from './http-client.ts';
-import { createLoadMetrics, LoadMetricsServerError, startLoadMetricsServer } from './metrics.ts';
+import { createLoadMetrics, LOAD_CONTROL_METRIC, LoadMetricsServerError, startLoadMetricsServer } from './metrics.ts';
 import type { LoadMetricsServer } from './metrics.ts';
 import { createLoadRecorder } from './recorder.ts';
 import { startTestServer } from './test-server.ts';
@@ -66,6 +66,17 @@ describe('createLoadMetrics', () => {
     expect(value(text, 'loadgen_iterations_total')).toBe(2);
     expect(value(text, 'loadgen_vus')).toBe(3);
     expect(value(text, 'loadgen_vus_max')).toBe(7);
+  });
+});
+
+describe('loadgen_target_rate', () => {
+  it('is absent until a rate is set, then shows the rate the executor is set to', async () => {
+    const metrics = createLoadMetrics();
+    expect(await metrics.render()).not.toContain(LOAD_CONTROL_METRIC.targetRate);
+    metrics.setTargetRate(25);
+    expect(value(await metrics.render(), 'loadgen_target_rate')).toBe(25);
+    metrics.setTargetRate(0);
+    expect(value(await metrics.render(), 'loadgen_target_rate')).toBe(0);
   });
 });
 

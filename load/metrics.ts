@@ -5,7 +5,9 @@
 // Latency is measured from the intended start, like the recorder's honest
 // percentiles. Fed by wrapping the recorder (record / recordDropped), the
 // iteration function (iterations) and the executor runtime (VU gauges from
-// onTick), so the executors stay unaware of Prometheus.
+// onTick), so the executors stay unaware of Prometheus. Traffic whose rate
+// is turned live (adjustable-arrival-rate.ts) also shows the rate it is set
+// to, so a graph of achieved load has the target beside it.
 
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +17,12 @@ import type { ExecutorRuntime, IterationFunction } from './executors/constant-ar
 import type { LoadRecorder, RequestSample } from './recorder.ts';
 
 const { Counter, Gauge, Histogram, Registry } = client;
+
+/** Names of the generator's metrics that LOAD_METRIC (demo-services/kit/conventions.ts) does not list yet; same loadgen_ prefix. */
+export const LOAD_CONTROL_METRIC = {
+  /** Gauge: iterations a second the open-model executor is set to now (0: paused). */
+  targetRate: 'loadgen_target_rate',
+} as const;
 
 /** The part of LoadRecorder that receives data. */
 export type LoadSink = Pick<LoadRecorder, 'record' | 'recordDropped'>;
@@ -29,6 +37,8 @@ export interface LoadMetrics {
   instrumentIteration(iteration: IterationFunction): IterationFunction;
   /** Keep loadgen_vus / loadgen_vus_max from the executor's onTick (the runtime's own onTick still runs). */
   instrumentRuntime(runtime: ExecutorRuntime): ExecutorRuntime;
+  /** Set loadgen_target_rate (iterations a second); the gauge exists from the first call, so runs at a fixed rate do not show a 0. */
+  setTargetRate(perSecond: number): void;
   /** Prometheus text exposition. */
   render(): Promise<string>;
 }
@@ -53,6 +63,7 @@ export function createLoadMetrics(): LoadMetrics {
   const dropped = new Counter({ name: LOAD_METRIC.droppedIterations, help: 'Iterations not started because no VU was free.', registers });
   const vus = new Gauge({ name: LOAD_METRIC.vus, help: 'VUs busy running an iteration.', registers });
   const vusMax = new Gauge({ name: LOAD_METRIC.vusMax, help: 'VUs allocated.', registers });
+  let targetRate: client.Gauge | undefined;
 
   // Labelled children bound once per (journey, step) and status: looking a
   // child up from a label object hashes the labels on every observation,
@@ -133,6 +144,10 @@ export function createLoadMetrics(): LoadMetrics {
           own?.(snapshot);
         },
       };
+    },
+    setTargetRate(perSecond) {
+      targetRate ??= new Gauge({ name: LOAD_CONTROL_METRIC.targetRate, help: 'Iterations a second the open-model executor is set to now (0: paused).', registers });
+      targetRate.set(perSecond);
     },
     render: () => registry.metrics(),
   };

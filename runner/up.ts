@@ -1,17 +1,22 @@
 // What `faultline up` adds around the lab for a session by hand: its fixed
 // ports checked before anything starts, monitoring links that work with the
 // Prometheus and Alertmanager actually installed, background traffic from the
-// project's own load generator (open model), and a record in faults.jsonl of
+// project's own load generator (open model, its rate and journey mix turned
+// live by a console without a restart), and a record in faults.jsonl of
 // every fault a person sets or clears through the admin APIs.
 
 import { appendFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { issueToken } from '../demo-services/kit/jwt.ts';
-import { runExecutor } from '../load/executors/index.ts';
+import { createAdjustableRate, runAdjustableArrivalRate } from '../load/executors/adjustable-arrival-rate.ts';
+import { JourneyOptionsError } from '../load/journeys/definitions.ts';
+import type { JourneyWeights } from '../load/journeys/definitions.ts';
 import { createJourneyMix } from '../load/journeys/mix.ts';
+import type { JourneyMix } from '../load/journeys/mix.ts';
 import { createLoadMetrics, startLoadMetricsServer } from '../load/metrics.ts';
 import { createLoadRecorder } from '../load/recorder.ts';
+import type { LoadRecorder } from '../load/recorder.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
 import type { FaultRecord } from './fault-timeline.ts';
 import type { Lab } from './lab.ts';
@@ -79,7 +84,8 @@ export async function monitoringLinks(monitoring: Pick<Monitoring, 'prometheusUr
   return links;
 }
 
-async function prometheusVersion(prometheusUrl: string): Promise<string | undefined> {
+/** The running Prometheus' version from its buildinfo API; undefined when it does not say. */
+export async function prometheusVersion(prometheusUrl: string): Promise<string | undefined> {
   try {
     const response = await fetch(`${prometheusUrl}/api/v1/status/buildinfo`, { signal: AbortSignal.timeout(5_000) });
     const body = (await response.json()) as { data?: { version?: unknown } };
@@ -92,59 +98,172 @@ async function prometheusVersion(prometheusUrl: string): Promise<string | undefi
 /** The journeys of `up --load`: mostly browsing, some carts, a few checkouts, as a shop sees them. */
 export const BACKGROUND_JOURNEYS = { browse: 60, recommendations: 20, cart: 15, checkout: 5 } as const;
 
+/**
+ * The most journeys a second background traffic may be set to. The generator runs on the
+ * lab's two cores beside the services it loads: far beyond this it measures its own queueing
+ * more than the shop's, and at 10 s a journey (a stalled shop, the request timeout) 500/s
+ * already holds 5000 VUs, each with its token and connections.
+ */
+export const MAX_BACKGROUND_RATE = 500;
+
+/** Where background traffic is now, for a console. */
+export interface BackgroundLoadState {
+  /** Journeys a second it is set to (0: paused). */
+  rate: number;
+  /** The journey mix new journeys pick from. */
+  weights: JourneyWeights;
+  started: number;
+  /** Finished, successfully or not. */
+  completed: number;
+  /** Journeys that threw (cut off by stop(), or a bug): a journey whose request fails ends without throwing, see failedRequests. */
+  failed: number;
+  /** Not started because all VUs were busy (open model: never queued). */
+  dropped: number;
+  inFlight: number;
+  requests: number;
+  /** Requests answered with an unexpected status, a failed check, or no answer. */
+  failedRequests: number;
+  /** False once stop() was called. */
+  running: boolean;
+}
+
 export interface BackgroundLoad {
-  /** Load generator metrics (loadgen_*), for Prometheus. */
+  /** Load generator metrics (loadgen_*, with loadgen_target_rate), for Prometheus. */
   metricsUrl: string;
   /** Journeys started so far. */
   started(): number;
+  /** Journeys a second from now on, without a restart: the next arrival is scheduled from the new rate at once; 0 pauses (the VUs stay). Throws FaultlineError FL_BAD_OPTION. */
+  setRate(rate: number): void;
+  /** Weights of the journeys that start from now on, e.g. { browse: 1, checkout: 1 }; throws FaultlineError FL_BAD_OPTION naming each bad key. */
+  setMix(weights: JourneyWeights): void;
+  state(): BackgroundLoadState;
   stop(): Promise<void>;
 }
 
+/** What is wrong with a background rate, or undefined. */
+function backgroundRateProblem(rate: unknown): string | undefined {
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0) return `rate: must be a finite number of journeys a second >= 0 (got ${String(rate)})`;
+  if (rate > MAX_BACKGROUND_RATE) return `rate: at most ${MAX_BACKGROUND_RATE} journeys a second, the generator shares the lab's cores with the shop (got ${rate})`;
+  return undefined;
+}
+
+/** VUs to carry `rate` journeys a second of up to ~10 s each. */
+const vusFor = (rate: number): number => Math.max(10, Math.ceil(rate * 10));
+
 /**
- * Open-model background traffic until stopped: `rate` journeys a second started on schedule
- * whether or not earlier ones finished (constant-arrival-rate), whatever the shop's state.
+ * Open-model background traffic until stopped: `rate` journeys a second (0: paused until
+ * setRate) started on schedule whether or not earlier ones finished (adjustable-arrival-rate),
+ * whatever the shop's state; rate and journey mix change live through the returned controller.
  */
-export async function startBackgroundLoad(lab: Pick<Lab, 'gatewayUrl' | 'authSecret'>, rate: number, options: { seed?: number; runId: string }): Promise<BackgroundLoad> {
-  // Enough users to carry `rate` journeys a second of up to ~10 s each, and a bound on memory.
-  const maxVUs = Math.max(10, Math.ceil(rate * 10));
-  const tokens = await Promise.all(Array.from({ length: maxVUs + 1 }, (_, vu) => issueToken(lab.authSecret, `user-${vu}`, 7 * 24 * 3_600)));
+export async function startBackgroundLoad(
+  lab: Pick<Lab, 'gatewayUrl' | 'authSecret'>,
+  rate: number,
+  options: { seed?: number; runId: string; journeys?: JourneyWeights },
+): Promise<BackgroundLoad> {
+  const badRate = backgroundRateProblem(rate);
+  if (badRate !== undefined) throw new FaultlineError(ERROR_CODE.badOption, `background load ${badRate}`);
+  const maxVUs = vusFor(MAX_BACKGROUND_RATE);
+  // One user per VU. Tokens for the rate asked now; more are signed when the rate goes up
+  // (meanwhile a new VU borrows an existing user), so a start at 1/s does not sign 5000.
+  const tokens: string[] = [];
+  let signing = Promise.resolve();
+  const signTokens = (vus: number): Promise<void> =>
+    (signing = signing
+      .then(async () => {
+        const from = tokens.length;
+        const more = await Promise.all(Array.from({ length: Math.max(0, vus + 1 - from) }, (_, i) => issueToken(lab.authSecret, `user-${from + i}`, 7 * 24 * 3_600)));
+        tokens.push(...more);
+      })
+      .catch(() => undefined));
+  await signTokens(vusFor(rate));
   const loadMetrics = createLoadMetrics();
   const metricsServer = await startLoadMetricsServer({ metrics: loadMetrics });
-  // Bounded: a session may last days; only the metrics keep counting.
-  const recorder = loadMetrics.tee(createLoadRecorder({ maxSamples: 10_000 }));
-  const journey = createJourneyMix({
-    gatewayUrl: lab.gatewayUrl,
-    journeys: { ...BACKGROUND_JOURNEYS },
-    tokenFor: (vu) => tokens[vu] ?? (tokens[0] as string),
-    recorder,
-    seed: options.seed ?? 1,
-    runId: options.runId,
-  });
-  const abort = new AbortController();
-  let count = 0;
-  const running = runExecutor(
-    {
-      executor: 'constant-arrival-rate',
-      rate,
-      timeUnit: 1_000,
-      // A year: the session ends it, not the schedule.
-      duration: 365 * 24 * 3_600_000,
-      preAllocatedVUs: Math.min(maxVUs, Math.max(1, Math.ceil(rate))),
-      maxVUs,
-      gracefulStop: 1_000,
+  const counts = { started: 0, completed: 0, failed: 0, dropped: 0, requests: 0, failedRequests: 0 };
+  // Bounded: a session may last days; only the metrics and counts keep counting.
+  const teed = loadMetrics.tee(createLoadRecorder({ maxSamples: 10_000 }));
+  const recorder: LoadRecorder = {
+    ...teed,
+    record(sample) {
+      counts.requests += 1;
+      if (!sample.ok) counts.failedRequests += 1;
+      teed.record(sample);
     },
-    loadMetrics.instrumentIteration((ctx) => {
-      count += 1;
-      return journey(ctx);
+  };
+  let journey: JourneyMix;
+  try {
+    journey = createJourneyMix({
+      gatewayUrl: lab.gatewayUrl,
+      journeys: { ...(options.journeys ?? BACKGROUND_JOURNEYS) },
+      tokenFor: (vu) => tokens[vu] ?? (tokens[vu % tokens.length] as string),
+      recorder,
+      seed: options.seed ?? 1,
+      runId: options.runId,
+    });
+  } catch (error) {
+    await metricsServer.close();
+    throw error instanceof JourneyOptionsError ? new FaultlineError(ERROR_CODE.badOption, `background load ${error.problems.join('; ')}`) : error;
+  }
+  const target = createAdjustableRate(rate);
+  loadMetrics.setTargetRate(rate);
+  const abort = new AbortController();
+  let running = true;
+  const done = runAdjustableArrivalRate(
+    { rate: target, timeUnit: 1_000, preAllocatedVUs: Math.min(maxVUs, Math.max(1, Math.ceil(rate))), maxVUs, gracefulStop: 1_000 },
+    loadMetrics.instrumentIteration(async (ctx) => {
+      counts.started += 1;
+      try {
+        await journey(ctx);
+      } catch (error) {
+        counts.failed += 1;
+        throw error;
+      } finally {
+        counts.completed += 1;
+      }
     }),
-    loadMetrics.instrumentRuntime({ signal: abort.signal, onDropped: (dropped) => recorder.recordDropped(dropped.intendedStartMs) }),
+    loadMetrics.instrumentRuntime({
+      signal: abort.signal,
+      onDropped: (dropped) => {
+        counts.dropped += 1;
+        recorder.recordDropped(dropped.intendedStartMs);
+      },
+    }),
   ).catch(() => undefined);
+  const live = (): void => {
+    if (!running) throw new FaultlineError(ERROR_CODE.badOption, 'background load is stopped');
+  };
   return {
     metricsUrl: `${metricsServer.url}/metrics`,
-    started: () => count,
+    started: () => counts.started,
+    setRate(next) {
+      live();
+      const problem = backgroundRateProblem(next);
+      if (problem !== undefined) throw new FaultlineError(ERROR_CODE.badOption, `background load ${problem}`);
+      target.set(next);
+      loadMetrics.setTargetRate(next);
+      void signTokens(vusFor(next));
+    },
+    setMix(weights) {
+      live();
+      try {
+        journey.setWeights(weights);
+      } catch (error) {
+        if (error instanceof JourneyOptionsError) throw new FaultlineError(ERROR_CODE.badOption, `background load ${error.problems.join('; ')}`);
+        throw error;
+      }
+    },
+    state: () => ({
+      rate: target.get(),
+      weights: journey.weights(),
+      ...counts,
+      inFlight: counts.started - counts.completed,
+      running,
+    }),
     async stop() {
+      if (!running) return;
+      running = false;
       abort.abort();
-      await running;
+      await done;
+      await signing;
       await journey.close();
       await metricsServer.close();
     },
@@ -205,8 +324,14 @@ export interface ManualFaultRecorder {
 /**
  * Writes to `runDir`/faults.jsonl, in the scenario timeline's format, each fault a person sets
  * or clears while `up` runs, found by reading the admin APIs every MANUAL_FAULT_POLL_MS.
+ * `skip`: faults recorded elsewhere (the live console's own, runner/console/fault-board.ts `owns`), left out.
  */
-export function recordManualFaults(lab: Pick<Lab, 'chaosAdminUrl' | 'processes' | 'adminUrl' | 'runDir'>, startedAt: number, now: () => number = Date.now): ManualFaultRecorder {
+export function recordManualFaults(
+  lab: Pick<Lab, 'chaosAdminUrl' | 'processes' | 'adminUrl' | 'runDir'>,
+  startedAt: number,
+  now: () => number = Date.now,
+  skip?: (fault: ActiveFault) => boolean,
+): ManualFaultRecorder {
   const file = join(lab.runDir, 'faults.jsonl');
   let known = new Map<string, ActiveFault>();
   let chain = Promise.resolve();
@@ -222,6 +347,7 @@ export function recordManualFaults(lab: Pick<Lab, 'chaosAdminUrl' | 'processes' 
     } catch {
       return; // The fault proxy is stopping or busy: the next poll sees what changed.
     }
+    if (skip) for (const [key, fault] of current) if (skip(fault)) current.delete(key);
     let lines = '';
     for (const [key, fault] of current) if (!known.has(key)) lines += write('apply', fault);
     for (const [key, fault] of known) if (!current.has(key)) lines += write('remove', fault);

@@ -10,6 +10,7 @@ import { basename, join, relative } from 'node:path';
 import { RUN_MEASURED_MESSAGE, SWITCH_NAMES, type CatalogueRun } from '../runner/catalogue.ts';
 import { DEFAULT_UP_CAPS, diskCaps } from '../runner/disk-caps.ts';
 import { FaultlineError } from '../runner/errors.ts';
+import type { ConsoleSession } from '../runner/console/console-session.ts';
 import type { Lab } from '../runner/lab.ts';
 import type { Monitoring } from '../runner/monitoring.ts';
 import { PROJECT_ROOT } from '../runner/supervisor.ts';
@@ -269,7 +270,9 @@ export function buildCli(): Command {
     .option('--prometheus-port <port>', 'Prometheus port (when installed)', port, 9090)
     .option('--alertmanager-port <port>', 'Alertmanager port (when installed)', port, 9093)
     .option('--no-monitoring', 'do not start Prometheus and Alertmanager, even when installed')
-    .option('--load <rate>', 'background traffic: this many journeys a second (open model: browse, recommendations, cart, checkout) until Ctrl-C', positive)
+    .option('--load <rate>', 'background traffic: this many journeys a second (open model: browse, recommendations, cart, checkout) until Ctrl-C; the console changes it live', positive)
+    .option('--console-port <port>', 'the live console (loopback, its URL carries a token)', port, 9990)
+    .option('--no-console', 'do not serve the live console')
     .option('--runs-dir <dir>', 'where the session record goes', join(PROJECT_ROOT, 'runs'))
     .option('--max-telemetry-mb <mb>', 'cap per telemetry signal: traces, logs and metrics files each rotate to stay under it (0: no cap)', megabytes, DEFAULT_UP_CAPS.telemetryMbPerSignal)
     .option('--max-log-mb <mb>', "cap per lab process's log file in runs/<id>/logs (0: no cap)", megabytes, DEFAULT_UP_CAPS.processLogMb)
@@ -289,6 +292,7 @@ export function buildCli(): Command {
         { name: 'collector OTLP/gRPC', flag: '--collector-port', port: flags.collectorPort },
         { name: 'collector OTLP/HTTP', flag: '--collector-http-port', port: flags.collectorHttpPort },
         { name: 'fault proxy admin', flag: '--chaos-port', port: flags.chaosPort },
+        ...(flags.console ? [{ name: 'console', flag: '--console-port', port: flags.consolePort }] : []),
         ...(monitoringInstalled
           ? [
               { name: 'prometheus', flag: '--prometheus-port', port: flags.prometheusPort },
@@ -310,7 +314,8 @@ export function buildCli(): Command {
       let load: Awaited<ReturnType<typeof up.startBackgroundLoad>> | undefined;
       try {
         monitoring = await untilAborted(startUpMonitoring(flags, runDir, lab), signal, (late) => late?.stop());
-        if (flags.load !== undefined) load = await up.startBackgroundLoad(lab, flags.load, { runId });
+        // With the console, traffic is always there to turn up (at rate 0 until asked).
+        if (flags.load !== undefined || flags.console) load = await up.startBackgroundLoad(lab, flags.load ?? 0, { runId });
       } catch (error) {
         await load?.stop();
         await monitoring?.stop();
@@ -319,12 +324,27 @@ export function buildCli(): Command {
         throw error;
       }
       const sessionStart = Date.now();
-      const manualFaults = up.recordManualFaults(lab, sessionStart);
+      let consoleSession: ConsoleSession | undefined;
+      if (flags.console && load) {
+        try {
+          const { startConsoleSession } = await import('../runner/console/console-session.ts');
+          const version = monitoring ? await up.prometheusVersion(monitoring.prometheusUrl) : undefined;
+          consoleSession = await startConsoleSession({ lab, ...(monitoring ? { monitoring } : {}), runsDir: flags.runsDir, startedAt: sessionStart, load, port: flags.consolePort, ...(version ? { prometheusVersion: version } : {}) });
+        } catch (error) {
+          await load.stop();
+          await monitoring?.stop();
+          await lab.stop();
+          throw error;
+        }
+      }
+      // The console writes its own faults to faults.jsonl (source: console); the poll records the rest.
+      const manualFaults = up.recordManualFaults(lab, sessionStart, Date.now, consoleSession ? (fault) => consoleSession.board.owns(fault) : undefined);
       process.stdout.write(`faultline lab ready in ${((performance.now() - started) / 1_000).toFixed(2)} s\n`);
+      if (consoleSession) process.stdout.write(`  ${'console (open this)'.padEnd(36)} ${consoleSession.server.openUrl}\n`);
       for (const { name, url } of lab.urls) process.stdout.write(`  ${name.padEnd(36)} ${url}\n`);
       if (monitoring) for (const { name, url } of await up.monitoringLinks(monitoring)) process.stdout.write(`  ${name.padEnd(36)} ${url}\n`);
       process.stdout.write(`  ${'faults set by hand (recorded)'.padEnd(36)} ${join(runDir, 'faults.jsonl')}\n`);
-      if (load) process.stdout.write(`  ${`background load (${flags.load}/s)`.padEnd(36)} ${load.metricsUrl}\n`);
+      if (load) process.stdout.write(`  ${`background load (${flags.load ?? 0}/s)`.padEnd(36)} ${load.metricsUrl}\n`);
       const token = await issueToken(lab.authSecret, 'user-1', 24 * 3_600);
       process.stdout.write(`A checkout by hand (bearer token for user-1, valid 24 h):\n`);
       process.stdout.write(
@@ -333,6 +353,7 @@ export function buildCli(): Command {
       process.stdout.write('Ctrl-C stops everything.\n');
       lab.supervisor.onUnexpectedExit((name, code, sig) => process.stderr.write(`faultline: ${name} exited (code ${code}, signal ${sig})\n`));
       if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      await consoleSession?.stop();
       await load?.stop();
       await manualFaults.poll();
       await manualFaults.stop();
@@ -493,6 +514,8 @@ interface UpFlags {
   alertmanagerPort: number;
   monitoring: boolean;
   load?: number;
+  console: boolean;
+  consolePort: number;
   runsDir: string;
   maxTelemetryMb: number;
   maxLogMb: number;

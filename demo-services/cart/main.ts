@@ -37,11 +37,12 @@ const CART_ERROR_TITLES: Record<CartError['code'], [slug: string, title: string]
   FL_CART_IDEMPOTENCY_CONFLICT: ['idempotency-conflict', 'Idempotency key reused'],
 };
 
-await startService(config, ({ app, metrics, logger, onClose }) => {
+await startService(config, ({ app, metrics, logger, policies, onClose }) => {
   const carts = createCartStore(policy.carts);
   const catalog = createCatalogClient({
     urls: dependencyUrls(config, CATALOG_DEPENDENCY),
     policy: policy.catalog,
+    policies,
     metrics,
     logger,
     seed: Number(process.env.FAULTLINE_SEED ?? 1),

@@ -2,8 +2,9 @@
 // client per catalog replica behind the client-side balancer (so a killed
 // replica is ejected and its traffic fails over), every read under the
 // caller's resilience policy for the `catalog` dependency (timeout, retries
-// that land on another replica, breaker), and the catalog's answers checked
-// against the product shape, so a broken upstream is a 502, not a bad answer.
+// that land on another replica, breaker; tunable live through the caller's
+// /admin/policies), and the catalog's answers checked against the product
+// shape, so a broken upstream is a 502, not a bad answer.
 
 import { z } from 'zod';
 import { createBalancedClient, DEFAULT_BALANCING } from '../kit/balanced-client.ts';
@@ -13,8 +14,8 @@ import { ProblemError, problemType } from '../kit/problem.ts';
 import { formatIssues } from '../kit/schema.ts';
 import type { BalancerOptions } from '../resilience/balancer.ts';
 import { isRefusalStatus, isTransient, problemForFailure, refusalFor, upstreamErrorFor } from '../resilience/http-failures.ts';
+import type { PolicyRegistry } from '../resilience/live-policies.ts';
 import type { DependencyPolicy } from '../resilience/policy-config.ts';
-import { createResilientCall } from '../resilience/resilient-call.ts';
 import { skuSchema, type Product } from './product.ts';
 
 export const CATALOG_DEPENDENCY = 'catalog';
@@ -25,7 +26,10 @@ const pageSchema = z.object({ items: z.array(productSchema).max(1_000) });
 export interface CatalogClientOptions {
   /** Base URLs of the catalog replicas (config.dependencies.catalog). */
   urls: readonly string[];
+  /** The policy the client starts with. */
   policy: DependencyPolicy;
+  /** Where the call is registered, so the caller's /admin/policies can tune it. */
+  policies: PolicyRegistry;
   metrics: ServiceMetrics;
   logger: Logger;
   balancing?: BalancerOptions;
@@ -43,11 +47,9 @@ export interface CatalogClient {
 export function createCatalogClient(options: CatalogClientOptions): CatalogClient {
   const { metrics, logger } = options;
   const catalog = createBalancedClient(CATALOG_DEPENDENCY, options.urls, { metrics, logger }, options.balancing ?? DEFAULT_BALANCING);
-  const call = createResilientCall({
+  const call = options.policies.register({
     dependency: CATALOG_DEPENDENCY,
     policy: options.policy,
-    metrics: metrics.resilience,
-    logger,
     retryable: isTransient,
     seed: options.seed ?? 1,
   });

@@ -42,8 +42,8 @@ import { parseOrProblem } from '../kit/validation.ts';
 import { BulkheadRejectedError } from '../resilience/bulkhead.ts';
 import { CircuitOpenError, UpstreamStatusError } from '../resilience/errors.ts';
 import { isRefusalStatus, isTransient, problemForFailure, refusalFor, upstreamErrorFor } from '../resilience/http-failures.ts';
-import { dependencyPolicySchema } from '../resilience/policy-config.ts';
-import { createResilientCall, type ResilientCall } from '../resilience/resilient-call.ts';
+import type { LiveCall } from '../resilience/live-policies.ts';
+import type { DependencyPolicy } from '../resilience/policy-config.ts';
 import { loadPaymentService } from '../payment/proto.ts';
 import { compensationPolicySchema, createCompensationSweeper, nextAttemptAt, type CompensationOutcome } from './compensation-sweeper.ts';
 import { openOrderStore, requestHash, type Order, type OrderItem, type OrderState } from './order-store.ts';
@@ -88,7 +88,7 @@ const MAX_RECOVERY_SETTLE_MS = 5_000;
 const RECOVERY_CONCURRENCY = 8;
 
 const config = readServiceConfig();
-await startService(config, ({ app, metrics, logger, onClose, drainAlso, isStopping }) => {
+await startService(config, ({ app, metrics, logger, policies, onClose, drainAlso, isStopping }) => {
   const seed = Number(process.env.FAULTLINE_SEED ?? 1);
   const store = openOrderStore(parseOrProblem(databasePolicy, config.policies.database ?? {}, 'policies.database').path);
   const compensationPolicy = parseOrProblem(compensationPolicySchema, config.policies.compensation ?? {}, 'policies.compensation');
@@ -138,25 +138,18 @@ await startService(config, ({ app, metrics, logger, onClose, drainAlso, isStoppi
     onClose(() => balanced.close());
     return balanced;
   };
-  /** The attempt timeout of each dependency's policy: what the deadline sent with each call is computed from. */
-  const attemptTimeouts = new Map<string, number>();
-  /** The overall deadline of each dependency's policy (one budget for a call and its retries). */
-  const callBudgets = new Map<string, number>();
-  const guarded = (name: string, defaults: unknown): ResilientCall => {
-    const policy = dependencyPolicySchema.parse(config.policies[name] ?? defaults);
-    if (policy.timeout.enabled) attemptTimeouts.set(name, policy.timeout.timeout);
-    if (policy.deadline !== undefined) callBudgets.set(name, policy.deadline);
-    return createResilientCall({
+  /** A policy's attempt timeout: what the deadline sent with each call is computed from. */
+  const attemptTimeout = (policy: DependencyPolicy): number | undefined => (policy.timeout.enabled ? policy.timeout.timeout : undefined);
+  // Live (/admin/policies): each call reads the policy it starts under, as the guarded call does.
+  const guarded = (name: string, defaults: unknown): LiveCall =>
+    policies.register({
       dependency: name,
-      policy,
-      metrics: metrics.resilience,
-      logger,
+      policy: config.policies[name] ?? defaults,
       retryable: isTransient,
       // A declined charge or a refused reservation is an answer, not a sign of ill health.
       isFailure: (error) => !(error instanceof ProblemError),
       seed,
     });
-  };
   const payment = createBalancedGrpcClient({ dependency: 'payment', urls: dependencyUrls(config, 'payment'), service: loadPaymentService(), metrics, logger, balancing: DEFAULT_BALANCING });
   onClose(() => payment.close());
   const inventory = dependency('inventory');
@@ -164,10 +157,10 @@ await startService(config, ({ app, metrics, logger, onClose, drainAlso, isStoppi
   const inventoryCall = guarded('inventory', { circuitBreaker: { enabled: false } });
 
   /** POST to a dependency through its policies; 4xx answers become ProblemErrors with the dependency's problem. */
-  const post = async <T>(call: ResilientCall, target: DependencyClient, path: string, body: unknown, key: string): Promise<T> =>
-    call.execute(async (signal) => {
+  const post = async <T>(call: LiveCall, target: DependencyClient, path: string, body: unknown, key: string): Promise<T> => {
+    const timeout = attemptTimeout(call.policy);
+    return call.execute(async (signal) => {
       // The deadline travels with the call, so work that arrives after this attempt gave up is refused rather than done.
-      const timeout = attemptTimeouts.get(target.name);
       const headers = { [HEADER.idempotencyKey]: key, ...(timeout !== undefined && deadlinesPolicy.enabled ? { [HEADER.deadline]: String(Date.now() + timeout) } : {}) };
       const response = await target.request<T>({ method: 'POST', path, body, headers, signal });
       // A refusal (validation, stock, unknown product) passes through with its fields; a 401/404 is the dependency failing us (http-failures.ts).
@@ -175,6 +168,7 @@ await startService(config, ({ app, metrics, logger, onClose, drainAlso, isStoppi
       if (response.status >= 400) throw upstreamErrorFor(target.name, response);
       return response.body;
     });
+  };
 
   /**
    * A gRPC call to payment through its policies. Refusals (invalid, declined)
@@ -188,14 +182,14 @@ await startService(config, ({ app, metrics, logger, onClose, drainAlso, isStoppi
     /** Set when any attempt failed in a way that may have charged (a timeout): the last attempt's error alone does not tell. */
     outcome?: { mayHaveCharged: boolean },
   ): Promise<T> => {
-    const budget = callBudgets.get('payment');
+    const policy = paymentCall.policy;
+    const budget = policy.deadline;
     const callDeadline = Math.min(callerDeadline ?? Infinity, budget !== undefined ? Date.now() + budget : Infinity);
     let attempt = 0;
     // A retry goes to another payment instance: the one that just failed this call is likely down.
     const triedInstances = new Set<string>();
     return paymentCall.execute(async (attemptSignal) => {
-      const attemptTimeout = attemptTimeouts.get('payment') ?? UNBOUNDED_ATTEMPT_MS;
-      const localDeadline = Math.min(callDeadline, Date.now() + attemptTimeout);
+      const localDeadline = Math.min(callDeadline, Date.now() + (attemptTimeout(policy) ?? UNBOUNDED_ATTEMPT_MS));
       // Without deadline propagation the attempt still ends at its deadline, here, but payment is told a distant one.
       const deadline = deadlinesPolicy.enabled ? localDeadline : Date.now() + UNBOUNDED_ATTEMPT_MS;
       const signal = deadlinesPolicy.enabled ? attemptSignal : AbortSignal.any([attemptSignal, AbortSignal.timeout(Math.max(0, localDeadline - Date.now()))]);
@@ -386,7 +380,7 @@ await startService(config, ({ app, metrics, logger, onClose, drainAlso, isStoppi
    * A stop meanwhile lets them finish (they are in flight like any saga).
    */
   const recoverPendingOrders = async (pending: Order[]): Promise<void> => {
-    const settleMs = Math.min(attemptTimeouts.get('payment') ?? UNBOUNDED_ATTEMPT_MS, MAX_RECOVERY_SETTLE_MS);
+    const settleMs = Math.min(attemptTimeout(paymentCall.policy) ?? UNBOUNDED_ATTEMPT_MS, MAX_RECOVERY_SETTLE_MS);
     const queue = [...pending];
     const worker = async (): Promise<void> => {
       for (let order = queue.shift(); order; order = queue.shift()) await recoverOne(order, settleMs);

@@ -33,8 +33,9 @@ import { z } from 'zod';
 import { parseOrProblem } from '../kit/validation.ts';
 import { gatewayPolicySchema } from './policy.ts';
 import { BulkheadRejectedError } from '../resilience/bulkhead.ts';
-import { createResilientCall, type ResilientCall } from '../resilience/resilient-call.ts';
-import { bulkheadFullProblem, gatewayCallPolicy, isConnectFailure, isRetriedMethod } from './dependency-calls.ts';
+import type { LiveCall, PolicyIssue } from '../resilience/live-policies.ts';
+import type { DependencyPolicy } from '../resilience/policy-config.ts';
+import { bulkheadFullProblem, gatewayCallPolicy, gatewayCallProblems, gatewayOnly, isConnectFailure, isRetriedMethod } from './dependency-calls.ts';
 import { createRateLimiter } from './token-bucket.ts';
 import { createQuarantine, createSharedReads, watchedAttempt, type Quarantine, type SharedReads } from './quarantine.ts';
 
@@ -42,19 +43,29 @@ import { createQuarantine, createSharedReads, watchedAttempt, type Quarantine, t
 const RELAYED_HEADERS = ['retry-after', SHOP_HEADER.idempotentReplayed, SHOP_HEADER.cache] as const;
 
 const config = readServiceConfig();
-await startService(config, ({ app, metrics, logger, onClose }) => {
+await startService(config, ({ app, metrics, logger, policies, onClose }) => {
   const policy = gatewayPolicySchema.parse(config.policies.gateway ?? {});
   if (policy.auth.enabled && !policy.auth.secret) {
     process.stderr.write('FAULTLINE_SERVICE_CONFIG.policies.gateway.auth.secret: required when auth is enabled\n');
     process.exit(2);
   }
 
-  /** The dependencies a scenario gave a bulkhead at the gateway (policies.gateway.<dependency>). */
-  const guards = new Map<string, ResilientCall>();
+  /**
+   * The calls forwarded to each dependency, under policies.gateway.<dependency> (a bulkhead, a retry
+   * of reads), tunable live (/admin/policies) within what the gateway applies. A dependency whose
+   * policy has neither is forwarded bare, under the route timeout alone.
+   */
+  const guards = new Map<string, LiveCall>();
+  /** The parts of a change the gateway does not apply, refused as a scenario's are (dependency-calls.ts). */
+  const refusedAtGateway = (dependency: string) => (change: Readonly<Record<string, unknown>>): PolicyIssue[] =>
+    gatewayCallProblems({ policies: { gateway: { [dependency]: change } } }).map((problem) => {
+      const [field = '', ...message] = problem.replace(`policies.gateway.${dependency}.`, '').split(': ');
+      return { field, message: message.join(': ') };
+    });
   /** With gateway.quarantine on: each balanced dependency's quarantine of reads, and its client (to take a dead replica out). */
   const quarantines = new Map<string, { quarantine: Quarantine; client: BalancedClient; reads: SharedReads }>();
   /** One client per replica of a dependency, behind a balancer. */
-  const upstream = (dependency: string): DependencyClient => {
+  const upstream = (dependency: string, forwarded = true): DependencyClient => {
     const client = createBalancedClient(dependency, dependencyUrls(config, dependency), { metrics, logger }, {
       strategy: policy.balancing.strategy,
       consecutiveFailures: policy.balancing.consecutiveFailures,
@@ -73,12 +84,15 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
       quarantines.set(dependency, { quarantine, client, reads: createSharedReads() });
     }
     // policies.gateway.<dependency> of a scenario: a bulkhead around every call forwarded to it (dependency-calls.ts).
-    if (config.policies[dependency] !== undefined) {
+    if (forwarded) {
       // The route timeout is the call's one deadline: it covers the wait for a slot too.
-      const calls = { ...gatewayCallPolicy(config.policies[dependency]), deadline: policy.routeTimeout };
-      if (calls.bulkhead.enabled || calls.retry.enabled) {
-        guards.set(dependency, createResilientCall({ dependency, policy: calls, metrics: metrics.resilience, logger, retryable: isConnectFailure }));
-      }
+      const withRouteTimeout = (calls: DependencyPolicy): DependencyPolicy => ({ ...calls, deadline: policy.routeTimeout });
+      guards.set(dependency, policies.register({
+        dependency,
+        policy: withRouteTimeout(gatewayCallPolicy(config.policies[dependency])),
+        retryable: isConnectFailure,
+        rules: { refuse: refusedAtGateway(dependency), shape: (calls, written) => withRouteTimeout(gatewayOnly(calls, written)) },
+      }));
     }
     return client;
   };
@@ -151,7 +165,8 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
                 onDeath: (instance) => watch.client.markDown(instance),
               })
             : request(signal);
-        const guard = guards.get(target.name);
+        const live = guards.get(target.name);
+        const guard = live && (live.policy.bulkhead.enabled || live.policy.retry.enabled) ? live : undefined;
         const call = () => (guard ? guard.execute((signal) => send(signal), undefined, { retry: isRetriedMethod(req.method) }) : send(AbortSignal.timeout(policy.routeTimeout)));
         // Under watch, reads of one record in flight at once share one upstream read: a burst of a
         // query of death cannot reach two replicas before the first death is seen.
@@ -210,7 +225,8 @@ await startService(config, ({ app, metrics, logger, onClose }) => {
     app.delete('/api/cart/items/:sku', forward(cart, (req, user) => `/carts/${encodeURIComponent(user)}/items/${param(req, 'sku')}`));
   }
   // Recommendations always answer: with no recommendation service, popular items (a fallback).
-  const recommendation = has('recommendation') ? upstream('recommendation') : undefined;
+  // Its calls go through the fallback below, not through a guard.
+  const recommendation = has('recommendation') ? upstream('recommendation', false) : undefined;
   // A decimal count only: z.coerce would also take '0x10' or ' 1'.
   const recommendationsQuery = z.strictObject({
     limit: z.string().regex(/^\d{1,2}$/, 'must be a whole number from 1 to 20').transform(Number).pipe(z.int().min(1).max(20)).default(4),

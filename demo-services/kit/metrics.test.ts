@@ -29,6 +29,19 @@ describe('service metrics', () => {
     expect(classic).not.toContain('# EOF');
   });
 
+  it('drops the gauges of a policy switched off, so no breaker is claimed open that no longer exists', async () => {
+    const metrics = createServiceMetrics({ defaultMetrics: false });
+    metrics.resilience.circuitState('payment', 'open');
+    metrics.resilience.circuitState('bank', 'closed');
+    metrics.resilience.bulkheadInFlight('payment', 3);
+    metrics.resilience.bulkheadQueued('payment', 1);
+    metrics.resilience.retryBudget('payment', 40);
+    for (const policy of ['circuitBreaker', 'bulkhead', 'retryBudget'] as const) metrics.resilience.switchedOff('payment', policy);
+    const text = await metrics.render(false);
+    expect(text).not.toMatch(/^resilience_[a-z_]+\{dependency="payment"/m);
+    expect(text).toContain('resilience_circuit_state{dependency="bank",state="closed"} 1');
+  });
+
   it('buckets durations at the boundaries the semantic conventions recommend for HTTP and RPC durations', async () => {
     expect(LATENCY_BUCKETS).toEqual([0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]);
     const metrics = createServiceMetrics({ defaultMetrics: false });

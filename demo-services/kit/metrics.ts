@@ -32,8 +32,13 @@ export interface ResilienceMetrics {
   bulkheadInFlight(dependency: string, inFlight: number): void;
   bulkheadQueued(dependency: string, queued: number): void;
   retryBudget(dependency: string, tokens: number): void;
+  /** A policy was switched off while the service runs: its gauges go, so none goes on claiming a state (an open breaker) that no longer exists. */
+  switchedOff(dependency: string, policy: GaugedPolicy): void;
   rateLimited(): void;
 }
+
+/** The policies that publish gauges. */
+export type GaugedPolicy = 'circuitBreaker' | 'bulkhead' | 'retryBudget';
 
 export function createServiceMetrics(options: { defaultMetrics?: boolean } = {}): ServiceMetrics {
   const registry = new Registry<client.OpenMetricsContentType>();
@@ -143,6 +148,16 @@ export function createServiceMetrics(options: { defaultMetrics?: boolean } = {})
     bulkheadInFlight: (dependency, inFlight) => bulkheadInFlight.set({ [LABEL.dependency]: dependency }, inFlight),
     bulkheadQueued: (dependency, queued) => bulkheadQueued.set({ [LABEL.dependency]: dependency }, queued),
     retryBudget: (dependency, tokens) => retryBudget.set({ [LABEL.dependency]: dependency }, tokens),
+    switchedOff: (dependency, policy) => {
+      if (policy === 'circuitBreaker') {
+        for (const state of CIRCUIT_STATES) circuitState.remove({ [LABEL.dependency]: dependency, [LABEL.state]: state });
+      } else if (policy === 'bulkhead') {
+        bulkheadInFlight.remove({ [LABEL.dependency]: dependency });
+        bulkheadQueued.remove({ [LABEL.dependency]: dependency });
+      } else {
+        retryBudget.remove({ [LABEL.dependency]: dependency });
+      }
+    },
     rateLimited: () => rateLimited.inc(),
   };
 

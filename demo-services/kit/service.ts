@@ -3,7 +3,8 @@
 // error, and a graceful shutdown that stops taking traffic, drains requests in
 // flight and any work a service registered as begun (drainAlso: checkout's
 // sagas), within a bound it announces to its supervisor, then flushes logs
-// and telemetry before the process exits.
+// and telemetry before the process exits. The resilience policies of the calls
+// a service registers can be tuned live on its admin listener (/admin/policies).
 
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -25,6 +26,8 @@ import { createProcessFaults, DEFAULT_EXEMPT } from './process-faults.ts';
 import { createEventLoopShedding, eventLoopSheddingSchema } from './event-loop-shedding.ts';
 import { shutdownTelemetry, spanFlushBeforeAnswer } from './telemetry.ts';
 import { flushBeforeAnswer } from './flush-before-answer.ts';
+import { createPolicyRegistry, type PolicyRegistry } from '../resilience/live-policies.ts';
+import { policyRoutes } from '../resilience/policy-routes.ts';
 
 // express is loaded through require, as CommonJS, like every instrumented library here.
 const require = createRequire(import.meta.url);
@@ -37,6 +40,8 @@ export interface ServiceContext {
   admin: expressModule.Router;
   logger: Logger;
   metrics: ServiceMetrics;
+  /** The service's guarded calls by dependency: register each, and an instructor can tune it live through /admin/policies. */
+  policies: PolicyRegistry;
   /** Work to run during shutdown after requests have drained (close pools, databases). */
   onClose(task: () => Promise<void> | void): void;
   /**
@@ -172,8 +177,10 @@ export async function startService(
     next();
   });
   const adminRoutes = express.Router();
+  const policies = createPolicyRegistry({ metrics: metrics.resilience, logger });
   const adminApp = createAdminApp(adminPolicy, logger, (admin) => {
     admin.use('/admin/faults', faults.router());
+    admin.use('/admin/policies', policyRoutes(policies));
     admin.use('/admin', adminRoutes);
   });
 
@@ -184,6 +191,7 @@ export async function startService(
     admin: adminRoutes,
     logger,
     metrics,
+    policies,
     onClose: (task) => closeTasks.push(task),
     drainAlso: (unfinished, timeoutMs) => {
       unfinishedWork.push(unfinished);

@@ -17,8 +17,6 @@ import { startService } from '../kit/service.ts';
 import { parseOrProblem } from '../kit/validation.ts';
 import { BulkheadRejectedError } from '../resilience/bulkhead.ts';
 import { isRefusalStatus, isTransient, problemForFailure, refusalFor, upstreamErrorFor } from '../resilience/http-failures.ts';
-import { dependencyPolicySchema } from '../resilience/policy-config.ts';
-import { createResilientCall } from '../resilience/resilient-call.ts';
 import { loadPaymentService, type ChargeReply, type ChargeRequest, type RefundReply, type RefundRequest } from './proto.ts';
 
 const paymentRequest = z.strictObject({
@@ -35,16 +33,13 @@ const BANK_POLICY_DEFAULT = { retry: { enabled: false }, circuitBreaker: { enabl
 const MIN_BANK_BUDGET_MS = 10;
 
 const config = readServiceConfig();
-await startService(config, async ({ app, metrics, logger, onClose, announcePort }) => {
+await startService(config, async ({ app, metrics, logger, policies, onClose, announcePort }) => {
   const bank = createDependencyClient('bank', dependencyUrl(config, 'bank'), metrics);
   onClose(() => bank.close());
-  const bankPolicy = dependencyPolicySchema.parse(config.policies.bank ?? BANK_POLICY_DEFAULT);
-  const bankTimeoutMs = bankPolicy.timeout.enabled ? bankPolicy.timeout.timeout : 30_000;
-  const bankCall = createResilientCall({
+  // Live (/admin/policies): a charge reads the policy it starts under, as the guarded call does.
+  const bankCall = policies.register({
     dependency: 'bank',
-    policy: bankPolicy,
-    metrics: metrics.resilience,
-    logger,
+    policy: config.policies.bank ?? BANK_POLICY_DEFAULT,
     // Charges and refunds carry their idempotency key, so a transient failure may be retried; a refusal (4xx) never is,
     // nor does it count against a breaker (the default isFailure).
     retryable: isTransient,
@@ -63,6 +58,8 @@ await startService(config, async ({ app, metrics, logger, onClose, announcePort 
     if (callerDeadline !== undefined && callerDeadline - Date.now() < MIN_BANK_BUDGET_MS) {
       throw new ProblemError({ type: problemType('deadline-exceeded'), title: 'Deadline exceeded', status: 504, detail: 'the caller gave up before this charge could start; nothing was charged' });
     }
+    const bankPolicy = bankCall.policy;
+    const bankTimeoutMs = bankPolicy.timeout.enabled ? bankPolicy.timeout.timeout : 30_000;
     try {
       const charged = await bankCall.execute(async (attemptSignal) => {
         // The bank must not charge once nobody waits for the answer: the deadline travels with the request.
@@ -126,7 +123,7 @@ await startService(config, async ({ app, metrics, logger, onClose, announcePort 
     // A retry hint travels with "busy" (about one queue wait) and "circuit open" (as Retry-After does on HTTP).
     retryAfterMs: (error) =>
       error.problem.type === problemType('bulkhead-full')
-        ? bankPolicy.bulkhead.queueTimeout
+        ? bankCall.policy.bulkhead.queueTimeout
         : error.headers['retry-after']
           ? Number(error.headers['retry-after']) * 1_000
           : undefined,

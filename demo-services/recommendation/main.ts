@@ -31,10 +31,11 @@ const config = readServiceConfig();
 const parsed = dependencyPolicySchema.safeParse(config.policies.catalog ?? {});
 if (!parsed.success) failStartup(config.instance, new Error(formatIssues(parsed.error, 'policies.catalog').join('; ')));
 
-await startService(config, ({ app, metrics, logger, onClose }) => {
+await startService(config, ({ app, metrics, logger, policies, onClose }) => {
   const catalog = createCatalogClient({
     urls: dependencyUrls(config, CATALOG_DEPENDENCY),
     policy: parsed.data,
+    policies,
     metrics,
     logger,
     seed: Number(process.env.FAULTLINE_SEED ?? 1),

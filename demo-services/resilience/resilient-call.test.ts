@@ -23,6 +23,7 @@ function recordingMetrics() {
     bulkheadInFlight: () => undefined,
     bulkheadQueued: () => undefined,
     retryBudget: () => undefined,
+    switchedOff: () => undefined,
     rateLimited: () => undefined,
   };
   return { metrics, calls, attempts, transitions, retries: () => retries, state: () => state };

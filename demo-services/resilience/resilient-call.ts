@@ -3,6 +3,8 @@
 // policy optional. Every decision is published as metrics (calls by outcome,
 // retries, attempts per call, breaker state and transitions) and as events on
 // a span that wraps the call, so a trace shows why a call took as long as it did.
+// The stateful parts (breaker, bulkhead, retry budget) may be handed in, so a
+// live call (live-policies.ts) keeps them across a change of its policy.
 
 import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { SPAN_ATTR, SPAN_EVENT, type Outcome } from '../kit/conventions.ts';
@@ -11,10 +13,10 @@ import type { ResilienceMetrics } from '../kit/metrics.ts';
 import { tracer } from '../kit/telemetry.ts';
 import { mulberry32 } from '../kit/random.ts';
 import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.ts';
-import { BulkheadRejectedError, createBulkhead } from './bulkhead.ts';
+import { BulkheadRejectedError, createBulkhead, type Bulkhead } from './bulkhead.ts';
 import { CircuitOpenError, TimeoutError, UpstreamStatusError } from './errors.ts';
 import { isDependencyFailure } from './http-failures.ts';
-import { createRetryBudget } from './retry-budget.ts';
+import { createRetryBudget, type RetryBudget } from './retry-budget.ts';
 import type { DependencyPolicy } from './policy-config.ts';
 import { attemptsOf, retry, rootCause } from './retry.ts';
 
@@ -28,6 +30,59 @@ export interface ResilientCallOptions {
   /** Whether an error says the dependency is unhealthy (counts against the breaker); by default anything but a 4xx refusal. */
   isFailure?: (error: unknown) => boolean;
   seed?: number;
+  /** Built (and published) by the caller, which keeps them across policy changes (live-policies.ts); built here from the policy otherwise. */
+  parts?: ResilienceParts;
+}
+
+/** The stateful parts of a guarded call: what a policy change may keep or replace. */
+export interface ResilienceParts {
+  breaker: CircuitBreaker | undefined;
+  bulkhead: Bulkhead | undefined;
+  budget: RetryBudget | undefined;
+}
+
+/** Whether a part still is the one in use: a replaced part's late events (a call that was in flight) must not overwrite the gauges. */
+type IsCurrent = () => boolean;
+const always: IsCurrent = () => true;
+
+/** A breaker for the policy, its state and transitions published (metrics, span event, log) while it is current. */
+export function publishedBreaker(dependency: string, policy: DependencyPolicy['circuitBreaker'], metrics: ResilienceMetrics, logger: Logger, isCurrent: IsCurrent = always): CircuitBreaker {
+  const breaker = createCircuitBreaker({
+    failureRateThreshold: policy.failureRateThreshold,
+    slowCallRateThreshold: policy.slowCallRateThreshold,
+    slowCallDurationMs: policy.slowCallDuration,
+    windowSize: policy.windowSize,
+    minimumCalls: policy.minimumCalls,
+    openDurationMs: policy.openDuration,
+    halfOpenProbes: policy.halfOpenProbes,
+  });
+  metrics.circuitState(dependency, breaker.state);
+  breaker.onStateChange((from, to, reason) => {
+    if (!isCurrent()) return;
+    metrics.circuitTransition(dependency, from, to);
+    metrics.circuitState(dependency, to);
+    // Transitions happen synchronously inside a call, so the active span is the call that caused it.
+    trace.getActiveSpan()?.addEvent(SPAN_EVENT.circuitTransition, { [SPAN_ATTR.circuitFrom]: from, [SPAN_ATTR.circuitTo]: to, reason });
+    logger.warn({ dependency, from, to, reason }, 'circuit breaker transition');
+  });
+  return breaker;
+}
+
+/** A bulkhead for the policy, its in-flight and queued counts published while it is current. */
+export function publishedBulkhead(dependency: string, policy: DependencyPolicy['bulkhead'], metrics: ResilienceMetrics, isCurrent: IsCurrent = always): Bulkhead {
+  return createBulkhead(dependency, { maxConcurrent: policy.maxConcurrent, maxQueued: policy.maxQueued, queueTimeoutMs: policy.queueTimeout }, (inFlight, queued) => {
+    if (!isCurrent()) return;
+    metrics.bulkheadInFlight(dependency, inFlight);
+    metrics.bulkheadQueued(dependency, queued);
+  });
+}
+
+/** A retry budget for the policy, its tokens published at once. */
+export function publishedBudget(dependency: string, policy: DependencyPolicy['retry']['budget'], metrics: ResilienceMetrics): RetryBudget {
+  const { enabled: _enabled, ...quota } = policy;
+  const budget = createRetryBudget(quota);
+  metrics.retryBudget(dependency, budget.available());
+  return budget;
 }
 
 export interface ResilientCall {
@@ -40,37 +95,11 @@ export function createResilientCall(options: ResilientCallOptions): ResilientCal
   const { dependency, policy, metrics, logger } = options;
   const random = mulberry32(options.seed ?? 1);
   const isFailure = options.isFailure ?? isDependencyFailure;
-  const breaker = policy.circuitBreaker.enabled
-    ? createCircuitBreaker({
-        failureRateThreshold: policy.circuitBreaker.failureRateThreshold,
-        slowCallRateThreshold: policy.circuitBreaker.slowCallRateThreshold,
-        slowCallDurationMs: policy.circuitBreaker.slowCallDuration,
-        windowSize: policy.circuitBreaker.windowSize,
-        minimumCalls: policy.circuitBreaker.minimumCalls,
-        openDurationMs: policy.circuitBreaker.openDuration,
-        halfOpenProbes: policy.circuitBreaker.halfOpenProbes,
-      })
-    : undefined;
-
-  const bulkhead = policy.bulkhead.enabled
-    ? createBulkhead(dependency, { maxConcurrent: policy.bulkhead.maxConcurrent, maxQueued: policy.bulkhead.maxQueued, queueTimeoutMs: policy.bulkhead.queueTimeout }, (inFlight, queued) => {
-        metrics.bulkheadInFlight(dependency, inFlight);
-        metrics.bulkheadQueued(dependency, queued);
-      })
-    : undefined;
-  const { enabled: budgeted, ...quota } = policy.retry.budget;
-  const budget = budgeted ? createRetryBudget(quota) : undefined;
-  if (budget) metrics.retryBudget(dependency, budget.available());
-  if (breaker) {
-    metrics.circuitState(dependency, breaker.state);
-    breaker.onStateChange((from, to, reason) => {
-      metrics.circuitTransition(dependency, from, to);
-      metrics.circuitState(dependency, to);
-      // Transitions happen synchronously inside a call, so the active span is the call that caused it.
-      trace.getActiveSpan()?.addEvent(SPAN_EVENT.circuitTransition, { [SPAN_ATTR.circuitFrom]: from, [SPAN_ATTR.circuitTo]: to, reason });
-      logger.warn({ dependency, from, to, reason }, 'circuit breaker transition');
-    });
-  }
+  const { breaker, bulkhead, budget } = options.parts ?? {
+    breaker: policy.circuitBreaker.enabled ? publishedBreaker(dependency, policy.circuitBreaker, metrics, logger) : undefined,
+    bulkhead: policy.bulkhead.enabled ? publishedBulkhead(dependency, policy.bulkhead, metrics) : undefined,
+    budget: policy.retry.budget.enabled ? publishedBudget(dependency, policy.retry.budget, metrics) : undefined,
+  };
 
   const attemptOnce = async <T>(fn: (signal: AbortSignal, attempt: number) => Promise<T>, attempt: number, signal: AbortSignal, span: Span): Promise<T> => {
     const permit = breaker?.tryAcquire();

@@ -14,7 +14,9 @@
 // monotonic clock; with the system clock the timer is armed a millisecond
 // early and an arrival due within that slack starts on this wake-up, and then
 // its intended start is the moment it actually started (never a time in the
-// future, so latency is never measured from before the request left).
+// future, so latency is never measured from before the request left). A plan
+// whose rate is changed live (adjustable-arrival-rate.ts) tells the run, which
+// drops the armed timer and reads the next offset again.
 //
 // VUs are concurrency slots, as in k6: `preAllocatedVUs` exist from the
 // start, more are added up to `maxVUs` when all are busy, and an iteration
@@ -57,7 +59,7 @@ export type IterationFunction = (ctx: IterationContext) => Promise<void>;
 /** Live progress, emitted by onTick. */
 export interface ExecutorSnapshot {
   elapsedMs: number;
-  /** Iterations the whole schedule will start. */
+  /** Iterations the whole schedule will start; for a schedule whose rate changes live, those whose time has come (scheduled). */
   planned: number;
   /** Iterations whose start time has come (started + dropped). */
   scheduled: number;
@@ -173,11 +175,21 @@ export async function runConstantArrivalRate(
   return runArrivalPlan(plan, resolved, iteration, runtime);
 }
 
-/** Any open-model schedule: `planned` arrivals, arrival i due `offset(i)` ms after the start (non-decreasing in i). */
+/**
+ * Any open-model schedule: `planned` arrivals, arrival i due `offset(i)` ms after the start
+ * (non-decreasing in i, asked in increasing order). A plan whose rate changes live has
+ * planned = Infinity (durationMs too, when it runs until aborted), answers Infinity for an
+ * arrival that is not coming (paused, or past the end), and implements `follow`.
+ */
 export interface ArrivalPlan {
   planned: number;
   durationMs: number;
   offset(index: number): number;
+  /**
+   * Called once when the run starts, with the run's clock; the plan calls `replan` after its
+   * future offsets changed, and the run reads them again at once. Returns what stops following.
+   */
+  follow?(elapsedMs: () => number, replan: () => void): () => void;
 }
 
 /** VU limits and stop grace shared by the arrival-rate executors. */
@@ -233,6 +245,7 @@ class ConstantArrivalRun {
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
   private tickTimer: ReturnType<typeof setInterval> | undefined;
   private hookFailureReported = false;
+  private unfollow: (() => void) | undefined;
   private readonly onAbort = (): void => this.finish(true);
 
   constructor(
@@ -264,6 +277,10 @@ class ConstantArrivalRun {
       return;
     }
     signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.unfollow = this.plan.follow?.(
+      () => this.clock.now() - this.startMono,
+      () => this.replan(),
+    );
     if (this.runtime.onTick) {
       const every = this.runtime.tickIntervalMs ?? 1_000;
       this.tickTimer = setInterval(() => this.guard(this.runtime.onTick, this.snapshot()), every);
@@ -283,14 +300,23 @@ class ConstantArrivalRun {
       if (this.phase !== 'running') return;
       elapsed = this.clock.now() - this.startMono;
     }
-    const wakeAt = this.next < this.planned ? plan.offset(this.next) : plan.durationMs;
-    if (this.next >= this.planned && elapsed >= plan.durationMs) {
+    const nextAt = this.next < this.planned ? plan.offset(this.next) : Infinity;
+    // An open-ended plan may still have arrivals past its end (at Infinity): they never come.
+    if (elapsed >= plan.durationMs && (this.next >= this.planned || nextAt >= plan.durationMs)) {
       this.beginStopping();
       return;
     }
+    const wakeAt = Math.min(nextAt, plan.durationMs);
     // With slack, wake up to slackMs early (timers tend to fire late by about as much); what is then due within the slack starts at once.
     const delay = Math.min(Math.max(0, this.slackMs === 0 ? Math.ceil(wakeAt - elapsed) : Math.floor(wakeAt - elapsed - this.slackMs)), MAX_TIMER_MS);
     this.timer = setTimeout(() => this.pump(), delay);
+  }
+
+  /** The plan changed: drop the timer armed for the old next arrival and read the plan again (on a fresh tick, never inside the caller). */
+  private replan(): void {
+    if (this.phase !== 'running') return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.pump(), 0);
   }
 
   private startOne(index: number): void {
@@ -364,8 +390,9 @@ class ConstantArrivalRun {
     if (this.graceTimer !== undefined) clearTimeout(this.graceTimer);
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
     this.runtime.signal?.removeEventListener('abort', this.onAbort);
+    this.unfollow?.();
     const result: ExecutorResult = {
-      planned: this.planned,
+      planned: this.plannedSoFar(),
       scheduled: this.scheduled,
       started: this.started,
       completed: this.completed,
@@ -382,10 +409,15 @@ class ConstantArrivalRun {
     this.resolve(result);
   }
 
+  /** Planned arrivals; an open-ended plan has planned as many as have come. */
+  private plannedSoFar(): number {
+    return Number.isFinite(this.planned) ? this.planned : this.scheduled;
+  }
+
   private snapshot(): ExecutorSnapshot {
     return {
       elapsedMs: this.clock.now() - this.startMono,
-      planned: this.planned,
+      planned: this.plannedSoFar(),
       scheduled: this.scheduled,
       started: this.started,
       completed: this.completed,

@@ -9,7 +9,7 @@ import { readBody, startTestServer } from '../test-server.ts';
 import type { TestServer } from '../test-server.ts';
 import { checkoutOrder, JOURNEY_NAMES, JOURNEYS, JourneyOptionsError, syntheticBaggage } from './definitions.ts';
 import { createJourneyMix, journeyServices, parseJourneyMix } from './mix.ts';
-import type { JourneyMix } from './mix.ts';
+import type { JourneyMix, JourneyWeights } from './mix.ts';
 
 interface Received {
   method: string;
@@ -142,6 +142,51 @@ describe('journey mix', () => {
     const noCheckout = createJourneyMix({ gatewayUrl: 'http://127.0.0.1:1', recorder, journeys: { browse: 1, checkout: 0 } });
     mixes.push(noCheckout);
     expect(new Set(picks(noCheckout))).toEqual(new Set(['browse']));
+  });
+
+  it('changes its weights live: later iterations pick by the new weights, the same for the same seed', () => {
+    const recorder = createLoadRecorder();
+    const mix = createJourneyMix({ gatewayUrl: 'http://127.0.0.1:1', recorder, journeys: { browse: 1 }, seed: 5 });
+    mixes.push(mix);
+    const counts = (m: JourneyMix, from: number, to: number): Record<string, number> => {
+      const tally: Record<string, number> = {};
+      for (let i = from; i < to; i += 1) tally[m.pick(i)] = (tally[m.pick(i)] ?? 0) + 1;
+      return tally;
+    };
+    expect(counts(mix, 0, 1_000)).toEqual({ browse: 1_000 });
+    mix.setWeights({ checkout: 3, cart: 1 });
+    expect(mix.weights()).toEqual({ checkout: 3, cart: 1 });
+    const after = counts(mix, 1_000, 5_000);
+    expect(after).toEqual({ checkout: 2_994, cart: 1_006 });
+    // The same as a mix made with those weights: the pick depends on seed, iteration and weights only.
+    const twin = createJourneyMix({ gatewayUrl: 'http://127.0.0.1:1', recorder, journeys: { checkout: 3, cart: 1 }, seed: 5 });
+    mixes.push(twin);
+    expect(counts(twin, 1_000, 5_000)).toEqual(after);
+    mix.setWeights({ browse: 1, recommendations: 1, cart: 0, checkout: 0 });
+    expect(Object.keys(counts(mix, 5_000, 6_000)).sort()).toEqual(['browse', 'recommendations']);
+  });
+
+  it('refuses bad live weights, naming the key, and keeps the old ones', () => {
+    const mix = createJourneyMix({ gatewayUrl: 'http://127.0.0.1:1', recorder: createLoadRecorder(), journeys: { cart: 2 } });
+    mixes.push(mix);
+    const problems = (weights: unknown): string => {
+      try {
+        mix.setWeights(weights as JourneyWeights);
+      } catch (error) {
+        expect(error).toBeInstanceOf(JourneyOptionsError);
+        return (error as JourneyOptionsError).problems.join('\n');
+      }
+      return '';
+    };
+    expect(problems({ browse: 60, brwse: 5 })).toMatch(/^journeys: .*brwse/);
+    expect(problems({ browse: -1 })).toMatch(/^journeys\.browse: /);
+    expect(problems({ checkout: Number.POSITIVE_INFINITY })).toMatch(/^journeys\.checkout: /);
+    expect(problems({ cart: '3' })).toMatch(/^journeys\.cart: /);
+    expect(problems({ browse: 0, cart: 0 })).toBe('journeys: give at least one journey a weight > 0');
+    expect(problems({})).toBe('journeys: give at least one journey a weight > 0');
+    expect(problems(null)).toMatch(/^journeys: /);
+    expect(mix.weights()).toEqual({ cart: 2 });
+    expect(new Set(Array.from({ length: 50 }, (_, i) => mix.pick(i)))).toEqual(new Set(['cart']));
   });
 
   it('runs as the iteration of the open-model executor, each request tagged with its journey', async () => {

@@ -10,6 +10,10 @@
 //
 // Scenarios spell the mix `journeys: { browse: 60, cart: 15, ... }` (or the
 // older `journey: checkout`, a mix of one) and `thinkTime: { min, max }`.
+// The weights can be changed while the mix runs (setWeights, for a live
+// console): iterations that start afterwards pick by the new weights, still
+// seeded by iteration, so the same seed and the same changes at the same
+// iterations send the same journeys.
 //
 // By default every VU is a client with its own token. A mix may instead name
 // its clients (a group such as `noisy`, and one token per client): iteration
@@ -127,11 +131,22 @@ export interface JourneyMixOptions {
   clock?: Clock;
 }
 
-/** The iteration function, plus which journey an iteration runs and close() for the client it owns (a shared client is left open). */
+/** The iteration function, plus which journey an iteration runs, its weights (changeable live) and close() for the client it owns (a shared client is left open). */
 export type JourneyMix = IterationFunction & {
   pick(iteration: number): JourneyName;
+  /** The weights iterations pick by now (a copy). */
+  weights(): JourneyWeights;
+  /** Pick by `weights` from the next iteration on; throws JourneyOptionsError naming each bad key (`journeys.<name>: ...`) and keeps the old weights. */
+  setWeights(weights: JourneyWeights): void;
   close(): Promise<void>;
 };
+
+/** Weights checked with journeyWeightsSchema, or JourneyOptionsError with every bad path under `root`. */
+export function parseJourneyWeights(input: unknown, root = 'journeys'): JourneyWeights {
+  const parsed = journeyWeightsSchema.safeParse(input);
+  if (!parsed.success) throw new JourneyOptionsError(formatIssues(parsed.error, root));
+  return parsed.data;
+}
 
 interface PreparedStep {
   step: JourneyStep;
@@ -170,7 +185,9 @@ export function createJourneyMix(options: JourneyMixOptions): JourneyMix {
       })),
     ]),
   );
-  const plan = { seed: options.seed ?? 1, cumulative: cumulativeWeights(weights), thinkTime, skuCount };
+  let current = Object.freeze({ ...weights });
+  // Mutable: setWeights swaps `cumulative`, read by every iteration as it starts.
+  const plan = { seed: options.seed ?? 1, cumulative: cumulativeWeights(current), thinkTime, skuCount };
   const runId = options.runId ?? randomUUID();
   const clock = options.clock ?? systemClock;
   const owned = options.client === undefined;
@@ -231,6 +248,11 @@ export function createJourneyMix(options: JourneyMixOptions): JourneyMix {
 
   return Object.assign(iteration, {
     pick: (iteration: number) => planIteration(plan, 1, iteration).journey,
+    weights: (): JourneyWeights => ({ ...current }),
+    setWeights(next: JourneyWeights): void {
+      current = Object.freeze({ ...parseJourneyWeights(next) });
+      plan.cumulative = cumulativeWeights(current);
+    },
     async close(): Promise<void> {
       if (owned) await client.close();
     },

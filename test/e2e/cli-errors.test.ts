@@ -110,7 +110,7 @@ describe('faultline CLI errors', () => {
     const port = (blocker.address() as { port: number }).port;
     try {
       const runsDir = join(dir, 'up-busy');
-      const result = await runCli(['up', '--gateway-port', String(port), '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--runs-dir', runsDir], { timeoutMs: 60_000 });
+      const result = await runCli(['up', '--gateway-port', String(port), '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--console-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--runs-dir', runsDir], { timeoutMs: 60_000 });
       expect(result.code).toBe(2);
       expect(result.stderr.trim()).toBe(`faultline: gateway: port ${port} is already in use (change it with --gateway-port <port>, or --gateway-port 0 for any free port)`);
       // Reported before anything started: no session record, no process log.
@@ -128,7 +128,7 @@ describe('faultline CLI errors', () => {
     const [chaosPort, collectorPort] = blockers.map((server) => (server.address() as { port: number }).port);
     try {
       const runsDir = join(dir, 'up-busy-2');
-      const result = await runCli(['up', '--gateway-port', '0', '--collector-port', String(collectorPort), '--collector-http-port', '0', '--chaos-port', String(chaosPort), '--no-monitoring', '--runs-dir', runsDir], { timeoutMs: 60_000 });
+      const result = await runCli(['up', '--gateway-port', '0', '--collector-port', String(collectorPort), '--collector-http-port', '0', '--chaos-port', String(chaosPort), '--console-port', '0', '--no-monitoring', '--runs-dir', runsDir], { timeoutMs: 60_000 });
       expect(result.code).toBe(2);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
       expect(result.stderr).toContain(`collector OTLP/gRPC: port ${collectorPort} is already in use (change it with --collector-port`);

@@ -53,7 +53,7 @@ export async function startedPids(runDir: string): Promise<number[]> {
 
 /** `faultline up` on ephemeral ports, resolved once it printed its URLs, with the pids it started. */
 export async function startUp(runsDir: string): Promise<{ child: ChildProcess; stdout: string; pids: number[] }> {
-  const child = spawn(process.execPath, [join(ROOT, 'scripts/faultline.js'), 'up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--runs-dir', runsDir], {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts/faultline.js'), 'up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--console-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--runs-dir', runsDir], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -78,7 +78,7 @@ async function interruptDuringStart(args: string[], runsDir: string, target: 'cl
 describe('Ctrl-C during start-up', () => {
   it('up: stops within 2 s, says "lab stopped", exits 130, leaves no lab process', async () => {
     const result = await interruptDuringStart(
-      ['up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0'],
+      ['up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--console-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0'],
       join(dir, 'up'),
       'cli',
     );

@@ -24,7 +24,7 @@ afterAll(async () => {
 describe('faultline up with disk caps', () => {
   it('rotates telemetry and process logs under the caps given, and protects the live session from prune', { timeout: 120_000 }, async () => {
     // 0.05 MB per signal: files of ~10 KB, four rotated kept. 0.004 MB per process log: ~2 KB files, one rotated kept.
-    const args = ['up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--no-monitoring', '--max-telemetry-mb', '0.05', '--max-log-mb', '0.004', '--runs-dir', runsDir];
+    const args = ['up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--console-port', '0', '--no-monitoring', '--max-telemetry-mb', '0.05', '--max-log-mb', '0.004', '--runs-dir', runsDir];
     const child = spawn(process.execPath, [join(ROOT, 'scripts/faultline.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

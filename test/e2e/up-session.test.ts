@@ -44,7 +44,7 @@ describe('faultline up session', () => {
     const runsDir = join(dir, 'runs');
     const child = spawn(
       process.execPath,
-      [join(ROOT, 'scripts/faultline.js'), 'up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--load', '10', '--runs-dir', runsDir],
+      [join(ROOT, 'scripts/faultline.js'), 'up', '--gateway-port', '0', '--collector-port', '0', '--collector-http-port', '0', '--chaos-port', '0', '--console-port', '0', '--prometheus-port', '0', '--alertmanager-port', '0', '--load', '10', '--runs-dir', runsDir],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
