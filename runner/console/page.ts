@@ -43,6 +43,7 @@ form.row label { display: flex; flex-direction: column; font-size: .85rem; }
 #log-lines .warn { color: #a16207; }
 .error-text { color: #b91c1c; }
 pre.output { max-height: 300px; overflow: auto; font-size: 12px; }
+.fl-grid { grid-auto-rows: 46px !important; } /* Grafana's 30 px rows leave the plots no room beside the lab's long legends */
 .fl-panel { border: 1px solid var(--line, #ccc); border-radius: 4px; padding: .25rem; overflow: hidden; }
 .fl-stat-value { font-size: 1.6rem; font-weight: bold; }
 .fl-reason { opacity: .75; font-size: .85rem; }

@@ -28,6 +28,8 @@ const express = require('express') as typeof expressModule;
 
 /** A change a person made, shown on the charts as a mark and in the activity list. */
 export interface ConsoleChange {
+  /** Counts up from 1: a stream sends each change once, however many share a millisecond. */
+  seq: number;
   timeMs: number;
   kind: 'fault' | 'pattern' | 'load' | 'game-day' | 'reset' | 'scenario';
   text: string;
@@ -127,8 +129,9 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   const host = options.host ?? '127.0.0.1';
   const changes: ConsoleChange[] = [];
   const scenarioRuns: ScenarioRun[] = [];
+  let seq = 0;
   const note = (kind: ConsoleChange['kind'], what: string) => {
-    changes.push({ timeMs: Date.now(), kind, text: what });
+    changes.push({ seq: ++seq, timeMs: Date.now(), kind, text: what });
     if (changes.length > MAX_CHANGES) changes.splice(0, changes.length - MAX_CHANGES);
   };
   let port = 0;
@@ -203,11 +206,12 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   app.get('/api/live', (req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write('retry: 2000\n\n');
-    let sentChanges = 0;
+    // Changes made before the stream opened are the page's to fetch (/api/changes); after, each goes once.
+    let sent = seq;
     const unsubscribe = parts.sampler.subscribe((figures: LiveFigures) => {
-      const fresh = changes.filter((c) => c.timeMs > sentChanges);
-      if (fresh.length > 0) sentChanges = fresh.at(-1)?.timeMs ?? sentChanges;
-      res.write(`data: ${JSON.stringify({ figures, changes: fresh, faults: undefined })}\n\n`);
+      const fresh = changes.filter((c) => c.seq > sent);
+      sent = seq;
+      res.write(`data: ${JSON.stringify({ figures, changes: fresh })}\n\n`);
     });
     req.on('close', unsubscribe);
   });

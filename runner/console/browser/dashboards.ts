@@ -13,7 +13,7 @@ declare function drawDashboard(
   model: unknown,
   container: HTMLElement,
   io: { query(expr: string, startMs: number, endMs: number, stepMs: number): Promise<unknown>; labelValues(query: string): Promise<string[]> },
-  options: { prometheusUrl: string; prometheusVersion?: string; scrapeIntervalSeconds?: number },
+  options: { prometheusUrl: string; prometheusVersion?: string; scrapeIntervalSeconds?: number; rangeSeconds?: number },
 ): DashboardView;
 
 type Api = <T = unknown>(method: string, path: string, body?: unknown) => Promise<T>;
@@ -48,7 +48,8 @@ export async function showDashboardPicker(pick: HTMLSelectElement, container: HT
     if (timer !== undefined) clearInterval(timer);
     container.replaceChildren();
     const model = await api('GET', `/api/dashboards/${encodeURIComponent(pick.value)}`);
-    view = drawDashboard(model, container, io, { prometheusUrl: listing.prometheus ?? '', ...(listing.version ? { prometheusVersion: listing.version } : {}), scrapeIntervalSeconds: 1 });
+    // The last 10 minutes: a lab session is young, and the dashboards' own 30-minute default would leave its data a sliver at the right.
+    view = drawDashboard(model, container, io, { prometheusUrl: listing.prometheus ?? '', ...(listing.version ? { prometheusVersion: listing.version } : {}), scrapeIntervalSeconds: 1, rangeSeconds: 600 });
     await view.ready;
     timer = window.setInterval(() => {
       if (container.offsetParent !== null) void view?.refresh();
