@@ -17,7 +17,7 @@ import { SERVICES, instanceNames } from '../topology.ts';
 import { BACKGROUND_JOURNEYS, type BackgroundLoad } from '../up.ts';
 import { dashboardList, loadDashboards, parseLabelValues, type DashboardModel } from './dashboard-model.ts';
 import { createFaultBoard, labFaultAdmin, type FaultBoard } from './fault-board.ts';
-import { presetCatalogue } from './fault-presets.ts';
+import { preset, presetCatalogue } from './fault-presets.ts';
 import { createGameDay, type GameDay } from './game-day.ts';
 import { alertRuleTiers, createLiveSampler, readLiveFigures } from './live-state.ts';
 import { startConsoleServer, type ConsoleParts, type ConsoleServer } from './server.ts';
@@ -102,7 +102,7 @@ export async function startConsoleSession(options: ConsoleSessionOptions): Promi
     },
     faults: {
       async state() {
-        return { active: board.active().map((f) => ({ name: f.name, title: presetCatalogue().find((p) => p.id === f.preset)?.title ?? f.preset, target: f.target, type: f.type, source: f.origin ?? 'console', since: f.appliedAt })) };
+        return { active: board.active().map((f) => ({ name: f.name, title: preset(f.preset).title, target: f.target, type: f.type, source: f.origin ?? 'console', since: f.appliedAt })) };
       },
       apply: (preset, target) => board.apply(preset, target),
       remove: (name) => board.remove(name),
