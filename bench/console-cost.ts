@@ -429,6 +429,7 @@ async function soakChild(): Promise<void> {
       },
     },
     policies: { list: async () => ({ policies: [] }), change: nothing, reset: nothing },
+    admission: { get: nothing, change: nothing },
     dashboards: { list: async () => ({ dashboards: [] }), get: nothing, queryRange: async () => ({ series: [] }), labelValues: async () => [] },
     scenarios: async () => [],
   };

@@ -73,6 +73,26 @@ export interface Lab {
 
 const SERVICE_NODE_ARGS = ['--import', './demo-services/kit/instrument.ts'];
 
+/**
+ * A larger young generation for the services every read passes through. Each
+ * request leaves spans behind that die young; with the lab's 2 MB semi-spaces
+ * (supervisor.ts) the gateway and the catalog scavenge so often that garbage
+ * collection was the largest item of their telemetry cost (CPU profiles,
+ * docs/benchmarks.md). With 8 MB the traced read path keeps 0.72 of its
+ * untraced throughput instead of 0.64 (bench/instrumentation-cost.ts, same
+ * rounds), for about 10 MiB more per process (bench/lab-up-memory.ts); the
+ * other services see a fraction of the traffic and keep the small one.
+ */
+const HOT_PATH_NODE_FLAGS: Readonly<Partial<Record<string, readonly string[]>>> = {
+  [ENTRY_SERVICE]: ['--max-semi-space-size=8'],
+  catalog: ['--max-semi-space-size=8'],
+};
+
+/** Node flags of a service's instances: its own V8 flags (they follow the supervisor's, so they win), then the telemetry preload. */
+function serviceNodeArgs(service: string): string[] {
+  return [...(HOT_PATH_NODE_FLAGS[service] ?? []), ...SERVICE_NODE_ARGS];
+}
+
 export async function startLab(options: LabOptions): Promise<Lab> {
   const host = options.host ?? '127.0.0.1';
   const ports = options.ports ?? {};
@@ -170,7 +190,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
       const started = await supervisor.start({
         name: instance,
         entry: `demo-services/${name}/main.ts`,
-        nodeArgs: SERVICE_NODE_ARGS,
+        nodeArgs: serviceNodeArgs(name),
         env: { [SERVICE_CONFIG_ENV]: JSON.stringify(config), FAULTLINE_SEED: String(options.seed ?? 1) },
       });
       instanceUrls.set(instance, `http://${host}:${started.ports.http}`);

@@ -16,6 +16,8 @@
 // was on a replica when it died is not retried, and the read that killed it
 // is answered 503 `quarantined` for a while without reaching the replicas
 // (quarantine.ts): one query of death costs one crash, not the service.
+// The rate limit and the shedding limit can be changed while traffic flows
+// (live-admission.ts, /admin/admission on the admin listener).
 
 import type { NextFunction, Request, Response } from 'express';
 import { trace } from '@opentelemetry/api';
@@ -36,14 +38,14 @@ import { BulkheadRejectedError } from '../resilience/bulkhead.ts';
 import type { LiveCall, PolicyIssue } from '../resilience/live-policies.ts';
 import type { DependencyPolicy } from '../resilience/policy-config.ts';
 import { bulkheadFullProblem, gatewayCallPolicy, gatewayCallProblems, gatewayOnly, isConnectFailure, isRetriedMethod } from './dependency-calls.ts';
-import { createRateLimiter } from './token-bucket.ts';
+import { admissionRoutes, createLiveAdmission } from './live-admission.ts';
 import { createQuarantine, createSharedReads, watchedAttempt, type Quarantine, type SharedReads } from './quarantine.ts';
 
 /** Response headers of the services that mean something to the shop's clients. */
 const RELAYED_HEADERS = ['retry-after', SHOP_HEADER.idempotentReplayed, SHOP_HEADER.cache] as const;
 
 const config = readServiceConfig();
-await startService(config, ({ app, metrics, logger, policies, onClose }) => {
+await startService(config, ({ app, admin, metrics, logger, policies, onClose }) => {
   const policy = gatewayPolicySchema.parse(config.policies.gateway ?? {});
   if (policy.auth.enabled && !policy.auth.secret) {
     process.stderr.write('FAULTLINE_SERVICE_CONFIG.policies.gateway.auth.secret: required when auth is enabled\n');
@@ -97,12 +99,16 @@ await startService(config, ({ app, metrics, logger, policies, onClose }) => {
     return client;
   };
 
+  // Rate limit and load shedding, tunable live on the admin listener (/admin/admission).
+  const admission = createLiveAdmission({ rateLimit: policy.rateLimit, loadShedding: policy.loadShedding }, logger);
+  admin.use('/admission', admissionRoutes(admission));
+
   let inFlight = 0;
   app.use('/api', (_req: Request, res: Response, next: NextFunction) => {
-    if (policy.loadShedding.enabled && inFlight >= policy.loadShedding.maxInFlight) {
+    if (admission.sheds(inFlight)) {
       metrics.resilience.call('gateway', 'rejected');
       throw new ProblemError(
-        { type: problemType('overloaded'), title: 'Overloaded', status: 503, detail: `more than ${policy.loadShedding.maxInFlight} requests in flight; shedding load` },
+        { type: problemType('overloaded'), title: 'Overloaded', status: 503, detail: `more than ${admission.settings().loadShedding.maxInFlight} requests in flight; shedding load` },
         { 'retry-after': '1' },
       );
     }
@@ -111,7 +117,6 @@ await startService(config, ({ app, metrics, logger, policies, onClose }) => {
     next();
   });
 
-  const limiter = createRateLimiter({ ratePerSecond: policy.rateLimit.ratePerSecond, burst: policy.rateLimit.burst });
   app.use('/api', async (req: Request, res: Response, next: NextFunction) => {
     let client = req.ip ?? 'unknown';
     if (policy.auth.enabled) {
@@ -123,16 +128,14 @@ await startService(config, ({ app, metrics, logger, policies, onClose }) => {
         throw new ProblemError({ type: problemType('unauthorized'), title: 'Unauthorized', status: 401, detail: error.message }, { 'www-authenticate': 'Bearer realm="faultline"' });
       }
     }
-    if (policy.rateLimit.enabled) {
-      const admission = limiter.take(client);
-      if (!admission.allowed) {
-        metrics.resilience.rateLimited();
-        trace.getActiveSpan()?.addEvent('rate_limited', { client });
-        throw new ProblemError(
-          { type: problemType('rate-limited'), title: 'Too many requests', status: 429, detail: `rate limit of ${policy.rateLimit.ratePerSecond}/s exceeded` },
-          { 'retry-after': String(Math.max(1, Math.ceil(admission.retryAfterMs / 1_000))) },
-        );
-      }
+    const verdict = admission.admit(client);
+    if (!verdict.allowed) {
+      metrics.resilience.rateLimited();
+      trace.getActiveSpan()?.addEvent('rate_limited', { client });
+      throw new ProblemError(
+        { type: problemType('rate-limited'), title: 'Too many requests', status: 429, detail: `rate limit of ${admission.settings().rateLimit.ratePerSecond}/s exceeded` },
+        { 'retry-after': String(Math.max(1, Math.ceil(verdict.retryAfterMs / 1_000))) },
+      );
     }
     next();
   });

@@ -38,4 +38,21 @@ describe('token bucket (fake clock)', () => {
     limiter.take('fresh');
     expect(limiter.size()).toBe(1);
   });
+
+  it('takes a new rate and burst live: earned tokens kept up to the new burst, refilled at the new rate after', () => {
+    let clock = 0;
+    const limiter = createRateLimiter({ ratePerSecond: 1, burst: 10, idleMs: 1e9 }, () => clock);
+    for (let i = 0; i < 10; i += 1) expect(limiter.take('alice').allowed).toBe(true);
+    clock = 2_000; // two tokens earned at the old rate
+    limiter.reconfigure({ ratePerSecond: 100, burst: 5 });
+    expect([1, 2, 3].map(() => limiter.take('alice').allowed)).toEqual([true, true, false]);
+    clock = 2_010; // one more at 100 a second
+    expect(limiter.take('alice').allowed).toBe(true);
+    clock = 60_000;
+    expect(Array.from({ length: 6 }, () => limiter.take('alice').allowed)).toEqual([true, true, true, true, true, false]);
+    // A smaller burst takes back what is above it; a new client starts with the new burst.
+    limiter.reconfigure({ ratePerSecond: 100, burst: 1 });
+    expect(limiter.take('bob').allowed).toBe(true);
+    expect(limiter.take('bob').allowed).toBe(false);
+  });
 });

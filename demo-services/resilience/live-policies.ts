@@ -63,9 +63,9 @@ function isPlainObject(value: unknown): value is Plain {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The field names a schema accepts at `path`, for a message about an unknown one. */
-function fieldsAt(path: readonly PropertyKey[]): string[] {
-  let schema: unknown = dependencyPolicySchema;
+/** The field names `root` accepts at `path`, for a message about an unknown one. */
+function fieldsAt(root: unknown, path: readonly PropertyKey[]): string[] {
+  let schema: unknown = root;
   for (const key of path) {
     while (typeof (schema as { unwrap?: unknown }).unwrap === 'function') schema = (schema as { unwrap(): unknown }).unwrap();
     schema = (schema as { shape?: Record<PropertyKey, unknown> }).shape?.[key];
@@ -78,7 +78,7 @@ function fieldsAt(path: readonly PropertyKey[]): string[] {
 const pathOf = (path: readonly PropertyKey[]): string => path.map(String).join('.') || '(root)';
 
 /** A zod issue in the lab's words: `must be <= 10`, `unknown field (retry has: ...)`. */
-function issuesOf(issue: z.core.$ZodIssue): PolicyIssue[] {
+function issuesOf(issue: z.core.$ZodIssue, root: unknown): PolicyIssue[] {
   const field = pathOf(issue.path);
   switch (issue.code) {
     case 'too_big':
@@ -94,7 +94,7 @@ function issuesOf(issue: z.core.$ZodIssue): PolicyIssue[] {
       return [{ field, message: expected.length ? `must be a ${expected.join(' or a ')}` : issue.message }];
     }
     case 'unrecognized_keys': {
-      const known = fieldsAt(issue.path);
+      const known = fieldsAt(root, issue.path);
       const where = issue.path.length ? pathOf(issue.path) : 'a policy';
       return issue.keys.map((key) => ({ field: pathOf([...issue.path, key]), message: `unknown field${known.length ? ` (${where} has: ${known.join(', ')})` : ''}` }));
     }
@@ -103,9 +103,9 @@ function issuesOf(issue: z.core.$ZodIssue): PolicyIssue[] {
   }
 }
 
-/** Every bad field of a failed policy parse, each named by its path. */
-export function policyIssues(error: z.ZodError): PolicyIssue[] {
-  return error.issues.flatMap(issuesOf);
+/** Every bad field of a failed parse against `root` (a dependency's policy unless said), each named by its path. */
+export function policyIssues(error: z.ZodError, root: z.ZodType = dependencyPolicySchema): PolicyIssue[] {
+  return error.issues.flatMap((issue) => issuesOf(issue, root));
 }
 
 function deepFreeze<T>(value: T): T {

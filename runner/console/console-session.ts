@@ -6,6 +6,7 @@
 // started; the lab's own stop removes the faults.
 
 import { randomBytes } from 'node:crypto';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chaosFaultTarget, labFaultTarget, processFaultTarget, serviceFaultTarget } from '../chaos-target.ts';
 import { ERROR_CODE, FaultlineError } from '../errors.ts';
@@ -13,7 +14,7 @@ import type { Lab } from '../lab.ts';
 import type { Monitoring } from '../monitoring.ts';
 import { listScenarioFiles, loadScenario } from '../scenario.ts';
 import { PROJECT_ROOT } from '../supervisor.ts';
-import { SERVICES, instanceNames } from '../topology.ts';
+import { ENTRY_SERVICE, SERVICES, instanceNames } from '../topology.ts';
 import { BACKGROUND_JOURNEYS, type BackgroundLoad } from '../up.ts';
 import { dashboardList, loadDashboards, parseLabelValues, type DashboardModel } from './dashboard-model.ts';
 import { createFaultBoard, labFaultAdmin, type FaultBoard } from './fault-board.ts';
@@ -62,8 +63,40 @@ async function adminJson(url: string, init: RequestInit = {}): Promise<unknown> 
   return body;
 }
 
+/**
+ * A patterns.jsonl line: one live change of a resilience pattern, kept beside
+ * faults.jsonl so that a session's record says when the breaker went off as
+ * well as when the bank failed.
+ */
+export interface PatternChangeRecord {
+  time: string;
+  offsetMs: number;
+  source: 'console';
+  /** `checkout->payment`, `gateway admission`, or `every policy` for a reset. */
+  target: string;
+  action: 'patch' | 'reset';
+  /** The paths that changed (`circuitBreaker.enabled`); empty when nothing did. */
+  changed: string[];
+  before?: unknown;
+  after?: unknown;
+}
+
 export async function startConsoleSession(options: ConsoleSessionOptions): Promise<ConsoleSession> {
   const { lab, monitoring, load } = options;
+  const recordPattern = async (target: string, action: PatternChangeRecord['action'], answer: unknown): Promise<void> => {
+    const change = (answer as { change?: { changed?: string[]; before?: unknown; after?: unknown } | null } | undefined)?.change;
+    const now = Date.now();
+    const record: PatternChangeRecord = {
+      time: new Date(now).toISOString(),
+      offsetMs: now - options.startedAt,
+      source: 'console',
+      target,
+      action,
+      changed: change?.changed ?? [],
+      ...(change ? { before: change.before, after: change.after } : {}),
+    };
+    await appendFile(join(lab.runDir, 'patterns.jsonl'), `${JSON.stringify(record)}\n`);
+  };
   const board = createFaultBoard({
     target: labFaultTarget(chaosFaultTarget(lab.chaosAdminUrl), processFaultTarget(lab), serviceFaultTarget(lab)),
     logFile: join(lab.runDir, 'faults.jsonl'),
@@ -153,10 +186,27 @@ export async function startConsoleSession(options: ConsoleSessionOptions): Promi
         // Every instance of the service gets the same policy; the first's answer is the one shown.
         const answers = [];
         for (const url of urls) answers.push(await adminJson(`${url}/admin/policies/${encodeURIComponent(dependency)}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) }));
+        await recordPattern(`${service}->${dependency}`, 'patch', answers[0]);
         return answers[0];
       },
       async reset() {
         for (const service of SERVICES) for (const url of adminUrls(lab, service.name)) await adminJson(`${url}/admin/policies/reset`, { method: 'POST' }).catch(() => undefined);
+        for (const url of adminUrls(lab, ENTRY_SERVICE)) await adminJson(`${url}/admin/admission/reset`, { method: 'POST' }).catch(() => undefined);
+        await recordPattern('every policy', 'reset', undefined);
+      },
+    },
+    admission: {
+      async get() {
+        const [first] = adminUrls(lab, ENTRY_SERVICE);
+        if (first === undefined) throw Object.assign(new Error(`${ENTRY_SERVICE} is not running in this lab`), { status: 409 });
+        return adminJson(`${first}/admin/admission`);
+      },
+      async change(patch) {
+        const answers = [];
+        for (const url of adminUrls(lab, ENTRY_SERVICE)) answers.push(await adminJson(`${url}/admin/admission`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) }));
+        if (answers.length === 0) throw Object.assign(new Error(`${ENTRY_SERVICE} is not running in this lab`), { status: 409 });
+        await recordPattern(`${ENTRY_SERVICE} admission`, 'patch', answers[0]);
+        return answers[0];
       },
     },
     dashboards: {

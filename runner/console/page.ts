@@ -126,6 +126,7 @@ export function renderConsolePage(): string {
 <section class="panel" id="panel-patterns">
   <div class="card"><h2>Resilience patterns, live</h2>
     <p class="muted">Each caller's policy on each dependency, as the scenario schema writes it. A change applies to new calls at once; calls in flight finish under the old one.</p>
+    <form id="admission" class="row card"></form>
     <div id="policies"></div>
     <button type="button" id="policies-reset">Every policy back to how the lab started</button>
     <p id="policy-error" class="error-text" role="alert"></p>

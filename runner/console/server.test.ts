@@ -70,6 +70,10 @@ describe('the console server', () => {
         },
       },
       policies: { list: async () => ({ policies: [] }), change: async () => ({ change: null }), reset: async () => undefined },
+      admission: {
+        get: async () => ({ admission: { rateLimit: { enabled: true } } }),
+        change: async (patch) => ({ change: { changed: ['rateLimit.enabled'], after: patch } }),
+      },
       dashboards: { list: async () => ({ dashboards: [] }), get: async () => undefined, queryRange: async () => ({ series: [] }), labelValues: async () => [] },
       scenarios: async () => [{ name: 'payment-outage', description: 'the bank fails' }],
     };
@@ -126,6 +130,16 @@ describe('the console server', () => {
     expect(run.status).toBe(400);
     expect(await detail(run)).toMatch(/no scenario 'no-such-scenario'/);
     expect((await call('POST', '/api/scenarios/run', { name: 'payment-outage', timeScale: 99 })).status).toBe(400);
+  });
+
+  it("changes the gateway's admission, marks the change, and refuses a body that is not an object", async () => {
+    const changed = await call('PATCH', '/api/admission', { rateLimit: { enabled: false } });
+    expect(changed.status).toBe(200);
+    expect((await call('PATCH', '/api/admission', [1])).status).toBe(400);
+    const foreign = await call('PATCH', '/api/admission', { rateLimit: { enabled: false } }, { origin: 'https://evil.example' });
+    expect(foreign.status).toBe(403);
+    const changes = ((await (await call('GET', '/api/changes')).json()) as { changes: Array<{ kind: string; text: string }> }).changes;
+    expect(changes).toEqual([expect.objectContaining({ kind: 'pattern', text: 'gateway admission: rateLimit.enabled=false' })]);
   });
 
   it('starts a game day, refuses a bad one naming the field, and stops it', async () => {

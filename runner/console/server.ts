@@ -65,7 +65,13 @@ export interface ConsoleParts {
   policies: {
     list(): Promise<unknown>;
     change(service: string, dependency: string, patch: unknown): Promise<unknown>;
+    /** Every policy, and the gateway's admission, back to how the lab started. */
     reset(): Promise<void>;
+  };
+  /** The gateway's rate limit and load shedding, live (its /admin/admission). */
+  admission: {
+    get(): Promise<unknown>;
+    change(patch: unknown): Promise<unknown>;
   };
   dashboards: {
     list(): Promise<unknown>;
@@ -93,6 +99,13 @@ export interface ConsoleServer {
   port: number;
   changes(): ConsoleChange[];
   close(): Promise<void>;
+}
+
+/** What a live change changed, as a person reads it: `circuitBreaker.enabled=false, retry.maxAttempts=5`. */
+function describeChange(change: { changed?: string[]; after?: unknown } | null | undefined): string {
+  const valueAt = (path: string) => path.split('.').reduce<unknown>((at, key) => (at as Record<string, unknown> | undefined)?.[key], change?.after);
+  const changed = (change?.changed ?? []).map((path) => `${path}=${JSON.stringify(valueAt(path))}`);
+  return changed.length > 0 ? changed.join(', ') : 'no change';
 }
 
 /** Keeps the activity list and the chart marks bounded over an eight-hour session. */
@@ -291,11 +304,17 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       if (!SERVICES.some((s) => s.name === service)) throw new BadRequestError(`service: '${service}' is not a service of the shop (${SERVICES.map((s) => s.name).join(', ')})`);
       if (req.body === undefined || typeof req.body !== 'object' || req.body === null) throw new BadRequestError('body: a JSON object with the policy fields to change');
       const result = (await parts.policies.change(service, dependency, req.body)) as { change?: { changed?: string[]; after?: unknown } | null } | undefined;
-      const change = result?.change;
-      // What changed, as a person reads it: `circuitBreaker.enabled=false, retry.maxAttempts=5`.
-      const valueAt = (path: string) => path.split('.').reduce<unknown>((at, key) => (at as Record<string, unknown> | undefined)?.[key], change?.after);
-      const changed = (change?.changed ?? []).map((path) => `${path}=${JSON.stringify(valueAt(path))}`);
-      note('pattern', `${service}->${dependency}: ${changed.length > 0 ? changed.join(', ') : 'no change'}`);
+      note('pattern', `${service}->${dependency}: ${describeChange(result?.change)}`);
+      return result;
+    }),
+  );
+  app.get('/api/admission', handle(() => parts.admission.get()));
+  app.patch(
+    '/api/admission',
+    handle(async (req) => {
+      if (req.body === undefined || typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) throw new BadRequestError('body: a JSON object with the rate limit or load shedding fields to change');
+      const result = (await parts.admission.change(req.body)) as { change?: { changed?: string[]; after?: unknown } | null } | undefined;
+      note('pattern', `gateway admission: ${describeChange(result?.change)}`);
       return result;
     }),
   );
@@ -303,7 +322,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     '/api/policies/reset',
     handle(async () => {
       await parts.policies.reset();
-      note('pattern', 'every policy back to how the lab started');
+      note('pattern', 'every policy and the gateway admission back to how the lab started');
       return { reset: true };
     }),
   );

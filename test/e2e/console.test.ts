@@ -193,11 +193,19 @@ describe.skipIf(!installed)(title, () => {
     await expect.poll(() => page.locator('#activity').innerText()).toMatch(/checkout->payment/);
     await shot('breaker-off');
 
-    // Reset: faults gone, policies back; errors at the front door fall back to none.
-    await page.click('#reset-all');
+    // The gateway's admission, live: a lower in-flight limit, marked in the activity list.
     await tab('patterns');
+    const admission = page.locator('#admission');
+    await admission.locator('input[name="loadShedding.maxInFlight"]').fill('64');
+    await admission.locator('button[type="submit"]').click();
+    await page.locator('#admission input[name="loadShedding.maxInFlight"][value="64"]').waitFor({ timeout: STATE_TIMEOUT_MS });
+    await expect.poll(() => page.locator('#activity').innerText()).toMatch(/gateway admission: loadShedding\.maxInFlight=64/);
+
+    // Reset: faults gone, policies and admission back; errors at the front door fall back to none.
+    await page.click('#reset-all');
     await page.click('#policies-reset');
     await page.locator('form[data-service="checkout"][data-dependency="payment"] input[name="circuitBreaker.enabled"]:checked').waitFor({ timeout: STATE_TIMEOUT_MS });
+    await page.locator('#admission input[name="loadShedding.maxInFlight"]:not([value="64"])').waitFor({ timeout: STATE_TIMEOUT_MS });
     await tab('overview');
     await expect.poll(() => page.locator('#active-faults').innerText(), { timeout: STATE_TIMEOUT_MS }).toMatch(/no fault active/);
     await page.waitForFunction(
@@ -212,6 +220,13 @@ describe.skipIf(!installed)(title, () => {
     // The console's faults are in the session's record, as a timeline's are.
     const records = (await readFile(join(runsDir, (await readdir(runsDir))[0] as string, 'faults.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; source: string; type: string; target: string });
     expect(records.filter((r) => r.source === 'console').map((r) => `${r.action} ${r.type} ${r.target}`)).toEqual(['apply http_error payment->bank', 'remove http_error payment->bank']);
+    // And so are its pattern changes, in patterns.jsonl beside it.
+    const patterns = (await readFile(join(runsDir, (await readdir(runsDir))[0] as string, 'patterns.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { action: string; target: string; changed: string[] });
+    expect(patterns.map((p) => `${p.action} ${p.target} ${p.changed.join(',')}`)).toEqual([
+      'patch checkout->payment circuitBreaker.enabled',
+      'patch gateway admission loadShedding.maxInFlight',
+      'reset every policy ',
+    ]);
   }, 600_000);
 
   it('runs a seeded game day and removes its faults when stopped', async () => {

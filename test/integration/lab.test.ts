@@ -3,7 +3,7 @@
 // health, problem+json), faults at the proxy reach the caller, and SIGTERM
 // drains a request in flight before the process exits.
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +50,18 @@ describe('the lab', () => {
     const response = await checkout({ 'idempotency-key': 'order-key-0001' });
     expect(response.status).toBe(201);
     expect(await response.json()).toMatchObject({ status: 'confirmed', orderId: expect.any(String), paymentId: expect.any(String) });
+  });
+
+  it('gives the read path a larger young generation than the rest (instrumentation cost, docs/benchmarks.md)', async () => {
+    // V8 takes the last of repeated flags: what a process runs with is its last --max-semi-space-size.
+    const semiSpaceOf = async (name: string): Promise<string | undefined> => {
+      const process = lab.processes().find((managed) => managed.name === name);
+      const args = (await readFile(`/proc/${process?.pid}/cmdline`, 'utf8')).split('\0');
+      return args.filter((arg) => arg.startsWith('--max-semi-space-size=')).at(-1);
+    };
+    expect(await semiSpaceOf('gateway')).toBe('--max-semi-space-size=8');
+    expect(await semiSpaceOf('checkout')).toBe('--max-semi-space-size=2');
+    expect(await semiSpaceOf('bank')).toBe('--max-semi-space-size=2');
   });
 
   it('answers health and readiness on every service', async () => {
@@ -151,6 +163,43 @@ describe('the lab', () => {
     } finally {
       await chaos.removeToxic('payment-bank', 'slow-for-shedding');
     }
+  });
+
+  it("switches the gateway's rate limit and load shedding live (/admin/admission), and back", async () => {
+    const admission = `${lab.adminUrl('gateway')}/admin/admission`;
+    const change = (body: unknown) => fetch(admission, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const read = async (user: string, times: number) => {
+      const bearer = `Bearer ${await issueToken(lab.authSecret, user)}`;
+      const statuses: number[] = [];
+      for (let i = 0; i < times; i += 1) statuses.push((await fetch(`${lab.gatewayUrl}/api/products/sku-1`, { headers: { authorization: bearer } })).status);
+      return statuses;
+    };
+    const chaos = createChaosClient(lab.chaosAdminUrl);
+    try {
+      // The limit (2/s, burst 12) off: one client's 30 reads all pass.
+      expect((await change({ rateLimit: { enabled: false } })).status).toBe(200);
+      expect(new Set(await read('live-greedy', 30))).toEqual(new Set([200]));
+      // On again with a burst of 1 at 0.1/s: a fresh client's second read is refused.
+      expect((await change({ rateLimit: { enabled: true, burst: 1, ratePerSecond: 0.1 } })).status).toBe(200);
+      expect(await read('live-fresh', 3)).toEqual([200, 429, 429]);
+      // Shedding off: eight slow checkouts at once all get through a limit of 3 in flight.
+      expect((await change({ rateLimit: { enabled: false }, loadShedding: { enabled: false } })).status).toBe(200);
+      await chaos.addToxic('payment-bank', { name: 'slow-live-shedding', type: 'latency', stream: 'downstream', attributes: { latency: 300, jitter: 0 } });
+      const users = await Promise.all(Array.from({ length: 8 }, (_, i) => issueToken(lab.authSecret, `live-crowd-${i}`)));
+      const statuses = (await Promise.all(users.map((user) => checkout({ authorization: `Bearer ${user}` })))).map((response) => response.status);
+      expect(statuses.filter((status) => status === 503)).toEqual([]);
+      // A bad change is refused naming the field, and changes nothing.
+      const bad = await change({ loadShedding: { maxInFlight: 0 } });
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ errors: [{ field: 'loadShedding.maxInFlight' }] });
+    } finally {
+      await chaos.removeToxic('payment-bank', 'slow-live-shedding').catch(() => undefined);
+      expect((await fetch(`${admission}/reset`, { method: 'POST' })).status).toBe(200);
+    }
+    const after = (await (await fetch(admission)).json()) as { admission: unknown; initial: unknown; history: Array<{ action: string }> };
+    expect(after.admission).toEqual(after.initial);
+    expect(after.admission).toEqual({ rateLimit: { enabled: true, ratePerSecond: 2, burst: 12 }, loadShedding: { enabled: true, maxInFlight: 3 } });
+    expect(after.history.map((entry) => entry.action)).toEqual(['patch', 'patch', 'patch', 'reset']);
   });
 
   it('the bank charges once per idempotency key, refunds once, and has knobs for the fault timeline', async () => {

@@ -339,24 +339,84 @@ function connect(): void {
 }
 
 // Patterns.
-interface PolicyView { service: string; dependency: string; policy: Record<string, Record<string, unknown> | number | undefined> }
-const POLICY_FIELDS: Array<[string, string, 'bool' | 'number' | 'jitter']> = [
-  ['timeout', 'enabled', 'bool'],
-  ['timeout', 'timeout', 'number'],
-  ['retry', 'enabled', 'bool'],
-  ['retry', 'maxAttempts', 'number'],
-  ['retry', 'baseDelay', 'number'],
-  ['retry', 'maxDelay', 'number'],
-  ['retry', 'jitter', 'jitter'],
-  ['circuitBreaker', 'enabled', 'bool'],
-  ['circuitBreaker', 'failureRateThreshold', 'number'],
-  ['circuitBreaker', 'minimumCalls', 'number'],
-  ['circuitBreaker', 'openDuration', 'number'],
-  ['bulkhead', 'enabled', 'bool'],
-  ['bulkhead', 'maxConcurrent', 'number'],
-  ['bulkhead', 'maxQueued', 'number'],
+type FieldKind = 'bool' | 'number' | 'jitter';
+type Settings = Record<string, unknown>;
+interface PolicyView { service: string; dependency: string; policy: Settings }
+/** The fields the forms show, by their path in the scenario schema. */
+const POLICY_FIELDS: Array<[string, FieldKind]> = [
+  ['timeout.enabled', 'bool'],
+  ['timeout.timeout', 'number'],
+  ['retry.enabled', 'bool'],
+  ['retry.maxAttempts', 'number'],
+  ['retry.baseDelay', 'number'],
+  ['retry.maxDelay', 'number'],
+  ['retry.jitter', 'jitter'],
+  ['retry.budget.enabled', 'bool'],
+  ['retry.budget.capacity', 'number'],
+  ['retry.budget.retryCost', 'number'],
+  ['circuitBreaker.enabled', 'bool'],
+  ['circuitBreaker.failureRateThreshold', 'number'],
+  ['circuitBreaker.minimumCalls', 'number'],
+  ['circuitBreaker.openDuration', 'number'],
+  ['bulkhead.enabled', 'bool'],
+  ['bulkhead.maxConcurrent', 'number'],
+  ['bulkhead.maxQueued', 'number'],
 ];
+/** The gateway's admission control (its /admin/admission). */
+const ADMISSION_FIELDS: Array<[string, FieldKind]> = [
+  ['rateLimit.enabled', 'bool'],
+  ['rateLimit.ratePerSecond', 'number'],
+  ['rateLimit.burst', 'number'],
+  ['loadShedding.enabled', 'bool'],
+  ['loadShedding.maxInFlight', 'number'],
+];
+const valueAt = (settings: Settings, path: string): unknown => path.split('.').reduce<unknown>((at, key) => (at as Settings | undefined)?.[key], settings);
+/** Form inputs for the fields a policy has (a field it lacks, as a gateway's call without a breaker, is left out). */
+function fieldInputs(settings: Settings, fields: Array<[string, FieldKind]>): string {
+  return fields
+    .filter(([path]) => valueAt(settings, path) !== undefined)
+    .map(([path, kind]) => {
+      const value = valueAt(settings, path);
+      if (kind === 'bool') return `<label>${escape(path)} <input type="checkbox" name="${path}" ${value ? 'checked' : ''}></label>`;
+      if (kind === 'jitter') return `<label>${escape(path)} <select name="${path}">${['none', 'full', 'equal', 'decorrelated'].map((j) => `<option ${j === value ? 'selected' : ''}>${j}</option>`).join('')}</select></label>`;
+      return `<label>${escape(path)} <input type="number" step="any" name="${path}" value="${escape(String(value ?? ''))}"></label>`;
+    })
+    .join('');
+}
+/** The change a form asks for, as a nested object of the fields it shows. */
+function formPatch(form: HTMLFormElement, fields: Array<[string, FieldKind]>): Settings {
+  const patch: Settings = {};
+  for (const [path, kind] of fields) {
+    const input = form.elements.namedItem(path) as HTMLInputElement | HTMLSelectElement | null;
+    if (!input) continue;
+    const keys = path.split('.');
+    const leaf = keys.pop() as string;
+    let at = patch;
+    for (const key of keys) at = (at[key] ??= {}) as Settings;
+    at[leaf] = kind === 'bool' ? (input as HTMLInputElement).checked : kind === 'jitter' ? input.value : Number(input.value);
+  }
+  return patch;
+}
+async function loadAdmission(): Promise<void> {
+  const form = $('admission') as HTMLFormElement;
+  try {
+    const { admission } = await api<{ admission: Settings }>('GET', '/api/admission');
+    form.innerHTML = `<b>gateway: admission (every request)</b>${fieldInputs(admission, ADMISSION_FIELDS)}<button type="submit">Apply</button>`;
+  } catch (error) {
+    form.innerHTML = '';
+    showError('policy-error', error);
+  }
+}
+($('admission') as HTMLFormElement).addEventListener('submit', (event) => {
+  event.preventDefault();
+  $('policy-error').textContent = '';
+  api('PATCH', '/api/admission', formPatch($('admission') as HTMLFormElement, ADMISSION_FIELDS)).then(loadAdmission, (error: unknown) => showError('policy-error', error));
+});
+/** The gateway applies only a bulkhead and a retry of reads to its calls (its route timeout is the one deadline): its forms show those. */
+const fieldsFor = (service: string): Array<[string, FieldKind]> =>
+  service === 'gateway' ? POLICY_FIELDS.filter(([path]) => path.startsWith('retry.') || path.startsWith('bulkhead.')) : POLICY_FIELDS;
 async function loadPolicies(): Promise<void> {
+  void loadAdmission();
   let views: PolicyView[];
   try {
     views = (await api<{ policies: PolicyView[] }>('GET', '/api/policies')).policies;
@@ -365,29 +425,13 @@ async function loadPolicies(): Promise<void> {
     return;
   }
   $('policies').innerHTML = views
-    .map((view) => {
-      const fields = POLICY_FIELDS.map(([group, field, kind]) => {
-        const value = (view.policy[group] as Record<string, unknown> | undefined)?.[field];
-        const name = `${group}.${field}`;
-        if (kind === 'bool') return `<label>${escape(name)} <input type="checkbox" name="${name}" ${value ? 'checked' : ''}></label>`;
-        if (kind === 'jitter') return `<label>${escape(name)} <select name="${name}">${['none', 'full', 'equal', 'decorrelated'].map((j) => `<option ${j === value ? 'selected' : ''}>${j}</option>`).join('')}</select></label>`;
-        return `<label>${escape(name)} <input type="number" step="any" name="${name}" value="${escape(String(value ?? ''))}"></label>`;
-      }).join('');
-      return `<form class="row card" data-service="${escape(view.service)}" data-dependency="${escape(view.dependency)}"><b>${escape(view.service)} → ${escape(view.dependency)}</b>${fields}<button type="submit">Apply</button></form>`;
-    })
+    .map((view) => `<form class="row card" data-service="${escape(view.service)}" data-dependency="${escape(view.dependency)}"><b>${escape(view.service)} → ${escape(view.dependency)}</b>${fieldInputs(view.policy, fieldsFor(view.service))}<button type="submit">Apply</button></form>`)
     .join('');
   for (const form of $('policies').querySelectorAll<HTMLFormElement>('form')) {
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       $('policy-error').textContent = '';
-      const patch: Record<string, Record<string, unknown>> = {};
-      for (const [group, field, kind] of POLICY_FIELDS) {
-        const input = form.elements.namedItem(`${group}.${field}`) as HTMLInputElement | HTMLSelectElement | null;
-        if (!input) continue;
-        const value = kind === 'bool' ? (input as HTMLInputElement).checked : kind === 'jitter' ? input.value : Number(input.value);
-        (patch[group] ??= {})[field] = value;
-      }
-      api('PATCH', `/api/policies/${encodeURIComponent(form.dataset.service ?? '')}/${encodeURIComponent(form.dataset.dependency ?? '')}`, patch).then(loadPolicies, (error: unknown) => showError('policy-error', error));
+      api('PATCH', `/api/policies/${encodeURIComponent(form.dataset.service ?? '')}/${encodeURIComponent(form.dataset.dependency ?? '')}`, formPatch(form, POLICY_FIELDS)).then(loadPolicies, (error: unknown) => showError('policy-error', error));
     });
   }
 }
