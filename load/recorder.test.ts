@@ -230,6 +230,22 @@ describe('createLoadRecorder', () => {
     expect(recorder.distribution({ fromMs: T0 }).min).toBeCloseTo(8, 1);
   });
 
+  it('with maxSeconds keeps only that many seconds of per-second figures behind the newest, and every total', () => {
+    const recorder = createLoadRecorder({ maxSamples: 100, maxSeconds: 60 });
+    // An hour at 3 requests a second, and one straggler for a second long forgotten.
+    for (let second = 0; second < 3_600; second += 1) for (let i = 0; i < 3; i += 1) recorder.record(sample({ at: second * 1_000 + i * 300, latency: 5 }));
+    recorder.record(sample({ at: 10_000, latency: 5 }));
+    recorder.record(sample({ at: 3_600_000, latency: 7 }));
+    const series = recorder.timeSeries();
+    expect(series.length).toBe(61);
+    expect(series[0]?.t).toBe(T0 / 1_000 + 3_540);
+    expect(series.at(-1)).toMatchObject({ t: T0 / 1_000 + 3_600, ok: 1, p50: expect.closeTo(7, 0) });
+    expect(series.at(-2)).toMatchObject({ ok: 3 });
+    expect(recorder.stats().recorded).toBe(3 * 3_600 + 2);
+    expect(recorder.summary().count).toBe(3 * 3_600 + 2);
+    expect(() => createLoadRecorder({ maxSeconds: 0 })).toThrow(/maxSeconds: must be an integer >= 1/);
+  });
+
   it('grows its buffers past the initial size without losing samples', () => {
     const recorder = createLoadRecorder({ maxSamples: 20_000 });
     for (let i = 0; i < 10_000; i += 1) recorder.record(sample({ at: i, latency: (i % 100) + 1 }));

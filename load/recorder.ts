@@ -181,6 +181,13 @@ export interface LoadRecorder {
 export interface LoadRecorderOptions {
   /** Samples kept for windowed queries; the oldest are dropped beyond it. Default 500_000. */
   maxSamples?: number;
+  /**
+   * Seconds of per-second figures (timeSeries) kept behind the newest; older seconds are
+   * forgotten. Default: every second, as a run's report needs. A recorder that lives for a
+   * session (`faultline up`'s background load) sets it: each kept second costs about 3 KiB,
+   * 10 MiB an hour at 25 requests a second, measured.
+   */
+  maxSeconds?: number;
 }
 
 const HIGHEST_US = 120_000_000;
@@ -322,6 +329,10 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
   if (!Number.isInteger(maxSamples) || maxSamples < 1) {
     throw new RangeError(`maxSamples: must be an integer >= 1 (got ${String(maxSamples)})`);
   }
+  const maxSeconds = options.maxSeconds ?? Number.POSITIVE_INFINITY;
+  if (maxSeconds !== Number.POSITIVE_INFINITY && (!Number.isInteger(maxSeconds) || maxSeconds < 1)) {
+    throw new RangeError(`maxSeconds: must be an integer >= 1 (got ${String(maxSeconds)})`);
+  }
 
   const honest = newHistogram();
   const naive = newHistogram();
@@ -354,6 +365,13 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
   const groups: StepGroup[] = [];
   const groupIds = new Map<string, number>();
 
+  // The newest second seen; with maxSeconds, seconds more than that far behind it are forgotten.
+  let newestSecond = Number.NEGATIVE_INFINITY;
+  function forgetBefore(cutoff: number): void {
+    for (const t of seconds.keys()) if (t < cutoff) seconds.delete(t);
+    for (const t of busyMs.keys()) if (t < cutoff) busyMs.delete(t);
+  }
+
   function bucket(ms: number): SecondBucket {
     const t = Math.floor(ms / 1_000);
     if (t === lastSecond && lastBucket !== undefined) return lastBucket;
@@ -361,6 +379,10 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
     if (found === undefined) {
       found = { t, ok: 0, failed: 0, dropped: 0, histogram: undefined, hot: undefined, errors: undefined };
       seconds.set(t, found);
+      if (t > newestSecond) {
+        newestSecond = t;
+        if (maxSeconds !== Number.POSITIVE_INFINITY) forgetBefore(t - maxSeconds);
+      }
     }
     lastSecond = t;
     lastBucket = found;
