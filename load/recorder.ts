@@ -168,7 +168,8 @@ export interface LoadRecorder {
   record(sample: RequestSample): void;
   recordDropped(intendedStartMs: number): void;
   summary(filter?: SummaryFilter): LoadSummary;
-  timeSeries(): TimeSeriesPoint[];
+  /** Per second of intended start, oldest first; from `fromSecond` (epoch second) on when given, so a live view asks only for its last few. */
+  timeSeries(fromSecond?: number): TimeSeriesPoint[];
   /** Per journey (step `*`) and per journey step, busiest journey first, its steps after it in the order first seen. */
   steps(): StepSummary[];
   /** A snapshot of the latency distribution (from intended start unless basis is 'sent'). */
@@ -682,7 +683,7 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
     return distributionOf(snapshot);
   }
 
-  function timeSeries(): TimeSeriesPoint[] {
+  function timeSeries(fromSecond = Number.NEGATIVE_INFINITY): TimeSeriesPoint[] {
     if (seconds.size === 0) return [];
     let first = Infinity;
     let last = -Infinity;
@@ -690,6 +691,7 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
       if (t < first) first = t;
       if (t > last) last = t;
     }
+    first = Math.max(first, Math.ceil(fromSecond));
     const points: TimeSeriesPoint[] = [];
     for (let t = first; t <= last; t += 1) {
       const b = seconds.get(t);

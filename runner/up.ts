@@ -16,7 +16,7 @@ import { createJourneyMix } from '../load/journeys/mix.ts';
 import type { JourneyMix } from '../load/journeys/mix.ts';
 import { createLoadMetrics, startLoadMetricsServer } from '../load/metrics.ts';
 import { createLoadRecorder } from '../load/recorder.ts';
-import type { LoadRecorder } from '../load/recorder.ts';
+import type { LoadRecorder, TimeSeriesPoint } from '../load/recorder.ts';
 import { ERROR_CODE, FaultlineError } from './errors.ts';
 import type { FaultRecord } from './fault-timeline.ts';
 import type { Lab } from './lab.ts';
@@ -137,6 +137,8 @@ export interface BackgroundLoad {
   /** Weights of the journeys that start from now on, e.g. { browse: 1, checkout: 1 }; throws FaultlineError FL_BAD_OPTION naming each bad key. */
   setMix(weights: JourneyWeights): void;
   state(): BackgroundLoadState;
+  /** What its users saw in the last `seconds` seconds, per second of intended start (the report's requests and latency figures), oldest first. */
+  recentSeconds(seconds: number): TimeSeriesPoint[];
   stop(): Promise<void>;
 }
 
@@ -259,6 +261,7 @@ export async function startBackgroundLoad(
       inFlight: counts.started - counts.completed,
       running,
     }),
+    recentSeconds: (seconds) => teed.timeSeries(Math.floor(Date.now() / 1_000) - seconds),
     async stop() {
       if (!running) return;
       running = false;

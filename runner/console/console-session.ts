@@ -64,6 +64,13 @@ async function adminJson(url: string, init: RequestInit = {}): Promise<unknown> 
 }
 
 /**
+ * Seconds of the background load's figures each reading sends: a second's
+ * figures are final once its slowest request has ended, at most the journey
+ * timeout (10 s) after it.
+ */
+const LOAD_SECONDS_RESENT = 12;
+
+/**
  * A patterns.jsonl line: one live change of a resilience pattern, kept beside
  * faults.jsonl so that a session's record says when the breaker went off as
  * well as when the bank failed.
@@ -107,13 +114,20 @@ export async function startConsoleSession(options: ConsoleSessionOptions): Promi
   const stopGameDay = async () => {
     if (gameDay?.state().running) await gameDay.stop();
   };
-  const sampler = createLiveSampler(() =>
-    readLiveFigures({
+  const sampler = createLiveSampler(async () => {
+    const figures = await readLiveFigures({
       ...(monitoring ? { prometheus: monitoring, alertRules: alertRuleTiers(monitoring.prometheusUrl), notifications: () => monitoring.alerts() } : {}),
       runningProcesses: () => new Set(lab.processes().map((p) => p.name)),
       pausedInstances: () => new Set(board.active().filter((f) => f.fault.type === 'process' && f.fault.action === 'pause').map((f) => f.target)),
-    }),
-  );
+    });
+    // Not the second under way: it has only begun, and would draw as a drop at the chart's edge.
+    const current = Math.floor(Date.now() / 1_000);
+    figures.load = load
+      .recentSeconds(LOAD_SECONDS_RESENT)
+      .filter((second) => second.t < current)
+      .map(({ t, ok, failed, dropped, p50, p95, p99 }) => ({ t, ok, failed, dropped, p50, p95, p99 }));
+    return figures;
+  });
   let dashboards: DashboardModel[] | undefined;
   const allDashboards = async () => (dashboards ??= await loadDashboards(join(PROJECT_ROOT, 'dashboards', 'faultline')));
   const token = randomBytes(24).toString('base64url');

@@ -74,6 +74,24 @@ export interface LiveFigures {
   alerts: AlertFigures[];
   /** Alert notifications Alertmanager delivered this session, newest first (firing and resolved). */
   notifications: Array<{ name: string; status: string; severity: string; at: number }>;
+  /**
+   * What the background load's users saw, the report's "Requests by outcome" and "Latency from
+   * the intended start", for the last few seconds of intended start: a second's figures grow
+   * until its slowest request ends, so each reading sends the recent ones again.
+   */
+  load?: LoadSecond[];
+}
+
+/** One second of intended start as the load generator saw it (load/recorder.ts TimeSeriesPoint, the report's fields). */
+export interface LoadSecond {
+  /** Epoch second. */
+  t: number;
+  ok: number;
+  failed: number;
+  dropped: number;
+  p50: number;
+  p95: number;
+  p99: number;
 }
 
 const CLIENT_COUNTS = `{__name__=~"${METRIC.httpClientDuration}_count|${RPC_METRIC.clientCallDuration}_count"}`;

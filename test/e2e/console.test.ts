@@ -260,7 +260,29 @@ describe.skipIf(!installed)(title, () => {
 
   it('draws the live charts, and a prebuilt dashboard from its JSON with data from the lab', async () => {
     await tab('charts');
-    await expect.poll(() => page.locator('#charts .chart canvas').count(), { timeout: STATE_TIMEOUT_MS }).toBeGreaterThanOrEqual(5);
+    await expect.poll(() => page.locator('#charts .chart canvas').count(), { timeout: STATE_TIMEOUT_MS }).toBeGreaterThanOrEqual(7);
+    await page.locator('#charts [data-chart^="Requests by outcome"] canvas').waitFor({ timeout: STATE_TIMEOUT_MS });
+    // The report's requests-by-outcome chart, live: the background load's recent seconds come with each reading.
+    const okSeen = await page.evaluate(
+      (waitMs) =>
+        new Promise<number>((resolve) => {
+          const source = new EventSource('/api/live');
+          const give = (ok: number) => {
+            source.close();
+            resolve(ok);
+          };
+          setTimeout(() => give(0), waitMs);
+          source.onmessage = (event: { data: string }) => {
+            const load = ((JSON.parse(event.data) as { figures: { load?: Array<{ ok: number }> } }).figures.load ?? []);
+            const ok = load.reduce((sum, second) => sum + second.ok, 0);
+            if (ok > 0) give(ok);
+          };
+        }),
+      STATE_TIMEOUT_MS,
+    );
+    expect(okSeen).toBeGreaterThan(0);
+    await page.locator('#charts [data-chart^="Requests by outcome"]').scrollIntoViewIfNeeded();
+    await shot('charts');
     await tab('dashboards');
     await page.locator('#dashboard-pick option').first().waitFor({ state: 'attached', timeout: STATE_TIMEOUT_MS });
     await page.selectOption('#dashboard-pick', { label: await page.locator('#dashboard-pick option', { hasText: /service overview/i }).first().innerText() });

@@ -28,7 +28,10 @@ interface LiveFigures {
   slos: SloFigures[];
   alerts: Array<{ name: string; state: string; severity: string; labels: Record<string, string> }>;
   notifications: Array<{ name: string; status: string; severity: string; at: number }>;
+  /** The background load's recent seconds of intended start (live-state.ts LoadSecond). */
+  load?: LoadSecond[];
 }
+interface LoadSecond { t: number; ok: number; failed: number; dropped: number; p50: number; p95: number; p99: number }
 interface Change { timeMs: number; kind: string; text: string }
 interface Preset { id: string; title: string; group: string; grade?: string; targets: string[] }
 interface ActiveFault { name: string; title?: string; target: string; source?: string; type?: string }
@@ -218,13 +221,13 @@ const service = (f: LiveFigures, name: string) => f.services.find((s) => s.name 
 const burn = (f: LiveFigures, id: string, window: string) => f.slos.find((s) => s.id === id)?.windows.find((w) => w.window === window)?.burnRate ?? null;
 const BREAKER_LEVEL: Record<string, number> = { closed: 0, half_open: 0.5, open: 1 };
 
-function liveChart(title: string, unit: string, series: Array<{ label: string; color: string; value: (f: LiveFigures) => number | null }>, threshold?: { value: number; label: string }): void {
+/** A uPlot chart in a card, with the session's changes marked and an optional threshold line; x is in epoch seconds. */
+function chartPlot(title: string, unit: string, series: Array<{ label: string; color: string }>, threshold?: { value: number; label: string }, note?: string): { plot: uPlotType; box: HTMLDivElement } {
   const box = document.createElement('div');
   box.className = 'card chart';
-  box.innerHTML = `<h2>${escape(title)}</h2>`;
+  box.innerHTML = `<h2>${escape(title)}</h2>${note ? `<p class="muted">${escape(note)}</p>` : ''}`;
   box.dataset.chart = title;
   $('charts').append(box);
-  const data: Array<Array<number | null>> = [[], ...series.map(() => [])];
   const marks = {
     hooks: {
       draw: [
@@ -268,9 +271,16 @@ function liveChart(title: string, unit: string, series: Array<{ label: string; c
       axes: [{}, { label: unit, size: 60 }],
       plugins: [marks],
     },
-    data as uPlotType.AlignedData,
+    [[], ...series.map(() => [])] as unknown as uPlotType.AlignedData,
     box,
   );
+  return { plot, box };
+}
+
+/** A chart of one figure per reading, ten minutes of them. */
+function liveChart(title: string, unit: string, series: Array<{ label: string; color: string; value: (f: LiveFigures) => number | null }>, threshold?: { value: number; label: string }): void {
+  const { plot, box } = chartPlot(title, unit, series, threshold);
+  const data: Array<Array<number | null>> = [[], ...series.map(() => [])];
   charts.push({
     resize: () => plot.setSize({ width: Math.max(300, box.clientWidth - 24), height: 200 }),
     push(figures) {
@@ -306,6 +316,38 @@ liveChart('Checkout availability: burn rate', 'x budget', [
   { label: '5m window (lab scale)', color: '#dc2626', value: (f) => burn(f, 'checkout-availability', '5m') },
   { label: '1h window (lab scale)', color: '#9333ea', value: (f) => burn(f, 'checkout-availability', '1h') },
 ], { value: 14.4, label: 'page: 14.4x' });
+
+/**
+ * The report's first two charts (issue 10), live, from the background load: per second of
+ * intended start, so a request is charged to the second the schedule wanted it in, and a second
+ * is redrawn while its slow requests end (each reading sends the recent seconds again).
+ */
+function loadChart(title: string, unit: string, note: string, series: Array<{ label: string; color: string; value: (s: LoadSecond) => number | null }>): void {
+  const { plot, box } = chartPlot(title, unit, series, undefined, note);
+  const seconds = new Map<number, LoadSecond>();
+  charts.push({
+    resize: () => plot.setSize({ width: Math.max(300, box.clientWidth - 24), height: 200 }),
+    push(figures) {
+      if (!figures.load?.length) return;
+      for (const second of figures.load) seconds.set(second.t, second);
+      const newest = Math.max(...seconds.keys());
+      for (const t of seconds.keys()) if (t <= newest - WINDOW_POINTS) seconds.delete(t);
+      const ts = [...seconds.keys()].sort((a, b) => a - b);
+      plot.setData([ts, ...series.map((s) => ts.map((t) => s.value(seconds.get(t) as LoadSecond)))] as unknown as uPlotType.AlignedData);
+    },
+  });
+}
+// The report's colours (report-html/model.ts COLOR).
+loadChart('Requests by outcome (the background load)', 'req/s', 'Per second of intended start: a request is charged to the second the schedule wanted it in.', [
+  { label: 'ok', color: '#16a34a', value: (s) => s.ok },
+  { label: 'failed', color: '#dc2626', value: (s) => s.failed },
+  { label: 'dropped', color: '#9333ea', value: (s) => s.dropped },
+]);
+loadChart('Latency from the intended start (the background load)', 'ms', 'From when the schedule wanted each request to start, queueing included: what its users waited.', [
+  { label: 'p50', color: '#2563eb', value: (s) => (s.ok + s.failed > 0 ? s.p50 : null) },
+  { label: 'p95', color: '#d97706', value: (s) => (s.ok + s.failed > 0 ? s.p95 : null) },
+  { label: 'p99', color: '#dc2626', value: (s) => (s.ok + s.failed > 0 ? s.p99 : null) },
+]);
 
 let ticks = 0;
 function onFigures(figures: LiveFigures, fresh: Change[]): void {
