@@ -6,6 +6,7 @@
 // series the SLO rules, the dashboards and the report read, by the names in
 // conventions.ts.
 
+import type { TimeSeriesPoint } from '../../load/recorder.ts';
 import { LABEL, METRIC, RPC_LABEL, RPC_METRIC } from '../../demo-services/kit/conventions.ts';
 import type { AlertEvent } from '../alert-webhook.ts';
 import type { PrometheusQueries, PrometheusSample } from '../monitoring.ts';
@@ -82,17 +83,8 @@ export interface LiveFigures {
   load?: LoadSecond[];
 }
 
-/** One second of intended start as the load generator saw it (load/recorder.ts TimeSeriesPoint, the report's fields). */
-export interface LoadSecond {
-  /** Epoch second. */
-  t: number;
-  ok: number;
-  failed: number;
-  dropped: number;
-  p50: number;
-  p95: number;
-  p99: number;
-}
+/** One second of intended start as the load generator saw it: the report's fields of load/recorder.ts's TimeSeriesPoint. */
+export type LoadSecond = Pick<TimeSeriesPoint, 't' | 'ok' | 'failed' | 'dropped' | 'p50' | 'p95' | 'p99'>;
 
 const CLIENT_COUNTS = `{__name__=~"${METRIC.httpClientDuration}_count|${RPC_METRIC.clientCallDuration}_count"}`;
 const CLIENT_ERRORS = `{__name__=~"${METRIC.httpClientDuration}_count|${RPC_METRIC.clientCallDuration}_count",${LABEL.errorType}!=""}`;
