@@ -1,10 +1,11 @@
 // The generator's metrics: what each feed updates, and the /metrics endpoint
 // scraped over a real socket after a short real run.
 import { afterEach, describe, expect, it } from 'vitest';
+import { LOAD_METRIC } from '../demo-services/kit/conventions.ts';
 import { runExecutor } from './executors/index.ts';
 import { createHttpClient } from './http-client.ts';
 import type { HttpClient } from './http-client.ts';
-import { createLoadMetrics, LOAD_CONTROL_METRIC, LoadMetricsServerError, startLoadMetricsServer } from './metrics.ts';
+import { createLoadMetrics, LoadMetricsServerError, startLoadMetricsServer } from './metrics.ts';
 import type { LoadMetricsServer } from './metrics.ts';
 import { createLoadRecorder } from './recorder.ts';
 import { startTestServer } from './test-server.ts';
@@ -72,7 +73,7 @@ describe('createLoadMetrics', () => {
 describe('loadgen_target_rate', () => {
   it('is absent until a rate is set, then shows the rate the executor is set to', async () => {
     const metrics = createLoadMetrics();
-    expect(await metrics.render()).not.toContain(LOAD_CONTROL_METRIC.targetRate);
+    expect(await metrics.render()).not.toContain(LOAD_METRIC.targetRate);
     metrics.setTargetRate(25);
     expect(value(await metrics.render(), 'loadgen_target_rate')).toBe(25);
     metrics.setTargetRate(0);

@@ -18,12 +18,6 @@ import type { LoadRecorder, RequestSample } from './recorder.ts';
 
 const { Counter, Gauge, Histogram, Registry } = client;
 
-/** Names of the generator's metrics that LOAD_METRIC (demo-services/kit/conventions.ts) does not list yet; same loadgen_ prefix. */
-export const LOAD_CONTROL_METRIC = {
-  /** Gauge: iterations a second the open-model executor is set to now (0: paused). */
-  targetRate: 'loadgen_target_rate',
-} as const;
-
 /** The part of LoadRecorder that receives data. */
 export type LoadSink = Pick<LoadRecorder, 'record' | 'recordDropped'>;
 
@@ -146,7 +140,7 @@ export function createLoadMetrics(): LoadMetrics {
       };
     },
     setTargetRate(perSecond) {
-      targetRate ??= new Gauge({ name: LOAD_CONTROL_METRIC.targetRate, help: 'Iterations a second the open-model executor is set to now (0: paused).', registers });
+      targetRate ??= new Gauge({ name: LOAD_METRIC.targetRate, help: 'Iterations a second the open-model executor is set to now (0: paused).', registers });
       targetRate.set(perSecond);
     },
     render: () => registry.metrics(),

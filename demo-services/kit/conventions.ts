@@ -245,6 +245,8 @@ export const LOAD_METRIC = {
   droppedIterations: 'loadgen_dropped_iterations_total',
   vus: 'loadgen_vus',
   vusMax: 'loadgen_vus_max',
+  /** Gauge: iterations a second the open-model executor is set to now (0: paused); `faultline up`'s background load, changed live. */
+  targetRate: 'loadgen_target_rate',
 } as const;
 
 /** Label names of LOAD_METRIC (k6's tag names). */
