@@ -246,6 +246,21 @@ describe('createLoadRecorder', () => {
     expect(() => createLoadRecorder({ maxSeconds: 0 })).toThrow(/maxSeconds: must be an integer >= 1/);
   });
 
+  it("reads a second's percentiles again when a late sample lands in it, packed or not", () => {
+    const recorder = createLoadRecorder();
+    for (let second = 0; second < 10; second += 1) for (let i = 0; i < 20; i += 1) recorder.record(sample({ at: second * 1_000 + i * 50, latency: 10 }));
+    const before = recorder.timeSeries();
+    expect(before[0]).toMatchObject({ started: 20, p99: expect.closeTo(10, 0) });
+    // A slow request intended in the first second (long since packed) ends now.
+    recorder.record(sample({ at: 500, latency: 4_000 }));
+    recorder.record(sample({ at: 600, latency: 4_000 }));
+    const after = recorder.timeSeries();
+    expect(after[0]).toMatchObject({ started: 22, p99: expect.closeTo(4_000, -1) });
+    // The other seconds' percentiles are as they were (their requests on the wire are not: the late ones spanned them).
+    const percentiles = (points: typeof before) => points.slice(1).map(({ t, started, p50, p95, p99, sentP50, sentP95, sentP99 }) => ({ t, started, p50, p95, p99, sentP50, sentP95, sentP99 }));
+    expect(percentiles(after)).toEqual(percentiles(before));
+  });
+
   it('grows its buffers past the initial size without losing samples', () => {
     const recorder = createLoadRecorder({ maxSamples: 20_000 });
     for (let i = 0; i < 10_000; i += 1) recorder.record(sample({ at: i, latency: (i % 100) + 1 }));

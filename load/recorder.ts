@@ -244,6 +244,13 @@ interface SecondBucket {
   hot: HistogramPair | undefined;
   /** Failures by kind id (see kinds in createLoadRecorder). */
   errors: Map<number, number> | undefined;
+  /**
+   * The second's p50, p95, p99 (from intended start, then from send) as of `n` samples. A
+   * percentile of a packed histogram costs about 2 ms (hdr-histogram-js walks every bucket), so a
+   * second is read again only when a sample has arrived since: asked every second, the whole run's
+   * series cost 1.6 s of CPU 120 s into a run at 50 requests a second (docs/benchmarks.md).
+   */
+  percentiles: { n: number; values: Percentiles } | undefined;
 }
 
 /** All-time latency of one journey step. */
@@ -258,6 +265,12 @@ interface StepGroup {
 
 /** Plain histograms lent to the most recent seconds (see the opening comment). */
 const HOT_SECONDS = 3;
+
+/** A second with no samples: every percentile 0, as timeSeries reports it. */
+const NO_PERCENTILES: Readonly<Percentiles> = [0, 0, 0, 0, 0, 0];
+
+/** p50, p95, p99 from intended start, then the same from the send time, in ms. */
+type Percentiles = [number, number, number, number, number, number];
 
 /** Columnar ring buffer of samples; grows geometrically up to its capacity, then overwrites the oldest. */
 class SampleRing {
@@ -378,7 +391,7 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
     if (t === lastSecond && lastBucket !== undefined) return lastBucket;
     let found = seconds.get(t);
     if (found === undefined) {
-      found = { t, ok: 0, failed: 0, dropped: 0, histogram: undefined, hot: undefined, errors: undefined };
+      found = { t, ok: 0, failed: 0, dropped: 0, histogram: undefined, hot: undefined, errors: undefined, percentiles: undefined };
       seconds.set(t, found);
       if (t > newestSecond) {
         newestSecond = t;
@@ -683,6 +696,16 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
     return distributionOf(snapshot);
   }
 
+  /** A second's latency percentiles in ms, read from its histograms only when samples arrived since the last read. */
+  function secondPercentiles(second: SecondBucket): Readonly<Percentiles> {
+    const n = second.ok + second.failed;
+    if (second.percentiles?.n === n) return second.percentiles.values;
+    const pair = second.hot ?? second.histogram;
+    const at = (h: Histogram | undefined, q: number): number => (h === undefined || h.totalCount === 0 ? 0 : h.getValueAtPercentile(q) / 1_000);
+    second.percentiles = { n, values: [at(pair?.[0], 50), at(pair?.[0], 95), at(pair?.[0], 99), at(pair?.[1], 50), at(pair?.[1], 95), at(pair?.[1], 99)] };
+    return second.percentiles.values;
+  }
+
   function timeSeries(fromSecond = Number.NEGATIVE_INFINITY): TimeSeriesPoint[] {
     if (seconds.size === 0) return [];
     let first = Infinity;
@@ -695,20 +718,19 @@ export function createLoadRecorder(options: LoadRecorderOptions = {}): LoadRecor
     const points: TimeSeriesPoint[] = [];
     for (let t = first; t <= last; t += 1) {
       const b = seconds.get(t);
-      const pair = b?.hot ?? b?.histogram;
-      const at = (h: Histogram | undefined, q: number): number => (h === undefined || h.totalCount === 0 ? 0 : h.getValueAtPercentile(q) / 1_000);
+      const [p50, p95, p99, sentP50, sentP95, sentP99] = b === undefined ? NO_PERCENTILES : secondPercentiles(b);
       const point: TimeSeriesPoint = {
         t,
         started: (b?.ok ?? 0) + (b?.failed ?? 0),
         ok: b?.ok ?? 0,
         failed: b?.failed ?? 0,
         dropped: b?.dropped ?? 0,
-        p50: at(pair?.[0], 50),
-        p95: at(pair?.[0], 95),
-        p99: at(pair?.[0], 99),
-        sentP50: at(pair?.[1], 50),
-        sentP95: at(pair?.[1], 95),
-        sentP99: at(pair?.[1], 99),
+        p50,
+        p95,
+        p99,
+        sentP50,
+        sentP95,
+        sentP99,
         inFlight: Math.round(busyIn(t) / 10) / 100,
       };
       if (b?.errors !== undefined) point.errors = Object.fromEntries([...b.errors].map(([id, n]) => [kinds[id] as string, n]));
