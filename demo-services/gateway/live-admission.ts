@@ -16,12 +16,12 @@
 
 import { createRequire } from 'node:module';
 import type expressModule from 'express';
-import type { Request, Router } from 'express';
+import type { Router } from 'express';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import type { Logger } from '../kit/logger.ts';
-import { validationProblem } from '../kit/problem.ts';
-import { changedFields, mergePatch, policyIssues, type PolicyIssue } from '../resilience/live-policies.ts';
+import { changedFields, isPlainObject, mergePatch, policyIssues, PolicyValidationError, type PolicyIssue } from '../resilience/live-policies.ts';
+import { answering, bodyOf } from '../resilience/policy-routes.ts';
 import { gatewayPolicySchema } from './policy.ts';
 import { createRateLimiter, type Admission as BucketAdmission } from './token-bucket.ts';
 
@@ -48,12 +48,11 @@ export interface AdmissionChange {
   after: AdmissionSettings;
 }
 
-export class AdmissionValidationError extends Error {
-  readonly issues: readonly PolicyIssue[];
+/** A refused change, answered as a policy's is (policy-routes.ts): 400 naming every bad field. */
+export class AdmissionValidationError extends PolicyValidationError {
   constructor(issues: readonly PolicyIssue[]) {
-    super(issues.map((issue) => `${issue.field}: ${issue.message}`).join('; '));
+    super('admission', issues);
     this.name = 'AdmissionValidationError';
-    this.issues = issues;
   }
 }
 
@@ -69,8 +68,6 @@ export interface LiveAdmission {
   replace(settings: unknown): AdmissionChange | undefined;
   reset(): AdmissionChange | undefined;
 }
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function parse(value: unknown): AdmissionSettings {
   if (!isPlainObject(value)) throw new AdmissionValidationError([{ field: '(root)', message: 'must be an object' }]);
@@ -127,21 +124,6 @@ function withStartFor(patch: Record<string, unknown>, start: unknown): Record<st
       return [key, isPlainObject(value) ? withStartFor(value, startValue) : value];
     }),
   );
-}
-
-function bodyOf(req: Request): unknown {
-  const body: unknown = req.body;
-  if (isPlainObject(body)) return body;
-  throw validationProblem([{ field: 'body', message: body === undefined ? 'must be a JSON object, sent as application/json or application/merge-patch+json' : 'must be a JSON object' }]);
-}
-
-function answering<T>(work: () => T): T {
-  try {
-    return work();
-  } catch (error) {
-    if (error instanceof AdmissionValidationError) throw validationProblem([...error.issues]);
-    throw error;
-  }
 }
 
 /** /admin/admission on the gateway's admin listener (loopback, or a token; foreign Origins refused there). */

@@ -59,7 +59,8 @@ export class UnknownDependencyError extends Error {
 
 type Plain = Record<string, unknown>;
 
-function isPlainObject(value: unknown): value is Plain {
+/** A JSON object: not null, not an array. */
+export function isPlainObject(value: unknown): value is Plain {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

@@ -29,7 +29,8 @@ function problemFor(error: unknown): unknown {
   return error;
 }
 
-function answering<T>(work: () => T): T {
+/** `work`'s result, or the problem a client sees for a policy error it threw (404, or 400 naming every bad field). */
+export function answering<T>(work: () => T): T {
   try {
     return work();
   } catch (error) {
@@ -38,7 +39,7 @@ function answering<T>(work: () => T): T {
 }
 
 /** The request's JSON object, or a 400 saying what was sent instead. */
-function bodyOf(req: Request): Record<string, unknown> {
+export function bodyOf(req: Request): Record<string, unknown> {
   const body: unknown = req.body;
   if (typeof body === 'object' && body !== null && !Array.isArray(body)) return body as Record<string, unknown>;
   throw validationProblem([

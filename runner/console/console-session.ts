@@ -63,6 +63,13 @@ async function adminJson(url: string, init: RequestInit = {}): Promise<unknown> 
   return body;
 }
 
+/** The same change to every instance of a service, one after another; the first instance's answer is the one shown. */
+async function patchEvery(urls: readonly string[], path: string, patch: unknown): Promise<unknown> {
+  const answers = [];
+  for (const url of urls) answers.push(await adminJson(`${url}${path}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) }));
+  return answers[0];
+}
+
 /**
  * Seconds of the background load's figures each reading sends: a second's
  * figures are final once its slowest request has ended, at most the journey
@@ -197,11 +204,9 @@ export async function startConsoleSession(options: ConsoleSessionOptions): Promi
       async change(service, dependency, patch) {
         const urls = adminUrls(lab, service);
         if (urls.length === 0) throw Object.assign(new Error(`service: ${service} is not running in this lab`), { status: 404 });
-        // Every instance of the service gets the same policy; the first's answer is the one shown.
-        const answers = [];
-        for (const url of urls) answers.push(await adminJson(`${url}/admin/policies/${encodeURIComponent(dependency)}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) }));
-        await recordPattern(`${service}->${dependency}`, 'patch', answers[0]);
-        return answers[0];
+        const answer = await patchEvery(urls, `/admin/policies/${encodeURIComponent(dependency)}`, patch);
+        await recordPattern(`${service}->${dependency}`, 'patch', answer);
+        return answer;
       },
       async reset() {
         for (const service of SERVICES) for (const url of adminUrls(lab, service.name)) await adminJson(`${url}/admin/policies/reset`, { method: 'POST' }).catch(() => undefined);
@@ -216,11 +221,11 @@ export async function startConsoleSession(options: ConsoleSessionOptions): Promi
         return adminJson(`${first}/admin/admission`);
       },
       async change(patch) {
-        const answers = [];
-        for (const url of adminUrls(lab, ENTRY_SERVICE)) answers.push(await adminJson(`${url}/admin/admission`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) }));
-        if (answers.length === 0) throw Object.assign(new Error(`${ENTRY_SERVICE} is not running in this lab`), { status: 409 });
-        await recordPattern(`${ENTRY_SERVICE} admission`, 'patch', answers[0]);
-        return answers[0];
+        const urls = adminUrls(lab, ENTRY_SERVICE);
+        if (urls.length === 0) throw Object.assign(new Error(`${ENTRY_SERVICE} is not running in this lab`), { status: 409 });
+        const answer = await patchEvery(urls, '/admin/admission', patch);
+        await recordPattern(`${ENTRY_SERVICE} admission`, 'patch', answer);
+        return answer;
       },
     },
     dashboards: {
